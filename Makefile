@@ -1,0 +1,43 @@
+# The two set-up commands: `make demo` (the walk-through) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := docker.io debootstrap util-linux passwd
+
+.PHONY: demo test deps system-deps generate check-generated bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Debian packages a private Docker engine needs (only when root and something is missing).
+system-deps:
+	@missing=""; for t in dockerd debootstrap setpriv useradd; do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $(APT_PACKAGES) ..." >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  else echo "note: run as root to install $(APT_PACKAGES) (needed for a private Docker engine)" >&2; fi; \
+	fi
+
+deps: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+demo: deps system-deps
+	$(BIN)/python libexec/ds01/ds01-demo
+
+test: deps system-deps
+	$(BIN)/python -m pytest -q tests
+
+generate: deps
+	$(BIN)/python -m ds01.generate
+
+check-generated:
+	$(PYTHON) -m ds01.generate --check
+
+bench: deps system-deps
+	$(BIN)/python bench/container_list.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,104 @@
+"""What every command shares: option decorators, the error/exit-code contract, batch processing."""
+
+import os
+import sys
+
+import click
+
+from ..errors import Ds01Error, UsageError, worst
+from ..output import Output, is_tty, parse_targets
+
+
+def config_option(fn):
+    return click.option("--config", "config", metavar="PATH", envvar="DS01_CONFIG",
+                        help="Policy file (default $DS01_CONFIG, else /etc/ds01/resource-limits.yaml).")(fn)
+
+
+def output_options(fn):
+    fn = click.option("--table", "table_flag", is_flag=True, help="Force the table view.")(fn)
+    fn = click.option("--json", "json_flag", is_flag=True, help="One JSON object per line (default when piped).")(fn)
+    return fn
+
+
+def prog():
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
+
+
+def warn(message):
+    sys.stderr.write(f"{prog()}: warning: {message}\n")
+
+
+def report(error):
+    sys.stderr.write(f"{prog()}: error: {error.message}\n")
+    if error.hint:
+        sys.stderr.write(f"  hint: {error.hint}\n")
+
+
+def read_targets(args, what="container", keys=None):
+    """Targets from arguments, or (none given, stdin not a terminal) from stdin; UsageError otherwise."""
+    if args:
+        return list(args)
+    if is_tty(sys.stdin):
+        raise UsageError(f"no {what} given", hint=f"name one, or pipe records in: container-list | {prog()}")
+    try:
+        text = sys.stdin.read()
+    except (OSError, ValueError):
+        text = ""
+    try:
+        return parse_targets(text, keys) if keys else parse_targets(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read targets from stdin: {exc}") from None
+
+
+def batch(targets, action, out):
+    """Run `action(target)` for every target; report each failure, emit each record; return the worst code."""
+    codes = []
+    for target in targets:
+        try:
+            result = action(target)
+        except Ds01Error as exc:
+            report(exc)
+            codes.append(exc.code)
+            continue
+        if result is not None:
+            out.emit(result)
+        codes.append(0)
+    out.close()
+    return worst(codes)
+
+
+def run(command):
+    """Entry point: run a click command with the contract's errors and exit codes."""
+    name = prog()
+    try:
+        code = command.main(prog_name=name, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.UsageError as exc:
+        sys.stderr.write(f"{name}: error: {exc.format_message()}\n  hint: {name} --help shows the usage\n")
+        code = 2
+    except click.exceptions.Abort:
+        sys.stderr.write(f"{name}: aborted\n")
+        code = 130
+    except Ds01Error as exc:
+        report(exc)
+        code = exc.code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{name}: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error for a data producer.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    sys.exit(code or 0)
+
+
+def new_output(json_flag, table_flag, columns):
+    return Output(json_flag=json_flag, table_flag=table_flag, columns=columns)
+
+
+def deprecated(old, new):
+    """Legacy names keep working; on a terminal they say once what the new name is."""
+    if is_tty(sys.stderr):
+        sys.stderr.write(f"{old}: note: '{old}' is now '{new}'; the old name keeps working\n")

@@ -1,0 +1,62 @@
+"""container-list: the caller's containers as records, from one engine query."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+
+
+@click.command(epilog="""\b
+Examples:
+  container-list                      your running containers
+  container-list -a | container-stop  stop all of yours
+  container-list --all-users --json   every user's (admins)
+See also: container-create, container-stop, container-remove""")
+@click.option("-a", "--all", "all_states", is_flag=True, help="All states, not only running.")
+@click.option("--all-users", is_flag=True, help="Every user's containers (admins only).")
+@click.option("--user", "user", metavar="USER", help="That user's containers (admins only).")
+@click.option("-d", "--detailed", is_flag=True, help="Add limits and mounts from docker inspect.")
+@output_options
+@config_option
+def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
+    """List containers: by default your running ones."""
+    from ..containers import TABLE_COLUMNS, is_listed, owned_by, record
+    from ..errors import PermissionDenied
+    from ..runtime import Runtime
+
+    rt = Runtime(config)
+    if (all_users or user) and not rt.admin:
+        raise PermissionDenied("only admins can list other users' containers",
+                               hint="container-list -a shows all of yours")
+    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
+    for entry in rt.api.containers(all=True):
+        if not all_states and entry.get("State") not in ("running", "paused", "restarting"):
+            continue
+        if not is_listed(entry):
+            continue
+        rec = record(entry)
+        if user:
+            if rec["user"] != user:
+                continue
+        elif not all_users and not owned_by(rec, rt.caller):
+            continue
+        if detailed:
+            rec.update(_details(rt.api.inspect_container(entry["Id"])))
+        out.emit(rec)
+    out.close()
+
+
+def _details(info):
+    host = info.get("HostConfig") or {}
+    return {
+        "cpus": (host.get("NanoCpus") or 0) / 1e9 or None,
+        "memory": host.get("Memory") or None,
+        "shm_size": host.get("ShmSize") or None,
+        "pids_limit": host.get("PidsLimit") or None,
+        "cgroup_parent": host.get("CgroupParent") or None,
+        "mounts": {m["Destination"]: m["Source"] for m in info.get("Mounts") or []},
+        "gpu_devices": [d for r in host.get("DeviceRequests") or [] for d in (r.get("DeviceIDs") or [])],
+    }
+
+
+def main():
+    run(cli)

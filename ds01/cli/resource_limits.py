@@ -1,0 +1,73 @@
+"""resource-limits: a user's resolved limits (DS01's get_resource_limits.py)."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+
+
+@click.command(epilog="""\b
+Examples:
+  resource-limits                     your limits as a record
+  resource-limits --docker-args       the docker create flags they become
+  resource-limits --field memory      one value
+  resource-limits alice               another user's (admins)
+See also: check-limits, container-create""")
+@click.argument("user", required=False)
+@click.option("--docker-args", is_flag=True, help="Print the docker create flags on one line.")
+@click.option("--field", "field_name", metavar="KEY", help="Print one value (e.g. max_cpus, memory, idle_timeout_h).")
+@click.option("--group", "group_only", is_flag=True, help="Print only the group.")
+@output_options
+@config_option
+def cli(user, docker_args, field_name, group_only, json_flag, table_flag, config):
+    """Show the limits that apply to you (or USER)."""
+    import json
+
+    from ..errors import PermissionDenied, UsageError
+    from ..runtime import Runtime
+
+    rt = Runtime(config)
+    login = user or rt.caller.login
+    if login != rt.caller.login and not rt.admin:
+        raise PermissionDenied("only admins can see other users' limits", hint="resource-limits shows yours")
+    limits = rt.limits(login)
+    if docker_args:
+        click.echo(" ".join(limits.docker_args()))
+        return
+    if group_only:
+        click.echo(limits.group)
+        return
+    record = limits.record()
+    if field_name:
+        value = record
+        for part in field_name.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise UsageError(f"unknown field {field_name!r}", hint="keys: " + ", ".join(record))
+            value = value[part]
+        click.echo("null" if value is None else json.dumps(value) if isinstance(value, (dict, list, bool)) else value)
+        return
+    for other in rt.policy.groups_listing(login)[1:]:
+        from ._common import warn
+
+        warn(f"{login} is also listed in group {other!r}; the first group ({limits.group}) applies")
+    out = new_output(json_flag, table_flag, None)
+    if out.table:
+        from ..units import format_bytes
+
+        rows = []
+        for key, value in record.items():
+            if isinstance(value, dict):
+                rows += [{"key": f"{key}.{k}", "value": v} for k, v in value.items()]
+            else:
+                if key in ("memory", "memory_swap", "shm_size") and value is not None:
+                    value = format_bytes(value)
+                rows.append({"key": key, "value": value})
+        out.columns = [("key", "KEY"), ("value", "VALUE")]
+        for row in rows:
+            out.emit(row)
+    else:
+        out.emit(record)
+    out.close()
+
+
+def main():
+    run(cli)

@@ -1,0 +1,149 @@
+"""Containers as records: built from one `docker ps` query, owned by a user, found by name."""
+
+import datetime
+
+from . import labels as L
+from . import names
+from .errors import NotFound, PermissionDenied, UsageError
+
+RECORD_KEYS = ("name", "container", "id", "user", "uid", "status", "image", "framework", "gpus",
+               "created_at", "workspace", "managed", "interface", "group", "status_text")
+
+TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
+                 ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]
+
+_LOGINS = {}
+
+
+def _login_of(uid):
+    if uid not in _LOGINS:
+        from .identity import lookup
+
+        user = lookup(uid)
+        _LOGINS[uid] = user.login if user else None
+    return _LOGINS[uid]
+
+
+def _uid_of(login):
+    from .identity import lookup
+
+    user = lookup(login)
+    return user.uid if user else None
+
+
+def iso(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _workspace(labels, mounts):
+    recorded = L.first(labels, L.WORK_MOUNT, L.DS01_WORK_MOUNT)
+    if recorded:
+        return recorded
+    for mount in mounts or []:
+        if mount.get("Destination") == "/workspace":
+            return mount.get("Source")
+    return None
+
+
+def record(entry):
+    """The container record for one engine `ps` entry (or an inspect result)."""
+    if "Config" in entry:  # an inspect result: reshape to the ps form
+        entry = {"Id": entry["Id"], "Names": [entry["Name"]], "Labels": entry["Config"].get("Labels") or {},
+                 "State": entry["State"]["Status"], "Status": entry["State"]["Status"],
+                 "Image": entry["Config"]["Image"], "Mounts": entry.get("Mounts"),
+                 "Created": _parse_created(entry.get("Created"))}
+    labels = entry.get("Labels") or {}
+    docker_name = entry["Names"][0].lstrip("/")
+    base, uid = names.split(docker_name)
+    user = L.owner(labels)
+    if user is None and uid is not None:
+        user = _login_of(uid)
+    if uid is None and user is not None:
+        uid = _uid_of(user)
+    created = L.first(labels, L.CREATED_AT, L.DS01_CREATED_AT) or iso(entry.get("Created") or 0)
+    return {
+        "name": L.first(labels, L.NAME, L.DS01_NAME) or base,
+        "container": docker_name,
+        "id": entry["Id"][:12],
+        "user": user,
+        "uid": uid,
+        "status": entry.get("State"),
+        "image": L.first(labels, L.IMAGE) or entry.get("Image"),
+        "framework": L.first(labels, L.FRAMEWORK, L.DS01_FRAMEWORK),
+        "gpus": L.gpu_uuids(labels),
+        "created_at": created,
+        "workspace": _workspace(labels, entry.get("Mounts")),
+        "managed": labels.get(L.MANAGED) == "true" or labels.get(L.DS01_MANAGED) == "true",
+        "interface": L.first(labels, L.INTERFACE, L.DS01_INTERFACE),
+        "group": L.first(labels, L.GROUP),
+        "status_text": entry.get("Status"),
+    }
+
+
+def _parse_created(text):
+    if not text:
+        return 0
+    try:
+        return datetime.datetime.fromisoformat(text[:19]).replace(tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return 0
+
+
+def is_listed(entry):
+    """Containers that belong to someone: AIME/DS01/ds01 labels or a `._.<uid>` name."""
+    if L.is_tracked(entry.get("Labels") or {}):
+        return True
+    return names.split(entry["Names"][0])[1] is not None
+
+
+def owned_by(rec, user):
+    return rec["user"] == user.login or (rec["uid"] is not None and rec["uid"] == user.uid)
+
+
+class Finder:
+    """Resolves what users type (a name, a full `name._.uid`, an id) to their containers, with ownership."""
+
+    def __init__(self, api, caller, admin):
+        self.api, self.caller, self.admin = api, caller, admin
+        self._entries = None
+
+    @property
+    def entries(self):
+        if self._entries is None:
+            self._entries = self.api.containers(all=True)
+        return self._entries
+
+    def refresh(self):
+        self._entries = None
+
+    def records(self):
+        return [record(e) for e in self.entries if is_listed(e)]
+
+    def find(self, target):
+        """The record for `target`; NotFound / PermissionDenied / UsageError as appropriate."""
+        target = target.strip().lstrip("/")
+        by_name = {e["Names"][0].lstrip("/"): e for e in self.entries}
+        entry = None
+        if names.SEPARATOR in target:
+            base, uid = names.split(target)
+            if uid is None:
+                raise UsageError(f"invalid container name {target!r}")
+            names.validate(base)
+            entry = by_name.get(target)
+        else:
+            if target in by_name and not names.NAME_RE.match(target):
+                entry = by_name[target]  # a legacy name Docker has (e.g. AIME v1, no suffix)
+            else:
+                name = names.validate(target)
+                entry = by_name.get(names.container_name(name, self.caller.uid))
+                if entry is None and name in by_name:
+                    entry = by_name[name]  # legacy AIME v1/v2 container without the uid suffix
+                if entry is None and len(name) >= 12 and all(c in "0123456789abcdef" for c in name):
+                    entry = next((e for e in self.entries if e["Id"].startswith(name)), None)
+        if entry is None:
+            raise NotFound(f"no container {target!r}", hint="container-list -a shows your containers")
+        rec = record(entry)
+        if not owned_by(rec, self.caller) and not self.admin:
+            raise PermissionDenied(f"container {rec['container']!r} belongs to {rec['user'] or 'someone else'}",
+                                   hint="you can only act on your own containers")
+        return rec

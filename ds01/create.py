@@ -1,0 +1,247 @@
+"""Planning a container: every limit, mount, label and image decided before Docker is touched.
+
+`--dry-run` prints the plan; `Engine.create` carries it out.
+"""
+
+import datetime
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import labels as L
+from . import names
+from .errors import NoCapacity, PermissionDenied, UsageError
+from .policy import sanitize_username
+
+LOGIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
+FORBIDDEN_MOUNTS = ("/var/run/docker.sock", "/run/docker.sock")
+DEFAULT_ARCH = "CUDA_ADA"
+
+
+@dataclass
+class Plan:
+    name: str
+    container: str
+    login: str
+    uid: int
+    gid: int
+    image: str
+    run_image: str
+    setup_image: str
+    workspace: str
+    data: str
+    models: str
+    limits: dict
+    labels: dict
+    environment: dict
+    devices: list
+    group_add: list
+    ulimits: dict = field(default_factory=dict)
+    command: list = field(default_factory=lambda: ["bash", "-c", "bash"])
+    stop_signal: str = "SIGHUP"
+    create_workspace: bool = False
+
+    @property
+    def cpus(self):
+        """The CPU limit Docker gets: the policy's, capped at the host's CPUs (Docker refuses more)."""
+        return min(float(self.limits["max_cpus"]), float(os.cpu_count() or 1))
+
+    @property
+    def sudoers_file(self):
+        return f"{sanitize_username(self.login)}_no_password"
+
+    def binds(self):
+        binds = {self.workspace: {"bind": "/workspace", "mode": "rw"}}
+        if self.data:
+            binds[self.data] = {"bind": "/data", "mode": "rw"}
+        if self.models:
+            binds[self.models] = {"bind": "/models", "mode": "rw"}
+        return binds
+
+    def host_config(self):
+        limits = self.limits
+        config = {
+            "binds": self.binds(),
+            "network_mode": "host",
+            "nano_cpus": int(round(self.cpus * 1e9)),
+            "mem_limit": limits["memory"],
+            "memswap_limit": limits["memory_swap"],
+            "cgroup_parent": limits["slice"],
+            "ulimits": [{"Name": name, "Soft": value, "Hard": value} for name, value in self.ulimits.items()],
+            "devices": [f"{d}:{d}:rwm" for d in self.devices],
+            "group_add": self.group_add,
+        }
+        if limits["shm_size"] is None:
+            config["ipc_mode"] = "host"
+        else:
+            config["shm_size"] = limits["shm_size"]
+        if limits["pids_limit"] is not None:
+            config["pids_limit"] = limits["pids_limit"]
+        return config
+
+    def record(self):
+        """The plan as printed by `--dry-run`."""
+        return {
+            "name": self.name, "container": self.container, "user": self.login, "uid": self.uid, "gid": self.gid,
+            "image": self.image, "run_image": self.run_image, "user_setup": bool(self.setup_image),
+            "setup_image": self.setup_image or None, "workspace": self.workspace, "data": self.data or None,
+            "models": self.models or None, "create_workspace": self.create_workspace,
+            "cpus": self.cpus, "policy_cpus": self.limits["max_cpus"], "memory": self.limits["memory"],
+            "memory_swap": self.limits["memory_swap"], "shm_size": self.limits["shm_size"],
+            "ipc": "host" if self.limits["shm_size"] is None else "private",
+            "pids_limit": self.limits["pids_limit"], "cgroup_parent": self.limits["slice"],
+            "ulimits": self.ulimits, "network": "host", "devices": self.devices,
+            "group_add": self.group_add, "environment": self.environment, "command": self.command,
+            "stop_signal": self.stop_signal, "labels": self.labels,
+        }
+
+
+CAP_SYS_RESOURCE = 24
+
+
+def _host_allows_unlimited_memlock():
+    """False on hosts (VMs, nested containers) whose capability bounding set lacks CAP_SYS_RESOURCE."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("CapBnd:"):
+                    return bool(int(line.split()[1], 16) >> CAP_SYS_RESOURCE & 1)
+    except OSError:
+        pass
+    return True
+
+
+def _ulimit_value(value, auto_default):
+    from .units import parse_bytes
+
+    if value is None or str(value).lower() in ("unlimited", "-1"):
+        return -1
+    if str(value).lower() == "auto":
+        return auto_default()
+    return parse_bytes(value)
+
+
+def ulimits(policy):
+    """Container ulimits: AIME's memlock=unlimited and stack=64m unless the policy or the host says otherwise."""
+    import resource
+
+    def memlock_auto():
+        if _host_allows_unlimited_memlock():
+            return -1
+        hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+        return -1 if hard == resource.RLIM_INFINITY else hard
+
+    configured = policy.section("ulimits")
+    return {"memlock": _ulimit_value(configured.get("memlock", "auto"), memlock_auto),
+            "stack": _ulimit_value(configured.get("stack", 67108864), lambda: 67108864)}
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _under(path, root):
+    root = os.path.realpath(root)
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def check_mount(path, user, admin, mount_roots, what, must_exist=True):
+    """The absolute real path of a directory the user may mount; UsageError / PermissionDenied otherwise."""
+    if "\n" in path or "\0" in path or "," in path:
+        raise UsageError(f"{what} path {path!r} contains characters Docker cannot mount")
+    real = os.path.realpath(os.path.expanduser(path))
+    if any(_under(real, f) for f in FORBIDDEN_MOUNTS):
+        raise PermissionDenied(f"{what} {path!r} may not be mounted into a container")
+    if not admin and not _under(real, user.home) and not any(_under(real, r) for r in mount_roots):
+        allowed = ", ".join([user.home, *mount_roots])
+        raise PermissionDenied(f"{what} {path!r} is outside what you may mount", hint=f"allowed: under {allowed}")
+    if must_exist and not os.path.isdir(real):
+        raise UsageError(f"{what} {path!r} is not an existing directory")
+    return real
+
+
+def plan(rt, name, image, workspace=None, data=None, models=None, interface="atomic", image_labels=None,
+         framework=None, arch=None, environment=None):
+    """Decide everything about a new container for the caller. Touches nothing."""
+    name = names.validate(name)
+    user = rt.caller
+    if not LOGIN_RE.match(user.login):
+        raise UsageError(f"your login {user.login!r} cannot be used as an account name inside a container")
+    limits = rt.limits(user.login)
+    roots = rt.policy.section("access_control").get("mount_roots") or []
+    ws = workspace or os.path.join(user.home, "workspace", name)
+    ws_real = check_mount(ws, user, rt.admin, roots, "workspace", must_exist=False)
+    if os.path.exists(ws_real) and not os.path.isdir(ws_real):
+        raise UsageError(f"workspace {ws!r} exists and is not a directory")
+    data_real = check_mount(data, user, rt.admin, roots, "data directory") if data else ""
+    models_real = check_mount(models, user, rt.admin, roots, "models directory") if models else ""
+    image_labels = image_labels or {}
+    baked = L.image_has_user(image_labels, user.uid, user.gid)
+    container = names.container_name(name, user.uid)
+    setup_image = "" if baked else f"{_repository(image)}:{container}"
+    env = {"NVIDIA_VISIBLE_DEVICES": "void"}
+    env.update(environment or {})
+    gpus_label = "none" if env.get("NVIDIA_VISIBLE_DEVICES") == "void" else env.get("NVIDIA_VISIBLE_DEVICES", "all")
+    record = limits.record()
+    label_map = {
+        L.OWNER: user.login,
+        L.NAME: name,
+        L.USER: user.login,
+        L.ARCH: arch or os.environ.get("MLC_ARCH") or image_labels.get(L.ARCH) or DEFAULT_ARCH,
+        L.MLC_VERSION: L.MLC_CONTAINER_VERSION,
+        L.WORK_MOUNT: ws_real,
+        L.DATA_MOUNT: data_real or "-",
+        L.MODELS_MOUNT: models_real or "-",
+        L.FRAMEWORK: framework or image_labels.get(L.FRAMEWORK) or "custom",
+        L.GPUS: gpus_label,
+        L.MANAGED: "true",
+        L.CUSTOM_IMAGE: "" if image.startswith("aimehub/") else image,
+        L.GROUP: limits.group,
+        L.CREATED_AT: now_iso(),
+        L.INTERFACE: interface,
+        L.IMAGE: image,
+    }
+    # Inherited image labels with commas would break AIME's `mlc list`: override them with clean values.
+    for key, value in image_labels.items():
+        if "," in str(value) and key not in label_map:
+            label_map[key] = L.clean(value)
+    label_map = {k: L.clean(v) for k, v in label_map.items()}
+    devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
+    return Plan(
+        name=name, container=container, login=user.login, uid=user.uid, gid=user.gid, image=image,
+        run_image=setup_image or image, setup_image=setup_image, workspace=ws_real, data=data_real,
+        models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
+        ulimits=ulimits(rt.policy),
+        group_add=["video", "sudo"] if (setup_image or baked) else [],
+        create_workspace=not os.path.isdir(ws_real))
+
+
+def _repository(ref):
+    from .engine import image_repository
+
+    return image_repository(ref)
+
+
+def check_container_quota(rt, records, limits):
+    """NoCapacity when the user already has max_containers_per_user containers (stopped ones count)."""
+    cap = limits["max_containers_per_user"]
+    if cap is None:
+        return
+    mine = [r for r in records if r["user"] == rt.caller.login or r["uid"] == rt.caller.uid]
+    if len(mine) >= cap:
+        raise NoCapacity(f"CONTAINER_LIMIT ({len(mine)}/{cap}): you already have {len(mine)} containers",
+                         hint="remove one with container-remove NAME (container-list -a shows them all)")
+
+
+def make_workspace(path, user):
+    """Create the workspace (and missing parents under the home) owned by the user; returns created dirs."""
+    made = []
+    current = path
+    while not os.path.exists(current):
+        made.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(made):
+        os.mkdir(directory, 0o755)
+        if os.geteuid() == 0:
+            os.chown(directory, user.uid, user.gid)
+    return made

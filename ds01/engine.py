@@ -1,0 +1,208 @@
+"""Changes to Docker, through the docker SDK: create (with AIME's user setup), start, stop, remove.
+
+Every step is checked; a failed create leaves no setup container and no image tag behind.
+"""
+
+import time
+
+from .errors import Ds01Error, NotFound
+
+# Run as root in the setup container with positional arguments only: no user text is ever
+# interpolated into this script. $1 login, $2 uid, $3 gid, $4 container name, $5 sudoers file.
+USER_SETUP_SCRIPT = r"""
+set -eu
+login="$1"; uid="$2"; gid="$3"; cname="$4"; sudoers="$5"
+if ! getent group "$gid" >/dev/null 2>&1; then
+  if getent group "$login" >/dev/null 2>&1; then groupmod -g "$gid" "$login"; else groupadd -g "$gid" "$login"; fi
+fi
+existing=$(getent passwd "$uid" | cut -d: -f1 || true)
+if [ -n "$existing" ] && [ "$existing" != "$login" ]; then
+  if getent passwd "$login" >/dev/null 2>&1; then userdel "$login"; fi
+  usermod -l "$login" -d "/home/$login" -m -g "$gid" -s /bin/bash "$existing"
+elif [ -n "$existing" ]; then
+  usermod -g "$gid" -s /bin/bash "$login"
+else
+  if getent passwd "$login" >/dev/null 2>&1; then userdel "$login"; fi
+  useradd -l -m -u "$uid" -g "$gid" -s /bin/bash "$login"
+fi
+passwd -d "$login" >/dev/null 2>&1 || true
+for g in video sudo; do getent group "$g" >/dev/null 2>&1 || groupadd -r "$g" || true; done
+if ! command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+     apt-get install -y -qq --no-install-recommends sudo git) >/dev/null 2>&1 \
+     || echo "ds01-setup: warning: could not install sudo (no network?)" >&2
+fi
+mkdir -p /etc/sudoers.d
+printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$login" > "/etc/sudoers.d/$sudoers"
+chmod 0440 "/etc/sudoers.d/$sudoers"
+home=$(getent passwd "$login" | cut -d: -f6)
+mkdir -p "$home"
+for rc in /etc/skel/.bashrc "$home/.bashrc"; do
+  touch "$rc"
+  if ! grep -q '# ds01: container shell' "$rc"; then
+    printf '%s\n' '# ds01: container shell' \
+      "export PATH=\"$home/.local/bin:\$PATH\"" \
+      "export PS1='[$cname] \$(whoami)@\$(hostname):\${PWD#*}\$ '" >> "$rc"
+  fi
+done
+chown "$uid:$gid" "$home" "$home/.bashrc"
+for f in /var/log/lastlog /var/log/faillog; do [ -e "$f" ] && : > "$f"; done
+exit 0
+"""
+
+
+def image_repository(ref):
+    """The repository part of an image reference: `a/b:tag` -> `a/b`, `reg:5000/a` -> `reg:5000/a`."""
+    ref = ref.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
+
+
+class Engine:
+    """The docker SDK client (imported lazily: it is slow to import)."""
+
+    def __init__(self):
+        import docker
+
+        self._errors = docker.errors
+        try:
+            self.client = docker.from_env(timeout=600)
+        except docker.errors.DockerException as exc:
+            raise Ds01Error(f"cannot reach the Docker engine: {exc}",
+                            hint="is dockerd running? DOCKER_HOST selects another engine") from None
+        self.api = self.client.api
+
+    def _call(self, what, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except self._errors.NotFound as exc:
+            raise NotFound(f"{what}: {exc.explanation or exc}") from None
+        except self._errors.APIError as exc:
+            raise Ds01Error(f"{what}: {exc.explanation or exc}") from None
+
+    # -- images
+
+    def image_labels(self, ref):
+        info = self._call(f"inspect image {ref}", self.api.inspect_image, ref)
+        return (info.get("Config") or {}).get("Labels") or {}
+
+    def ensure_image(self, ref, progress=None):
+        """Labels of `ref`, pulling it when it is not present locally."""
+        try:
+            return self.image_labels(ref)
+        except NotFound:
+            pass
+        if progress:
+            progress(f"pulling {ref} ...")
+        try:
+            for _ in self.api.pull(ref, stream=True, decode=True):
+                pass
+        except (self._errors.APIError, self._errors.DockerException) as exc:
+            raise NotFound(f"image {ref} is not present and could not be pulled: {exc}",
+                           hint="build it with image-create, or check the name with docker images") from None
+        return self.image_labels(ref)
+
+    def remove_image(self, ref):
+        self._call(f"remove image {ref}", self.api.remove_image, ref)
+
+    # -- containers
+
+    def run_user_setup(self, plan):
+        """AIME's setup step: a container with the final name creates the account; commit to a per-container tag."""
+        setup = None
+        committed = False
+        try:
+            setup = self._call("create setup container", self.api.create_container,
+                               plan.image, command=["sh", "-c", USER_SETUP_SCRIPT, "ds01-setup", plan.login,
+                                                    str(plan.uid), str(plan.gid), plan.name, plan.sudoers_file],
+                               name=plan.container, user="0:0", entrypoint=[],
+                               host_config=self.api.create_host_config(network_mode="host"))
+            self._call("start setup container", self.api.start, setup["Id"])
+            result = self._call("wait for setup container", self.api.wait, setup["Id"], timeout=300)
+            if result.get("StatusCode") != 0:
+                logs = self.api.logs(setup["Id"], stdout=True, stderr=True, tail=20).decode(errors="replace")
+                raise Ds01Error(f"user setup in {plan.image} failed (exit {result.get('StatusCode')}): {logs.strip()}")
+            repo, tag = plan.setup_image.rsplit(":", 1)
+            self._call("commit user setup", self.api.commit, setup["Id"], repository=repo, tag=tag,
+                       changes=["WORKDIR /workspace", 'CMD ["bash"]'])
+            committed = True
+        except Exception:
+            if committed:
+                self._quietly(self.api.remove_image, plan.setup_image)
+            raise
+        finally:
+            if setup is not None:
+                self._quietly(self.api.remove_container, setup["Id"], force=True)
+
+    def create(self, plan):
+        """Create the container described by `plan` (ds01.create.Plan); returns its id."""
+        if plan.setup_image:
+            self.run_user_setup(plan)
+        try:
+            host_config = self.api.create_host_config(**plan.host_config())
+            created = self._call("create container", self.api.create_container, plan.run_image,
+                                 command=plan.command, name=plan.container, user=f"{plan.uid}:{plan.gid}",
+                                 working_dir="/workspace", tty=True, stdin_open=True, labels=plan.labels,
+                                 environment=plan.environment, stop_signal=plan.stop_signal, entrypoint=[],
+                                 host_config=host_config)
+        except Exception:
+            if plan.setup_image:
+                self._quietly(self.api.remove_image, plan.setup_image)
+            raise
+        return created["Id"]
+
+    def start(self, ref):
+        self._call(f"start {ref}", self.api.start, ref)
+        state = self._call(f"inspect {ref}", self.api.inspect_container, ref)["State"]
+        if not state.get("Running"):
+            logs = self.api.logs(ref, tail=10).decode(errors="replace").strip()
+            raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): {logs or state.get('Error')}")
+
+    def stop(self, ref, timeout=10, force=False):
+        """Send the container's stop signal and wait `timeout` s; with `force`, kill it after that.
+
+        Returns the exit code. Without `force`, a container still running after the timeout is an error.
+        """
+        if force:
+            self._call(f"stop {ref}", self.api.stop, ref, timeout=timeout)
+        else:
+            info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+            signal = info["Config"].get("StopSignal") or "SIGTERM"
+            if info["State"].get("Paused"):
+                self._call(f"unpause {ref}", self.api.unpause, ref)
+            self._call(f"signal {ref}", self.api.kill, ref, signal=signal)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    return self.api.wait(ref, timeout=max(0.1, deadline - time.monotonic()))["StatusCode"]
+                except self._errors.APIError as exc:
+                    raise Ds01Error(f"stop {ref}: {exc.explanation or exc}") from None
+                except Exception:  # requests' ReadTimeout / ConnectionError: still running
+                    if time.monotonic() >= deadline:
+                        raise Ds01Error(f"{ref} did not stop within {timeout}s after {signal}",
+                                        hint="--force kills it after the timeout; -t sets the timeout") from None
+        return self._call(f"inspect {ref}", self.api.inspect_container, ref)["State"].get("ExitCode")
+
+    def kill(self, ref):
+        self._call(f"kill {ref}", self.api.kill, ref)
+
+    def remove(self, ref, force=False):
+        """Remove the container, then its image only if that image is its own per-container tag."""
+        info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+        name = info["Name"].lstrip("/")
+        image = info["Config"].get("Image") or ""
+        self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force)
+        if image.endswith(":" + name):
+            try:
+                self.api.remove_image(image)
+            except self._errors.APIError as exc:
+                return f"kept image {image}: {exc.explanation or exc}"
+        return None
+
+    @staticmethod
+    def _quietly(fn, *args, **kwargs):
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - best-effort cleanup after an error already being reported
+            pass

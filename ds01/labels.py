@@ -1,0 +1,103 @@
+"""Label keys, in AIME's `aime.mlc.*` namespace, and how to read old containers' labels.
+
+ds01 writes the ten AIME v4 labels exactly as AIME does, plus its own `aime.mlc.DS01_*` keys.
+It reads AIME v1-v4 and DS01's `ds01.*` labels so a migrating lab sees its old containers.
+No value may contain a comma: AIME's `mlc list` splits the label string on commas.
+"""
+
+PREFIX = "aime.mlc"
+OWNER = "aime.mlc"
+NAME = "aime.mlc.NAME"
+USER = "aime.mlc.USER"
+ARCH = "aime.mlc.ARCH"
+MLC_VERSION = "aime.mlc.MLC_VERSION"
+LEGACY_VERSION = "aime.mlc.VERSION"
+WORK_MOUNT = "aime.mlc.WORK_MOUNT"
+DATA_MOUNT = "aime.mlc.DATA_MOUNT"
+MODELS_MOUNT = "aime.mlc.MODELS_MOUNT"
+FRAMEWORK = "aime.mlc.FRAMEWORK"
+GPUS = "aime.mlc.GPUS"
+
+MANAGED = "aime.mlc.DS01_MANAGED"
+CUSTOM_IMAGE = "aime.mlc.CUSTOM_IMAGE"
+GROUP = "aime.mlc.DS01_GROUP"
+CREATED_AT = "aime.mlc.DS01_CREATED_AT"
+INTERFACE = "aime.mlc.DS01_INTERFACE"
+IMAGE = "aime.mlc.DS01_IMAGE"
+PROTECTED = "aime.mlc.DS01_PROTECTED"
+USER_ID = "aime.mlc.DS01_USER_ID"
+GROUP_ID = "aime.mlc.DS01_GROUP_ID"
+GPU_SLOTS = "aime.mlc.DS01_GPU_SLOTS"
+GPU_UUIDS = "aime.mlc.DS01_GPU_UUIDS"
+GPU_EQ = "aime.mlc.DS01_GPU_EQ"
+
+AIME_KEYS = (OWNER, NAME, USER, ARCH, MLC_VERSION, WORK_MOUNT, DATA_MOUNT, MODELS_MOUNT, FRAMEWORK, GPUS)
+MLC_CONTAINER_VERSION = "4"
+LIST_SEPARATOR = ";"
+
+# DS01 (ds01-infra) label keys, read for migration.
+DS01_USER = "ds01.user"
+DS01_NAME = "ds01.name"
+DS01_MANAGED = "ds01.managed"
+DS01_FRAMEWORK = "ds01.framework"
+DS01_INTERFACE = "ds01.interface"
+DS01_CREATED_AT = "ds01.created_at"
+DS01_WORK_MOUNT = "ds01.work_mount"
+DS01_GPU_UUIDS = ("ds01.gpu.uuids", "ds01.gpu.uuid", "ds01.gpu_slot")
+DS01_PROTECTED = "ds01.protected"
+DS01_USER_SETUP = "ds01.has_user_setup"
+DS01_IMAGE_UID = "ds01.user_id"
+DS01_IMAGE_GID = "ds01.group_id"
+
+
+def clean(value):
+    """A label value safe for AIME's list: commas become semicolons, None becomes empty."""
+    return "" if value is None else str(value).replace(",", LIST_SEPARATOR)
+
+
+def is_tracked(labels):
+    """True for containers made by AIME (any version), DS01 or ds01."""
+    return OWNER in labels or USER in labels or DS01_USER in labels or MANAGED in labels
+
+
+def owner(labels):
+    """The owner's login as recorded in labels (AIME first, then DS01), or None."""
+    for key in (USER, OWNER, DS01_USER, "aime.mlc.username"):
+        value = labels.get(key)
+        if value:
+            return value
+    return None
+
+
+def first(labels, *keys):
+    for key in keys:
+        value = labels.get(key)
+        if value not in (None, "", "-"):
+            return value
+    return None
+
+
+def split_list(value):
+    """Items of a label list; accepts ds01's `;` and DS01's `,`."""
+    if not value:
+        return []
+    return [item for item in value.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR) if item]
+
+
+def gpu_uuids(labels):
+    """GPU/MIG UUIDs a container was given, as recorded in labels."""
+    recorded = first(labels, GPU_UUIDS, *DS01_GPU_UUIDS)
+    if recorded:
+        return split_list(recorded)
+    spec = labels.get(GPUS, "")
+    if spec.startswith("device="):
+        return [d for d in split_list(spec[len("device="):]) if d.startswith(("GPU-", "MIG-"))]
+    return []
+
+
+def image_has_user(labels, uid, gid):
+    """True when an image already carries the account for uid:gid (ds01's or DS01's build labels)."""
+    if labels.get(USER_ID) == str(uid) and labels.get(GROUP_ID) == str(gid):
+        return True
+    return (labels.get(DS01_USER_SETUP) == "true" and labels.get(DS01_IMAGE_UID) == str(uid)
+            and labels.get(DS01_IMAGE_GID) == str(gid))

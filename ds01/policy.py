@@ -1,0 +1,569 @@
+"""The lab's policy (`resource-limits.yaml`): loading with file:line errors, and per-user resolution.
+
+Resolution is `defaults` ⊕ the user's group ⊕ the user's override. The group is the first
+group (in file order) that lists the user, inline or in `groups/<group>.members` beside the
+file; otherwise `default_group`. Unlike DS01, an override is applied on top of the group.
+"""
+
+import difflib
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+
+from .errors import Ds01Error, NotFound
+from .units import parse_bytes, parse_duration
+
+DEFAULT_PATH = "/etc/ds01/resource-limits.yaml"
+
+
+class PolicyError(Ds01Error):
+    """A policy file that cannot be used; the message names file, line and key."""
+
+
+# ---------------------------------------------------------------- value kinds
+
+class Kind:
+    """A validator for one key's value; `convert` returns the normalised value."""
+
+    nullable = False
+    doc = ""
+
+    def convert(self, value):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Number(Kind):
+    def __init__(self, nullable=False, minimum=0.0, maximum=None, integer=False, doc=""):
+        self.nullable, self.minimum, self.maximum, self.integer, self.doc = nullable, minimum, maximum, integer, doc
+
+    def convert(self, value):
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError("must not be null")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected {'an integer' if self.integer else 'a number'}, got {value!r}")
+        if self.integer and not float(value).is_integer():
+            raise ValueError(f"expected an integer, got {value!r}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}, got {value!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be at most {self.maximum}, got {value!r}")
+        return int(value) if self.integer else float(value)
+
+
+class Bool(Kind):
+    def __init__(self, doc=""):
+        self.doc = doc
+
+    def convert(self, value):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+
+
+class Text(Kind):
+    def __init__(self, nullable=False, choices=None, doc=""):
+        self.nullable, self.choices, self.doc = nullable, choices, doc
+
+    def convert(self, value):
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
+        return value
+
+
+class Size(Kind):
+    """A byte size such as `32g`; kept as bytes."""
+
+    def __init__(self, nullable=False, doc=""):
+        self.nullable, self.doc = nullable, doc
+
+    def convert(self, value):
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValueError("must not be null")
+        return parse_bytes(value)
+
+
+class Duration(Kind):
+    """A duration; plain numbers are in `unit` (the key's suffix). Kept in that unit; None = unlimited."""
+
+    def __init__(self, unit, nullable=True, doc=""):
+        self.unit, self.nullable, self.doc = unit, nullable, doc
+
+    def convert(self, value):
+        seconds = parse_duration(value, self.unit)
+        if seconds is None:
+            if self.nullable:
+                return None
+            raise ValueError("must not be null")
+        return seconds / {"s": 1, "m": 60, "h": 3600}[self.unit]
+
+
+class Percent(Kind):
+    """A CPU quota like `9600%` (systemd CPUQuota) or a number of percent."""
+
+    def __init__(self, doc=""):
+        self.nullable, self.doc = True, doc
+
+    def convert(self, value):
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*%\s*", value):
+            return float(value.strip().rstrip("%"))
+        raise ValueError(f"expected a percentage like 9600%, got {value!r}")
+
+
+class Names(Kind):
+    """A list of strings (usernames, container names, paths)."""
+
+    def __init__(self, doc=""):
+        self.nullable, self.doc = True, doc
+
+    def convert(self, value):
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"expected a list of names, got {value!r}")
+        return [str(v) for v in value]
+
+
+class Section:
+    """A mapping with a fixed set of keys (each a Kind or a nested Section)."""
+
+    def __init__(self, keys, aliases=None, doc=""):
+        self.keys, self.aliases, self.doc = keys, aliases or {}, doc
+
+
+class MapOf:
+    """A mapping from free names (group names, usernames) to a Section."""
+
+    def __init__(self, section, doc=""):
+        self.section, self.doc = section, doc
+
+
+class ListOf:
+    """A list whose items are each a Section."""
+
+    def __init__(self, section, doc=""):
+        self.section, self.doc = section, doc
+
+
+class Opaque:
+    """A value ds01 stores but does not interpret (kept for DS01 configs)."""
+
+    def __init__(self, doc=""):
+        self.doc = doc
+
+
+# ---------------------------------------------------------------- the schema
+
+POLICY_KEYS = {
+    "gpu_idle_threshold": Number(maximum=100, doc="GPU utilisation % below which a GPU counts as idle"),
+    "cpu_idle_threshold": Number(doc="CPU % below which a container counts as idle"),
+    "network_idle_threshold": Number(integer=True, doc="bytes received since the last check below which a container counts as idle"),
+    "idle_detection_window": Number(integer=True, minimum=1, doc="consecutive idle checks before acting"),
+    "grace_period_m": Duration("m", nullable=False, doc="time after start before idle checks apply"),
+    "keepalive_max_duration_h": Duration("h", doc="how long /workspace/.keep-alive is honoured after its mtime"),
+    "sigterm_grace_s": Duration("s", nullable=False, doc="seconds between SIGTERM and SIGKILL when a job stops a container"),
+    "high_demand_threshold": Number(maximum=1, doc="share of held GPU slots that triggers high-demand mode"),
+    "high_demand_idle_reduction": Number(maximum=1, doc="factor applied to idle timeouts in high-demand mode"),
+    "created_container_timeout_m": Duration("m", doc="a container created but never started is removed after this"),
+    "gpu_hold_after_manual_stop_m": Duration("m", doc="accepted for DS01 configs; unused"),
+}
+
+AGGREGATE_KEYS = {
+    "cpu_quota": Percent(doc="systemd CPUQuota of the user's slice, e.g. 9600%"),
+    "memory_max": Size(nullable=True, doc="systemd MemoryMax of the user's slice"),
+    "memory_high": Size(nullable=True, doc="systemd MemoryHigh of the user's slice"),
+    "tasks_max": Number(nullable=True, integer=True, doc="systemd TasksMax of the user's slice"),
+    "gpu_limit": Number(nullable=True, doc="GPU-equivalents across all the user's containers"),
+}
+
+LIMIT_KEYS = {
+    "max_gpu_equivalents": Number(nullable=True, doc="GPU-equivalents a user may hold at once; null = unlimited"),
+    "max_gpu_slots_per_container": Number(nullable=True, integer=True, minimum=0, doc="GPUs or MIG slices in one container; null = unlimited"),
+    "allow_full_gpu": Bool(doc="false = MIG slices only"),
+    "max_cpus": Number(minimum=0.01, doc="CPUs per container (--cpus)"),
+    "memory": Size(doc="memory per container (--memory)"),
+    "memory_swap": Size(nullable=True, doc="memory+swap per container (--memory-swap); equal to memory = no swap; null = same as memory"),
+    "shm_size": Size(nullable=True, doc="/dev/shm size (--shm-size); null = host IPC"),
+    "pids_limit": Number(nullable=True, integer=True, minimum=1, doc="processes per container (--pids-limit); null = unlimited"),
+    "max_containers_per_user": Number(nullable=True, integer=True, doc="containers a user may have, stopped ones included; null = unlimited"),
+    "max_runtime_h": Duration("h", doc="running time after which a container is stopped; null = unlimited"),
+    "idle_timeout_h": Duration("h", doc="idle time after which a container is stopped; null = never"),
+    "gpu_hold_after_stop_h": Duration("h", doc="a stopped container keeps its GPU this long; null = indefinitely"),
+    "container_hold_after_stop_h": Duration("h", doc="a stopped container is removed after this; null = never"),
+    "max_pause_time_h": Duration("h", doc="a paused container is stopped after this; null = unlimited"),
+    "max_tasks": Number(nullable=True, integer=True, doc="accepted for DS01 configs; see aggregate.tasks_max"),
+    "priority": Number(integer=True, minimum=0, doc="wait-queue priority; higher is served first"),
+    "aggregate": Section(AGGREGATE_KEYS, doc="per-user totals across all containers (systemd slice)"),
+    "policies": Section(POLICY_KEYS, doc="idle-detection thresholds for this group or user"),
+}
+
+LIMIT_ALIASES = {
+    "max_gpu_slots": "max_gpu_equivalents",
+    "max_gpus_per_user": "max_gpu_equivalents",
+    "max_mig_instances": "max_gpu_equivalents",
+    "max_gpus_per_container": "max_gpu_slots_per_container",
+    "max_mig_per_container": "max_gpu_slots_per_container",
+    "cpus": "max_cpus",
+}
+
+GROUP_KEYS = dict(LIMIT_KEYS, members=Names(doc="usernames in this group (also read from groups/<group>.members)"),
+                  description=Text(nullable=True, doc="free text"))
+
+CONTAINER_TYPE_KEYS = {
+    "idle_timeout_h": Duration("h"),
+    "max_runtime_h": Duration("h"),
+    "sigterm_grace_s": Duration("s", nullable=False),
+}
+
+RESERVATION_KEYS = {
+    "user": Text(),
+    "slots": Names(),
+    "uuids": Names(),
+    "start": Opaque(),
+    "end": Opaque(),
+    "reason": Text(nullable=True),
+}
+
+TOP_KEYS = {
+    "defaults": Section(LIMIT_KEYS, LIMIT_ALIASES, doc="limits every user starts from"),
+    "groups": MapOf(Section(GROUP_KEYS, LIMIT_ALIASES), doc="named groups; the first group listing a user is theirs"),
+    "default_group": Text(nullable=True, doc="group of users listed in no group"),
+    "user_overrides": MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES), doc="per-user limits applied on top of the user's group"),
+    "policies": Section(POLICY_KEYS, doc="global idle-detection policy"),
+    "container_types": MapOf(Section(CONTAINER_TYPE_KEYS), doc="timers for containers by creation interface"),
+    "monitoring": Section({
+        "infrastructure_containers": Names(doc="container names no job ever touches"),
+        "infrastructure_label": Text(nullable=True, doc="label marking protected containers"),
+    }),
+    "access_control": Section({
+        "admin_users": Names(doc="users who may act on every container"),
+        "admin_group": Text(nullable=True, doc="Unix group whose members are admins"),
+        "mount_roots": Names(doc="directories (besides the home) users may mount as /data or /models"),
+        "wrapper": Opaque(doc="accepted for DS01 configs; unused"),
+    }),
+    "enforcement": Section({"aggregate_limits": Bool(), "cgroup_driver": Text(choices=["systemd", "cgroupfs"])}),
+    "gpu_allocation": Section({
+        "strategy": Text(choices=["spread", "pack"], doc="spread: least-loaded GPU first; pack: fill GPUs in turn"),
+        "slots_per_gpu": Number(integer=True, minimum=1),
+        "claim_ttl_s": Number(integer=True, minimum=1, doc="seconds a gpu-allocate claim lives"),
+        "lock_timeout_s": Number(minimum=0, doc="seconds to wait for the allocator lock"),
+    }, {"mig_instances_per_gpu": "slots_per_gpu"}),
+    "gpu": Section({"inventory": Text(nullable=True, doc="simulated GPU inventory YAML (instead of NVML)")}),
+    "aime": Section({
+        "catalog": Text(nullable=True, doc="path of AIME's ml_images.repo"),
+        "arch": Text(nullable=True, doc="architecture when none is given or detected"),
+    }),
+    "paths": Section({
+        "state_dir": Text(doc="where claims and the wait queue live (default /var/lib/ds01)"),
+        "log_dir": Text(doc="where events.jsonl lives (default /var/log/ds01)"),
+    }),
+    "reservations": ListOf(Section(RESERVATION_KEYS), doc="GPU slots reserved for a user in a time window"),
+    "bare_metal_access": Opaque(doc="accepted for DS01 configs; unused"),
+    "ulimits": Section({
+        "memlock": Opaque(doc="max locked memory: unlimited, auto (unlimited where the host allows it, else its hard limit) or a size"),
+        "stack": Opaque(doc="stack size: a size (default 64m, as AIME) or unlimited"),
+    }, doc="ulimits every container gets"),
+}
+
+# Embedded defaults: what a policy without a key resolves to (DS01's shipped values).
+BUILTIN_LIMITS = {
+    "max_gpu_equivalents": 1.0,
+    "max_gpu_slots_per_container": 1,
+    "allow_full_gpu": True,
+    "max_cpus": 32.0,
+    "memory": 32 * 1024**3,
+    "memory_swap": None,
+    "shm_size": 16 * 1024**3,
+    "pids_limit": 4096,
+    "max_containers_per_user": 3,
+    "max_runtime_h": 24.0,
+    "idle_timeout_h": 0.5,
+    "gpu_hold_after_stop_h": 0.25,
+    "container_hold_after_stop_h": 0.5,
+    "max_pause_time_h": None,
+    "max_tasks": None,
+    "priority": 10,
+}
+BUILTIN_POLICIES = {
+    "gpu_idle_threshold": 5.0,
+    "cpu_idle_threshold": 2.0,
+    "network_idle_threshold": 1048576,
+    "idle_detection_window": 3,
+    "grace_period_m": 30.0,
+    "keepalive_max_duration_h": 24.0,
+    "sigterm_grace_s": 60.0,
+    "high_demand_threshold": 0.8,
+    "high_demand_idle_reduction": 0.5,
+    "created_container_timeout_m": 30.0,
+    "gpu_hold_after_manual_stop_m": 15.0,
+}
+
+
+# ---------------------------------------------------------------- loading
+
+class _Mapping(dict):
+    """A dict that remembers the line of each key (1-based)."""
+
+    line = 0
+
+    def __init__(self):
+        super().__init__()
+        self.lines = {}
+
+
+def _load_yaml(path, text):
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader, node):
+        loader.flatten_mapping(node)
+        mapping = _Mapping()
+        mapping.line = node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise PolicyError(f"{path}:{line}: keys must be names, got {key!r}")
+            key = str(key)
+            if key in mapping:
+                raise PolicyError(f"{path}:{line}: duplicate key '{key}' (first at line {mapping.lines[key]})")
+            mapping[key] = loader.construct_object(value_node, deep=True)
+            mapping.lines[key] = line
+        return mapping
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def _suggest(key, known):
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _validate(value, spec, path, where, line):
+    """Return the normalised value for `spec`; raise PolicyError naming file:line and the key path."""
+    if isinstance(spec, Opaque):
+        return value
+    if isinstance(spec, Kind):
+        try:
+            return spec.convert(value)
+        except ValueError as exc:
+            raise PolicyError(f"{path}:{line}: {where}: {exc}") from None
+    if value is None:  # an empty section is valid
+        return [] if isinstance(spec, ListOf) else {}
+    if isinstance(spec, ListOf):
+        if not isinstance(value, list):
+            raise PolicyError(f"{path}:{line}: {where}: expected a list")
+        return [_validate(item, spec.section, path, f"{where}[{i}]", getattr(item, "line", line))
+                for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        raise PolicyError(f"{path}:{line}: {where}: expected a mapping, got {value!r}")
+    lines = getattr(value, "lines", {})
+    result = {}
+    for key, item in value.items():
+        key_line = lines.get(key, line)
+        key_where = f"{where}.{key}" if where else key
+        if isinstance(spec, MapOf):
+            result[key] = _validate(item, spec.section, path, key_where, key_line)
+            continue
+        name = spec.aliases.get(key, key)
+        if name not in spec.keys:
+            raise PolicyError(f"{path}:{key_line}: unknown key '{key_where}'{_suggest(key, spec.keys)}",
+                              hint="see man 5 ds01-resource-limits for every key")
+        if name in result:
+            raise PolicyError(f"{path}:{key_line}: '{key_where}' sets '{name}' twice (old and new name)")
+        result[name] = _validate(item, spec.keys[name], path, key_where, key_line)
+    return result
+
+
+def _read_members(directory, group):
+    """Usernames from `groups/<group>.members`: one per line, `#` starts a comment."""
+    members_path = os.path.join(directory, "groups", f"{group}.members")
+    try:
+        with open(members_path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise PolicyError(f"{members_path}: cannot read: {exc.strerror}") from None
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+@dataclass
+class Policy:
+    """A validated policy: normalised sections plus where it came from."""
+
+    path: str
+    data: dict
+    members: dict = field(default_factory=dict)   # group -> [usernames], file order
+    overrides: dict = field(default_factory=dict)  # username -> limits section
+
+    def section(self, name):
+        return self.data.get(name) or {}
+
+    def group_of(self, login):
+        """(group, how) for a login: the first group listing it, else default_group."""
+        candidates = {login, sanitize_username(login)}
+        for group, members in self.members.items():
+            if candidates & set(members):
+                return group, "member"
+        return self.data.get("default_group") or "default", "default"
+
+    def groups_listing(self, login):
+        candidates = {login, sanitize_username(login)}
+        return [g for g, members in self.members.items() if candidates & set(members)]
+
+    def resolve(self, login):
+        """The limits that apply to `login`."""
+        group, how = self.group_of(login)
+        limits = dict(BUILTIN_LIMITS)
+        aggregate, policies = {}, dict(BUILTIN_POLICIES)
+        policies.update(self.section("policies"))
+        layers = [self.section("defaults"), self.section("groups").get(group) or {}]
+        override = self.overrides.get(login) or self.overrides.get(sanitize_username(login))
+        if override:
+            layers.append(override)
+        for layer in layers:
+            for key, value in layer.items():
+                if key == "aggregate":
+                    aggregate.update(value)
+                elif key == "policies":
+                    policies.update(value)
+                elif key in LIMIT_KEYS:
+                    limits[key] = value
+        if limits["memory_swap"] is None:
+            limits["memory_swap"] = limits["memory"]
+        return Limits(user=login, group=group, group_source=how, override=bool(override),
+                      values=limits, aggregate=aggregate or None, policies=policies)
+
+
+@dataclass
+class Limits:
+    """One user's resolved limits."""
+
+    user: str
+    group: str
+    group_source: str
+    override: bool
+    values: dict
+    aggregate: dict
+    policies: dict
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    @property
+    def slice_name(self):
+        return f"ds01-{sanitize_username(self.group)}-{sanitize_username(self.user)}.slice"
+
+    def seconds(self, key):
+        """A duration limit in seconds (None = unlimited)."""
+        value = self.values[key] if key in self.values else self.policies[key]
+        if value is None:
+            return None
+        return value * {"h": 3600, "m": 60, "s": 1}[key.rsplit("_", 1)[1]]
+
+    def docker_args(self):
+        """The `docker create` flags these limits become."""
+        from .units import format_bytes
+
+        args = [f"--cpus={self.values['max_cpus']:g}", f"--memory={format_bytes(self.values['memory'])}",
+                f"--memory-swap={format_bytes(self.values['memory_swap'])}"]
+        if self.values["shm_size"] is None:
+            args.append("--ipc=host")
+        else:
+            args.append(f"--shm-size={format_bytes(self.values['shm_size'])}")
+        if self.values["pids_limit"] is not None:
+            args.append(f"--pids-limit={self.values['pids_limit']}")
+        args.append(f"--cgroup-parent={self.slice_name}")
+        return args
+
+    def record(self):
+        record = {"user": self.user, "group": self.group, "group_source": self.group_source,
+                  "override": self.override, "slice": self.slice_name}
+        record.update(self.values)
+        record["aggregate"] = self.aggregate
+        record["policies"] = self.policies
+        return record
+
+
+def load(path=None):
+    """Load and validate the policy: `path`, else $DS01_CONFIG, else /etc/ds01, else embedded defaults."""
+    explicit = path or os.environ.get("DS01_CONFIG")
+    path = explicit or DEFAULT_PATH
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        if explicit:
+            raise NotFound(f"policy file {path} does not exist",
+                           hint="pass --config PATH or set DS01_CONFIG to an existing resource-limits.yaml") from None
+        return Policy(path="<embedded defaults>", data={})
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(text, path)
+
+
+def parse(text, path="<string>"):
+    raw = _load_yaml(path, text)
+    if raw is None:
+        raw = _Mapping()
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{path}:1: the policy must be a mapping of sections")
+    data = _validate(raw, Section(TOP_KEYS), path, "", 1)
+    directory = os.path.dirname(os.path.abspath(path)) if not path.startswith("<") else None
+    members = {}
+    for group, section in (data.get("groups") or {}).items():
+        listed = list(section.get("members") or [])
+        if directory:
+            listed += [m for m in _read_members(directory, group) if m not in listed]
+        members[group] = listed
+    overrides = dict(data.get("user_overrides") or {})
+    if directory:
+        overrides_path = os.path.join(directory, "user-overrides.yaml")
+        if os.path.exists(overrides_path):
+            with open(overrides_path, encoding="utf-8") as handle:
+                file_raw = _load_yaml(overrides_path, handle.read())
+            overrides.update(_validate(file_raw, MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES)), overrides_path, "", 1))
+    default_group = data.get("default_group")
+    if default_group and default_group not in (data.get("groups") or {}):
+        line = raw.lines.get("default_group", 1)
+        raise PolicyError(f"{path}:{line}: default_group '{default_group}' is not a group in 'groups'")
+    return Policy(path=path, data=data, members=members, overrides=overrides)
+
+
+# ---------------------------------------------------------------- usernames
+
+def sanitize_username(login):
+    """A name safe inside a systemd slice name: `h.baker@x.lan` -> `h_baker`.
+
+    Strips the domain, maps everything but letters, digits, `_` and `:` to `_`, collapses
+    and trims underscores; names over 32 characters become 27 characters + `_` + 4 hex
+    digits of the md5 of the original (the same slice names DS01 produced).
+    """
+    name = str(login).split("@", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_:]", "_", name)
+    name = re.sub(r"_+", "_", name).strip("_")
+    if len(name) > 32:
+        digest = hashlib.md5(str(login).encode()).hexdigest()[:4]  # noqa: S324 - naming, not security
+        name = name[:27].rstrip("_") + "_" + digest
+    return name

@@ -1,0 +1,42 @@
+"""Every command in one place: bin/, completions, man pages and help are derived from this list."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str
+    summary: str
+    layer: str
+    legacy: tuple = field(default_factory=tuple)
+
+    @property
+    def noun(self):
+        return self.name.split("-", 1)[0]
+
+    @property
+    def verb(self):
+        return self.name.split("-", 1)[1] if "-" in self.name else ""
+
+
+COMMANDS = (
+    Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic"),
+    Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic"),
+    Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic"),
+    Command("container-remove", "ds01.cli.container_remove", "Remove stopped containers (workspace kept)", "atomic",
+            legacy=("container-cleanup",)),
+    Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic"),
+    Command("resource-limits", "ds01.cli.resource_limits", "Show a user's resolved limits", "admin",
+            legacy=("get_resource_limits.py",)),
+)
+
+
+def by_name():
+    """Every callable name (current and legacy) -> (Command, legacy name or None)."""
+    names = {}
+    for command in COMMANDS:
+        names[command.name] = (command, None)
+        for old in command.legacy:
+            names[old] = (command, old)
+    return names

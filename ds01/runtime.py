@@ -1,0 +1,60 @@
+"""What one command invocation needs, each piece loaded on first use (so a command pays only for what it uses)."""
+
+import functools
+import os
+import sys
+
+
+class Runtime:
+    def __init__(self, config=None):
+        self.config_path = config
+
+    @functools.cached_property
+    def policy(self):
+        from . import policy
+
+        return policy.load(self.config_path)
+
+    @functools.cached_property
+    def caller(self):
+        from .identity import caller
+
+        return caller()
+
+    @functools.cached_property
+    def admin(self):
+        from .identity import is_admin
+
+        return is_admin(self.caller, self.policy)
+
+    def limits(self, login):
+        return self.policy.resolve(login)
+
+    @functools.cached_property
+    def api(self):
+        from .dockerapi import DockerAPI
+
+        return DockerAPI()
+
+    @functools.cached_property
+    def engine(self):
+        from .engine import Engine
+
+        return Engine()
+
+    @functools.cached_property
+    def finder(self):
+        from .containers import Finder
+
+        return Finder(self.api, self.caller, self.admin)
+
+    @property
+    def interface(self):
+        """How this command was reached: `orchestration` when an orchestrator runs it, else `atomic`."""
+        return os.environ.get("DS01_INTERFACE") or os.environ.get("DS01_CONTEXT") or "atomic"
+
+    def progress(self, message):
+        """Progress for people: only on a terminal."""
+        if sys.stderr.isatty():
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()

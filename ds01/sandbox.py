@@ -1,0 +1,212 @@
+"""A private Docker engine for the demo, the tests and the benchmarks; it never touches the host's own.
+
+It runs its own dockerd (own data-root, exec-root, pidfile and socket; no bridge, no iptables)
+with a fake `nvidia-container-runtime-hook` first on its PATH, so GPU device requests
+(`--gpus device=GPU-…,MIG-…`) are accepted and set NVIDIA_VISIBLE_DEVICES without a GPU.
+The base image is Debian bookworm minbase (bash, useradd, sudo), built once with debootstrap
+and cached as a tarball.
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+BASE_IMAGE = "ds01-test/base:latest"
+BASE_TARBALL = "bookworm-minbase-v1.tar.gz"
+SOCKET_GROUP = "ds01-sandbox"
+
+FAKE_HOOK = """#!/bin/sh
+# Fake nvidia-container-runtime-hook (ds01 sandbox): accepts the OCI prestart call and does nothing.
+cat >/dev/null 2>&1
+exit 0
+"""
+
+
+def cache_dir():
+    return os.environ.get("DS01_TEST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ds01")
+
+
+def unavailable_reason():
+    """Why a private dockerd cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the private dockerd needs root"
+    for tool in ("dockerd", "containerd", "runc"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (apt-get install docker.io)"
+    if not os.path.exists(os.path.join(cache_dir(), BASE_TARBALL)) and not shutil.which("debootstrap"):
+        return "debootstrap is not installed and no cached base image exists"
+    return None
+
+
+def ensure_group(name):
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        subprocess.run(["groupadd", "-f", name], check=True)
+        return grp.getgrnam(name).gr_gid
+
+
+class Dockerd:
+    """A running private dockerd; `host` is its DOCKER_HOST."""
+
+    def __init__(self, root, process):
+        self.root = root
+        self.process = process
+        self.socket = os.path.join(root, "docker.sock")
+        self.host = f"unix://{self.socket}"
+
+    @classmethod
+    def start(cls, timeout=60):
+        ensure_group(SOCKET_GROUP)
+        root = tempfile.mkdtemp(prefix="ds01d-", dir="/tmp")
+        os.chmod(root, 0o711)
+        bindir = os.path.join(root, "bin")
+        os.mkdir(bindir)
+        hook = os.path.join(bindir, "nvidia-container-runtime-hook")
+        with open(hook, "w", encoding="utf-8") as handle:
+            handle.write(FAKE_HOOK)
+        os.chmod(hook, 0o755)
+        env = dict(os.environ, PATH=f"{bindir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}")
+        env.pop("DOCKER_HOST", None)
+        log = open(os.path.join(root, "dockerd.log"), "wb")  # noqa: SIM115 - lives as long as the daemon
+        process = subprocess.Popen(
+            ["dockerd", "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
+             "--pidfile", os.path.join(root, "dockerd.pid"), "-H", f"unix://{os.path.join(root, 'docker.sock')}",
+             "--group", SOCKET_GROUP, "--bridge=none", "--iptables=false", "--ip-masq=false",
+             "--ip-forward=false", "--userland-proxy=false"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        daemon = cls(root, process)
+        daemon.wait_ready(timeout)
+        return daemon
+
+    def wait_ready(self, timeout):
+        from .dockerapi import DockerAPI
+        from .errors import Ds01Error
+
+        api = DockerAPI(self.host, timeout=5)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"dockerd exited ({self.process.returncode}): {tail}")
+            try:
+                if api.ping():
+                    return
+            except Ds01Error:
+                pass
+            if time.monotonic() > deadline:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError(f"dockerd did not answer within {timeout}s: {tail}")
+            time.sleep(0.1)  # polling for readiness, not synchronising test steps
+
+    def log_tail(self, lines=15):
+        try:
+            with open(os.path.join(self.root, "dockerd.log"), encoding="utf-8", errors="replace") as handle:
+                return "".join(handle.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        subprocess.run(["umount", "-R", "-l", os.path.join(self.root, "exec")], capture_output=True)
+        subprocess.run(["umount", "-R", "-l", os.path.join(self.root, "data")], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def build_base_tarball(progress=print):
+    """debootstrap bookworm minbase (+ sudo, passwd) into a cached tarball; returns its path."""
+    directory = cache_dir()
+    tarball = os.path.join(directory, BASE_TARBALL)
+    if os.path.exists(tarball):
+        return tarball
+    os.makedirs(directory, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="ds01-debootstrap-", dir=directory)
+    try:
+        progress("building the base image with debootstrap (once; cached in %s) ..." % directory)
+        rootfs = os.path.join(work, "rootfs")
+        mirror = os.environ.get("DS01_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+        result = subprocess.run(["debootstrap", "--variant=minbase", "--include=sudo,passwd", "bookworm", rootfs, mirror],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"debootstrap failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(os.path.join(rootfs, cache), ignore_errors=True)
+            os.makedirs(os.path.join(rootfs, cache), exist_ok=True)
+        partial = tarball + ".partial"
+        subprocess.run(["tar", "-C", rootfs, "-czf", partial, "."], check=True)
+        os.replace(partial, tarball)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tarball
+
+
+def ensure_base_image(host, ref=BASE_IMAGE, progress=print):
+    """Load the cached base image into the engine at `host` (docker import) unless it is there."""
+    from .dockerapi import DockerAPI
+    from .errors import NotFound
+
+    api = DockerAPI(host)
+    try:
+        api.inspect_image(ref)
+        return False
+    except NotFound:
+        pass
+    tarball = build_base_tarball(progress)
+    import docker
+
+    client = docker.DockerClient(base_url=host, timeout=600)
+    repository, tag = ref.rsplit(":", 1)
+    client.api.import_image_from_file(tarball, repository=repository, tag=tag,
+                                      changes=['CMD ["bash"]', "ENV LANG=C.UTF-8"])
+    api.inspect_image(ref)
+    return True
+
+
+def ensure_user(login, uid=None, groups=(SOCKET_GROUP,)):
+    """A real host account for the demo/tests (created if missing), in the sandbox socket group."""
+    for group in groups:
+        ensure_group(group)
+    try:
+        entry = pwd.getpwnam(login)
+    except KeyError:
+        args = ["useradd", "-m", "-U", "-s", "/bin/bash"]
+        if uid is not None:
+            args += ["-u", str(uid)]
+        if groups:
+            args += ["-G", ",".join(groups)]
+        subprocess.run(args + [login], check=True, capture_output=True)
+        entry = pwd.getpwnam(login)
+    for group in groups:
+        subprocess.run(["usermod", "-a", "-G", group, login], check=True, capture_output=True)
+    return entry
+
+
+def remove_user(login):
+    subprocess.run(["userdel", "-r", login], capture_output=True)
+
+
+def as_user_command(entry, argv):
+    """argv that runs `argv` as the account `entry` (a pwd entry) with its supplementary groups."""
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--"] + list(argv)
+
+
+def user_env(entry, base_env):
+    env = dict(base_env)
+    env.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
+    env.pop("SUDO_UID", None)
+    env.pop("SUDO_USER", None)
+    env.pop("SUDO_GID", None)
+    return env

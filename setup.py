@@ -1,0 +1,33 @@
+import glob
+import os
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    with open(os.path.join(HERE, "ds01", "__init__.py"), encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("__version__"):
+                return line.split("=")[1].strip().strip('"')
+    raise RuntimeError("no version")
+
+
+setup(
+    name="ds01",
+    version=read_version(),
+    description="Shared multi-user GPU server toolkit on Docker, compatible with AIME MLC",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ds01", "ds01.*"]),
+    scripts=sorted(glob.glob("bin/*")) + sorted(glob.glob("libexec/ds01/*")),
+    install_requires=[
+        "click>=8.1",
+        "docker>=7.0",
+        "PyYAML>=6.0",
+        "nvidia-ml-py>=12.535",
+        "portalocker>=2.7",
+        "packaging>=23",
+    ],
+    extras_require={"test": ["pytest>=8", "pexpect>=4.9"]},
+)
