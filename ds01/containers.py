@@ -1,6 +1,7 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
 import datetime
+import re
 
 from . import labels as L
 from . import names
@@ -13,6 +14,7 @@ TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("ima
                  ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]
 
 _LOGINS = {}
+_LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def _login_of(uid):
@@ -120,26 +122,29 @@ class Finder:
         return [record(e) for e in self.entries if is_listed(e)]
 
     def find(self, target):
-        """The record for `target`; NotFound / PermissionDenied / UsageError as appropriate."""
+        """The record for `target`; NotFound / PermissionDenied / UsageError as appropriate.
+
+        The target is validated before Docker is asked anything.
+        """
         target = target.strip().lstrip("/")
-        by_name = {e["Names"][0].lstrip("/"): e for e in self.entries}
-        entry = None
         if names.SEPARATOR in target:
             base, uid = names.split(target)
             if uid is None:
                 raise UsageError(f"invalid container name {target!r}")
             names.validate(base)
-            entry = by_name.get(target)
+            candidates = [target]
+        elif names.NAME_RE.match(target.lower()):
+            name = target.lower()
+            candidates = [names.container_name(name, self.caller.uid), name]
+        elif _LEGACY_NAME_RE.match(target):
+            candidates = [target]  # a legacy name Docker accepts (AIME v1, no uid suffix)
         else:
-            if target in by_name and not names.NAME_RE.match(target):
-                entry = by_name[target]  # a legacy name Docker has (e.g. AIME v1, no suffix)
-            else:
-                name = names.validate(target)
-                entry = by_name.get(names.container_name(name, self.caller.uid))
-                if entry is None and name in by_name:
-                    entry = by_name[name]  # legacy AIME v1/v2 container without the uid suffix
-                if entry is None and len(name) >= 12 and all(c in "0123456789abcdef" for c in name):
-                    entry = next((e for e in self.entries if e["Id"].startswith(name)), None)
+            names.validate(target)  # raises with the naming rules
+            candidates = []
+        by_name = {e["Names"][0].lstrip("/"): e for e in self.entries}
+        entry = next((by_name[c] for c in candidates if c in by_name), None)
+        if entry is None and len(target) >= 12 and all(c in "0123456789abcdef" for c in target):
+            entry = next((e for e in self.entries if e["Id"].startswith(target)), None)
         if entry is None:
             raise NotFound(f"no container {target!r}", hint="container-list -a shows your containers")
         rec = record(entry)

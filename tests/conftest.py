@@ -1,0 +1,184 @@
+"""Test harness: a private dockerd (never the host's), real test users, and helpers to run commands as them."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ds01 import sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv's bin, where setup.py installed the commands
+USERS = {"alice": "ds01t_alice", "bob": "ds01t_bob", "admin": "ds01t_admin"}
+
+
+def _require(reason):
+    if os.environ.get("DS01_REQUIRE_DOCKER"):
+        pytest.fail(f"DS01_REQUIRE_DOCKER is set but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    reason = sandbox.unavailable_reason()
+    if reason:
+        _require(reason)
+    try:
+        daemon = sandbox.Dockerd.start()
+    except (RuntimeError, OSError) as exc:
+        _require(f"no private dockerd could be started: {exc}")
+    try:
+        sandbox.ensure_base_image(daemon.host, progress=lambda m: sys.stderr.write(m + "\n"))
+    except BaseException:
+        daemon.stop()
+        raise
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def client(dockerd):
+    import docker
+
+    return docker.DockerClient(base_url=dockerd.host)
+
+
+@pytest.fixture(scope="session")
+def users():
+    """Real host accounts (created for the session, removed after): alice, bob and an admin."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
+        _require("test users need root, useradd and setpriv")
+    made = {}
+    for key, login in USERS.items():
+        existed = _exists(login)
+        made[key] = (sandbox.ensure_user(login), existed)
+    yield {key: entry for key, (entry, _) in made.items()}
+    for key, (entry, existed) in made.items():
+        if not existed:
+            sandbox.remove_user(entry.pw_name)
+
+
+def _exists(login):
+    import pwd
+
+    try:
+        pwd.getpwnam(login)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def shared_tmp():
+    """A temp dir the test users can read (pytest's own is private to root); removed at the end."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="ds01-tests-"))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def user_tmp(shared_tmp, request):
+    path = shared_tmp / request.node.name.replace("[", "_").replace("]", "_")[:60]
+    path.mkdir(mode=0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_root(shared_tmp):
+    root = shared_tmp / "shared-data"
+    root.mkdir(mode=0o755)
+    (root / "corpus").mkdir()
+    os.chmod(root / "corpus", 0o777)
+    return root
+
+
+@pytest.fixture(scope="session")
+def policy_file(shared_tmp, users, data_root):
+    """A small policy: alice is a student, bob a researcher (with an override), ds01t_admin an admin."""
+    directory = shared_tmp / "policy"
+    directory.mkdir(mode=0o755)
+    path = directory / "resource-limits.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        defaults:
+          max_cpus: 1.5
+          memory: 256m
+          memory_swap: 512m
+          shm_size: 64m
+          pids_limit: 256
+          max_containers_per_user: 3
+        default_group: student
+        groups:
+          student:
+            members: [{users['alice'].pw_name}]
+          researcher:
+            max_cpus: 1
+            memory: 384m
+            memory_swap: 384m
+            members: [{users['bob'].pw_name}]
+          admin:
+            members: [{users['admin'].pw_name}]
+        user_overrides:
+          {users['bob'].pw_name}:
+            max_containers_per_user: 1
+        access_control:
+          admin_users: [{users['admin'].pw_name}]
+          mount_roots: [{data_root}]
+        """))
+    os.chmod(path, 0o644)
+    return path
+
+
+class Shell:
+    """Runs installed ds01 commands as a test user against the private engine."""
+
+    def __init__(self, dockerd, policy_file):
+        self.dockerd = dockerd
+        self.policy_file = policy_file
+
+    def env(self, entry, extra=None):
+        env = sandbox.user_env(entry, {
+            "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "DOCKER_HOST": self.dockerd.host if self.dockerd else "unix:///nonexistent/docker.sock",
+            "DS01_CONFIG": str(self.policy_file),
+            "LANG": "C.UTF-8",
+        })
+        env.update(extra or {})
+        return env
+
+    def run(self, entry, *argv, input=None, extra_env=None, check=False):
+        command = [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0], *argv[1:]]
+        result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
+                                input=input, capture_output=True, text=True, cwd="/", timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{argv} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def records(self, entry, *argv, input=None):
+        result = self.run(entry, *argv, input=input, check=True)
+        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def sh(dockerd, users, policy_file, client):
+    """A Shell; every container and non-base image is removed after the test."""
+    yield Shell(dockerd, policy_file)
+    for container in client.containers.list(all=True):
+        container.remove(force=True)
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag != sandbox.BASE_IMAGE:
+                client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def offline_sh(users, policy_file):
+    """A Shell whose DOCKER_HOST points nowhere: proves a command refused input before touching Docker."""
+    return Shell(None, policy_file)

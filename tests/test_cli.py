@@ -1,0 +1,93 @@
+"""The command contract outside Docker: resource-limits, errors, exit codes, output modes, generated files."""
+
+import json
+import shutil
+
+from ds01 import generate
+from tests.conftest import BIN, REPO
+
+
+def test_resource_limits_record_for_the_caller(offline_sh, users):
+    record = offline_sh.records(users["alice"], "resource-limits")[0]
+    assert record["user"] == "ds01t_alice" and record["group"] == "student"
+    assert record["max_cpus"] == 1.5 and record["memory"] == 256 * 1024**2
+    assert record["slice"] == "ds01-student-ds01t_alice.slice"
+
+
+def test_resource_limits_docker_args_field_and_group(offline_sh, users):
+    bob = users["bob"]
+    run = offline_sh.run
+    assert run(bob, "resource-limits", "--docker-args").stdout.strip() == (
+        "--cpus=1 --memory=384m --memory-swap=384m --shm-size=64m --pids-limit=256 "
+        "--cgroup-parent=ds01-researcher-ds01t_bob.slice")
+    assert run(bob, "resource-limits", "--field", "max_containers_per_user").stdout.strip() == "1"
+    assert run(bob, "resource-limits", "--field", "idle_timeout_h").stdout.strip() == "0.5"
+    assert run(bob, "resource-limits", "--group").stdout.strip() == "researcher"
+    unknown = run(bob, "resource-limits", "--field", "nonsense")
+    assert unknown.returncode == 2 and "unknown field" in unknown.stderr
+
+
+def test_the_legacy_script_name_still_answers(offline_sh, users):
+    result = offline_sh.run(users["bob"], "get_resource_limits.py", "--group")
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "researcher", "")
+
+
+def test_only_admins_see_other_users_limits(offline_sh, users):
+    denied = offline_sh.run(users["alice"], "resource-limits", "ds01t_bob")
+    assert denied.returncode == 5 and denied.stderr.startswith("resource-limits: error: only admins")
+    allowed = offline_sh.records(users["admin"], "resource-limits", "ds01t_bob")
+    assert allowed[0]["group"] == "researcher"
+
+
+def test_table_when_asked_json_when_piped(offline_sh, users):
+    table = offline_sh.run(users["alice"], "resource-limits", "--table").stdout.splitlines()
+    assert table[0].split() == ["KEY", "VALUE"] and ["memory", "256m"] in [line.split() for line in table]
+    piped = offline_sh.run(users["alice"], "resource-limits").stdout
+    assert json.loads(piped)["group"] == "student"
+
+
+def test_a_bad_policy_is_reported_with_file_and_line(offline_sh, users, user_tmp):
+    bad = user_tmp / "bad.yaml"
+    bad.write_text("defaults:\n  max_cpus: 2\n  memroy: 4g\n")
+    result = offline_sh.run(users["alice"], "resource-limits", "--config", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"resource-limits: error: {bad}:3: unknown key 'defaults.memroy' (did you mean")
+
+
+def test_usage_errors_exit_2_in_the_contract_format(offline_sh, users):
+    result = offline_sh.run(users["alice"], "container-list", "--bogus")
+    assert result.returncode == 2 and result.stderr.startswith("container-list: error: No such option")
+
+
+def test_an_unreachable_engine_is_a_clear_failure(offline_sh, users):
+    result = offline_sh.run(users["alice"], "container-list")
+    assert result.returncode == 1 and "cannot reach the Docker engine" in result.stderr
+
+
+def test_bad_target_names_are_refused_before_docker(offline_sh, users):
+    for command in ("container-stop", "container-start", "container-remove"):
+        result = offline_sh.run(users["alice"], command, "bad;name")
+        assert result.returncode == 2 and "invalid container name" in result.stderr, result.stderr
+
+
+def test_every_registered_command_is_installed_with_help():
+    from ds01.registry import by_name
+
+    for name in by_name():
+        assert (BIN / name).exists(), name
+
+
+def test_generated_files_match_the_registry():
+    assert generate.main(["--check", "--root", str(REPO)]) == 0
+
+
+def test_a_command_missing_from_the_registry_is_drift(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "bin", tmp_path / "bin")
+    (tmp_path / "bin" / "container-frobnicate").write_text("#!/bin/sh\n")
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+    from ds01 import registry
+
+    monkeypatch.setattr(generate, "COMMANDS", registry.COMMANDS[1:])
+    shutil.rmtree(tmp_path / "bin")
+    shutil.copytree(REPO / "bin", tmp_path / "bin")
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1

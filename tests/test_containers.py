@@ -1,0 +1,268 @@
+"""Containers on a real (private) Docker engine, driven through the installed commands as real users."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from ds01 import sandbox
+from tests.conftest import BIN
+
+AIME_KEYS = ["aime.mlc", "aime.mlc.NAME", "aime.mlc.USER", "aime.mlc.ARCH", "aime.mlc.MLC_VERSION",
+             "aime.mlc.WORK_MOUNT", "aime.mlc.DATA_MOUNT", "aime.mlc.MODELS_MOUNT", "aime.mlc.FRAMEWORK",
+             "aime.mlc.GPUS"]
+
+
+def create(sh, user, name, *extra):
+    return sh.records(user, "container-create", name, sandbox.BASE_IMAGE, *extra)[0]
+
+
+def test_create_applies_every_limit_and_the_aime_labels(sh, users, client, data_root):
+    alice = users["alice"]
+    rec = create(sh, alice, "exp1", "-d", str(data_root / "corpus"))
+    assert rec["status"] == "created" and rec["user"] == alice.pw_name and rec["container"] == f"exp1._.{alice.pw_uid}"
+    info = client.api.inspect_container(rec["container"])
+    host = info["HostConfig"]
+    assert host["NanoCpus"] == 1_500_000_000
+    assert host["Memory"] == 256 * 1024**2
+    assert host["MemorySwap"] == 512 * 1024**2
+    assert host["ShmSize"] == 64 * 1024**2
+    assert host["PidsLimit"] == 256
+    assert host["CgroupParent"] == "ds01-student-ds01t_alice.slice"
+    assert host["NetworkMode"] == "host" and not host["Privileged"]
+    assert {u["Name"]: u["Hard"] for u in host["Ulimits"]}["stack"] == 67108864
+    config = info["Config"]
+    assert config["User"] == f"{alice.pw_uid}:{alice.pw_gid}"
+    assert config["WorkingDir"] == "/workspace" and config["Tty"] and config["OpenStdin"]
+    assert config["Cmd"] == ["bash", "-c", "bash"]
+    assert config["Image"] == f"ds01-test/base:exp1._.{alice.pw_uid}"
+    assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]
+    labels = config["Labels"]
+    workspace = os.path.join(alice.pw_dir, "workspace", "exp1")
+    assert {k: labels[k] for k in AIME_KEYS} == {
+        "aime.mlc": alice.pw_name, "aime.mlc.NAME": "exp1", "aime.mlc.USER": alice.pw_name,
+        "aime.mlc.ARCH": "CUDA_ADA", "aime.mlc.MLC_VERSION": "4", "aime.mlc.WORK_MOUNT": workspace,
+        "aime.mlc.DATA_MOUNT": str(data_root / "corpus"), "aime.mlc.MODELS_MOUNT": "-",
+        "aime.mlc.FRAMEWORK": "custom", "aime.mlc.GPUS": "none"}
+    assert labels["aime.mlc.DS01_MANAGED"] == "true" and labels["aime.mlc.DS01_GROUP"] == "student"
+    assert labels["aime.mlc.DS01_CREATED_AT"].endswith("Z") and labels["aime.mlc.DS01_INTERFACE"] == "atomic"
+    assert not [k for k, v in labels.items() if "," in v]
+    assert os.stat(workspace).st_uid == alice.pw_uid
+    # AIME's mlc finds containers with these filters
+    assert [c.name for c in client.containers.list(all=True, filters={"label": f"aime.mlc={alice.pw_name}"})] == [
+        rec["container"]]
+
+
+def test_inside_the_container_the_user_is_the_caller_with_sudo(sh, users, client):
+    alice = users["alice"]
+    create(sh, alice, "shell")
+    sh.run(alice, "container-start", "shell", check=True)
+    container = client.containers.get(f"shell._.{alice.pw_uid}")
+    code, out = container.exec_run(["bash", "-lc", "id -u; id -g; whoami; pwd; sudo -n true && echo sudo-ok"],
+                                   user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert code == 0
+    assert out.decode().split() == [str(alice.pw_uid), str(alice.pw_gid), alice.pw_name, "/workspace", "sudo-ok"]
+    assert [p[-1] for p in container.top()["Processes"]] == ["bash"]  # PID 1 is a single bash (AIME's open rule)
+
+
+def test_an_existing_uid_in_the_image_still_gives_the_callers_login(sh, users, client):
+    alice = users["alice"]
+    squatter = client.containers.run(sandbox.BASE_IMAGE, ["useradd", "-m", "-u", str(alice.pw_uid), "olduser"],
+                                     detach=True, network_mode="host")
+    assert squatter.wait()["StatusCode"] == 0
+    squatter.commit("ds01-test/collide", "latest")
+    squatter.remove()
+    sh.records(alice, "container-create", "collide", "ds01-test/collide:latest")
+    sh.run(alice, "container-start", "collide", check=True)
+    code, out = client.containers.get(f"collide._.{alice.pw_uid}").exec_run(
+        ["whoami"], user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert (code, out.decode().strip()) == (0, alice.pw_name)
+
+
+def test_an_image_with_the_user_baked_in_needs_no_setup(sh, users, client):
+    alice = users["alice"]
+    create(sh, alice, "first")
+    baked = client.images.get(f"ds01-test/base:first._.{alice.pw_uid}")
+    # Label a copy as ds01's image builder does (aime.mlc.DS01_USER_ID / DS01_GROUP_ID).
+    holder = client.containers.create(baked.id, ["true"])
+    holder.commit("ds01-test/baked", "latest", changes=[f"LABEL aime.mlc.DS01_USER_ID={alice.pw_uid}",
+                                                         f"LABEL aime.mlc.DS01_GROUP_ID={alice.pw_gid}"])
+    holder.remove()
+    plan = sh.records(alice, "container-create", "second", "ds01-test/baked:latest", "--dry-run")[0]
+    assert plan["user_setup"] is False and plan["run_image"] == "ds01-test/baked:latest"
+    rec = sh.records(alice, "container-create", "second", "ds01-test/baked:latest")[0]
+    assert client.api.inspect_container(rec["container"])["Config"]["Image"] == "ds01-test/baked:latest"
+    sh.run(alice, "container-remove", "second", check=True)
+    client.images.get("ds01-test/baked:latest")  # a shared image is never removed with a container
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(sh, users, client):
+    alice = users["alice"]
+    plan = sh.records(alice, "container-create", "dry", sandbox.BASE_IMAGE, "--dry-run")[0]
+    assert plan["container"] == f"dry._.{alice.pw_uid}" and plan["user_setup"] is True
+    assert plan["memory"] == 256 * 1024**2 and plan["cgroup_parent"] == "ds01-student-ds01t_alice.slice"
+    assert client.containers.list(all=True) == []
+    assert not os.path.exists(os.path.join(alice.pw_dir, "workspace", "dry"))
+
+
+def test_a_failed_create_leaves_nothing_behind(sh, users, client, policy_file, user_tmp):
+    alice = users["alice"]
+    broken = user_tmp / "tiny.yaml"
+    broken.write_text(policy_file.read_text().replace("memory: 256m", "memory: 1m").replace("memory_swap: 512m",
+                                                                                             "memory_swap: 2m"))
+    result = sh.run(alice, "container-create", "broken", sandbox.BASE_IMAGE, extra_env={"DS01_CONFIG": str(broken)})
+    assert result.returncode == 1 and "container-create: error:" in result.stderr
+    assert client.containers.list(all=True) == []
+    assert [t for i in client.images.list() for t in i.tags] == [sandbox.BASE_IMAGE]
+    assert not os.path.exists(os.path.join(alice.pw_dir, "workspace", "broken"))
+
+
+def test_the_container_quota_counts_stopped_containers(sh, users):
+    bob = users["bob"]  # override: max_containers_per_user 1
+    create(sh, bob, "one")
+    result = sh.run(bob, "container-create", "two", sandbox.BASE_IMAGE)
+    assert result.returncode == 3 and "CONTAINER_LIMIT (1/1)" in result.stderr
+
+
+def test_a_second_container_with_the_same_name_is_refused(sh, users):
+    alice = users["alice"]
+    create(sh, alice, "dup")
+    result = sh.run(alice, "container-create", "dup", sandbox.BASE_IMAGE)
+    assert result.returncode == 1 and "already have a container named 'dup'" in result.stderr
+
+
+def test_gpu_requests_wait_for_the_gpu_allocator(sh, users, client):
+    alice = users["alice"]
+    assert sh.run(alice, "container-create", "g", sandbox.BASE_IMAGE, "--num-gpus", "1").returncode == 3
+    assert sh.run(alice, "container-create", "g", sandbox.BASE_IMAGE, "--num-gpus", "0").returncode == 2
+    assert client.containers.list(all=True) == []
+
+
+@pytest.mark.parametrize("name", ["a;b", "../x", "-lead", "x" * 64, "a b", "$(id)", "ümlaut"])
+def test_invalid_names_are_refused_before_docker(offline_sh, users, name):
+    result = offline_sh.run(users["alice"], "container-create", "--", name, sandbox.BASE_IMAGE)
+    assert result.returncode == 2 and "invalid container name" in result.stderr
+    assert "cannot reach" not in result.stderr
+
+
+def test_mounts_outside_home_and_mount_roots_are_refused(sh, users, client):
+    alice = users["alice"]
+    for flag, path in (("-d", "/etc"), ("-m", "/var/lib"), ("-w", "/opt/elsewhere")):
+        result = sh.run(alice, "container-create", "m", sandbox.BASE_IMAGE, flag, path)
+        assert result.returncode == 5, result.stderr
+        assert "outside what you may mount" in result.stderr
+    assert client.containers.list(all=True) == []
+
+
+def pipe(sh, user, first, second):
+    """`first | second` with real processes, as a shell pipeline would run them."""
+    left = subprocess.Popen(sandbox.as_user_command(user, [str(BIN / first[0]), *first[1:]]), env=sh.env(user),
+                            stdout=subprocess.PIPE, cwd="/")
+    right = subprocess.run(sandbox.as_user_command(user, [str(BIN / second[0]), *second[1:]]), env=sh.env(user),
+                           stdin=left.stdout, capture_output=True, text=True, cwd="/")
+    left.stdout.close()
+    assert left.wait() == 0
+    return right
+
+
+def test_list_stop_remove_compose_through_pipes(sh, users, client):
+    alice = users["alice"]
+    for name in ("p1", "p2"):
+        create(sh, alice, name)
+    started = sh.records(alice, "container-start", input="p1\n")
+    assert [r["status"] for r in started] == ["running"]
+    sh.records(alice, "container-start", input=json.dumps([{"name": "p2"}]))
+    assert sorted(r["name"] for r in sh.records(alice, "container-list")) == ["p1", "p2"]
+    stopped = pipe(sh, alice, ["container-list"], ["container-stop"])
+    assert stopped.returncode == 0, stopped.stderr
+    assert sorted((json.loads(line)["name"], json.loads(line)["status"]) for line in stopped.stdout.splitlines()) == [
+        ("p1", "exited"), ("p2", "exited")]
+    assert sh.records(alice, "container-list") == []
+    removed = pipe(sh, alice, ["container-list", "-a"], ["container-remove"])
+    assert removed.returncode == 0, removed.stderr
+    assert client.containers.list(all=True) == []
+    assert [t for i in client.images.list() for t in i.tags] == [sandbox.BASE_IMAGE]
+    assert os.path.isdir(os.path.join(alice.pw_dir, "workspace", "p1"))  # workspaces are never removed
+    empty = pipe(sh, alice, ["container-list"], ["container-stop"])
+    assert (empty.returncode, empty.stdout) == (0, "")
+
+
+def test_users_cannot_touch_each_others_containers_but_admins_can(sh, users, client):
+    alice, bob, admin = users["alice"], users["bob"], users["admin"]
+    create(sh, alice, "mine")
+    sh.run(alice, "container-start", "mine", check=True)
+    full = f"mine._.{alice.pw_uid}"
+    for command in ("container-stop", "container-remove", "container-start"):
+        result = sh.run(bob, command, full)
+        assert result.returncode == 5 and "belongs to ds01t_alice" in result.stderr
+    assert client.containers.get(full).status == "running"
+    assert sh.records(bob, "container-list", "-a") == []
+    assert sh.run(bob, "container-list", "--all-users").returncode == 5
+    assert [r["container"] for r in sh.records(admin, "container-list", "--all-users")] == [full]
+    assert [r["container"] for r in sh.records(admin, "container-list", "--user", alice.pw_name)] == [full]
+    assert sh.run(admin, "container-stop", full).returncode == 0
+    assert sh.run(admin, "container-remove", full).returncode == 0
+    assert client.containers.list(all=True) == []
+
+
+def test_a_batch_reports_every_target_and_exits_with_the_worst_code(sh, users, client):
+    alice = users["alice"]
+    create(sh, alice, "real")
+    sh.run(alice, "container-start", "real", check=True)
+    result = sh.run(alice, "container-stop", "ghost", "real")
+    assert result.returncode == 4
+    assert "no container 'ghost'" in result.stderr
+    assert [json.loads(line)["name"] for line in result.stdout.splitlines()] == ["real"]
+    assert client.containers.get(f"real._.{alice.pw_uid}").status == "exited"
+
+
+def test_remove_refuses_a_running_container_unless_forced(sh, users, client):
+    alice = users["alice"]
+    create(sh, alice, "busy")
+    sh.run(alice, "container-start", "busy", check=True)
+    result = sh.run(alice, "container-remove", "busy")
+    assert result.returncode == 1 and "container-stop busy" in result.stderr
+    assert client.containers.get(f"busy._.{alice.pw_uid}").status == "running"
+    assert sh.run(alice, "container-cleanup", "busy", "--force").returncode == 0  # the legacy name
+    assert client.containers.list(all=True) == []
+
+
+def test_stop_all_and_remove_all_act_only_on_the_callers_containers(sh, users, client):
+    alice, admin = users["alice"], users["admin"]
+    create(sh, alice, "a1")
+    create(sh, admin, "keep")
+    sh.run(alice, "container-start", "a1", check=True)
+    sh.run(admin, "container-start", "keep", check=True)
+    assert sh.run(alice, "container-stop", "-a").returncode == 0
+    assert sh.run(alice, "container-remove", "-a").returncode == 0
+    assert [c.name for c in client.containers.list(all=True)] == [f"keep._.{admin.pw_uid}"]
+    assert client.containers.get(f"keep._.{admin.pw_uid}").status == "running"
+
+
+def test_legacy_aime_and_ds01_containers_are_listed_and_owned(sh, users, client):
+    alice = users["alice"]
+    login, uid = alice.pw_name, alice.pw_uid
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name=f"v4._.{uid}", labels={
+        "aime.mlc": login, "aime.mlc.NAME": "v4", "aime.mlc.USER": login, "aime.mlc.ARCH": "CUDA_ADA",
+        "aime.mlc.MLC_VERSION": "4", "aime.mlc.WORK_MOUNT": "workspace/", "aime.mlc.DATA_MOUNT": "-",
+        "aime.mlc.MODELS_MOUNT": "-", "aime.mlc.FRAMEWORK": "Pytorch-2.7.1", "aime.mlc.GPUS": "device=GPU-x1"})
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name=f"v3._.{uid}", labels={
+        "aime.mlc": login, "aime.mlc.USER": login, "aime.mlc.NAME": "v3", "aime.mlc.VERSION": "3",
+        "aime.mlc.DATA_MOUNT": "", "aime.mlc.FRAMEWORK": "Tensorflow-2.9.1"})
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name="oldbox", labels={
+        "aime.mlc": login, "aime.mlc.USER": login, "aime.mlc.FRAMEWORK": "Pytorch-1.8"})
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name=f"proj._.{uid}", labels={
+        "ds01.user": login, "ds01.managed": "true", "ds01.framework": "pytorch-2.5",
+        "ds01.gpu.uuids": "GPU-a,GPU-b", "ds01.interface": "orchestration", "maintainer": "x, y"})
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name="someone-elses-plain")
+    listed = {r["name"]: r for r in sh.records(alice, "container-list", "-a")}
+    assert set(listed) == {"v4", "v3", "oldbox", "proj"}
+    assert all(r["user"] == login and r["status"] == "created" for r in listed.values())
+    assert listed["v4"]["gpus"] == ["GPU-x1"] and listed["v4"]["framework"] == "Pytorch-2.7.1"
+    assert listed["proj"]["gpus"] == ["GPU-a", "GPU-b"] and listed["proj"]["managed"] is True
+    assert listed["proj"]["interface"] == "orchestration" and listed["proj"]["uid"] == uid
+    assert listed["oldbox"]["container"] == "oldbox" and listed["oldbox"]["uid"] == uid
+    # Old containers are the user's to operate, by name.
+    assert sh.run(alice, "container-remove", "oldbox", "v3").returncode == 0
+    assert sorted(r["name"] for r in sh.records(alice, "container-list", "-a")) == ["proj", "v4"]
