@@ -22,7 +22,7 @@ system-deps:
 	fi
 
 deps: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 
 demo: deps system-deps
 	$(BIN)/python libexec/ds01/ds01-demo

@@ -5,11 +5,9 @@ more than `docker ps` itself takes; `container-list` must stay within 3x of `doc
 Everything that changes Docker goes through the SDK (ds01.engine).
 """
 
-import http.client
 import json
 import os
 import socket
-import urllib.parse
 
 from .errors import Ds01Error, NotFound, PermissionDenied
 
@@ -20,29 +18,37 @@ def docker_host():
     return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+def _quote(text, safe=""):
+    from urllib.parse import quote
 
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
+    return quote(text, safe=safe)
 
 
 class DockerAPI:
-    """GET requests against the engine named by DOCKER_HOST (unix:// or tcp://)."""
+    """GET requests against the engine named by DOCKER_HOST (unix:// or plain tcp://).
+
+    HTTP/1.0 on a raw socket: the engine then sends the body unchunked and closes, and
+    http.client (which imports the whole email package) is not needed.
+    """
 
     def __init__(self, host=None, timeout=60):
         self.host = host or docker_host()
         self.timeout = timeout
 
-    def _connection(self):
+    def _connect(self):
         if self.host.startswith("unix://"):
-            return _UnixConnection(self.host[len("unix://"):], self.timeout)
-        parsed = urllib.parse.urlparse(self.host.replace("tcp://", "http://", 1))
-        return http.client.HTTPConnection(parsed.hostname, parsed.port or 2375, timeout=self.timeout)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address = self.host[len("unix://"):]
+        elif self.host.startswith(("tcp://", "http://")):
+            hostport = self.host.split("://", 1)[1].rstrip("/")
+            name, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "2375")
+            sock = socket.socket(socket.AF_INET6 if name.startswith("[") else socket.AF_INET, socket.SOCK_STREAM)
+            address = (name.strip("[]"), int(port))
+        else:
+            raise Ds01Error(f"unsupported DOCKER_HOST {self.host!r}", hint="use unix:///path or tcp://host:port")
+        sock.settimeout(self.timeout)
+        sock.connect(address)
+        return sock
 
     def ping(self):
         """True when the engine answers."""
@@ -53,25 +59,37 @@ class DockerAPI:
         return json.loads(body) if body else None
 
     def _request(self, path, **params):
-        query = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in params.items() if v is not None}
-        url = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        connection = self._connection()
+        query = "&".join(f"{k}={_quote(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}"
+                         for k, v in params.items() if v is not None)
+        url = path + ("?" + query if query else "")
         try:
-            connection.request("GET", url)
-            response = connection.getresponse()
-            body = response.read()
+            sock = self._connect()
+            try:
+                sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+                chunks = []
+                while True:
+                    chunk = sock.recv(262144)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            finally:
+                sock.close()
         except PermissionError:
             raise PermissionDenied(f"no permission to use the Docker engine at {self.host}",
                                    hint="ask an admin to add you to the docker group") from None
-        except (FileNotFoundError, ConnectionRefusedError, socket.timeout, OSError) as exc:
-            raise Ds01Error(f"cannot reach the Docker engine at {self.host}: {exc}",
+        except OSError as exc:
+            raise Ds01Error(f"cannot reach the Docker engine at {self.host}: {exc.strerror or exc}",
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
-        finally:
-            connection.close()
-        if response.status == 404:
+        response = b"".join(chunks)
+        head, _, body = response.partition(b"\r\n\r\n")
+        try:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise Ds01Error(f"unexpected answer from the Docker engine at {self.host}") from None
+        if status == 404:
             raise NotFound(_message(body) or f"{path}: not found")
-        if response.status >= 400:
-            raise Ds01Error(f"Docker engine error {response.status}: {_message(body)}")
+        if status >= 400:
+            raise Ds01Error(f"Docker engine error {status}: {_message(body)}")
         return body
 
     def containers(self, all=True, filters=None):
@@ -79,13 +97,13 @@ class DockerAPI:
         return self.get("/containers/json", all=int(all), filters=filters)
 
     def inspect_container(self, ref):
-        return self.get(f"/containers/{urllib.parse.quote(ref, safe='')}/json")
+        return self.get(f"/containers/{_quote(ref)}/json")
 
     def images(self, filters=None):
         return self.get("/images/json", filters=filters)
 
     def inspect_image(self, ref):
-        return self.get(f"/images/{urllib.parse.quote(ref, safe='/:@')}/json")
+        return self.get(f"/images/{_quote(ref, safe='/:@')}/json")
 
 
 def _message(body):
