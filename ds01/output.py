@@ -27,10 +27,13 @@ class Output:
             self.stream.write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
             self.stream.flush()
 
-    def close(self):
+    def close(self, empty=None):
+        """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:
             self.stream.write(render_table(self.rows, self.columns))
             self.stream.flush()
+        elif self.table and empty:
+            sys.stderr.write(empty + "\n")
 
 
 def _cell(value):

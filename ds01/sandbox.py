@@ -121,9 +121,21 @@ class Dockerd:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        subprocess.run(["umount", "-R", "-l", os.path.join(self.root, "exec")], capture_output=True)
-        subprocess.run(["umount", "-R", "-l", os.path.join(self.root, "data")], capture_output=True)
+        for mount in sorted(mounts_under(self.root), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def mounts_under(root):
+    """Mount points at or below `root` (dockerd leaves e.g. exec/netns/default mounted)."""
+    prefix = os.path.realpath(root).rstrip("/") + "/"
+    found = []
+    with open("/proc/mounts", encoding="utf-8") as handle:
+        for line in handle:
+            point = line.split()[1].replace("\\040", " ")
+            if point.startswith(prefix):
+                found.append(point)
+    return found
 
 
 def build_base_tarball(progress=print):

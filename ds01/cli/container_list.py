@@ -42,7 +42,7 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
         if detailed:
             rec.update(_details(rt.api.inspect_container(entry["Id"])))
         out.emit(rec)
-    out.close()
+    out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
 
 
 def _details(info):
