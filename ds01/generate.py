@@ -20,7 +20,7 @@ def bin_script(command, legacy=None):
 
 
 def expected_files():
-    files = {}
+    files = {os.path.join("docs", "config.md"): config_reference()}
     for command in COMMANDS:
         files[os.path.join("bin", command.name)] = bin_script(command)
         for old in command.legacy:
@@ -30,6 +30,87 @@ def expected_files():
 
 def generated_dirs():
     return ("bin",)
+
+
+def _kind_text(spec):
+    from . import policy as P
+
+    if isinstance(spec, P.Duration):
+        return f"duration ({spec.unit})" + (", null" if spec.nullable else "")
+    if isinstance(spec, P.Size):
+        return "size" + (", null" if spec.nullable else "")
+    if isinstance(spec, P.Number):
+        return ("integer" if spec.integer else "number") + (", null" if spec.nullable else "")
+    if isinstance(spec, P.Bool):
+        return "true/false"
+    if isinstance(spec, P.Text):
+        return ("one of " + "/".join(spec.choices)) if spec.choices else "string"
+    if isinstance(spec, P.Percent):
+        return "percent"
+    if isinstance(spec, P.Names):
+        return "list of names"
+    return "any"
+
+
+def _default_text(spec, value):
+    from . import policy as P
+    from .units import format_bytes
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(spec, P.Size):
+        return format_bytes(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def config_reference():
+    """docs/config.md, from the policy schema in ds01/policy.py."""
+    from . import policy as P
+
+    lines = [
+        "# Policy reference (`resource-limits.yaml`)",
+        "",
+        "Generated from `ds01/policy.py` by `make generate`; do not edit.",
+        "",
+        "Path: `--config`, else `$DS01_CONFIG`, else `/etc/ds01/resource-limits.yaml`, else the embedded",
+        "defaults below. A user's limits are `defaults` ⊕ their group ⊕ their override. Their group is the",
+        "first group (in file order) listing them, inline or in `groups/<group>.members` beside the file,",
+        "else `default_group`. Overrides come from `user_overrides:` and `user-overrides.yaml` beside the",
+        "file (the file wins), and apply on top of the group. `aggregate` and `policies` merge key by key.",
+        "Unknown keys, wrong types and bad values are errors naming file, line and key; an empty file",
+        "or section is valid. Durations take a unit (`30m`, `0.5h`, `2d`) or are plain numbers in the",
+        "unit of the key's suffix; sizes are binary (`512m`, `32g`); `null` means unlimited.",
+        "",
+    ]
+
+    def section(title, keys, defaults=None, aliases=None):
+        lines.extend([f"## {title}", "", "| key | kind | default | meaning |", "|---|---|---|---|"])
+        for key, spec in keys.items():
+            if isinstance(spec, P.Section):
+                kind, doc = "mapping", spec.doc + " (see below)"
+            else:
+                kind, doc = _kind_text(spec), getattr(spec, "doc", "")
+            default = "" if defaults is None or key not in defaults else _default_text(spec, defaults[key])
+            lines.append(f"| `{key}` | {kind} | {default} | {doc} |")
+        if aliases:
+            lines.extend(["", "Old names still read: " + ", ".join(f"`{a}` → `{n}`" for a, n in aliases.items()) + "."])
+        lines.append("")
+
+    section("Limits (`defaults`, `groups.<name>`, `user_overrides.<user>`)", P.LIMIT_KEYS, P.BUILTIN_LIMITS,
+            P.LIMIT_ALIASES)
+    lines.extend(["Groups also take `members` (list of usernames) and `description`.", ""])
+    section("`aggregate` (per user, all containers)", P.AGGREGATE_KEYS)
+    section("`policies` (global, or per group / user)", P.POLICY_KEYS, P.BUILTIN_POLICIES)
+    lines.extend(["## Top-level sections", "", "| key | meaning |", "|---|---|"])
+    for key, spec in P.TOP_KEYS.items():
+        lines.append(f"| `{key}` | {getattr(spec, 'doc', '')} |")
+    lines.append("")
+    for key, spec in P.TOP_KEYS.items():
+        if isinstance(spec, P.Section) and key not in ("defaults", "policies"):
+            section(f"`{key}`", spec.keys)
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -56,7 +137,7 @@ def main(argv=None):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
-                os.chmod(path, 0o755)
+                os.chmod(path, 0o755 if rel.startswith("bin") else 0o644)
     if args.check and drift:
         sys.stderr.write("generated files drifted from the registry (run `make generate`):\n")
         sys.stderr.write("".join(f"  {line}\n" for line in drift))
