@@ -7,9 +7,6 @@ from . import labels as L
 from . import names
 from .errors import NotFound, PermissionDenied, UsageError
 
-RECORD_KEYS = ("name", "container", "id", "user", "uid", "status", "image", "framework", "gpus",
-               "created_at", "workspace", "managed", "interface", "group", "status_text")
-
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
                  ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]
 

@@ -99,9 +99,6 @@ class DockerAPI:
     def inspect_container(self, ref):
         return self.get(f"/containers/{_quote(ref)}/json")
 
-    def images(self, filters=None):
-        return self.get("/images/json", filters=filters)
-
     def inspect_image(self, ref):
         return self.get(f"/images/{_quote(ref, safe='/:@')}/json")
 

@@ -184,9 +184,6 @@ class Engine:
                                         hint="--force kills it after the timeout; -t sets the timeout") from None
         return self._call(f"inspect {ref}", self.api.inspect_container, ref)["State"].get("ExitCode")
 
-    def kill(self, ref):
-        self._call(f"kill {ref}", self.api.kill, ref)
-
     def remove(self, ref, force=False):
         """Remove the container, then its image only if that image is its own per-container tag."""
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)

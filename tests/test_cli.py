@@ -70,11 +70,16 @@ def test_bad_target_names_are_refused_before_docker(offline_sh, users):
         assert result.returncode == 2 and "invalid container name" in result.stderr, result.stderr
 
 
-def test_every_registered_command_is_installed_with_help():
+def test_every_registered_command_is_installed_with_help_and_an_example():
+    import subprocess
+
     from ds01.registry import by_name
 
     for name in by_name():
-        assert (BIN / name).exists(), name
+        result = subprocess.run([str(BIN / name), "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, name
+        assert result.stdout.startswith("Usage: ") and "Examples:" in result.stdout, name
+        assert "See also:" in result.stdout, name
 
 
 def test_generated_files_match_the_registry():

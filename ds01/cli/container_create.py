@@ -25,6 +25,7 @@ See also: container-start, container-list, resource-limits""")
 def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus, dry_run, json_flag, table_flag,
         config):
     """Create container NAME from IMAGE for you, with your limits applied at create time."""
+    import os
     import sys
 
     from .. import create, names
@@ -73,8 +74,6 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
     except BaseException:
         for directory in made:
             try:
-                import os
-
                 os.rmdir(directory)
             except OSError:
                 pass
