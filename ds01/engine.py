@@ -159,6 +159,9 @@ class Engine:
             logs = self.api.logs(ref, tail=10).decode(errors="replace").strip()
             raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): {logs or state.get('Error')}")
 
+    def unpause(self, ref):
+        self._call(f"unpause {ref}", self.api.unpause, ref)
+
     def stop(self, ref, timeout=10, force=False):
         """Send the container's stop signal and wait `timeout` s; with `force`, kill it after that.
 
@@ -170,7 +173,7 @@ class Engine:
             info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
             signal = info["Config"].get("StopSignal") or "SIGTERM"
             if info["State"].get("Paused"):
-                self._call(f"unpause {ref}", self.api.unpause, ref)
+                self.unpause(ref)
             self._call(f"signal {ref}", self.api.kill, ref, signal=signal)
             deadline = time.monotonic() + timeout
             while True:

@@ -266,3 +266,14 @@ def test_legacy_aime_and_ds01_containers_are_listed_and_owned(sh, users, client)
     # Old containers are the user's to operate, by name.
     assert sh.run(alice, "container-remove", "oldbox", "v3").returncode == 0
     assert sorted(r["name"] for r in sh.records(alice, "container-list", "-a")) == ["proj", "v4"]
+
+
+def test_start_resumes_a_paused_container_and_stop_stops_it(sh, users, client):
+    alice = users["alice"]
+    create(sh, alice, "nap")
+    sh.run(alice, "container-start", "nap", check=True)
+    container = client.containers.get(f"nap._.{alice.pw_uid}")
+    container.pause()
+    assert [r["status"] for r in sh.records(alice, "container-start", "nap")] == ["running"]
+    container.pause()
+    assert [r["status"] for r in sh.records(alice, "container-stop", "nap")] == ["exited"]

@@ -27,7 +27,7 @@ def cli(names, json_flag, table_flag, config):
         rec = rt.finder.find(target)
         if rec["status"] != "running":
             if rec["status"] == "paused":
-                rt.engine.api.unpause(rec["id"])
+                rt.engine.unpause(rec["id"])
             else:
                 rt.engine.start(rec["id"])
         return record(rt.api.inspect_container(rec["id"]))
