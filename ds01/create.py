@@ -40,6 +40,7 @@ class Plan:
     command: list = field(default_factory=lambda: ["bash", "-c", "bash"])
     stop_signal: str = "SIGHUP"
     create_workspace: bool = False
+    gpus: list = field(default_factory=list)  # [{slot, uuid, gpu_eq}] once slots are allocated
 
     @property
     def cpus(self):
@@ -57,6 +58,16 @@ class Plan:
         if self.models:
             binds[self.models] = {"bind": "/models", "mode": "rw"}
         return binds
+
+    def assign_gpus(self, slots):
+        """Give the container these slots: a device request naming their UUIDs, the env and the labels."""
+        uuids = [s.uuid for s in slots]
+        self.gpus = [{"slot": s.id, "uuid": s.uuid, "gpu_eq": s.weight} for s in slots]
+        self.environment["NVIDIA_VISIBLE_DEVICES"] = ",".join(uuids)
+        self.labels[L.GPUS] = "device=" + L.LIST_SEPARATOR.join(uuids)
+        self.labels[L.GPU_SLOTS] = L.LIST_SEPARATOR.join(s.id for s in slots)
+        self.labels[L.GPU_UUIDS] = L.LIST_SEPARATOR.join(uuids)
+        self.labels[L.GPU_EQ] = format(round(sum(s.weight for s in slots), 4), "g")
 
     def host_config(self):
         limits = self.limits
@@ -77,6 +88,9 @@ class Plan:
             config["shm_size"] = limits["shm_size"]
         if limits["pids_limit"] is not None:
             config["pids_limit"] = limits["pids_limit"]
+        if self.gpus:
+            config["device_requests"] = [{"driver": "nvidia", "device_ids": [g["uuid"] for g in self.gpus],
+                                          "capabilities": [["gpu"]]}]
         return config
 
     def record(self):
@@ -93,6 +107,8 @@ class Plan:
             "ulimits": self.ulimits, "network": "host", "devices": self.devices,
             "group_add": self.group_add, "environment": self.environment, "command": self.command,
             "stop_signal": self.stop_signal, "labels": self.labels,
+            "gpu_slots": [g["slot"] for g in self.gpus], "gpu_uuids": [g["uuid"] for g in self.gpus],
+            "gpu_eq": round(sum(g["gpu_eq"] for g in self.gpus), 4),
         }
 
 

@@ -135,10 +135,18 @@ class Engine:
             if setup is not None:
                 self._quietly(self.api.remove_container, setup["Id"], force=True)
 
-    def create(self, plan):
-        """Create the container described by `plan` (ds01.create.Plan); returns its id."""
+    def prepare(self, plan):
+        """Everything before the container itself: the account setup (when the image lacks it)."""
         if plan.setup_image:
             self.run_user_setup(plan)
+
+    def discard(self, plan):
+        """Undo `prepare` after the container could not be made."""
+        if plan.setup_image:
+            self._quietly(self.api.remove_image, plan.setup_image)
+
+    def create(self, plan):
+        """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id."""
         try:
             host_config = self.api.create_host_config(**plan.host_config())
             created = self._call("create container", self.api.create_container, plan.run_image,
@@ -147,8 +155,7 @@ class Engine:
                                  environment=plan.environment, stop_signal=plan.stop_signal, entrypoint=[],
                                  host_config=host_config)
         except Exception:
-            if plan.setup_image:
-                self._quietly(self.api.remove_image, plan.setup_image)
+            self.discard(plan)
             raise
         return created["Id"]
 

@@ -19,6 +19,7 @@ class Output:
         self.table = table_flag or (not json_flag and is_tty(self.stream))
         self.columns = columns or []
         self.rows = []
+        self.renderer = None  # a function rows -> text, for tables that are not one row per record
 
     def emit(self, record):
         if self.table:
@@ -30,7 +31,7 @@ class Output:
     def close(self, empty=None):
         """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:
-            self.stream.write(render_table(self.rows, self.columns))
+            self.stream.write(self.renderer(self.rows) if self.renderer else render_table(self.rows, self.columns))
             self.stream.flush()
         elif self.table and empty:
             sys.stderr.write(empty + "\n")

@@ -122,6 +122,29 @@ class Percent(Kind):
         raise ValueError(f"expected a percentage like 9600%, got {value!r}")
 
 
+class Timestamp(Kind):
+    """A point in time: `2026-12-01T09:00:00Z`, `2026-12-01 09:00` (local time) or a date (its midnight, local)."""
+
+    def __init__(self, doc=""):
+        self.nullable, self.doc = False, doc
+
+    def convert(self, value):
+        import datetime
+
+        if isinstance(value, datetime.datetime):
+            moment = value
+        elif isinstance(value, datetime.date):
+            moment = datetime.datetime(value.year, value.month, value.day)
+        elif isinstance(value, str):
+            try:
+                moment = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expected a time like 2026-12-01T09:00:00Z, got {value!r}") from None
+        else:
+            raise ValueError(f"expected a time like 2026-12-01T09:00:00Z, got {value!r}")
+        return moment if moment.tzinfo else moment.astimezone()
+
+
 class Names(Kind):
     """A list of strings (usernames, container names, paths)."""
 
@@ -228,12 +251,12 @@ CONTAINER_TYPE_KEYS = {
 }
 
 RESERVATION_KEYS = {
-    "user": Text(),
-    "slots": Names(),
-    "uuids": Names(),
-    "start": Opaque(),
-    "end": Opaque(),
-    "reason": Text(nullable=True),
+    "user": Text(doc="who the slots are for"),
+    "slots": Names(doc="slot ids such as 0 or 2.3"),
+    "uuids": Names(doc="GPU-… or MIG-… UUIDs (instead of, or besides, slots)"),
+    "start": Timestamp(doc="start of the window, e.g. 2026-12-01T09:00:00Z (no zone = local time)"),
+    "end": Timestamp(doc="end of the window"),
+    "reason": Text(nullable=True, doc="shown in gpu-status"),
 }
 
 TOP_KEYS = {
@@ -256,9 +279,10 @@ TOP_KEYS = {
     "enforcement": Section({"aggregate_limits": Bool(), "cgroup_driver": Text(choices=["systemd", "cgroupfs"])}),
     "gpu_allocation": Section({
         "strategy": Text(choices=["spread", "pack"], doc="spread: least-loaded GPU first; pack: fill GPUs in turn"),
-        "slots_per_gpu": Number(integer=True, minimum=1),
-        "claim_ttl_s": Number(integer=True, minimum=1, doc="seconds a gpu-allocate claim lives"),
-        "lock_timeout_s": Number(minimum=0, doc="seconds to wait for the allocator lock"),
+        "slots_per_gpu": Number(integer=True, minimum=1, doc="accepted for DS01 configs; unused (MIG weights come from the driver)"),
+        "claim_ttl_s": Number(integer=True, minimum=1, doc="seconds a gpu-allocate claim lives (default 120)"),
+        "lock_timeout_s": Number(minimum=0, doc="seconds to wait for the allocator lock (default 30); then exit 3"),
+        "wait_poll_s": Number(minimum=0.05, doc="seconds between checks while `--wait` waits for a slot (default 2)"),
     }, {"mig_instances_per_gpu": "slots_per_gpu"}),
     "gpu": Section({"inventory": Text(nullable=True, doc="simulated GPU inventory YAML (instead of NVML)")}),
     "aime": Section({
@@ -323,7 +347,8 @@ class _Mapping(dict):
         self.lines = {}
 
 
-def _load_yaml(path, text):
+def load_yaml(path, text):
+    """YAML whose mappings remember the line of each key (`.lines`, `.line`); PolicyError on bad YAML."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -359,7 +384,7 @@ def _suggest(key, known):
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _validate(value, spec, path, where, line):
+def validate(value, spec, path, where="", line=1):
     """Return the normalised value for `spec`; raise PolicyError naming file:line and the key path."""
     if isinstance(spec, Opaque):
         return value
@@ -373,7 +398,7 @@ def _validate(value, spec, path, where, line):
     if isinstance(spec, ListOf):
         if not isinstance(value, list):
             raise PolicyError(f"{path}:{line}: {where}: expected a list")
-        return [_validate(item, spec.section, path, f"{where}[{i}]", getattr(item, "line", line))
+        return [validate(item, spec.section, path, f"{where}[{i}]", getattr(item, "line", line))
                 for i, item in enumerate(value)]
     if not isinstance(value, dict):
         raise PolicyError(f"{path}:{line}: {where}: expected a mapping, got {value!r}")
@@ -383,7 +408,7 @@ def _validate(value, spec, path, where, line):
         key_line = lines.get(key, line)
         key_where = f"{where}.{key}" if where else key
         if isinstance(spec, MapOf):
-            result[key] = _validate(item, spec.section, path, key_where, key_line)
+            result[key] = validate(item, spec.section, path, key_where, key_line)
             continue
         name = spec.aliases.get(key, key)
         if name not in spec.keys:
@@ -391,7 +416,7 @@ def _validate(value, spec, path, where, line):
                               hint="see man 5 ds01-resource-limits for every key")
         if name in result:
             raise PolicyError(f"{path}:{key_line}: '{key_where}' sets '{name}' twice (old and new name)")
-        result[name] = _validate(item, spec.keys[name], path, key_where, key_line)
+        result[name] = validate(item, spec.keys[name], path, key_where, key_line)
     return result
 
 
@@ -524,12 +549,12 @@ def load(path=None):
 
 
 def parse(text, path="<string>"):
-    raw = _load_yaml(path, text)
+    raw = load_yaml(path, text)
     if raw is None:
         raw = _Mapping()
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}:1: the policy must be a mapping of sections")
-    data = _validate(raw, Section(TOP_KEYS), path, "", 1)
+    data = validate(raw, Section(TOP_KEYS), path, "", 1)
     directory = os.path.dirname(os.path.abspath(path)) if not path.startswith("<") else None
     members = {}
     for group, section in (data.get("groups") or {}).items():
@@ -542,8 +567,17 @@ def parse(text, path="<string>"):
         overrides_path = os.path.join(directory, "user-overrides.yaml")
         if os.path.exists(overrides_path):
             with open(overrides_path, encoding="utf-8") as handle:
-                file_raw = _load_yaml(overrides_path, handle.read())
-            overrides.update(_validate(file_raw, MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES)), overrides_path, "", 1))
+                file_raw = load_yaml(overrides_path, handle.read())
+            overrides.update(validate(file_raw, MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES)), overrides_path, "", 1))
+    for index, (item, raw_item) in enumerate(zip(data.get("reservations") or [], raw.get("reservations") or [])):
+        line = getattr(raw_item, "line", 1)
+        for key in ("user", "start", "end"):
+            if key not in item:
+                raise PolicyError(f"{path}:{line}: reservations[{index}]: '{key}' is required")
+        if not item.get("slots") and not item.get("uuids"):
+            raise PolicyError(f"{path}:{line}: reservations[{index}]: give 'slots' or 'uuids'")
+        if item["end"] <= item["start"]:
+            raise PolicyError(f"{path}:{line}: reservations[{index}]: 'end' is not after 'start'")
     default_group = data.get("default_group")
     if default_group and default_group not in (data.get("groups") or {}):
         line = raw.lines.get("default_group", 1)

@@ -27,6 +27,12 @@ COMMANDS = (
     Command("container-remove", "ds01.cli.container_remove", "Remove stopped containers (workspace kept)", "atomic",
             legacy=("container-cleanup",)),
     Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic"),
+    Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "atomic"),
+    Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "atomic"),
+    Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "atomic"),
+    Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "atomic"),
+    Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "atomic"),
+    Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "atomic"),
     Command("resource-limits", "ds01.cli.resource_limits", "Show a user's resolved limits", "admin",
             legacy=("get_resource_limits.py",)),
 )

@@ -139,9 +139,10 @@ def policy_file(shared_tmp, users, data_root):
 class Shell:
     """Runs installed ds01 commands as a test user against the private engine."""
 
-    def __init__(self, dockerd, policy_file):
+    def __init__(self, dockerd, policy_file, extra_env=None):
         self.dockerd = dockerd
         self.policy_file = policy_file
+        self.extra_env = dict(extra_env or {})
 
     def env(self, entry, extra=None):
         env = sandbox.user_env(entry, {
@@ -150,20 +151,43 @@ class Shell:
             "DS01_CONFIG": str(self.policy_file),
             "LANG": "C.UTF-8",
         })
+        env.update(self.extra_env)
         env.update(extra or {})
         return env
 
     def run(self, entry, *argv, input=None, extra_env=None, check=False):
         command = [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0], *argv[1:]]
+        stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
         result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
-                                input=input, capture_output=True, text=True, cwd="/", timeout=300)
+                                input=input, capture_output=True, text=True, cwd="/", timeout=300, **stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"{argv} exited {result.returncode}: {result.stderr}")
         return result
 
-    def records(self, entry, *argv, input=None):
-        result = self.run(entry, *argv, input=input, check=True)
+    def records(self, entry, *argv, input=None, extra_env=None):
+        result = self.run(entry, *argv, input=input, check=True, extra_env=extra_env)
         return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+    def pipe(self, entry, first, second):
+        """`first | second` with real processes, as a shell pipeline runs them; `.left` is first's exit code."""
+        left = subprocess.Popen(sandbox.as_user_command(entry, [str(BIN / first[0]), *first[1:]]),
+                                env=self.env(entry), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd="/")
+        right = subprocess.run(sandbox.as_user_command(entry, [str(BIN / second[0]), *second[1:]]),
+                               env=self.env(entry), stdin=left.stdout, capture_output=True, text=True, cwd="/",
+                               timeout=300)
+        left.stdout.close()
+        right.left = left.wait()
+        right.left_stderr = left.stderr.read().decode()
+        left.stderr.close()
+        return right
+
+    def popen(self, entry, *argv, extra_env=None):
+        """Start a command as `entry` without waiting (stdout/stderr captured)."""
+        command = [str(BIN / argv[0]), *argv[1:]]
+        return subprocess.Popen(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd="/")
 
 
 @pytest.fixture

@@ -156,14 +156,9 @@ def test_mounts_outside_home_and_mount_roots_are_refused(sh, users, client):
 
 
 def pipe(sh, user, first, second):
-    """`first | second` with real processes, as a shell pipeline would run them."""
-    left = subprocess.Popen(sandbox.as_user_command(user, [str(BIN / first[0]), *first[1:]]), env=sh.env(user),
-                            stdout=subprocess.PIPE, cwd="/")
-    right = subprocess.run(sandbox.as_user_command(user, [str(BIN / second[0]), *second[1:]]), env=sh.env(user),
-                           stdin=left.stdout, capture_output=True, text=True, cwd="/")
-    left.stdout.close()
-    assert left.wait() == 0
-    return right
+    result = sh.pipe(user, first, second)
+    assert result.left == 0, result.left_stderr
+    return result
 
 
 def test_list_stop_remove_compose_through_pipes(sh, users, client):

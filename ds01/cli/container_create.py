@@ -1,16 +1,21 @@
-"""container-create: a container with the policy's limits and the caller's account, left created (not started)."""
+"""container-create: a container with the policy's limits, the caller's account and its GPU slots, left created."""
 
 import click
 
 from ._common import config_option, new_output, output_options, run
+from ._gpu import request_options
 
 
 @click.command(epilog="""\b
 Examples:
-  container-create thesis ds01-1000/thesis:latest
-  container-create exp1 --image aimehub/pytorch-2.7.1-cuda12.6.3 -d /data/corpus
-  container-create exp1 IMAGE --dry-run        print the plan, change nothing
-See also: container-start, container-list, resource-limits""")
+  container-create thesis ds01-1000/thesis:latest          one GPU or MIG slot (if your quota allows)
+  container-create exp1 IMAGE --num-gpus 2 -d /data/corpus
+  container-create exp1 IMAGE --gpu-profile 3g.20gb --wait  queue until a 3g.20gb slice is free
+  container-create notes IMAGE --cpu-only                   no GPU at all
+  gpu-allocate --num-gpus 2 | container-create exp2 IMAGE   use a claim made before
+  container-create exp1 IMAGE --dry-run                     print the plan, change nothing
+With stdin a pipe and no GPU option, a claim record is read from it (use </dev/null in loops).
+See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.argument("name")
 @click.argument("image_arg", metavar="[IMAGE]", required=False)
 @click.option("--image", "image_opt", metavar="IMAGE", help="Image to use (same as the IMAGE argument).")
@@ -18,29 +23,47 @@ See also: container-start, container-list, resource-limits""")
 @click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")
 @click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")
 @click.option("--cpu-only", is_flag=True, help="No GPU: the container sees none (NVIDIA_VISIBLE_DEVICES=void).")
-@click.option("--num-gpus", metavar="N", help="GPUs or MIG slices to allocate.")
+@request_options
+@click.option("--claim", "claim_id", metavar="ID", help="Use the slots of a gpu-allocate claim.")
+@click.option("--wait", metavar="SECONDS", is_flag=False, flag_value="0",
+              help="If no slot is free, queue for one (priority, then arrival); --wait=SECONDS gives up after that.")
 @click.option("--dry-run", is_flag=True, help="Print the create plan as JSON and change nothing.")
 @output_options
 @config_option
-def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus, dry_run, json_flag, table_flag,
-        config):
-    """Create container NAME from IMAGE for you, with your limits applied at create time."""
+def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, claim_id,
+        wait, dry_run, json_flag, table_flag, config):
+    """Create container NAME from IMAGE for you, with your limits and GPU slots applied at create time."""
     import os
     import sys
 
     from .. import create, names
-    from ..errors import Ds01Error, NoCapacity, UsageError
+    from ..errors import Ds01Error, UsageError
     from ..runtime import Runtime
 
     name = names.validate(name)
     if image_arg and image_opt and image_arg != image_opt:
         raise UsageError("two different images given (argument and --image)")
-    if num_gpus is not None:
-        if not num_gpus.isdigit() or int(num_gpus) < 1:
-            raise UsageError(f"--num-gpus must be a whole number of at least 1, got {num_gpus!r}")
-        if not cpu_only:
-            raise NoCapacity("GPU allocation not available in this version", hint="use --cpu-only")
+    from ..gpu.allocator import parse_count
+
+    count = parse_count(num_gpus)
+    wait_s = _wait(wait)
+    gpu_options = [o for o, v in (("--num-gpus", num_gpus), ("--gpu-profile", gpu_profile),
+                                  ("--full-gpu", full_gpu), ("--claim", claim_id), ("--wait", wait)) if v]
+    if cpu_only and gpu_options:
+        raise UsageError(f"--cpu-only cannot be combined with {gpu_options[0]}")
+    if gpu_profile and full_gpu:
+        raise UsageError("--gpu-profile (a MIG slice) and --full-gpu (a whole GPU) exclude each other")
+    if claim_id and (num_gpus or gpu_profile or full_gpu or wait):
+        raise UsageError("a claim already names its slots: drop --num-gpus, --gpu-profile, --full-gpu and --wait")
+    if not cpu_only and not gpu_options:
+        claim_id = _claim_from_stdin()
     rt = Runtime(config)
+    allocator = None
+    if not cpu_only:
+        from ..gpu.allocator import Allocator, check_profile
+
+        allocator = Allocator(rt)
+        check_profile(allocator.inventory, gpu_profile)  # bad input is refused before Docker is touched
     user = rt.caller
     image = image_arg or image_opt
     engine = rt.engine
@@ -58,20 +81,36 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
                         hint=f"container-remove {name}, or choose another name")
     limits = rt.limits(user.login)
     create.check_container_quota(rt, existing.values(), limits)
+    allocator, request, preview = _gpu_request(rt, allocator, gpu_options, count, gpu_profile, full_gpu, claim_id,
+                                               wait_s)
     image_labels = engine.ensure_image(image, progress=rt.progress)
     plan = create.plan(rt, name, image, workspace=workspace, data=data, models=models, interface=rt.interface,
                        image_labels=image_labels)
     out = new_output(json_flag, table_flag, None)
     if dry_run:
+        if preview:
+            plan.assign_gpus(preview)
         out.emit(plan.record())
         out.close()
         return
     made = create.make_workspace(plan.workspace, user) if plan.create_workspace else []
+
+    def make(slots):
+        plan.assign_gpus(slots)
+        return engine.create(plan)
+
     try:
         if plan.setup_image:
             rt.progress(f"setting up your account in {image} ...")
-        cid = engine.create(plan)
+        engine.prepare(plan)
+        if allocator is None:
+            cid = engine.create(plan)
+        elif claim_id:
+            cid = allocator.consume_claim(user.login, _claim_key(claim_id), make)
+        else:
+            cid = allocator.allocate(user.login, request, make, wait=wait_s, progress=rt.progress, label=container)
     except BaseException:
+        engine.discard(plan)
         for directory in made:
             try:
                 os.rmdir(directory)
@@ -84,7 +123,77 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
     out.emit(record(rt.api.inspect_container(cid)))
     out.close()
     if sys.stderr.isatty():
-        sys.stderr.write(f"created {name}; start it with: container-start {name}\n")
+        gpus = f" with GPU slot(s) {', '.join(g['slot'] for g in plan.gpus)}" if plan.gpus else ""
+        sys.stderr.write(f"created {name}{gpus}; start it with: container-start {name}\n")
+
+
+def _wait(wait):
+    from ..errors import UsageError
+    from ..units import parse_duration
+
+    if wait is None:
+        return None
+    try:
+        seconds = parse_duration(wait, "s")
+    except ValueError:
+        seconds = -1
+    if seconds is None or seconds < 0:
+        raise UsageError(f"--wait takes a number of seconds (or a duration like 10m), got {wait!r}")
+    return seconds
+
+
+def _claim_key(claim_id):
+    return claim_id if claim_id.startswith("claim:") else "claim:" + claim_id
+
+
+def _claim_from_stdin():
+    """A claim record piped in (gpu-allocate | container-create NAME); None when stdin is not a pipe or file."""
+    import os
+    import stat
+    import sys
+
+    from ..errors import UsageError
+    from ..output import parse_targets
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return None
+    try:
+        claims = parse_targets(sys.stdin.read(), ("claim",))
+    except ValueError as exc:
+        raise UsageError(f"cannot read a claim from stdin: {exc}", hint="pipe gpu-allocate into it") from None
+    if len(claims) > 1:
+        raise UsageError(f"{len(claims)} claims on stdin; one container takes one claim")
+    return claims[0] if claims else None
+
+
+def _gpu_request(rt, allocator, gpu_options, count, profile, full, claim_id, wait):
+    """(allocator, request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
+    from ..errors import NoCapacity
+
+    if allocator is None:
+        return None, None, []
+    from ..gpu.allocator import Request, choose
+
+    if not gpu_options and not claim_id and not allocator.inventory.slots():
+        rt.progress("this host has no GPU ds01 can give out: creating a CPU-only container")
+        return None, None, []
+    if claim_id:
+        return allocator, None, []
+    request = Request(count or 1, profile, full)
+    try:  # a quick answer before the account setup; the decision itself is made under the lock
+        preview = choose(allocator.snapshot(), rt.caller.login, rt.limits(rt.caller.login), request,
+                         allocator.strategy)
+    except NoCapacity as exc:
+        if wait is not None and getattr(exc, "reason", None) in ("NO_CAPACITY", "USER_AT_LIMIT", "AGGREGATE_GPU_LIMIT"):
+            return allocator, request, []
+        if not gpu_options:
+            exc.hint = "--cpu-only creates a container without a GPU; --wait queues for one"
+        raise
+    return allocator, request, preview
 
 
 def main():

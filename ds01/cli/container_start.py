@@ -15,7 +15,7 @@ See also: container-stop, container-list""")
 @output_options
 @config_option
 def cli(names, json_flag, table_flag, config):
-    """Start NAME... (or the containers named on stdin)."""
+    """Start NAME... (or the containers named on stdin); a GPU container only if its slots are still its own."""
     from ..containers import TABLE_COLUMNS, record
     from ..runtime import Runtime
 
@@ -25,11 +25,16 @@ def cli(names, json_flag, table_flag, config):
 
     def start(target):
         rec = rt.finder.find(target)
-        if rec["status"] != "running":
-            if rec["status"] == "paused":
-                rt.engine.unpause(rec["id"])
-            else:
+        if rec["status"] == "paused":
+            rt.engine.unpause(rec["id"])
+        elif rec["status"] != "running":
+            if rec["managed"] and not rec["gpus"]:
                 rt.engine.start(rec["id"])
+            else:  # its GPU slots may have gone to someone else since it stopped
+                from ..gpu.allocator import Allocator
+
+                engine = rt.engine
+                Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
         return record(rt.api.inspect_container(rec["id"]))
 
     return batch(targets, start, out)

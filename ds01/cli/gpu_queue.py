@@ -1,0 +1,38 @@
+"""gpu-queue: who is waiting for a GPU slot, in the order they will be served."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+
+
+@click.command(epilog="""\b
+Examples:
+  gpu-queue
+  container-create exp IMAGE --wait       joins the queue
+Order: higher priority first, then arrival. A waiter whose request does not fit the
+free slots does not hold back those behind it.
+See also: gpu-status, container-create""")
+@output_options
+@config_option
+def cli(json_flag, table_flag, config):
+    """One record per waiting request: position, user, priority, request, waiting since."""
+    import datetime
+
+    from ..gpu.allocator import Allocator
+    from ..runtime import Runtime
+
+    allocator = Allocator(Runtime(config))
+    out = new_output(json_flag, table_flag, [("position", "POS"), ("user", "USER"), ("priority", "PRIORITY"),
+                                             ("num_gpus", "GPUS"), ("gpu_profile", "PROFILE"),
+                                             ("container", "FOR"), ("waiting_since", "SINCE")])
+    for position, entry in enumerate(allocator.queue(), 1):
+        since = datetime.datetime.fromtimestamp(entry["enqueued_at"], datetime.timezone.utc)
+        out.emit({"position": position, "id": entry["id"], "user": entry["user"], "priority": entry["priority"],
+                  "num_gpus": entry.get("num_gpus"), "gpu_profile": entry.get("gpu_profile"),
+                  "full_gpu": entry.get("full_gpu"), "container": entry.get("container"),
+                  "waiting_since": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "pid": entry.get("pid")})
+    out.close(empty="nobody is waiting")
+
+
+def main():
+    run(cli)

@@ -1,0 +1,38 @@
+"""gpu-user-status: one user's GPU standing against their limits."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+
+
+@click.command(epilog="""\b
+Examples:
+  gpu-user-status                     yours
+  gpu-user-status alice               someone else's (GPU use is visible to all, as in gpu-status)
+See also: gpu-status, resource-limits""")
+@click.argument("user", required=False)
+@output_options
+@config_option
+def cli(user, json_flag, table_flag, config):
+    """Held slots and containers, GPU-eq used / limit, per-container limit, and what USER could get now."""
+    from ..errors import NotFound
+    from ..gpu.allocator import Allocator, user_record
+    from ..identity import lookup
+    from ..runtime import Runtime
+
+    rt = Runtime(config)
+    login = user or rt.caller.login
+    if user and lookup(user) is None:
+        raise NotFound(f"no user {user!r} on this host")
+    allocator = Allocator(rt)
+    record = user_record(allocator.snapshot(), login, rt.limits(login), allocator.strategy)
+    out = new_output(json_flag, table_flag, [("user", "USER"), ("group", "GROUP"), ("gpu_eq_used", "GPU-EQ"),
+                                             ("gpu_eq_limit", "LIMIT"), ("max_gpu_slots_per_container", "PER-CTR"),
+                                             ("slots", "SLOTS"), ("containers", "CONTAINERS"),
+                                             ("can_get_now", "CAN-GET")])
+    out.emit(record)
+    out.close()
+
+
+def main():
+    run(cli)

@@ -1,0 +1,181 @@
+"""Who holds which slot, read from Docker: the device requests of every container, whoever made it.
+
+Docker is the source of truth. A container holds the slots its device requests name while it
+runs, and after it stops for its owner's `gpu_hold_after_stop_h` (a created, never-started one
+for `created_container_timeout_m`), unless its slots were released early with `gpu-release`.
+Containers ds01 made record their devices in labels written in the same create call as the
+device request, so only other containers (AIME, plain docker, compose) are inspected.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from .. import labels as L
+from ..containers import record as container_record
+
+RUNNING_STATES = ("running", "paused", "restarting")
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class Holding:
+    id: str
+    container: str
+    name: str
+    user: str | None
+    status: str
+    devices: list                 # device ids as Docker has them (UUIDs, indices, or "all")
+    slots: list                   # the slot ids those devices cover
+    holds: bool
+    why: str                      # running / held until … / hold expired … / released …
+    until: str | None = None      # when a stopped container's hold ends (ISO), None = indefinitely
+    managed: bool = False
+    record: dict = field(default_factory=dict, repr=False)
+
+
+def parse_time(text):
+    """Docker's RFC 3339 timestamps (nanoseconds, Z) as aware datetimes; None for the zero time."""
+    if not text or text.startswith("0001-01-01"):
+        return None
+    text = text.replace("Z", "+00:00")
+    main, _, rest = text.partition(".")
+    if rest:
+        digits = re.match(r"\d*", rest).group(0)
+        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
+    return datetime.datetime.fromisoformat(text)
+
+
+def iso(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def devices_from_inspect(info):
+    """Device ids a container was given: DeviceRequests, else the nvidia runtime's env, else DS01's labels."""
+    host = info.get("HostConfig") or {}
+    found = []
+    for request in host.get("DeviceRequests") or []:
+        capabilities = [c for group in request.get("Capabilities") or [] for c in group]
+        if request.get("Driver") != "nvidia" and "gpu" not in capabilities:
+            continue
+        if request.get("DeviceIDs"):
+            found += [str(d) for d in request["DeviceIDs"]]
+        elif request.get("Count"):
+            count = int(request["Count"])
+            found.append("all" if count < 0 else f"count:{count}")
+    if not found and host.get("Runtime") == "nvidia":
+        for variable in (info.get("Config") or {}).get("Env") or []:
+            key, _, value = variable.partition("=")
+            if key == "NVIDIA_VISIBLE_DEVICES" and value not in ("", "void", "none"):
+                found += [v.strip() for v in value.split(",") if v.strip()]
+    if not found:
+        found = L.gpu_uuids((info.get("Config") or {}).get("Labels") or {})
+    return found
+
+
+def devices_from_labels(labels):
+    """For containers ds01 made: the devices its labels record, or None when the labels cannot say."""
+    if labels.get(L.MANAGED) != "true":
+        return None
+    if labels.get(L.GPU_UUIDS):
+        return L.split_list(labels[L.GPU_UUIDS])
+    if labels.get(L.GPUS) == "none":
+        return []
+    return None
+
+
+def slots_for(devices, inventory_slots):
+    """Slot ids covered by device ids: UUIDs, a GPU's UUID or index (all its slots), `N:M`, `all`, `count:N`."""
+    by_uuid = {s.uuid: [s.id] for s in inventory_slots}
+    by_gpu = {}
+    for slot in inventory_slots:
+        by_gpu.setdefault(str(slot.gpu), []).append(slot.id)
+        by_uuid.setdefault(slot.gpu_uuid, [])
+        if slot.gpu_uuid != slot.uuid:
+            by_uuid[slot.gpu_uuid].append(slot.id)
+    covered = []
+    for device in devices:
+        if device == "all":
+            covered += [s.id for s in inventory_slots]
+        elif device.startswith("count:"):
+            for gpu in sorted(by_gpu, key=int)[:int(device[6:])]:
+                covered += by_gpu[gpu]
+        elif device in by_uuid:
+            covered += by_uuid[device]
+        elif device in by_gpu:
+            covered += by_gpu[device]
+        elif re.fullmatch(r"\d+:\d+", device):
+            covered.append(device.replace(":", "."))
+    return list(dict.fromkeys(c for c in covered if c in {s.id for s in inventory_slots}))
+
+
+def read(api, policy, inventory_slots, released=None, now=None):
+    """Every container that names a GPU, with whether it holds its slots now."""
+    from ..errors import NotFound
+
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    released = released or {}
+    result = []
+    for entry in api.containers(all=True):
+        labels = entry.get("Labels") or {}
+        devices = devices_from_labels(labels)
+        status = entry.get("State") or ""
+        info = None
+        try:
+            if devices is None:
+                info = api.inspect_container(entry["Id"])
+                devices = devices_from_inspect(info)
+            if devices and info is None and status not in RUNNING_STATES:
+                info = api.inspect_container(entry["Id"])
+        except NotFound:  # removed since the listing: it holds nothing
+            continue
+        if not devices:
+            continue
+        rec = container_record(entry)
+        holding = Holding(id=entry["Id"], container=rec["container"], name=rec["name"], user=rec["user"],
+                          status=status, devices=devices, slots=slots_for(devices, inventory_slots),
+                          holds=True, why="running", managed=rec["managed"], record=rec)
+        _decide_hold(holding, info, policy, released.get(entry["Id"]), now)
+        result.append(holding)
+    return result
+
+
+def _decide_hold(holding, info, policy, released, now):
+    if holding.status in RUNNING_STATES:
+        return
+    if released:
+        holding.holds, holding.why = False, f"released {released.get('released_at', '')}".strip()
+        return
+    limits = policy.resolve(holding.user) if holding.user else policy.resolve("")
+    state = (info or {}).get("State") or {}
+    finished = parse_time(state.get("FinishedAt"))
+    if finished is None:  # created, never started
+        since = parse_time((info or {}).get("Created")) or now
+        hold = limits.seconds("created_container_timeout_m")
+        what = "created, not started"
+    else:
+        since = finished
+        hold = limits.seconds("gpu_hold_after_stop_h")
+        what = "stopped"
+    if hold is None:
+        holding.why = f"{what}; holds indefinitely"
+        return
+    until = since + datetime.timedelta(seconds=hold)
+    holding.until = iso(until)
+    if now < until:
+        holding.why = f"{what}; holds until {holding.until}"
+    else:
+        holding.holds, holding.why = False, f"{what}; hold expired {holding.until}"
+
+
+def container_of_pid(pid, container_ids):
+    """The id of the container a host pid runs in (from /proc/PID/cgroup), or None."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    for found in _HEX_ID.findall(text):
+        if found in container_ids:
+            return found
+    return None
