@@ -23,6 +23,8 @@ system-deps:
 
 deps: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@# byte-compile now: with PYTHONDONTWRITEBYTECODE set, every command would recompile its modules
+	$(BIN)/python -m compileall -q ds01
 
 demo: deps system-deps
 	$(BIN)/python libexec/ds01/ds01-demo
@@ -38,6 +40,7 @@ check-generated:
 
 bench: deps system-deps
 	$(BIN)/python bench/container_list.py
+	$(BIN)/python bench/gpu_allocator.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,7 +9,6 @@ import datetime
 import functools
 import os
 import time
-import uuid as uuidlib
 from dataclasses import dataclass
 
 from ..errors import NoCapacity, UsageError
@@ -334,7 +333,7 @@ class Allocator:
         Waiters are served in priority then arrival order; a new request takes its place in that order.
         """
         limits = self.rt.limits(login)
-        me = {"id": uuidlib.uuid4().hex[:12], "user": login, "priority": int(limits["priority"] or 0),
+        me = {"id": os.urandom(6).hex(), "user": login, "priority": int(limits["priority"] or 0),
               "enqueued_at": time.time(), "pid": os.getpid(), "pid_start": _pid_start(os.getpid()),
               "container": label, **request.record()}
         deadline = None if not wait else time.monotonic() + wait
@@ -389,7 +388,7 @@ class Allocator:
         """Under the lock: record a claim on `slots` for `login`; returns its record."""
         ttl = ttl or self.settings.get("claim_ttl_s", DEFAULT_CLAIM_TTL)
         claims = self.state.claims()
-        cid = "claim:" + uuidlib.uuid4().hex[:10]
+        cid = "claim:" + os.urandom(5).hex()
         claims[cid] = {"user": login, "slots": [s.id for s in slots], "uuids": [s.uuid for s in slots],
                        "gpu_eq": sum(s.weight for s in slots), "created_at": time.time(),
                        "expires_at": time.time() + ttl}

@@ -1,0 +1,61 @@
+"""What the benches share: a private dockerd with N containers, and median wall times."""
+
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ds01 import sandbox  # noqa: E402
+
+BINDIR = os.path.dirname(sys.executable)
+
+
+def timed(argv, env):
+    """(seconds, stdout) of one run of argv, which must succeed."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed: {result.stderr.decode()}")
+    return seconds, result.stdout
+
+
+def median_wall(argv, env, runs):
+    """Median seconds of `runs` runs of argv."""
+    return statistics.median(timed(argv, env)[0] for _ in range(runs))
+
+
+def docker_cli():
+    found = shutil.which("docker")
+    if not found:
+        sys.exit("bench: the docker CLI is needed as the floor")
+    return found
+
+
+@contextlib.contextmanager
+def engine():
+    """(DOCKER_HOST, docker SDK client) of a private dockerd with the base image; stopped afterwards."""
+    daemon = sandbox.Dockerd.start()
+    try:
+        sandbox.ensure_base_image(daemon.host)
+        import docker
+
+        yield daemon.host, docker.DockerClient(base_url=daemon.host)
+    finally:
+        daemon.stop()
+
+
+def ds01_labels(login, name):
+    return {"aime.mlc": login, "aime.mlc.NAME": name, "aime.mlc.USER": login, "aime.mlc.MLC_VERSION": "4",
+            "aime.mlc.DS01_MANAGED": "true", "aime.mlc.GPUS": "none",
+            "aime.mlc.WORK_MOUNT": f"/home/{login}/workspace/{name}"}
+
+
+def line(label, seconds, floor=None):
+    ratio = f"   ratio {seconds / floor:.2f}x" if floor else ""
+    print(f"{label:<34}: {seconds * 1000:7.1f} ms{ratio}")
