@@ -402,3 +402,19 @@ def test_the_status_table_groups_slots_under_their_gpu(lab, users):
     assert lines[0].split() == ["SLOT", "TYPE", "PROFILE", "GPU-EQ", "MEMORY", "UTIL%", "STATE", "USERS", "CONTAINERS"]
     gpu3 = lines.index(next(l for l in lines if l.startswith("GPU 3")))
     assert lines[gpu3 + 1].split()[:3] == ["3.0", "mig", "3g.20gb"]
+
+
+def test_ctrl_c_leaves_the_queue_and_leaves_nothing_behind(lab, users, client):
+    import signal
+
+    alice = users["alice"]
+    for i, uuid in enumerate(UUIDS.values()):
+        client.containers.create(IMAGE, ["true"], name=f"filler{i}", device_requests=[
+            {"Driver": "nvidia", "DeviceIDs": [uuid], "Capabilities": [["gpu"]]}])
+    waiter = lab.sh.popen(alice, "container-create", "patient", IMAGE, "--wait")
+    _until(lambda: lab.sh.records(alice, "gpu-queue"))
+    waiter.send_signal(signal.SIGINT)
+    assert waiter.wait(timeout=60) == 130
+    assert lab.sh.records(alice, "gpu-queue") == []
+    assert not [c for c in client.containers.list(all=True) if c.name.startswith("patient")]
+    assert not [t for i in client.images.list() for t in i.tags if "patient" in t]  # the account-setup tag is gone
