@@ -9,7 +9,7 @@ device request, so only other containers (AIME, plain docker, compose) are inspe
 
 import datetime
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import labels as L
 from ..containers import record as container_record
@@ -31,7 +31,6 @@ class Holding:
     why: str                      # running / held until … / hold expired … / released …
     until: str | None = None      # when a stopped container's hold ends (ISO), None = indefinitely
     managed: bool = False
-    record: dict = field(default_factory=dict, repr=False)
 
 
 def parse_time(text):
@@ -134,7 +133,7 @@ def read(api, policy, inventory_slots, released=None, now=None):
         rec = container_record(entry)
         holding = Holding(id=entry["Id"], container=rec["container"], name=rec["name"], user=rec["user"],
                           status=status, devices=devices, slots=slots_for(devices, inventory_slots),
-                          holds=True, why="running", managed=rec["managed"], record=rec)
+                          holds=True, why="running", managed=rec["managed"])
         _decide_hold(holding, info, policy, released.get(entry["Id"]), now)
         result.append(holding)
     return result
