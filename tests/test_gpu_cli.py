@@ -121,9 +121,8 @@ def _race(lab, extra_users, client, piped):
         results = list(pool.map(lambda pair: create(*pair), enumerate(CROWD)))
     codes = sorted(r.returncode for _, r in results)
     assert codes == [0] * 11 + [3] * 29, [r.stderr for _, r in results if r.returncode not in (0, 3)]
-    for _, result in results:
-        if result.returncode == 3:
-            assert "NO_CAPACITY" in result.stderr or "allocator busy" not in result.stderr
+    refused = [r.stderr for _, r in results if r.returncode == 3]
+    assert all("NO_CAPACITY" in e and "allocator busy" not in e for e in refused), refused
     containers = [c for c in client.containers.list(all=True) if c.name.startswith("race")]
     assert len(containers) == 11
     given = [d for c in containers for d in device_ids(client, c.name)]

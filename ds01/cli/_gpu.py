@@ -8,3 +8,25 @@ def request_options(fn):
     fn = click.option("--gpu-profile", metavar="PROFILE", help="Only MIG slices of this profile, e.g. 3g.20gb.")(fn)
     fn = click.option("--num-gpus", metavar="N", help="GPUs or MIG slices (default 1).")(fn)
     return fn
+
+
+def wait_option(fn):
+    return click.option("--wait", metavar="SECONDS", is_flag=False, flag_value="0",
+                        help="If no slot is free, queue for one (priority, then arrival); "
+                             "--wait=SECONDS gives up after that.")(fn)
+
+
+def parse_wait(wait):
+    """`--wait` as seconds: None = do not wait, 0 = wait indefinitely; UsageError for anything else."""
+    from ..errors import UsageError
+    from ..units import parse_duration
+
+    if wait is None:
+        return None
+    try:
+        seconds = parse_duration(wait, "s")
+    except ValueError:
+        seconds = -1
+    if seconds is None or seconds < 0:
+        raise UsageError(f"--wait takes a number of seconds (or a duration like 10m), got {wait!r}")
+    return seconds

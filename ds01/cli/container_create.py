@@ -3,7 +3,7 @@
 import click
 
 from ._common import config_option, new_output, output_options, run
-from ._gpu import request_options
+from ._gpu import parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -25,8 +25,7 @@ See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.option("--cpu-only", is_flag=True, help="No GPU: the container sees none (NVIDIA_VISIBLE_DEVICES=void).")
 @request_options
 @click.option("--claim", "claim_id", metavar="ID", help="Use the slots of a gpu-allocate claim.")
-@click.option("--wait", metavar="SECONDS", is_flag=False, flag_value="0",
-              help="If no slot is free, queue for one (priority, then arrival); --wait=SECONDS gives up after that.")
+@wait_option
 @click.option("--dry-run", is_flag=True, help="Print the create plan as JSON and change nothing.")
 @output_options
 @config_option
@@ -46,7 +45,7 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
     from ..gpu.allocator import parse_count
 
     count = parse_count(num_gpus)
-    wait_s = _wait(wait)
+    wait_s = parse_wait(wait)
     gpu_options = [o for o, v in (("--num-gpus", num_gpus), ("--gpu-profile", gpu_profile),
                                   ("--full-gpu", full_gpu), ("--claim", claim_id), ("--wait", wait)) if v]
     if cpu_only and gpu_options:
@@ -125,21 +124,6 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
     if sys.stderr.isatty():
         gpus = f" with GPU slot(s) {', '.join(g['slot'] for g in plan.gpus)}" if plan.gpus else ""
         sys.stderr.write(f"created {name}{gpus}; start it with: container-start {name}\n")
-
-
-def _wait(wait):
-    from ..errors import UsageError
-    from ..units import parse_duration
-
-    if wait is None:
-        return None
-    try:
-        seconds = parse_duration(wait, "s")
-    except ValueError:
-        seconds = -1
-    if seconds is None or seconds < 0:
-        raise UsageError(f"--wait takes a number of seconds (or a duration like 10m), got {wait!r}")
-    return seconds
 
 
 def _claim_key(claim_id):

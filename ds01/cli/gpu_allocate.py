@@ -3,7 +3,7 @@
 import click
 
 from ._common import config_option, new_output, output_options, run
-from ._gpu import request_options
+from ._gpu import parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -17,8 +17,7 @@ See also: gpu-release, gpu-status, container-create""")
 @request_options
 @click.option("--user", "user_opt", metavar="USER", help="Claim for USER (admins only).")
 @click.option("--ttl", metavar="SECONDS", help="How long the claim lives (default gpu_allocation.claim_ttl_s, 120).")
-@click.option("--wait", metavar="SECONDS", is_flag=False, flag_value="0",
-              help="If no slot is free, queue for one; --wait=SECONDS gives up after that.")
+@wait_option
 @output_options
 @config_option
 def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_flag, config):
@@ -27,7 +26,6 @@ def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_f
     from ..gpu.allocator import Allocator, Request, check_profile, parse_count
     from ..identity import lookup
     from ..runtime import Runtime
-    from .container_create import _wait
 
     count = parse_count(num_gpus)
     if gpu_profile and full_gpu:
@@ -37,7 +35,7 @@ def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_f
         if not ttl.isdigit() or not 1 <= int(ttl) <= 86400:
             raise UsageError(f"--ttl must be a number of seconds from 1 to 86400, got {ttl!r}")
         seconds = int(ttl)
-    wait_s = _wait(wait)
+    wait_s = parse_wait(wait)
     rt = Runtime(config)
     login = rt.caller.login
     if user_opt and user_opt != login:

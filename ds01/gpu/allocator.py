@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from ..containers import iso as iso_timestamp
 from ..errors import NoCapacity, UsageError
 from . import holdings as H
 
@@ -98,6 +99,11 @@ class Snapshot:
         self.claims = dict(claims)
         self.now = now
         self.reservations = [r for r in reservations_ if r.active(now)]
+        self.held = {}  # slot id -> holdings that hold it (one pass, not one per question)
+        for holding in holdings:
+            if holding.holds:
+                for slot_id in holding.slots:
+                    self.held.setdefault(slot_id, []).append(holding)
         self.busy = self._host_processes()
 
     def _host_processes(self):
@@ -108,12 +114,12 @@ class Snapshot:
             for process in slot.processes:
                 if process.container:  # a simulated process that says which container it runs in
                     continue
-                if H.container_of_pid(process.pid, ids) is None and not _in_any_container(process.pid):
+                if not H.in_a_container(process.pid, ids):
                     busy.setdefault(slot.id, []).append(process.pid)
         return busy
 
     def holders(self, slot_id, exclude=None):
-        return [h for h in self.holdings if h.holds and slot_id in h.slots and h.id != exclude]
+        return [h for h in self.held.get(slot_id, ()) if h.id != exclude]
 
     def claimants(self, slot_id, exclude=None):
         return [(cid, c) for cid, c in self.claims.items() if slot_id in c.get("slots", ()) and cid != exclude]
@@ -153,21 +159,14 @@ class Snapshot:
         """Mark slots as claimed by `login` in this snapshot only (queue simulation)."""
         self.claims[key] = {"user": login, "slots": list(slot_ids)}
 
-    def load(self, gpu):
-        """Share of a GPU's weight that is not free (0 idle .. 1 full)."""
-        mine = [s for s in self.slots if s.gpu == gpu]
-        total = sum(s.weight for s in mine) or 1.0
-        return sum(s.weight for s in mine if self.state(s.id) != "free") / total
-
-
-def _in_any_container(pid):
-    """True when a pid runs in some container (a docker/containerd cgroup), even one not listed here."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as handle:
-            text = handle.read()
-    except OSError:
-        return False
-    return "/docker/" in text or "docker-" in text or "containerd" in text
+    def loads(self):
+        """Per GPU, the share of its weight that is not free (0 idle .. 1 full)."""
+        total, taken = {}, {}
+        for slot in self.slots:
+            total[slot.gpu] = total.get(slot.gpu, 0.0) + slot.weight
+            if self.state(slot.id) != "free":
+                taken[slot.gpu] = taken.get(slot.gpu, 0.0) + slot.weight
+        return {gpu: taken.get(gpu, 0.0) / (weight or 1.0) for gpu, weight in total.items()}
 
 
 def choose(snap, login, limits, request, strategy="spread"):
@@ -199,7 +198,7 @@ def choose(snap, login, limits, request, strategy="spread"):
     chosen, total, blocked = [], used, None
     remaining = list(fitting)
     while remaining and len(chosen) < request.count:
-        remaining.sort(key=functools.partial(_preference, snap, login, strategy))
+        remaining.sort(key=functools.partial(_preference, snap, login, strategy, snap.loads()))
         slot = remaining.pop(0)
         over = next(((bound, name) for bound, name in bounds if total + slot.weight > bound + EPS), None)
         if over:
@@ -230,11 +229,10 @@ def _at_limit(name, used, bound, request=None):
                            hint="stop and gpu-release a container, or ask for a smaller MIG slice (--gpu-profile)")
 
 
-def _preference(snap, login, strategy, slot):
+def _preference(snap, login, strategy, loads, slot):
     reservation = snap.reserved_for(slot.id)
     mine = 0 if reservation and reservation.user == login else 1
-    load = snap.load(slot.gpu)
-    order = load if strategy == "spread" else -load
+    order = loads[slot.gpu] if strategy == "spread" else -loads[slot.gpu]
     return (mine, order, slot.weight, slot.gpu, _slot_order(slot.id))
 
 
@@ -343,6 +341,7 @@ class Allocator:
             while True:
                 with self.state.lock():
                     snap = self.snapshot()
+                    claims = dict(snap.claims)
                     entries = [e for e in self._queue() if e["id"] != me["id"]]
                     served = simulate(snap, self.rt.policy, entries + [me], self.strategy)
                     if me["id"] in served:
@@ -351,7 +350,8 @@ class Allocator:
                             queued = False
                         return then(served[me["id"]])
                     if wait is None:
-                        self._explain(login, limits, request, entries)
+                        snap.claims = claims  # without the queue simulation's pretend claims
+                        self._explain(snap, login, limits, request, entries, self.strategy)
                     if not queued:
                         self._save_queue(entries + [me])
                         queued = True
@@ -371,18 +371,17 @@ class Allocator:
                 with self.state.lock():
                     self._save_queue([e for e in self._queue() if e["id"] != me["id"]])
 
-    def _explain(self, login, limits, request, waiting):
+    @staticmethod
+    def _explain(snap, login, limits, request, waiting, strategy):
         """Why `login` gets nothing now: the limit that stops them, or who is ahead in the queue."""
-        snap = self.snapshot()
-        choose(snap, login, limits, request, self.strategy)  # raises with the limit, if one applies
+        choose(snap, login, limits, request, strategy)  # raises with the limit, if one applies
         ahead = len(waiting)
         raise AllocationError("NO_CAPACITY", f"{ahead} waiting", "the free slots go to requests already waiting",
                               hint="--wait joins the queue (priority, then arrival)")
 
     def claim_record(self, cid, claim):
         return {"claim": cid, "user": claim["user"], "slots": claim["slots"], "uuids": claim["uuids"],
-                "gpu_eq": round(claim["gpu_eq"], 4), "expires_at": H.iso(
-                    datetime.datetime.fromtimestamp(claim["expires_at"], datetime.timezone.utc))}
+                "gpu_eq": round(claim["gpu_eq"], 4), "expires_at": iso_timestamp(claim["expires_at"])}
 
     def write_claim(self, login, slots, ttl=None):
         """Under the lock: record a claim on `slots` for `login`; returns its record."""

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .. import labels as L
+from ..containers import iso as iso_timestamp
 from ..containers import record as container_record
 
 RUNNING_STATES = ("running", "paused", "restarting")
@@ -30,7 +31,6 @@ class Holding:
     holds: bool
     why: str                      # running / held until … / hold expired … / released …
     until: str | None = None      # when a stopped container's hold ends (ISO), None = indefinitely
-    managed: bool = False
 
 
 def parse_time(text):
@@ -46,7 +46,7 @@ def parse_time(text):
 
 
 def iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_timestamp(moment.timestamp())
 
 
 def devices_from_inspect(info):
@@ -133,7 +133,7 @@ def read(api, policy, inventory_slots, released=None, now=None):
         rec = container_record(entry)
         holding = Holding(id=entry["Id"], container=rec["container"], name=rec["name"], user=rec["user"],
                           status=status, devices=devices, slots=slots_for(devices, inventory_slots),
-                          holds=True, why="running", managed=rec["managed"])
+                          holds=True, why="running")
         _decide_hold(holding, info, policy, released.get(entry["Id"]), now)
         result.append(holding)
     return result
@@ -167,14 +167,13 @@ def _decide_hold(holding, info, policy, released, now):
         holding.holds, holding.why = False, f"{what}; hold expired {holding.until}"
 
 
-def container_of_pid(pid, container_ids):
-    """The id of the container a host pid runs in (from /proc/PID/cgroup), or None."""
+def in_a_container(pid, container_ids):
+    """True when a host pid runs in a container: one listed, or any docker/containerd cgroup (/proc/PID/cgroup)."""
     try:
         with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as handle:
             text = handle.read()
     except OSError:
-        return None
-    for found in _HEX_ID.findall(text):
-        if found in container_ids:
-            return found
-    return None
+        return False
+    if any(found in container_ids for found in _HEX_ID.findall(text)):
+        return True
+    return "/docker/" in text or "docker-" in text or "containerd" in text
