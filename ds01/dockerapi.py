@@ -96,6 +96,10 @@ class DockerAPI:
         """`docker ps` records (the engine's JSON); one call for any number of containers."""
         return self.get("/containers/json", all=int(all), filters=filters)
 
+    def images(self, filters=None):
+        """`docker images` records (the engine's JSON)."""
+        return self.get("/images/json", filters=filters)
+
     def inspect_container(self, ref):
         return self.get(f"/containers/{_quote(ref)}/json")
 

@@ -7,49 +7,6 @@ import time
 
 from .errors import Ds01Error, NotFound
 
-# Run as root in the setup container with positional arguments only: no user text is ever
-# interpolated into this script. $1 login, $2 uid, $3 gid, $4 container name, $5 sudoers file.
-USER_SETUP_SCRIPT = r"""
-set -eu
-login="$1"; uid="$2"; gid="$3"; cname="$4"; sudoers="$5"
-if ! getent group "$gid" >/dev/null 2>&1; then
-  if getent group "$login" >/dev/null 2>&1; then groupmod -g "$gid" "$login"; else groupadd -g "$gid" "$login"; fi
-fi
-existing=$(getent passwd "$uid" | cut -d: -f1 || true)
-if [ -n "$existing" ] && [ "$existing" != "$login" ]; then
-  if getent passwd "$login" >/dev/null 2>&1; then userdel "$login"; fi
-  usermod -l "$login" -d "/home/$login" -m -g "$gid" -s /bin/bash "$existing"
-elif [ -n "$existing" ]; then
-  usermod -g "$gid" -s /bin/bash "$login"
-else
-  if getent passwd "$login" >/dev/null 2>&1; then userdel "$login"; fi
-  useradd -l -m -u "$uid" -g "$gid" -s /bin/bash "$login"
-fi
-passwd -d "$login" >/dev/null 2>&1 || true
-for g in video sudo; do getent group "$g" >/dev/null 2>&1 || groupadd -r "$g" || true; done
-if ! command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-     apt-get install -y -qq --no-install-recommends sudo git) >/dev/null 2>&1 \
-     || echo "ds01-setup: warning: could not install sudo (no network?)" >&2
-fi
-mkdir -p /etc/sudoers.d
-printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$login" > "/etc/sudoers.d/$sudoers"
-chmod 0440 "/etc/sudoers.d/$sudoers"
-home=$(getent passwd "$login" | cut -d: -f6)
-mkdir -p "$home"
-for rc in /etc/skel/.bashrc "$home/.bashrc"; do
-  touch "$rc"
-  if ! grep -q '# ds01: container shell' "$rc"; then
-    printf '%s\n' '# ds01: container shell' \
-      "export PATH=\"$home/.local/bin:\$PATH\"" \
-      "export PS1='[$cname] \$(whoami)@\$(hostname):\${PWD#*}\$ '" >> "$rc"
-  fi
-done
-chown "$uid:$gid" "$home" "$home/.bashrc"
-for f in /var/log/lastlog /var/log/faillog; do [ -e "$f" ] && : > "$f"; done
-exit 0
-"""
-
 
 def image_repository(ref):
     """The repository part of an image reference: `a/b:tag` -> `a/b`, `reg:5000/a` -> `reg:5000/a`."""
@@ -65,7 +22,7 @@ class Engine:
     def __init__(self):
         import docker
 
-        self._errors = docker.errors
+        self._errors = self.errors = docker.errors
         try:
             self.client = docker.from_env(timeout=600)
         except docker.errors.DockerException as exc:
@@ -113,8 +70,10 @@ class Engine:
         setup = None
         committed = False
         try:
+            from .account import script
+
             setup = self._call("create setup container", self.api.create_container,
-                               plan.image, command=["sh", "-c", USER_SETUP_SCRIPT, "ds01-setup", plan.login,
+                               plan.image, command=["sh", "-c", script(), "ds01-setup", plan.login,
                                                     str(plan.uid), str(plan.gid), plan.name, plan.sudoers_file],
                                name=plan.container, user="0:0", entrypoint=[],
                                host_config=self.api.create_host_config(network_mode="host"))

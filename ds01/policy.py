@@ -345,6 +345,15 @@ class _Mapping(dict):
         self.lines = {}
 
 
+def read_config(path, what, hint=None):
+    """The text of a configuration file; PolicyError naming the file when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the {what}: {exc.strerror}", hint=hint) from None
+
+
 def load_yaml(path, text):
     """YAML whose mappings remember the line of each key (`.lines`, `.line`); PolicyError on bad YAML."""
     import yaml

@@ -17,6 +17,8 @@ import tempfile
 import time
 
 BASE_IMAGE = "ds01-test/base:latest"
+ML_BASE_IMAGE = "ds01-test/ml-base:latest"
+STAND_IN_LOG = "/var/log/ds01-stand-ins/calls.log"
 BASE_TARBALL = "bookworm-minbase-v1.tar.gz"
 SOCKET_GROUP = "ds01-sandbox"
 
@@ -24,6 +26,23 @@ FAKE_HOOK = """#!/bin/sh
 # Fake nvidia-container-runtime-hook (ds01 sandbox): accepts the OCI prestart call and does nothing.
 cat >/dev/null 2>&1
 exit 0
+"""
+
+
+STAND_IN = """#!/bin/sh
+# ds01 sandbox stand-in: records this call (one line: tool and arguments) instead of installing
+# anything, because the sandbox engine has no network. Tests read the record to see what a build asked for.
+mkdir -p "${LOG%/*}"
+{ printf '%s' "${0##*/}"; for arg in "$@"; do printf ' %s' "$arg"; done; printf '\\n'; } >> "$LOG"
+exit 0
+"""
+
+ML_BASE_DOCKERFILE = """FROM {base}
+COPY stand-in /usr/local/bin/pip
+COPY stand-in /usr/local/bin/pip3
+COPY stand-in /usr/local/sbin/apt-get
+LABEL org.ds01.sandbox="ml-base"
+CMD ["bash"]
 """
 
 
@@ -184,6 +203,33 @@ def ensure_base_image(host, ref=BASE_IMAGE, progress=print):
     client.api.import_image_from_file(tarball, repository=repository, tag=tag,
                                       changes=['CMD ["bash"]', "ENV LANG=C.UTF-8"])
     api.inspect_image(ref)
+    return True
+
+
+def ensure_ml_base_image(host, ref=ML_BASE_IMAGE, base=BASE_IMAGE):
+    """The base image plus recording stand-ins for pip and apt-get: what a catalog image is in the sandbox."""
+    import io
+    import tarfile
+
+    import docker
+
+    client = docker.DockerClient(base_url=host, timeout=600)
+    try:
+        client.images.get(ref)
+        return False
+    except docker.errors.ImageNotFound:
+        pass
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text, mode in (("Dockerfile", ML_BASE_DOCKERFILE.format(base=base), 0o644),
+                                 ("stand-in", STAND_IN.replace("$LOG", STAND_IN_LOG).replace(
+                                     "${LOG%/*}", os.path.dirname(STAND_IN_LOG)), 0o755)):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    client.images.build(fileobj=buffer, custom_context=True, tag=ref, rm=True, pull=False)
     return True
 
 

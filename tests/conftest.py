@@ -14,6 +14,7 @@ from ds01 import sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin, where setup.py installed the commands
+TEST_CATALOG_IMAGE = sandbox.ML_BASE_IMAGE.rsplit(":", 1)[0]
 USERS = {"alice": "ds01t_alice", "bob": "ds01t_bob", "admin": "ds01t_admin"}
 
 
@@ -34,6 +35,7 @@ def dockerd():
         _require(f"no private dockerd could be started: {exc}")
     try:
         sandbox.ensure_base_image(daemon.host, progress=lambda m: sys.stderr.write(m + "\n"))
+        sandbox.ensure_ml_base_image(daemon.host)
     except BaseException:
         daemon.stop()
         raise
@@ -105,6 +107,11 @@ def policy_file(shared_tmp, users, data_root):
     """A small policy: alice is a student, bob a researcher (with an override), ds01t_admin an admin."""
     directory = shared_tmp / "policy"
     directory.mkdir(mode=0o755)
+    catalog = directory / "ml_images.repo"  # the sandbox's catalog image is the base with pip/apt stand-ins
+    catalog.write_text(f"Pytorch, 2.7.1, [CUDA_ADA], {TEST_CATALOG_IMAGE}\n"
+                       f"Pytorch, 2.5.1, [CUDA_ADA;CUDA_AMPERE], {TEST_CATALOG_IMAGE}\n"
+                       f"Tensorflow, 2.14.0, [CUDA_ADA;CUDA_AMPERE], {TEST_CATALOG_IMAGE}\n")
+    os.chmod(catalog, 0o644)
     path = directory / "resource-limits.yaml"
     path.write_text(textwrap.dedent(f"""\
         defaults:
@@ -131,6 +138,8 @@ def policy_file(shared_tmp, users, data_root):
         access_control:
           admin_users: [{users['admin'].pw_name}]
           mount_roots: [{data_root}]
+        aime:
+          catalog: {catalog}
         """))
     os.chmod(path, 0o644)
     return path
@@ -198,8 +207,11 @@ def sh(dockerd, users, policy_file, client):
         container.remove(force=True)
     for image in client.images.list():
         for tag in image.tags:
-            if tag != sandbox.BASE_IMAGE:
+            if tag not in (sandbox.BASE_IMAGE, sandbox.ML_BASE_IMAGE):
                 client.images.remove(tag, force=True)
+    for entry in users.values():  # each test starts with empty workspaces (Dockerfiles live there)
+        for directory in ("workspace", "dockerfiles"):
+            shutil.rmtree(os.path.join(entry.pw_dir, directory), ignore_errors=True)
 
 
 @pytest.fixture

@@ -40,6 +40,12 @@ class FakeDriver:
     def nvmlSystemGetDriverVersion(self):
         return self.inventory.driver
 
+    def nvmlSystemGetCudaDriverVersion(self):
+        if self.inventory.cuda_version is None:
+            raise self._error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        major, minor = self.inventory.cuda_version.split(".")
+        return int(major) * 1000 + int(minor) * 10
+
     def nvmlDeviceGetCount(self):
         return len(self.inventory.gpus)
 

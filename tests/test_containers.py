@@ -14,6 +14,9 @@ AIME_KEYS = ["aime.mlc", "aime.mlc.NAME", "aime.mlc.USER", "aime.mlc.ARCH", "aim
              "aime.mlc.GPUS"]
 
 
+BASE_TAGS = sorted([sandbox.BASE_IMAGE, sandbox.ML_BASE_IMAGE])  # the sandbox's own images, always present
+
+
 def create(sh, user, name, *extra):
     return sh.records(user, "container-create", name, sandbox.BASE_IMAGE, *extra)[0]
 
@@ -114,7 +117,7 @@ def test_a_failed_create_leaves_nothing_behind(sh, users, client, policy_file, u
     result = sh.run(alice, "container-create", "broken", sandbox.BASE_IMAGE, extra_env={"DS01_CONFIG": str(broken)})
     assert result.returncode == 1 and "container-create: error:" in result.stderr
     assert client.containers.list(all=True) == []
-    assert [t for i in client.images.list() for t in i.tags] == [sandbox.BASE_IMAGE]
+    assert sorted(t for i in client.images.list() for t in i.tags) == BASE_TAGS
     assert not os.path.exists(os.path.join(alice.pw_dir, "workspace", "broken"))
 
 
@@ -177,7 +180,7 @@ def test_list_stop_remove_compose_through_pipes(sh, users, client):
     removed = pipe(sh, alice, ["container-list", "-a"], ["container-remove"])
     assert removed.returncode == 0, removed.stderr
     assert client.containers.list(all=True) == []
-    assert [t for i in client.images.list() for t in i.tags] == [sandbox.BASE_IMAGE]
+    assert sorted(t for i in client.images.list() for t in i.tags) == BASE_TAGS
     assert os.path.isdir(os.path.join(alice.pw_dir, "workspace", "p1"))  # workspaces are never removed
     empty = pipe(sh, alice, ["container-list"], ["container-stop"])
     assert (empty.returncode, empty.stdout) == (0, "")

@@ -89,7 +89,7 @@ def test_nvml_backend_reads_what_the_driver_reports(monkeypatch, tmp_path, names
     expected = simulated.load(str(path))
     FakeDriver(expected, names_carry_profile).install(monkeypatch)
     got = nvml.load()
-    assert got.source == "nvml" and got.driver == "550.54.15"
+    assert got.source == "nvml" and got.driver == "550.54.15" and got.cuda_version == "12.4"
     assert _without_simulation_only_facts(got) == _without_simulation_only_facts(expected)
     assert [(s.id, s.uuid, s.weight) for s in got.slots()] == [(s.id, s.uuid, s.weight) for s in expected.slots()]
     assert got.gpus[0].processes[0].pid == 4242 and got.gpus[0].utilization == 37

@@ -14,11 +14,14 @@ Examples:
   container-create notes IMAGE --cpu-only                   no GPU at all
   gpu-allocate --num-gpus 2 | container-create exp2 IMAGE   use a claim made before
   container-create exp1 IMAGE --dry-run                     print the plan, change nothing
+  container-create pt pytorch 2.7.1                         the AIME catalog image (image-catalog lists them)
 With stdin a pipe and no GPU option, a claim record is read from it (use </dev/null in loops).
 See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.argument("name")
-@click.argument("image_arg", metavar="[IMAGE]", required=False)
+@click.argument("image_arg", metavar="[IMAGE | FRAMEWORK [VERSION]]", required=False)
+@click.argument("version_arg", required=False)
 @click.option("--image", "image_opt", metavar="IMAGE", help="Image to use (same as the IMAGE argument).")
+@click.option("--arch", metavar="ARCH", help="GPU architecture for a FRAMEWORK from the catalog (default: detected).")
 @click.option("-w", "--workspace", metavar="DIR", help="Host directory mounted at /workspace (default ~/workspace/NAME).")
 @click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")
 @click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")
@@ -29,9 +32,13 @@ See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.option("--dry-run", is_flag=True, help="Print the create plan as JSON and change nothing.")
 @output_options
 @config_option
-def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, claim_id,
+def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, claim_id,
         wait, dry_run, json_flag, table_flag, config):
-    """Create container NAME from IMAGE for you, with your limits and GPU slots applied at create time."""
+    """Create container NAME from IMAGE for you, with your limits and GPU slots applied at create time.
+
+    Without IMAGE, your image ds01-<uid>/NAME:latest (image-create NAME builds it). A FRAMEWORK
+    name and optional VERSION (pytorch 2.7.1) pick the AIME catalog image for this host.
+    """
     import os
     import sys
 
@@ -65,14 +72,24 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
         check_profile(allocator.inventory, gpu_profile)  # bad input is refused before Docker is touched
     user = rt.caller
     image = image_arg or image_opt
+    framework_label = arch_label = None
+    if version_arg and not _framework_like(image_arg):
+        raise UsageError(f"unexpected extra argument {version_arg!r}",
+                         hint="a VERSION follows a FRAMEWORK name: container-create NAME pytorch 2.7.1")
+    if image_arg and _framework_like(image_arg):
+        image, framework_label, arch_label = _catalog_image(rt, image_arg, version_arg, arch)
+        own = f"ds01-{user.uid}/{image_arg}:latest"
+        if framework_label is None and _exists(rt, own):  # your image by its short name
+            image = own
+    elif arch:
+        raise UsageError("--arch applies to a FRAMEWORK from the catalog", hint="container-create NAME pytorch --arch A")
     engine = rt.engine
     if image is None:
         default = f"ds01-{user.uid}/{name}:latest"
-        try:
-            engine.image_labels(default)
-            image = default
-        except Ds01Error:
-            raise UsageError("no image given", hint=f"container-create {name} IMAGE (or build {default} first)") from None
+        if not _exists(rt, default):
+            raise UsageError(f"no image given, and you have no image {default}",
+                             hint=f"image-create {name} builds it; or container-create {name} IMAGE|FRAMEWORK")
+        image = default
     existing = {r["container"]: r for r in rt.finder.records()}
     container = names.container_name(name, user.uid)
     if container in existing:
@@ -84,7 +101,7 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
                                                wait_s)
     image_labels = engine.ensure_image(image, progress=rt.progress)
     plan = create.plan(rt, name, image, workspace=workspace, data=data, models=models, interface=rt.interface,
-                       image_labels=image_labels)
+                       image_labels=image_labels, framework=framework_label, arch=arch_label)
     out = new_output(json_flag, table_flag, None)
     if dry_run:
         if preview:
@@ -124,6 +141,42 @@ def cli(name, image_arg, image_opt, workspace, data, models, cpu_only, num_gpus,
     if sys.stderr.isatty():
         gpus = f" with GPU slot(s) {', '.join(g['slot'] for g in plan.gpus)}" if plan.gpus else ""
         sys.stderr.write(f"created {name}{gpus}; start it with: container-start {name}\n")
+
+
+def _framework_like(word):
+    """A bare word that could be a framework name (an image reference has '/', ':' or '@', or is a local name)."""
+    return bool(word) and not any(c in word for c in "/:@")
+
+
+def _catalog_image(rt, word, version, arch):
+    """(image, AIME framework label, arch) for FRAMEWORK [VERSION]; a bare word that is no framework is an image."""
+    from .. import catalog
+
+    cat = catalog.load(rt.policy)
+    if cat.framework_name(word) is None:
+        if version:
+            raise catalog.NotFound(f"no framework {word!r} in the catalog ({cat.source})",
+                                   hint="image-catalog lists the frameworks")
+        return word, None, None
+    chosen, _ = catalog.choose_arch(cat, arch, rt.policy, lambda: _inventory(rt))
+    entry = cat.resolve(word, version, chosen)
+    return entry.image, entry.label, chosen
+
+
+def _exists(rt, ref):
+    from ..errors import NotFound
+
+    try:
+        rt.api.inspect_image(ref)
+        return True
+    except NotFound:
+        return False
+
+
+def _inventory(rt):
+    from ..gpu import load_inventory
+
+    return load_inventory(rt.policy)
 
 
 def _claim_key(claim_id):

@@ -68,6 +68,7 @@ class Inventory:
     gpus: list
     source: str                   # "nvml", or the simulated file's path
     driver: str | None = None
+    cuda_version: str | None = None   # the CUDA version the driver supports, "12.4"
 
     def slots(self):
         """Allocatable slots in id order. A GPU in MIG mode with no MIG devices offers none."""

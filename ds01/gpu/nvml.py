@@ -112,4 +112,6 @@ def load():
             mig_devices=_mig_devices(nv, handle) if mig_on else [],
             processes=[] if mig_on else _processes(nv, handle)))
     driver = _optional(nv.nvmlSystemGetDriverVersion)
-    return Inventory(gpus=gpus, source="nvml", driver=None if driver is None else _text(driver))
+    cuda = _optional(nv.nvmlSystemGetCudaDriverVersion)  # 12040 for CUDA 12.4
+    return Inventory(gpus=gpus, source="nvml", driver=None if driver is None else _text(driver),
+                     cuda_version=None if cuda is None else f"{int(cuda) // 1000}.{int(cuda) % 1000 // 10}")

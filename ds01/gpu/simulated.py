@@ -6,7 +6,7 @@ errors naming file and line, like the policy.
 
 import re
 
-from ..policy import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, validate
+from ..policy import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, read_config, validate
 from .model import Gpu, Inventory, MigDevice, Process
 
 PROFILE_RE = re.compile(r"^(?:(\d+)c\.)?(\d+)g\.(\d+)gb(?:\+\w+)?$")
@@ -42,16 +42,13 @@ GPU = Section({
     "mig_devices": ListOf(MIG),
     "processes": ListOf(PROCESS),
 })
-TOP = Section({"driver": Opaque(doc="driver version shown in records"), "gpus": ListOf(GPU)})
+TOP = Section({"driver": Opaque(doc="driver version shown in records"),
+               "cuda_version": Opaque(doc="CUDA version the driver supports, e.g. 12.4"), "gpus": ListOf(GPU)})
 
 
 def load(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the simulated GPU inventory: {exc.strerror}",
-                          hint="DS01_GPU_INVENTORY or gpu.inventory in the policy names this file") from None
+    text = read_config(path, "simulated GPU inventory",
+                       hint="DS01_GPU_INVENTORY or gpu.inventory in the policy names this file")
     return parse(text, path)
 
 
@@ -120,8 +117,9 @@ def parse(text, path="<string>"):
             mig_pending=item.get("mig_mode_pending", mig_mode), mig_slices=total_slices,
             mig_devices=sorted(migs, key=lambda m: m.index), processes=_processes(item.get("processes"))))
     gpus.sort(key=lambda g: g.index)
-    driver = data.get("driver")
-    return Inventory(gpus=gpus, source=path, driver=None if driver is None else str(driver))
+    driver, cuda = data.get("driver"), data.get("cuda_version")
+    return Inventory(gpus=gpus, source=path, driver=None if driver is None else str(driver),
+                     cuda_version=None if cuda is None else str(cuda))
 
 
 def _processes(items):

@@ -1,0 +1,265 @@
+"""image-create: write a Dockerfile FROM the framework's AIME image with DS01's package phases, and build it."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run, warn
+
+GUIDE = {
+    "framework": "The framework picks the base image from AIME's catalog for this host's GPUs: CUDA, cuDNN\n"
+                 "and the framework are already inside, so your image only adds what you need on top.",
+    "base": "These come with the base image; asking for them again is dropped with a warning.",
+    "jupyter": "Jupyter lets you work in notebooks (JupyterLab) inside the container, through an SSH tunnel.",
+    "data-science": "The data-science set: pandas, scipy, scikit-learn, matplotlib, seaborn.",
+    "use-case": "A use case adds the libraries most projects of that kind need.",
+    "additional": "Anything else from PyPI, by name with an optional version (torch-geometric, 'wandb>=0.16').",
+    "system": "System packages come from Debian/Ubuntu apt (e.g. ffmpeg, libgl1). git, curl, wget, vim and htop\n"
+              "are always included.",
+    "build": "The build runs the Dockerfile; your account is baked in, so containers start without a setup step.",
+}
+
+
+@click.command(epilog="""\b
+Examples:
+  image-create thesis                                    the wizard on a terminal; defaults otherwise
+  image-create demo -f pytorch -t cv --no-jupyter -p "wandb einops"
+  image-create tfexp -f tensorflow --version 2.14.0 -s "ffmpeg libgl1"
+  image-create mine -f custom --base-image ubuntu:24.04 -p numpy
+  image-create proj -r ~/workspace/proj/requirements.txt --no-build
+  image-create old --dockerfile ~/dockerfiles/old.Dockerfile
+The Dockerfile goes to ~/workspace/NAME/Dockerfile; the image is ds01-<uid>/NAME:latest.
+See also: image-catalog, image-update, image-list, container-create""")
+@click.argument("name", required=False)
+@click.option("-f", "--framework", type=click.Choice(["pytorch", "tensorflow", "jax", "pytorch-cpu", "custom"],
+                                                     case_sensitive=False), help="Base framework (default pytorch).")
+@click.option("--version", "version", metavar="VERSION", help="Framework version from the catalog (default: latest).")
+@click.option("--arch", metavar="ARCH", help="GPU architecture for the catalog (default: detected).")
+@click.option("--base-image", metavar="IMAGE", help="Build FROM this image instead of the catalog's.")
+@click.option("-t", "--type", "use_case", type=click.Choice(["ml", "cv", "nlp", "rl", "audio", "ts", "llm", "custom"]),
+              help="Use case: adds its package set (default ml).")
+@click.option("-p", "--packages", multiple=True, metavar="PKGS", help="Extra pip packages (space-separated).")
+@click.option("-s", "--system", multiple=True, metavar="PKGS", help="Extra apt packages (space-separated).")
+@click.option("-r", "--requirements", type=click.Path(dir_okay=False), help="Install a requirements.txt.")
+@click.option("--jupyter/--no-jupyter", default=None, help="Include Jupyter (default yes).")
+@click.option("--data-science/--no-data-science", default=None, help="Include the data-science set (default yes).")
+@click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False), help="Build this existing Dockerfile.")
+@click.option("--no-build", is_flag=True, help="Write the Dockerfile only.")
+@click.option("--no-cache", is_flag=True, help="Build without Docker's layer cache.")
+@click.option("--guided", is_flag=True, help="Explain each phase as it goes.")
+@click.option("--force", is_flag=True, help="Replace an existing image and Dockerfile (the old file is kept as .bak).")
+@output_options
+@config_option
+def cli(name, framework, version, arch, base_image, use_case, packages, system, requirements, jupyter, data_science,
+        dockerfile, no_build, no_cache, guided, force, json_flag, table_flag, config):
+    """Create image NAME: FROM the framework's catalog image, plus Jupyter, data-science, use-case and your packages."""
+    import os
+    import sys
+
+    from .. import image_plan, images
+    from ..errors import Ds01Error, UsageError
+    from ..output import is_tty
+    from ..runtime import Runtime
+
+    interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
+    rt = Runtime(config)
+    user = rt.caller
+    if not name:
+        if not interactive:
+            raise UsageError("no image name given", hint="image-create NAME")
+        name = click.prompt("Image name", err=True)
+    name = images.validate_name(name)
+    ref = images.reference(user.uid, name)
+    if dockerfile and (framework or version or base_image or use_case or packages or system or requirements
+                       or jupyter is not None or data_science is not None):
+        raise UsageError("--dockerfile builds that file as it is: drop the package and framework options")
+    if version and framework and framework.lower() not in ("pytorch", "tensorflow"):
+        raise UsageError(f"--version applies to catalog frameworks (pytorch, tensorflow), not {framework}")
+    answers = image_plan.Answers(framework=framework or "pytorch", version=version, arch=arch, base_image=base_image,
+                                 use_case=use_case, jupyter=True if jupyter is None else jupyter,
+                                 data_science=True if data_science is None else data_science,
+                                 packages=list(packages), system=list(system),
+                                 requirements=os.path.expanduser(requirements) if requirements else None)
+    if base_image and not framework:
+        answers.framework = "custom"
+    if not dockerfile:  # every string given is checked before Docker or the disk is touched
+        image_plan.phases_for(answers, answers.framework.lower())
+        if base_image:
+            image_plan.check_image_ref(base_image)
+    existing = images.image_id(rt.engine, ref)
+    target = images.workspace_dockerfile(user, name)
+    if existing and not force:
+        raise Ds01Error(f"image {ref} already exists",
+                        hint=f"image-update {name} changes it; --force replaces it")
+    if dockerfile:
+        path = os.path.abspath(os.path.expanduser(dockerfile))
+        if not os.path.isfile(path):
+            raise UsageError(f"no Dockerfile at {dockerfile}")
+        _finish(rt, name, ref, path, None, no_build, no_cache, json_flag, table_flag, existing)
+        return
+    if os.path.exists(target) and not force:
+        raise Ds01Error(f"{target} already exists", hint=f"image-update {name} edits it; --force rewrites it "
+                                                          "(keeping a .bak copy); --dockerfile builds it as it is")
+    explain = _explainer(guided)
+    if interactive:
+        _wizard(rt, answers, given=dict(framework=framework, use_case=use_case, jupyter=jupyter,
+                                        data_science=data_science, packages=packages, system=system,
+                                        base_image=base_image), explain=explain)
+    spec = image_plan.plan(rt, name, answers, warn=warn)
+    from ..dockerfile import render
+
+    text = render(spec)
+    _write(target, text, user)
+    rt.progress(f"wrote {target}")
+    if interactive and not no_build:
+        explain("build")
+        no_build = not click.confirm("Build the image now?", default=True, err=True)
+    _finish(rt, name, ref, target, spec, no_build, no_cache, json_flag, table_flag, existing)
+
+
+def _explainer(guided):
+    import sys
+
+    def explain(key):
+        if guided:
+            sys.stderr.write("\n" + GUIDE[key] + "\n")
+
+    return explain
+
+
+def _wizard(rt, answers, given, explain):
+    """DS01's phases, asking only what no flag answered: framework, base packages, Jupyter, data science,
+    use case, additional packages, system packages."""
+    import sys
+
+    from .. import packages as P
+    from ..image_plan import FRAMEWORK_HELP, FRAMEWORKS
+
+    if not given["framework"] and not given["base_image"]:
+        explain("framework")
+        answers.framework = _choose("Framework", FRAMEWORKS, FRAMEWORK_HELP, "pytorch")
+        if answers.framework == "custom":
+            answers.base_image = click.prompt("Base image (e.g. ubuntu:24.04)", err=True)
+    framework = answers.framework.lower()
+    base = P.BASE_PACKAGES.get(framework, ())
+    if base:
+        explain("base")
+        sys.stderr.write("Already in the base image: " + ", ".join(base) + "\n")
+    if framework == "custom":
+        answers.jupyter = answers.data_science = False
+    else:
+        if given["jupyter"] is None:
+            explain("jupyter")
+            answers.jupyter = click.confirm("Include Jupyter (" + " ".join(P.JUPYTER) + ")?", default=True, err=True)
+        if given["data_science"] is None:
+            explain("data-science")
+            answers.data_science = click.confirm("Include data science (" + " ".join(P.DATA_SCIENCE) + ")?",
+                                                 default=True, err=True)
+        if not given["use_case"]:
+            explain("use-case")
+            help_text = {k: f"{P.USE_CASE_HELP[k]}: {' '.join(v) or 'nothing extra'}" for k, v in P.USE_CASES.items()}
+            answers.use_case = _choose("Use case", tuple(P.USE_CASES), help_text,
+                                       "custom" if answers.requirements else "ml")
+    if not given["packages"]:
+        explain("additional")
+        extra = click.prompt("Additional pip packages (space-separated, Enter for none)", default="",
+                             show_default=False, err=True)
+        answers.packages = [extra] if extra.strip() else []
+    if not given["system"]:
+        explain("system")
+        extra = click.prompt("System (apt) packages (space-separated, Enter for none)", default="",
+                             show_default=False, err=True)
+        answers.system = [extra] if extra.strip() else []
+
+
+def _choose(title, options, help_text, default):
+    import sys
+
+    sys.stderr.write(f"{title}:\n")
+    for number, option in enumerate(options, 1):
+        sys.stderr.write(f"  {number}) {option:<12} {help_text.get(option, '')}\n")
+    choice = click.prompt(f"{title} [1-{len(options)}]", type=click.IntRange(1, len(options)),
+                          default=options.index(default) + 1, err=True)
+    return options[choice - 1]
+
+
+def _write(path, text, user):
+    """Write the Dockerfile as the user (a .bak keeps the previous one)."""
+    import os
+
+    from .. import images
+    from ..create import make_workspace
+
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        make_workspace(directory, user)
+    images.ensure_owned_file(path)
+    if os.path.exists(path):
+        os.replace(path, path + ".bak")
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+    if os.geteuid() == 0:
+        os.chown(path, user.uid, user.gid)
+
+
+def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag, table_flag, previous):
+    """Build (unless --no-build) and print the image record."""
+    from .. import images
+    from ..containers import iso
+
+    out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("built", "BUILT"),
+                                             ("dockerfile", "DOCKERFILE")])
+    record = {"name": name, "image": ref, "built": False, "id": None, "dockerfile": dockerfile_path,
+              "framework": spec.framework if spec else None, "base_image": spec.base_image if spec else None,
+              "packages": ({k: v for k, v in spec.phases.items() if v} if spec else None), "log": None}
+    if not no_build:
+        new_id = build(rt, name, ref, dockerfile_path, no_cache)
+        if previous and previous != new_id:
+            rt.engine._quietly(rt.engine.api.remove_image, previous)  # unused by any container: gone
+        info = rt.engine.api.inspect_image(ref)
+        labels = info["Config"].get("Labels") or {}
+        record.update(built=True, id=new_id.split(":")[-1][:12], log=dockerfile_path + images.LOG_SUFFIX,
+                      framework=labels.get("aime.mlc.FRAMEWORK"), base_image=labels.get("aime.mlc.DS01_BASE_IMAGE"),
+                      size=info.get("Size"), created=iso(_created(info)))
+        rt.progress(f"built {ref}; next: container-create {name}  (or container-deploy {name})")
+    else:
+        rt.progress(f"not built; build it with: image-update {name} --rebuild")
+    out.emit(record)
+    out.close()
+
+
+def _created(info):
+    import datetime
+
+    text = info.get("Created", "")[:19]
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except ValueError:
+        return 0
+
+
+def build(rt, name, ref, dockerfile_path, no_cache):
+    """Build a user's Dockerfile as `ref` with their account's build arguments; returns the image id."""
+    from .. import dockerfile as D
+    from .. import images
+    from ..create import now_iso
+    from ..labels import clean
+    from ..policy import sanitize_username
+
+    user = rt.caller
+    with open(dockerfile_path, encoding="utf-8") as handle:
+        text = handle.read()
+    defaults = {"aime.mlc.CUSTOM_IMAGE": ref, "aime.mlc.MAINTAINER": clean(user.login),
+                "aime.mlc.DS01_CREATED_AT": now_iso(), "aime.mlc.DS01_BASE_IMAGE": clean(D.base_image(text) or ""),
+                "aime.mlc.FRAMEWORK": "custom"}
+    labels = {key: value for key, value in defaults.items() if key not in text}  # the Dockerfile's own win
+    labels["aime.mlc.DS01_DOCKERFILE"] = clean(dockerfile_path)
+    args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
+    rt.progress(f"building {ref} from {dockerfile_path} ...")
+    return images.build(rt.engine, dockerfile_path, ref, args, labels, nocache=no_cache,
+                        log_path=dockerfile_path + images.LOG_SUFFIX)
+
+
+def main():
+    run(cli)

@@ -1,0 +1,311 @@
+"""image-update: change an image's packages in its Dockerfile, rebuild it, and optionally recreate its container."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run, warn
+
+MENU = ("list packages", "add pip packages", "import a requirements.txt", "add system (apt) packages",
+        "remove packages", "edit the Dockerfile", "rebuild", "cancel")
+
+
+@click.command(epilog="""\b
+Examples:
+  image-update demo --add "wandb einops"           add pip packages and rebuild
+  image-update demo --remove seaborn --add-system ffmpeg
+  image-update demo -r requirements.txt --recreate  rebuild, then recreate container demo from it
+  image-update demo --edit                          edit the Dockerfile in $EDITOR, then rebuild
+  image-update demo --rebuild --no-cache
+On a terminal without options, a menu. The previous Dockerfile is kept as Dockerfile.bak.
+See also: image-create, image-list, container-create""")
+@click.argument("name", required=False)
+@click.option("--add", "add", multiple=True, metavar="PKGS", help="Add pip packages (space-separated).")
+@click.option("--remove", "remove", multiple=True, metavar="PKGS", help="Remove pip or apt packages by name.")
+@click.option("--add-system", multiple=True, metavar="PKGS", help="Add apt packages.")
+@click.option("-r", "--requirements", type=click.Path(dir_okay=False), help="Add the packages of a requirements.txt.")
+@click.option("--edit", is_flag=True, help="Open the Dockerfile in $EDITOR.")
+@click.option("--rebuild", is_flag=True, help="Rebuild (also without changes).")
+@click.option("--no-build", is_flag=True, help="Change the Dockerfile only; do not rebuild.")
+@click.option("--no-cache", is_flag=True, help="Build without Docker's layer cache.")
+@click.option("--recreate", is_flag=True, help="After the build, recreate your container NAME from the new image "
+                                               "(same workspace, mounts and GPU request).")
+@output_options
+@config_option
+def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no_cache, recreate, json_flag,
+        table_flag, config):
+    """Update image NAME (ds01-<uid>/NAME:latest) through its Dockerfile."""
+    import os
+    import sys
+
+    from .. import images
+    from .. import packages as P
+    from ..dockerfile import Blocks
+    from ..errors import NotFound, UsageError
+    from ..output import is_tty
+    from ..runtime import Runtime
+
+    interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
+    rt = Runtime(config)
+    user = rt.caller
+    if not name:
+        raise UsageError("no image name given", hint="image-update NAME (image-list shows your images)")
+    name = images.validate_name(name)
+    ref = images.reference(user.uid, name)
+    if rebuild and no_build:
+        raise UsageError("--rebuild and --no-build exclude each other")
+    if recreate and no_build:
+        raise UsageError("--recreate needs the new image: drop --no-build")
+    # Validate everything given before anything is read or written.
+    added = P.pip_list(add, "--add")
+    added_system = P.apt_list(add_system, "--add-system")
+    removed = [P.canonical(w) for value in remove for w in P.split_words(value)]
+    for word in removed:
+        if not P.APT_RE.match(word) and not P.PIP_NAME_RE.match(word):
+            raise UsageError(f"--remove: {word!r} is not a package name")
+    required = P.read_requirements(os.path.expanduser(requirements)) if requirements else []
+    try:
+        labels = (rt.api.inspect_image(ref).get("Config") or {}).get("Labels") or {}
+    except NotFound:
+        labels = {}
+    path = images.find_dockerfile(user, name, labels)
+    if path is None:
+        raise NotFound(f"no Dockerfile for image {name}",
+                       hint=f"looked in ~/workspace/{name}/Dockerfile and ~/dockerfiles/{name}.Dockerfile; "
+                            f"image-create {name} makes one")
+    with open(path, encoding="utf-8") as handle:
+        original = handle.read()
+    blocks = Blocks(original, path)
+    nothing_asked = not (added or added_system or removed or required or edit or rebuild or recreate)
+    if nothing_asked and interactive:
+        action = _menu(blocks)
+        if action == "cancel":
+            return
+        if action == "list packages":
+            _show(blocks)
+            return
+        if action == "add pip packages":
+            added = P.pip_list([click.prompt("pip packages to add", err=True)], "added")
+        elif action == "import a requirements.txt":
+            required = P.read_requirements(os.path.expanduser(click.prompt("requirements.txt path", err=True)))
+        elif action == "add system (apt) packages":
+            added_system = P.apt_list([click.prompt("apt packages to add", err=True)], "added")
+        elif action == "remove packages":
+            _show(blocks)
+            removed = [P.canonical(w) for w in P.split_words(click.prompt("packages to remove", err=True))]
+        elif action == "edit the Dockerfile":
+            edit = True
+        elif action == "rebuild":
+            rebuild = True
+    elif nothing_asked:
+        raise UsageError("nothing to do", hint="--add, --remove, --add-system, -r, --edit or --rebuild")
+    base = P.BASE_PACKAGES[P.framework_family(labels.get("aime.mlc.FRAMEWORK"))]
+    changes = _apply(blocks, added, required, added_system, removed, base)
+    text = blocks.text() if changes["changed"] else original
+    if changes["changed"]:
+        _save(path, original, text)
+        rt.progress(f"updated {path} (previous version in {path}.bak)")
+    if edit:
+        if not changes["changed"]:
+            _backup(path, original)
+        _edit(path)
+        with open(path, encoding="utf-8") as handle:
+            edited = handle.read()
+        Blocks(edited, path)  # the markers must still be readable
+        changes["changed"] = changes["changed"] or edited != original
+    build_now = (changes["changed"] or rebuild or recreate) and not no_build
+    if build_now and interactive and not (rebuild or recreate):
+        build_now = click.confirm("Rebuild the image now?", default=True, err=True)
+    record = {"name": name, "image": ref, "dockerfile": path, "changed": changes["changed"],
+              "added": changes["added"], "removed": changes["removed"], "built": False, "id": None,
+              "recreated": None}
+    if build_now:
+        from .image_create import build
+
+        previous = images.image_id(rt.engine, ref)
+        new_id = build(rt, name, ref, path, no_cache)
+        record.update(built=True, id=new_id.split(":")[-1][:12])
+        if previous and previous != new_id:
+            rt.engine._quietly(rt.engine.api.remove_image, previous)
+        rt.progress(f"rebuilt {ref}")
+        if recreate:
+            record["recreated"] = _recreate(rt, name, ref)
+    elif changes["changed"] or edit:
+        rt.progress(f"not rebuilt; image-update {name} --rebuild builds it")
+    out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("changed", "CHANGED"),
+                                             ("built", "BUILT"), ("recreated", "RECREATED")])
+    out.emit(record)
+    out.close()
+
+
+def _apply(blocks, added, required, added_system, removed, base=()):
+    """Change the phase lists; returns what changed. Duplicates and unknown removals are warned about."""
+    from .. import packages as P
+    from ..dockerfile import PHASE_TITLES
+
+    PHASE_TITLES = dict(PHASE_TITLES, base="the base image")
+    result = {"changed": False, "added": [], "removed": []}
+    present = {P.canonical(b): "base" for b in base}
+    present.update({P.name_of(pkg): phase for phase, pkg in blocks.all_packages("pip")})
+    for phase, new in (("requirements", required), ("additional", added)):
+        if not new:
+            continue
+        blocks.ensure("pip", phase)
+        for package in new:
+            key = P.name_of(package)
+            if key in present:
+                warn(f"{package} is already in {PHASE_TITLES.get(present[key], present[key])}; not added again")
+                continue
+            present[key] = phase
+            blocks.packages[phase].append(package)
+            result["added"].append(package)
+    if added_system:
+        blocks.ensure("apt", "system")
+        have = {P.apt_name(p) for p in blocks.packages["system"]}
+        for package in added_system:
+            if P.apt_name(package) in have:
+                warn(f"{package} is already among the system packages; not added again")
+                continue
+            have.add(P.apt_name(package))
+            blocks.packages["system"].append(package)
+            result["added"].append(package)
+    for key in removed:
+        hit = False
+        for phase, (kind, _, _) in blocks.spans.items():
+            names = [P.name_of(p) if kind == "pip" else P.apt_name(p) for p in blocks.packages[phase]]
+            if key in names:
+                blocks.packages[phase] = [p for p, n in zip(blocks.packages[phase], names) if n != key]
+                hit = True
+        if hit:
+            result["removed"].append(key)
+        else:
+            warn(f"{key} is not in the Dockerfile's package lists; nothing removed")
+    result["changed"] = bool(result["added"] or result["removed"])
+    return result
+
+
+def _menu(blocks):
+    import sys
+
+    sys.stderr.write("What do you want to do?\n")
+    for number, item in enumerate(MENU, 1):
+        sys.stderr.write(f"  {number}) {item}\n")
+    choice = click.prompt(f"Choice [1-{len(MENU)}]", type=click.IntRange(1, len(MENU)), err=True)
+    return MENU[choice - 1]
+
+
+def _show(blocks):
+    import sys
+
+    from ..dockerfile import PHASE_TITLES
+
+    for phase in sorted(blocks.spans, key=lambda p: blocks.spans[p][1]):
+        packages = blocks.packages[phase]
+        sys.stderr.write(f"{PHASE_TITLES.get(phase, phase)}: {' '.join(packages) if packages else '(none)'}\n")
+
+
+def _backup(path, text):
+    with open(path + ".bak", "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _save(path, original, text):
+    import os
+
+    from .. import images
+
+    images.ensure_owned_file(path)
+    _backup(path, original)
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+def _edit(path):
+    """$VISUAL / $EDITOR (split like a shell word list, never run through a shell), else nano or vi."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    from ..errors import Ds01Error
+
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    argv = shlex.split(command) if command else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]
+    result = subprocess.run([*argv, path])
+    if result.returncode != 0:
+        raise Ds01Error(f"the editor ({argv[0]}) exited with {result.returncode}; nothing was rebuilt")
+
+
+def _recreate(rt, name, ref):
+    """Remove container NAME and create it again from the new image, same mounts and GPU request.
+
+    container-create runs with the arguments a user would give it, so every limit and the GPU
+    allocator apply exactly as they do there. Returns the new container's Docker name.
+    """
+    from .. import labels as L
+    from ..errors import Ds01Error, NotFound
+
+    try:
+        rec = rt.finder.find(name)
+    except NotFound:
+        raise NotFound(f"the image was rebuilt, but you have no container {name} to recreate",
+                       hint=f"container-create {name} makes one from {ref}") from None
+    info = rt.api.inspect_container(rec["id"])
+    labels = info["Config"].get("Labels") or {}
+    argv = [name, ref]
+    for option, key in (("-w", L.WORK_MOUNT), ("-d", L.DATA_MOUNT), ("-m", L.MODELS_MOUNT)):
+        value = labels.get(key)
+        if value and value != "-":
+            argv += [option, value]
+    argv += _gpu_arguments(rt, labels)
+    was_running = rec["status"] in ("running", "paused")
+    rt.engine.remove(rec["id"], force=True)
+    rt.progress(f"removed container {name}; creating it again from {ref} ...")
+    from . import container_create, container_start
+
+    try:
+        created = _quietly_run(container_create.cli, argv + ["--json"])
+        if was_running:
+            _quietly_run(container_start.cli, [name, "--json"])
+    except Ds01Error as exc:
+        exc.message = f"container {name} was removed but not created again: {exc.message}"
+        exc.hint = f"your workspace is untouched; container-create {' '.join(argv)}"
+        raise
+    return created[-1].get("container") if created else None
+
+
+def _quietly_run(command, argv):
+    """Run another ds01 command in this process; its records are returned, not printed."""
+    import contextlib
+    import io
+    import json
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        command.main(args=argv, prog_name=command.name, standalone_mode=False)
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def _gpu_arguments(rt, labels):
+    """container-create options that ask for what the old container had: as many slots, of the same kind."""
+    from .. import labels as L
+
+    slots = L.split_list(labels.get(L.GPU_SLOTS))
+    if labels.get(L.GPUS) == "none" or (not slots and not L.gpu_uuids(labels)):
+        return ["--cpu-only"]
+    count = len(slots) or len(L.gpu_uuids(labels))
+    arguments = ["--num-gpus", str(count)]
+    if slots and all("." not in s for s in slots):
+        arguments.append("--full-gpu")
+    elif slots:
+        from ..gpu import load_inventory
+
+        profiles = {s.id: s.profile for s in load_inventory(rt.policy).slots()}
+        kinds = {profiles.get(s) for s in slots}
+        if len(kinds) == 1 and None not in kinds:
+            arguments += ["--gpu-profile", kinds.pop()]
+    return arguments
+
+
+def main():
+    run(cli)

@@ -1,0 +1,233 @@
+"""The Dockerfile image-create writes and image-update edits.
+
+Readable, and structured by marker comments: each package phase sits between
+`# ds01:begin KIND PHASE` and `# ds01:end KIND PHASE`, so image-update rewrites exactly
+those blocks and keeps everything else a user edited. Package lists are written in exec
+form (JSON arrays), never into a shell line; the account is created from build arguments.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from . import account
+
+PIP_PHASES = ("framework", "requirements", "jupyter", "data-science", "use-case", "additional")
+APT_PHASE = "system"
+PHASE_TITLES = {
+    "system": "system packages (apt)", "framework": "framework packages", "requirements": "your requirements file",
+    "jupyter": "Jupyter", "data-science": "data science", "use-case": "use-case packages",
+    "additional": "additional packages",
+}
+APT_SCRIPT = ('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"'
+              ' && rm -rf /var/lib/apt/lists/*')
+PIP_PREFIX = ["pip", "install", "--no-cache-dir"]
+APT_PREFIX = ["sh", "-c", APT_SCRIPT, "ds01-apt"]
+ENVIRONMENT = (("PYTHONUNBUFFERED", "1"), ("CUDA_DEVICE_ORDER", "PCI_BUS_ID"),
+               ("HF_HOME", "/workspace/.cache/huggingface"), ("TORCH_HOME", "/workspace/.cache/torch"),
+               ("MPLCONFIGDIR", "/workspace/.cache/matplotlib"))
+BUILD_ARGS = ("DS01_USER_ID", "DS01_GROUP_ID", "DS01_USERNAME", "DS01_SUDOERS", "DS01_IMAGE_NAME")
+BEGIN_RE = re.compile(r"^# ds01:begin (pip|apt) ([a-z-]+)\s*$")
+OPTIONS_WITH_VALUE = ("--index-url", "--extra-index-url", "-i")
+
+
+@dataclass
+class Spec:
+    name: str
+    image: str
+    login: str
+    uid: int
+    gid: int
+    sudoers: str
+    base_image: str
+    framework: str            # AIME's label value, e.g. Pytorch-2.7.1, or "custom"
+    arch: str | None
+    use_case: str
+    jupyter: bool
+    created: str
+    phases: dict = field(default_factory=dict)        # phase -> [package]
+    pip_options: dict = field(default_factory=dict)   # phase -> [pip option], e.g. a CPU wheel index
+
+    def labels(self):
+        """The image labels (values carry no commas: AIME's `mlc list` splits on them)."""
+        from .labels import clean
+
+        return {
+            "aime.mlc.MAINTAINER": clean(self.login),
+            "aime.mlc.CUSTOM_IMAGE": clean(self.image),
+            "aime.mlc.FRAMEWORK": clean(self.framework),
+            "aime.mlc.DS01_USER_ID": "${DS01_USER_ID}",
+            "aime.mlc.DS01_GROUP_ID": "${DS01_GROUP_ID}",
+            "aime.mlc.DS01_BASE_IMAGE": clean(self.base_image),
+            "aime.mlc.DS01_CREATED_AT": clean(self.created),
+        }
+
+
+def build_args(login, uid, gid, sudoers, name):
+    """The build arguments that bake the caller's account in (ds01 passes them on every build)."""
+    return {"DS01_USER_ID": str(uid), "DS01_GROUP_ID": str(gid), "DS01_USERNAME": login, "DS01_SUDOERS": sudoers,
+            "DS01_IMAGE_NAME": name}
+
+
+def block(kind, phase, packages, options=()):
+    """One marked phase; an empty phase keeps its markers so image-update can fill it."""
+    lines = [f"# ds01:begin {kind} {phase}"]
+    if packages:
+        prefix = (PIP_PREFIX + list(options)) if kind == "pip" else APT_PREFIX
+        words = [json.dumps(w) for w in prefix]
+        items = [json.dumps(p) for p in packages]
+        lines.append("RUN [" + ", ".join(words) + ", \\")
+        lines += [f"     {item}, \\" for item in items[:-1]]
+        lines.append(f"     {items[-1]}]")
+    lines.append(f"# ds01:end {kind} {phase}")
+    return "\n".join(lines)
+
+
+def render(spec):
+    """The Dockerfile text for `spec`."""
+    label_lines = [f'{key}="{value}"' for key, value in spec.labels().items()]
+    header = [
+        f"# ds01 image {spec.image} for {spec.login}",
+        f"# Framework: {spec.framework}" + (f" ({spec.arch})" if spec.arch else "") + f"; use case: {spec.use_case}",
+        f"# Written by image-create on {spec.created}. Edit it freely: image-update rewrites only the",
+        "# blocks between '# ds01:begin' and '# ds01:end'. Rebuild with: image-update " + spec.name + " --rebuild",
+    ]
+    parts = [
+        "\n".join(header),
+        f"FROM {spec.base_image}",
+        "\n".join(f"ARG {key}={value}" for key, value in
+                  build_args(spec.login, spec.uid, spec.gid, spec.sudoers, spec.name).items()),
+        "LABEL " + " \\\n      ".join(label_lines),
+        "ENV " + " \\\n    ".join(f"{k}={v}" for k, v in ENVIRONMENT),
+        block("apt", APT_PHASE, spec.phases.get(APT_PHASE, [])),
+        "# Your account, from the build arguments (uid, gid, login): passwordless sudo, lastlog truncated.\n"
+        + account.dockerfile_run(['"$DS01_USERNAME"', '"$DS01_USER_ID"', '"$DS01_GROUP_ID"',
+                                  '"$DS01_IMAGE_NAME"', '"$DS01_SUDOERS"']),
+    ]
+    for phase in PIP_PHASES:
+        parts.append(block("pip", phase, spec.phases.get(phase, []), spec.pip_options.get(phase, ())))
+    if spec.jupyter:
+        parts.append(
+            "# Jupyter listens on localhost only and keeps its token: reach it through an SSH tunnel.\n"
+            "RUN mkdir -p /etc/jupyter && printf '%s\\n' \\\n"
+            "      \"c.ServerApp.ip = '127.0.0.1'\" \\\n"
+            "      \"c.ServerApp.open_browser = False\" \\\n"
+            "      \"c.ServerApp.root_dir = '/workspace'\" \\\n"
+            "      > /etc/jupyter/jupyter_server_config.py")
+    parts += ["WORKDIR /workspace", 'CMD ["bash"]']
+    return "\n\n".join(parts) + "\n"
+
+
+class Blocks:
+    """The marked phases of a Dockerfile: read them, change their packages, write the text back."""
+
+    def __init__(self, text, path="Dockerfile"):
+        self.lines = text.splitlines()
+        self.path = path
+        self.spans = {}      # phase -> (kind, begin line index, end line index)
+        self.options = {}
+        self.packages = {}
+        for index, line in enumerate(self.lines):
+            match = BEGIN_RE.match(line)
+            if not match:
+                continue
+            kind, phase = match.groups()
+            end = self._find_end(index, kind, phase)
+            self.spans[phase] = (kind, index, end)
+            self.options[phase], self.packages[phase] = self._parse(kind, phase, self.lines[index + 1:end], index)
+
+    def _find_end(self, start, kind, phase):
+        marker = f"# ds01:end {kind} {phase}"
+        for index in range(start + 1, len(self.lines)):
+            if self.lines[index].strip() == marker:
+                return index
+        from .errors import UsageError
+
+        raise UsageError(f"{self.path}:{start + 1}: '# ds01:begin {kind} {phase}' has no matching end marker")
+
+    def _parse(self, kind, phase, lines, offset):
+        from .errors import UsageError
+
+        text = "\n".join(l for l in lines if not l.lstrip().startswith("#")).replace("\\\n", " ").strip()
+        if not text:
+            return [], []
+        try:
+            if not text.startswith("RUN "):
+                raise ValueError("expected a RUN instruction")
+            words = json.loads(text[4:])
+            prefix = PIP_PREFIX if kind == "pip" else APT_PREFIX
+            if words[:len(prefix)] != prefix:
+                raise ValueError(f"expected RUN {json.dumps(prefix)}")
+        except ValueError as exc:
+            raise UsageError(f"{self.path}:{offset + 2}: cannot read the {phase} phase: {exc}",
+                             hint="image-update --edit to fix it by hand") from None
+        rest = words[len(prefix):]
+        options, packages = [], []
+        index = 0
+        while index < len(rest):
+            word = rest[index]
+            if kind == "pip" and word.startswith("-"):
+                options.append(word)
+                if word in OPTIONS_WITH_VALUE and index + 1 < len(rest):
+                    options.append(rest[index + 1])
+                    index += 1
+            else:
+                packages.append(word)
+            index += 1
+        return options, packages
+
+    def ensure(self, kind, phase):
+        """Add an empty marked phase when the Dockerfile has none (e.g. one DS01 wrote): apt right after
+        the last FROM, pip before the final CMD/ENTRYPOINT (else at the end)."""
+        if phase in self.spans:
+            return
+        position = len(self.lines)
+        pattern = r"^\s*FROM\s" if kind == "apt" else r"^\s*(CMD|ENTRYPOINT)\b"
+        matches = [i for i, line in enumerate(self.lines) if re.match(pattern, line, re.IGNORECASE)]
+        if matches:
+            position = matches[-1] + 1 if kind == "apt" else matches[-1]
+        new = ["", f"# ds01:begin {kind} {phase}", f"# ds01:end {kind} {phase}", ""]
+        current = {p: list(v) for p, v in self.packages.items()}
+        self.__init__("\n".join(self.lines[:position] + new + self.lines[position:]), self.path)
+        self.packages.update(current)
+
+    def kind(self, phase):
+        return self.spans[phase][0] if phase in self.spans else None
+
+    def all_packages(self, kind="pip"):
+        """[(phase, package)] in file order."""
+        order = sorted(self.spans, key=lambda p: self.spans[p][1])
+        return [(phase, pkg) for phase in order if self.spans[phase][0] == kind for pkg in self.packages[phase]]
+
+    def set(self, phase, packages):
+        self.packages[phase] = list(packages)
+
+    def text(self):
+        """The Dockerfile with every phase block rewritten from the current package lists."""
+        out = []
+        index = 0
+        starts = {begin: (phase, kind, end) for phase, (kind, begin, end) in self.spans.items()}
+        while index < len(self.lines):
+            if index in starts:
+                phase, kind, end = starts[index]
+                out.append(block(kind, phase, self.packages[phase], self.options.get(phase, ())))
+                index = end + 1
+                continue
+            out.append(self.lines[index])
+            index += 1
+        return "\n".join(out) + "\n"
+
+
+def base_image(text):
+    """The image of the last FROM (the final stage), or None."""
+    found = None
+    for line in text.splitlines():
+        match = re.match(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", line, re.IGNORECASE)
+        if match:
+            found = match.group(1)
+    return found
+
+
+def needs_context(text):
+    """True when the Dockerfile copies files in, so the build must send its directory."""
+    return bool(re.search(r"^\s*(COPY|ADD)\s", text, re.IGNORECASE | re.MULTILINE))

