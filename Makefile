@@ -41,6 +41,7 @@ check-generated:
 bench: deps system-deps
 	$(BIN)/python bench/container_list.py
 	$(BIN)/python bench/gpu_allocator.py
+	$(BIN)/python bench/images.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Bench: `image-list --json` against `docker images --format '{{json .}}'`, and `image-catalog` against `python -c pass`.
+
+N user images (tags of the base image, each labelled as image-create labels it) and N containers
+using them, in a private dockerd (ds01.sandbox); medians and ratios from the same run.
+Usage: bench/images.py [-n 50] [-r 15]
+"""
+
+import argparse
+import os
+import sys
+
+from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+from ds01 import sandbox
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", "--images", type=int, default=50)
+    parser.add_argument("-r", "--runs", type=int, default=15)
+    args = parser.parse_args()
+    cli = docker_cli()
+    with engine() as (host, client):
+        uid, login = os.getuid(), os.environ.get("USER", "root")
+        for i in range(args.images):
+            # A one-layer build per image, so each has its own id and labels (as image-create makes them).
+            import io
+            import tarfile
+
+            text = (f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.MAINTAINER={login} aime.mlc.FRAMEWORK=Pytorch-2.7.1 "
+                    f"aime.mlc.DS01_USER_ID={uid} bench.index={i}\n").encode()
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                info = tarfile.TarInfo("Dockerfile")
+                info.size = len(text)
+                tar.addfile(info, io.BytesIO(text))
+            buffer.seek(0)
+            client.images.build(fileobj=buffer, custom_context=True, tag=f"ds01-{uid}/img{i}:latest")
+            client.api.create_container(f"ds01-{uid}/img{i}:latest", ["bash"], name=f"img{i}._.{uid}",
+                                        labels=ds01_labels(login, f"img{i}"))
+        env = dict(os.environ, DOCKER_HOST=host)
+        floor = median_wall([cli, "images", "--format", "{{json .}}"], env, args.runs)
+        print(f"images: {args.images} (+{args.images} containers), runs: {args.runs}")
+        line("docker images --format json", floor)
+        line("image-list --json", median_wall([os.path.join(BINDIR, "image-list"), "--json"], env, args.runs), floor)
+        line("image-catalog --json --arch CUDA_ADA",
+             median_wall([os.path.join(BINDIR, "image-catalog"), "--json", "--arch", "CUDA_ADA"], env, args.runs),
+             floor)
+        line("python -c pass", median_wall([sys.executable, "-c", "pass"], env, args.runs), floor)
+
+
+if __name__ == "__main__":
+    main()
