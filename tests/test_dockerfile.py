@@ -130,3 +130,17 @@ def test_a_broken_block_is_reported_with_file_and_line():
     with pytest.raises(UsageError) as info:
         D.Blocks(text, "/home/alice/workspace/demo/Dockerfile")
     assert info.value.message.startswith("/home/alice/workspace/demo/Dockerfile:")
+
+
+def test_pytorch_cpu_installs_cpu_wheels_in_the_framework_phase():
+    from ds01.image_plan import CPU_WHEELS, Answers, phases_for
+
+    phases, use_case = phases_for(Answers(framework="pytorch-cpu", jupyter=False, packages=["torch rich"]),
+                                  "pytorch-cpu", warn=lambda m: None)
+    assert phases["framework"] == ["torch", "torchvision", "torchaudio"] and phases["additional"] == ["rich"]
+    spec = _spec(framework=phases["framework"])
+    spec.pip_options = {"framework": CPU_WHEELS}
+    blocks = D.Blocks(D.render(spec))
+    assert blocks.options["framework"] == CPU_WHEELS and blocks.packages["framework"][0] == "torch"
+    blocks.set("framework", ["torch"])
+    assert '"--index-url", "https://download.pytorch.org/whl/cpu"' in blocks.text()

@@ -286,3 +286,63 @@ def test_the_wizard_asks_each_phase_on_a_terminal(sh, users):
 def test_without_a_terminal_nothing_is_asked(offline_sh, users):
     result = offline_sh.run(users["alice"], "image-create")
     assert result.returncode == 2 and "no image name given" in result.stderr
+
+
+def test_an_existing_dockerfile_builds_with_its_directory_as_context(sh, users, client):
+    alice = users["alice"]
+    project = os.path.join(alice.pw_dir, "workspace", "hand")
+    sh.run(alice, "sh", "-c", f"mkdir -p {project}/src && echo hello > {project}/src/data.txt", check=True)
+    path = os.path.join(project, "Dockerfile")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(f"FROM {sandbox.BASE_IMAGE}\nCOPY src/data.txt /opt/data.txt\n")
+    os.chown(path, alice.pw_uid, alice.pw_gid)
+    record = sh.records(alice, "image-create", "hand", "--dockerfile", path)[0]
+    image = client.images.get(ref(alice, "hand"))
+    assert record["built"] is True and image.labels["aime.mlc.DS01_DOCKERFILE"] == path
+    assert image.labels["aime.mlc.DS01_BASE_IMAGE"] == sandbox.BASE_IMAGE
+    assert "aime.mlc.DS01_USER_ID" not in image.labels  # nothing says the account is inside
+    assert client.containers.run(ref(alice, "hand"), ["cat", "/opt/data.txt"], remove=True).strip() == b"hello"
+    created = sh.records(alice, "container-create", "hand", "--cpu-only")[0]
+    assert client.containers.get(created["container"]).image.tags == [
+        f"ds01-{alice.pw_uid}/hand:{created['container']}"]  # so AIME's account setup ran
+    assert sh.run(alice, "image-create", "hand2", "--dockerfile", path, "-p", "numpy").returncode == 2
+
+
+def test_on_a_terminal_the_build_shows_one_rewritten_step_line(sh, users, client):
+    pexpect = pytest.importorskip("pexpect")
+    from tests.conftest import BIN
+
+    alice = users["alice"]
+    argv = sandbox.as_user_command(alice, [str(BIN / "image-create"), "tty", "-f", "pytorch", "-t", "rl",
+                                           "--jupyter", "--data-science", "-p", "wandb", "-s", "ffmpeg"])
+    child = pexpect.spawn(argv[0], argv[1:], env=sh.env(alice), cwd="/", encoding="utf-8", timeout=120)
+    child.expect(r"Build the image now\?")
+    child.sendline("")
+    child.expect(r"\r\x1b\[Kstep 1/\d+: FROM ds01-test/ml-base")
+    child.expect(r"\r\x1b\[Kstep \d+/\d+: RUN \[\"pip\"")
+    child.expect("built ds01-")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert ["gymnasium", "stable-baselines3"] in pip_calls(client, ref(alice, "tty"))
+
+
+def test_image_list_all_users_is_for_admins(sh, users):
+    alice, bob, admin = users["alice"], users["bob"], users["admin"]
+    sh.run(alice, "image-create", "a1", "--no-jupyter", check=True)
+    sh.run(bob, "image-create", "b1", "--no-jupyter", check=True)
+    assert [r["name"] for r in sh.records(bob, "image-list")] == ["b1"]
+    assert sh.run(bob, "image-list", "-a").returncode == 5
+    everyone = sh.records(admin, "image-list", "-a")
+    assert {(r["user"], r["name"]) for r in everyone} == {(alice.pw_name, "a1"), (bob.pw_name, "b1")}
+    assert sh.run(admin, "image-delete", ref(bob, "b1"), check=True).returncode == 0
+    assert os.path.exists(dockerfile_of(bob, "b1"))
+
+
+def test_the_legacy_name_image_remove_still_deletes(sh, users, client):
+    alice = users["alice"]
+    missing = sh.run(alice, "image-remove", "nothere")
+    assert missing.returncode == 4 and missing.stderr.startswith("image-remove: error: no image")
+    sh.run(alice, "image-create", "old", "--no-jupyter", check=True)
+    assert sh.records(alice, "image-remove", "old")[0]["status"] == "deleted"
+    assert ref(alice, "old") not in {t for i in client.images.list() for t in i.tags}
