@@ -12,6 +12,7 @@ import sys
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
 from ds01 import sandbox
+from ds01.images import context_tar
 
 
 def main():
@@ -24,18 +25,10 @@ def main():
         uid, login = os.getuid(), os.environ.get("USER", "root")
         for i in range(args.images):
             # A one-layer build per image, so each has its own id and labels (as image-create makes them).
-            import io
-            import tarfile
-
             text = (f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.MAINTAINER={login} aime.mlc.FRAMEWORK=Pytorch-2.7.1 "
-                    f"aime.mlc.DS01_USER_ID={uid} bench.index={i}\n").encode()
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as tar:
-                info = tarfile.TarInfo("Dockerfile")
-                info.size = len(text)
-                tar.addfile(info, io.BytesIO(text))
-            buffer.seek(0)
-            client.images.build(fileobj=buffer, custom_context=True, tag=f"ds01-{uid}/img{i}:latest")
+                    f"aime.mlc.DS01_USER_ID={uid} bench.index={i}\n")
+            client.images.build(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True,
+                                tag=f"ds01-{uid}/img{i}:latest")
             client.api.create_container(f"ds01-{uid}/img{i}:latest", ["bash"], name=f"img{i}._.{uid}",
                                         labels=ds01_labels(login, f"img{i}"))
         env = dict(os.environ, DOCKER_HOST=host)

@@ -50,16 +50,16 @@ class Spec:
 
     def labels(self):
         """The image labels (values carry no commas: AIME's `mlc list` splits on them)."""
-        from .labels import clean
+        from . import labels as L
 
         return {
-            "aime.mlc.MAINTAINER": clean(self.login),
-            "aime.mlc.CUSTOM_IMAGE": clean(self.image),
-            "aime.mlc.FRAMEWORK": clean(self.framework),
-            "aime.mlc.DS01_USER_ID": "${DS01_USER_ID}",
-            "aime.mlc.DS01_GROUP_ID": "${DS01_GROUP_ID}",
-            "aime.mlc.DS01_BASE_IMAGE": clean(self.base_image),
-            "aime.mlc.DS01_CREATED_AT": clean(self.created),
+            L.MAINTAINER: L.clean(self.login),
+            L.CUSTOM_IMAGE: L.clean(self.image),
+            L.FRAMEWORK: L.clean(self.framework),
+            L.USER_ID: "${DS01_USER_ID}",
+            L.GROUP_ID: "${DS01_GROUP_ID}",
+            L.BASE_IMAGE: L.clean(self.base_image),
+            L.CREATED_AT: L.clean(self.created),
         }
 
 

@@ -9,6 +9,7 @@ import re
 import sys
 import time
 
+from . import labels as L
 from .errors import Ds01Error, NotFound, PermissionDenied, UsageError
 
 REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -70,7 +71,7 @@ def legacy_dockerfile(user, name):
 
 def find_dockerfile(user, name, labels=None):
     """The Dockerfile of image `name`: the path the image recorded, ~/workspace/NAME, then DS01's ~/dockerfiles."""
-    recorded = (labels or {}).get("aime.mlc.DS01_DOCKERFILE")
+    recorded = (labels or {}).get(L.DOCKERFILE)
     for path in (recorded, workspace_dockerfile(user, name), legacy_dockerfile(user, name)):
         if path and os.path.isfile(path):
             return path
@@ -97,14 +98,14 @@ def record(summary, labels, containers, dockerfile=None):
         "name": parsed[1] if parsed else owned,
         "image": owned,
         "tags": tags,
-        "user": labels.get("aime.mlc.MAINTAINER"),
+        "user": labels.get(L.MAINTAINER),
         "uid": parsed[0] if parsed else None,
         "id": (summary.get("Id") or "").split(":")[-1][:12],
         "size": size,
         "size_human": human_size(size),
         "created": iso(summary.get("Created")),
-        "framework": labels.get("aime.mlc.FRAMEWORK"),
-        "base_image": labels.get("aime.mlc.DS01_BASE_IMAGE"),
+        "framework": labels.get(L.FRAMEWORK),
+        "base_image": labels.get(L.BASE_IMAGE),
         "dockerfile": dockerfile,
         "containers": containers,
     }
@@ -131,8 +132,7 @@ def list_images(api, user, admin=False, all_users=False):
         using = sorted(names.split((c.get("Names") or ["/?"])[0])[0] for c in containers
                        if c.get("ImageID") == summary.get("Id"))
         owner = user if uid == user.uid else users.setdefault(uid, lookup(uid))
-        dockerfile = find_dockerfile(owner, name, labels) if owner is not None else labels.get(
-            "aime.mlc.DS01_DOCKERFILE")
+        dockerfile = find_dockerfile(owner, name, labels) if owner is not None else labels.get(L.DOCKERFILE)
         result.append(record(summary, labels, using, dockerfile))
     result.sort(key=lambda r: (r["uid"] or 0, r["name"] or ""))
     return result
@@ -191,7 +191,7 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
     if needs_context(text):
         kwargs.update(path=os.path.dirname(os.path.abspath(dockerfile)), dockerfile=os.path.basename(dockerfile))
     else:
-        kwargs.update(fileobj=_context_tar(text), custom_context=True)
+        kwargs.update(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True)
     log = []
     step = None
     step_lines = []
@@ -243,17 +243,18 @@ def _short(text, width=70):
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
-def _context_tar(text):
+def context_tar(files):
+    """A build context in memory: {name: (text, mode)} as an uncompressed tar, rewound."""
     import io
     import tarfile
 
     buffer = io.BytesIO()
-    data = text.encode("utf-8")
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        info.mtime = int(time.time())
-        tar.addfile(info, io.BytesIO(data))
+        for name, (text, mode) in files.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
 
@@ -264,6 +265,36 @@ def _write_log(path, lines, seconds):
             handle.write("\n".join(lines) + f"\n# build took {seconds:.1f}s\n")
     except OSError as exc:
         sys.stderr.write(f"warning: could not save the build log to {path}: {exc.strerror}\n")
+
+
+def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
+    """Build the caller's Dockerfile as `ref` with their account's build arguments; returns the new id.
+
+    Labels the Dockerfile does not set itself are added (where it came from, the base, the
+    maintainer). The image `ref` named before is removed when nothing uses it any more.
+    """
+    from . import dockerfile as D
+    from .create import now_iso
+    from .policy import sanitize_username
+
+    user = rt.caller
+    with open(dockerfile_path, encoding="utf-8") as handle:
+        text = handle.read()
+    defaults = {L.CUSTOM_IMAGE: ref, L.MAINTAINER: L.clean(user.login), L.CREATED_AT: now_iso(),
+                L.BASE_IMAGE: L.clean(D.base_image(text) or ""), L.FRAMEWORK: "custom"}
+    labels = {key: value for key, value in defaults.items() if key not in text}  # the Dockerfile's own win
+    labels[L.DOCKERFILE] = L.clean(dockerfile_path)
+    args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
+    previous = image_id(rt.engine, ref)
+    rt.progress(f"building {ref} from {dockerfile_path} ...")
+    new_id = build(rt.engine, dockerfile_path, ref, args, labels, nocache=no_cache,
+                   log_path=dockerfile_path + LOG_SUFFIX)
+    if previous and previous != new_id:
+        try:
+            rt.engine.api.remove_image(previous)
+        except rt.engine.errors.APIError:
+            pass  # still used by a container: it stays until that container goes
+    return new_id
 
 
 def image_id(engine, ref):

@@ -208,10 +208,9 @@ def ensure_base_image(host, ref=BASE_IMAGE, progress=print):
 
 def ensure_ml_base_image(host, ref=ML_BASE_IMAGE, base=BASE_IMAGE):
     """The base image plus recording stand-ins for pip and apt-get: what a catalog image is in the sandbox."""
-    import io
-    import tarfile
-
     import docker
+
+    from .images import context_tar
 
     client = docker.DockerClient(base_url=host, timeout=600)
     try:
@@ -219,17 +218,9 @@ def ensure_ml_base_image(host, ref=ML_BASE_IMAGE, base=BASE_IMAGE):
         return False
     except docker.errors.ImageNotFound:
         pass
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, text, mode in (("Dockerfile", ML_BASE_DOCKERFILE.format(base=base), 0o644),
-                                 ("stand-in", STAND_IN.replace("$LOG", STAND_IN_LOG).replace(
-                                     "${LOG%/*}", os.path.dirname(STAND_IN_LOG)), 0o755)):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    client.images.build(fileobj=buffer, custom_context=True, tag=ref, rm=True, pull=False)
+    stand_in = STAND_IN.replace("$LOG", STAND_IN_LOG).replace("${LOG%/*}", os.path.dirname(STAND_IN_LOG))
+    context = context_tar({"Dockerfile": (ML_BASE_DOCKERFILE.format(base=base), 0o644), "stand-in": (stand_in, 0o755)})
+    client.images.build(fileobj=context, custom_context=True, tag=ref, rm=True, pull=False)
     return True
 
 

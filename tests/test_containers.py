@@ -2,12 +2,10 @@
 
 import json
 import os
-import subprocess
 
 import pytest
 
 from ds01 import sandbox
-from tests.conftest import BIN
 
 AIME_KEYS = ["aime.mlc", "aime.mlc.NAME", "aime.mlc.USER", "aime.mlc.ARCH", "aime.mlc.MLC_VERSION",
              "aime.mlc.WORK_MOUNT", "aime.mlc.DATA_MOUNT", "aime.mlc.MODELS_MOUNT", "aime.mlc.FRAMEWORK",

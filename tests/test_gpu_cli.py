@@ -4,7 +4,6 @@ import concurrent.futures
 import datetime
 import json
 import os
-import subprocess
 import textwrap
 import time
 from pathlib import Path

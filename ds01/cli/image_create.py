@@ -93,7 +93,7 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
         path = os.path.abspath(os.path.expanduser(dockerfile))
         if not os.path.isfile(path):
             raise UsageError(f"no Dockerfile at {dockerfile}")
-        _finish(rt, name, ref, path, None, no_build, no_cache, json_flag, table_flag, existing)
+        _finish(rt, name, ref, path, None, no_build, no_cache, json_flag, table_flag)
         return
     if os.path.exists(target) and not force:
         raise Ds01Error(f"{target} already exists", hint=f"image-update {name} edits it; --force rewrites it "
@@ -112,7 +112,7 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     if interactive and not no_build:
         explain("build")
         no_build = not click.confirm("Build the image now?", default=True, err=True)
-    _finish(rt, name, ref, target, spec, no_build, no_cache, json_flag, table_flag, existing)
+    _finish(rt, name, ref, target, spec, no_build, no_cache, json_flag, table_flag)
 
 
 def _explainer(guided):
@@ -202,9 +202,10 @@ def _write(path, text, user):
         os.chown(path, user.uid, user.gid)
 
 
-def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag, table_flag, previous):
+def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag, table_flag):
     """Build (unless --no-build) and print the image record."""
     from .. import images
+    from .. import labels as L
     from ..containers import iso
 
     out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("built", "BUILT"),
@@ -213,13 +214,11 @@ def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag,
               "framework": spec.framework if spec else None, "base_image": spec.base_image if spec else None,
               "packages": ({k: v for k, v in spec.phases.items() if v} if spec else None), "log": None}
     if not no_build:
-        new_id = build(rt, name, ref, dockerfile_path, no_cache)
-        if previous and previous != new_id:
-            rt.engine._quietly(rt.engine.api.remove_image, previous)  # unused by any container: gone
+        new_id = images.build_user_image(rt, name, ref, dockerfile_path, no_cache)
         info = rt.engine.api.inspect_image(ref)
         labels = info["Config"].get("Labels") or {}
         record.update(built=True, id=new_id.split(":")[-1][:12], log=dockerfile_path + images.LOG_SUFFIX,
-                      framework=labels.get("aime.mlc.FRAMEWORK"), base_image=labels.get("aime.mlc.DS01_BASE_IMAGE"),
+                      framework=labels.get(L.FRAMEWORK), base_image=labels.get(L.BASE_IMAGE),
                       size=info.get("Size"), created=iso(_created(info)))
         rt.progress(f"built {ref}; next: container-create {name}  (or container-deploy {name})")
     else:
@@ -237,28 +236,6 @@ def _created(info):
             tzinfo=datetime.timezone.utc).timestamp()
     except ValueError:
         return 0
-
-
-def build(rt, name, ref, dockerfile_path, no_cache):
-    """Build a user's Dockerfile as `ref` with their account's build arguments; returns the image id."""
-    from .. import dockerfile as D
-    from .. import images
-    from ..create import now_iso
-    from ..labels import clean
-    from ..policy import sanitize_username
-
-    user = rt.caller
-    with open(dockerfile_path, encoding="utf-8") as handle:
-        text = handle.read()
-    defaults = {"aime.mlc.CUSTOM_IMAGE": ref, "aime.mlc.MAINTAINER": clean(user.login),
-                "aime.mlc.DS01_CREATED_AT": now_iso(), "aime.mlc.DS01_BASE_IMAGE": clean(D.base_image(text) or ""),
-                "aime.mlc.FRAMEWORK": "custom"}
-    labels = {key: value for key, value in defaults.items() if key not in text}  # the Dockerfile's own win
-    labels["aime.mlc.DS01_DOCKERFILE"] = clean(dockerfile_path)
-    args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
-    rt.progress(f"building {ref} from {dockerfile_path} ...")
-    return images.build(rt.engine, dockerfile_path, ref, args, labels, nocache=no_cache,
-                        log_path=dockerfile_path + images.LOG_SUFFIX)
 
 
 def main():

@@ -24,6 +24,7 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
 
     from .. import images
     from ..errors import Ds01Error, NotFound
+    from ..identity import lookup
     from ..names import split
     from ..runtime import Runtime
 
@@ -52,7 +53,7 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
         owned = images.parse_reference(ref)
         dockerfile = None
         if owned:
-            owner = rt.caller if owned[0] == rt.caller.uid else _lookup(owned[0])
+            owner = rt.caller if owned[0] == rt.caller.uid else lookup(owned[0])
             dockerfile = images.find_dockerfile(owner, owned[1], labels) if owner else None
         deleted = []
         if dockerfile and delete_dockerfile:
@@ -66,12 +67,6 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
                 "dockerfile_deleted": bool(deleted), "removed_containers": users}
 
     return batch(targets, delete, out)
-
-
-def _lookup(uid):
-    from ..identity import lookup
-
-    return lookup(uid)
 
 
 def main():

@@ -97,7 +97,9 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
             rebuild = True
     elif nothing_asked:
         raise UsageError("nothing to do", hint="--add, --remove, --add-system, -r, --edit or --rebuild")
-    base = P.BASE_PACKAGES[P.framework_family(labels.get("aime.mlc.FRAMEWORK"))]
+    from ..labels import FRAMEWORK
+
+    base = P.BASE_PACKAGES[P.framework_family(labels.get(FRAMEWORK))]
     changes = _apply(blocks, added, required, added_system, removed, base)
     text = blocks.text() if changes["changed"] else original
     if changes["changed"]:
@@ -118,13 +120,8 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
               "added": changes["added"], "removed": changes["removed"], "built": False, "id": None,
               "recreated": None}
     if build_now:
-        from .image_create import build
-
-        previous = images.image_id(rt.engine, ref)
-        new_id = build(rt, name, ref, path, no_cache)
+        new_id = images.build_user_image(rt, name, ref, path, no_cache)
         record.update(built=True, id=new_id.split(":")[-1][:12])
-        if previous and previous != new_id:
-            rt.engine._quietly(rt.engine.api.remove_image, previous)
         rt.progress(f"rebuilt {ref}")
         if recreate:
             record["recreated"] = _recreate(rt, name, ref)
