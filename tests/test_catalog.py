@@ -1,5 +1,6 @@
 """The AIME image catalog: parsing (the real AIME file, both formats), resolution, architecture choice."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,17 @@ from ds01.errors import NotFound, UsageError
 from ds01.gpu.model import Gpu, Inventory
 from ds01.policy import PolicyError
 
-AIME_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "aime" / "ml_images.repo"
+def _aime_catalog():
+    """AIME's own catalog (not committed here): $DS01_AIME_CATALOG, else ../shared/reference beside a parent
+    of this checkout, else the workplace's /work/shared."""
+    relative = Path("shared", "reference", "aime", "ml_images.repo")
+    candidates = [Path(os.environ["DS01_AIME_CATALOG"])] if os.environ.get("DS01_AIME_CATALOG") else []
+    candidates += [parent / relative for parent in Path(__file__).resolve().parents]
+    candidates.append(Path("/work") / relative)
+    return next((c for c in candidates if c.is_file()), candidates[-1])
+
+
+AIME_CATALOG = _aime_catalog()
 
 
 @pytest.fixture(scope="module")
