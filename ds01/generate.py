@@ -19,8 +19,17 @@ def bin_script(command, legacy=None):
     return "\n".join(lines) + "\n"
 
 
+def dispatcher_script(noun):
+    lines = ["#!/usr/bin/env python3", HEADER, "from ds01.cli.dispatch import main", f"main({noun!r})"]
+    return "\n".join(lines) + "\n"
+
+
 def expected_files():
+    from .registry import DISPATCHERS, verbs
+
     files = {os.path.join("docs", "config.md"): config_reference()}
+    for noun in (*(n for n in DISPATCHERS if verbs(n)), "ds01"):  # a noun appears with its first verb
+        files[os.path.join("bin", noun)] = dispatcher_script(noun)
     for command in COMMANDS:
         files[os.path.join("bin", command.name)] = bin_script(command)
         for old in command.legacy:

@@ -46,6 +46,37 @@ COMMANDS = (
 )
 
 
+# Space syntax: `container stop x` runs `container-stop x`. Beyond `<noun>-<verb>`, each noun may map
+# extra verbs (DS01's aliases); a mapping whose target is not a command yet is not offered.
+DISPATCHERS = {
+    "container": {},
+    "image": {},
+    "gpu": {},
+    "project": {},
+    "user": {"new": "user-setup", "get-limits": "check-limits", "limits": "check-limits", "quota": "check-limits"},
+    "check": {"limits": "check-limits"},
+    "get": {"limits": "check-limits"},
+}
+DISPATCHER_SUMMARIES = {
+    "container": "containers: create, start, stop, remove, list ...", "image": "your images: create, update, list ...",
+    "gpu": "GPU slots: status, allocate, release ...", "project": "projects in ~/workspace",
+    "user": "your account", "check": "check limits", "get": "get limits",
+}
+
+
+def verbs(noun):
+    """{verb: (Command, name typed)} that `noun VERB` runs, in registry order; legacy names included."""
+    names = by_name()
+    result = {}
+    for name, (command, legacy) in names.items():
+        if name.startswith(noun + "-"):
+            result[name[len(noun) + 1:]] = (command, name)
+    for verb, target in DISPATCHERS.get(noun, {}).items():
+        if target in names:
+            result.setdefault(verb, (names[target][0], target))
+    return result
+
+
 def by_name():
     """Every callable name (current and legacy) -> (Command, legacy name or None)."""
     names = {}

@@ -96,3 +96,26 @@ def test_a_command_missing_from_the_registry_is_drift(tmp_path, monkeypatch):
     shutil.rmtree(tmp_path / "bin")
     shutil.copytree(REPO / "bin", tmp_path / "bin")
     assert generate.main(["--check", "--root", str(tmp_path)]) == 1
+
+
+def test_dispatchers_list_their_verbs_and_refuse_unknown_ones(offline_sh, users):
+    alice = users["alice"]
+    listing = offline_sh.run(alice, "container")
+    assert listing.returncode == 0
+    verbs = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
+    assert verbs == ["create", "start", "stop", "remove", "list"]
+    assert offline_sh.run(alice, "container", "--help").stdout == listing.stdout
+    assert "image" in offline_sh.run(alice, "ds01").stdout
+    unknown = offline_sh.run(alice, "container", "bogus")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("container: error: unknown verb 'bogus'")
+    assert offline_sh.run(alice, "ds01", "nothing", "list").returncode == 2
+
+
+def test_dispatchers_run_the_command_with_its_exit_code_and_name(offline_sh, users):
+    alice = users["alice"]
+    direct = offline_sh.run(alice, "container-stop", "--bogus")
+    for argv in (("container", "stop", "--bogus"), ("ds01", "container", "stop", "--bogus")):
+        via = offline_sh.run(alice, *argv)
+        assert (via.returncode, via.stderr) == (direct.returncode, direct.stderr) == (2, direct.stderr)
+    help_text = offline_sh.run(alice, "ds01", "image", "create", "--help")
+    assert help_text.returncode == 0 and help_text.stdout.startswith("Usage: image-create")

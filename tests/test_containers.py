@@ -273,3 +273,14 @@ def test_start_resumes_a_paused_container_and_stop_stops_it(sh, users, client):
     assert [r["status"] for r in sh.records(alice, "container-start", "nap")] == ["running"]
     container.pause()
     assert [r["status"] for r in sh.records(alice, "container-stop", "nap")] == ["exited"]
+
+
+def test_space_syntax_and_legacy_names_act_like_the_command(sh, users):
+    alice = users["alice"]
+    create(sh, alice, "sp")
+    assert sh.records(alice, "ds01", "container", "list", "-a") == sh.records(alice, "container-list", "-a")
+    assert sh.run(alice, "container", "stop", "nothere").returncode == sh.run(alice, "container-stop",
+                                                                               "nothere").returncode == 4
+    removed = sh.records(alice, "container", "cleanup", "sp")  # DS01's old name, through the dispatcher
+    assert [(r["name"], r["status"]) for r in removed] == [("sp", "removed")]
+    assert sh.records(alice, "container-list", "-a") == []

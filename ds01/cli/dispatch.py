@@ -1,0 +1,76 @@
+"""Dispatchers: `container stop x` and `ds01 container stop x` run `container-stop x`, in this process.
+
+Same arguments, stdin, stdout and exit code as the command itself; the command's own name is
+what its errors carry. `container` alone or `container --help` lists the verbs.
+"""
+
+import sys
+
+
+def _verbs_text(noun):
+    from ..registry import verbs
+
+    rows = []
+    for verb, (command, name) in verbs(noun).items():
+        if name != command.name and name.startswith(noun + "-"):
+            continue  # legacy names work but are not advertised
+        note = f" (= {command.name})" if name != f"{noun}-{verb}" else ""
+        rows.append((verb, command.summary + note))
+    width = max((len(v) for v, _ in rows), default=0)
+    lines = [f"Usage: {noun} VERB [ARGS]...   (the same as {noun}-VERB [ARGS]...)", "", "Verbs:"]
+    lines += [f"  {verb.ljust(width)}  {summary}" for verb, summary in rows]
+    lines += ["", f"{noun} VERB --help shows a verb's options."]
+    return "\n".join(lines) + "\n"
+
+
+def _nouns_text():
+    from ..registry import DISPATCHER_SUMMARIES, DISPATCHERS, verbs
+
+    nouns = [n for n in DISPATCHERS if verbs(n)]
+    width = max(len(n) for n in nouns)
+    lines = ["Usage: ds01 NOUN VERB [ARGS]...   (the same as NOUN-VERB [ARGS]...)", "", "Nouns:"]
+    lines += [f"  {n.ljust(width)}  {DISPATCHER_SUMMARIES.get(n, '')}" for n in nouns]
+    lines += ["", "ds01 NOUN --help lists a noun's verbs."]
+    return "\n".join(lines) + "\n"
+
+
+def dispatch(noun, args, prog):
+    """Run `noun-args[0]` with the rest of args; returns only for help (0) or a usage error (2)."""
+    from ..registry import verbs
+
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(_verbs_text(noun))
+        return 0
+    table = verbs(noun)
+    verb = args[0]
+    if verb not in table:
+        sys.stderr.write(f"{prog}: error: unknown verb {verb!r}\n  hint: {prog} --help lists them\n")
+        return 2
+    command, name = table[verb]
+    sys.argv = [name, *args[1:]]
+    if name != command.name:
+        from ._common import deprecated
+
+        deprecated(name, command.name)
+    import importlib
+
+    importlib.import_module(command.module).main()
+    return 0
+
+
+def main(noun):
+    import os
+
+    prog = os.path.basename(sys.argv[0]) or noun
+    args = sys.argv[1:]
+    if noun == "ds01":
+        from ..registry import DISPATCHERS
+
+        if not args or args[0] in ("-h", "--help", "help"):
+            sys.stdout.write(_nouns_text())
+            sys.exit(0)
+        if args[0] not in DISPATCHERS:
+            sys.stderr.write(f"ds01: error: unknown noun {args[0]!r}\n  hint: ds01 --help lists them\n")
+            sys.exit(2)
+        noun, args, prog = args[0], args[1:], f"ds01 {args[0]}"
+    sys.exit(dispatch(noun, args, prog))
