@@ -66,15 +66,9 @@ def resolve_base(rt, answers):
         image, label = FIXED_BASES[framework]
         return image, label, None, framework
     cat = catalog.load(rt.policy)
-    arch, _ = catalog.choose_arch(cat, answers.arch, rt.policy, lambda: _inventory(rt))
+    arch, _ = catalog.choose_arch(cat, answers.arch, rt.policy, lambda: rt.inventory)
     entry = cat.resolve(framework, answers.version, arch)
     return entry.image, entry.label, arch, framework
-
-
-def _inventory(rt):
-    from .gpu import load_inventory
-
-    return load_inventory(rt.policy)
 
 
 def phases_for(answers, framework, warn=None):

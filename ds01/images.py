@@ -305,17 +305,31 @@ def image_id(engine, ref):
         return None
 
 
-def containers_using(api, image_id_):
-    """`docker ps -a` entries of containers made from the image with this id."""
-    return [c for c in api.containers(all=True) if c.get("ImageID") == image_id_]
+def save_dockerfile(path, text, user):
+    """Write a user's Dockerfile atomically, the previous version kept as `.bak`, owned by the user.
 
+    Refuses to write through a symlink or into someone else's file.
+    """
+    from .create import make_workspace
 
-def ensure_owned_file(path):
-    """Refuse to write a Dockerfile through a symlink or into someone else's file."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        make_workspace(directory, user)
     if os.path.islink(path):
         raise PermissionDenied(f"{path} is a symbolic link; ds01 will not write through it")
-    if os.path.exists(path) and os.stat(path).st_uid != os.geteuid():
-        raise PermissionDenied(f"{path} belongs to another user")
+    if os.path.exists(path):
+        if os.stat(path).st_uid not in (os.geteuid(), user.uid):
+            raise PermissionDenied(f"{path} belongs to another user")
+        with open(path, encoding="utf-8") as old, open(path + ".bak", "w", encoding="utf-8") as backup:
+            backup.write(old.read())
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+    if os.geteuid() == 0:
+        for written in (path, path + ".bak"):
+            if os.path.exists(written):
+                os.chown(written, user.uid, user.gid)
 
 
 def missing(ref):

@@ -31,6 +31,13 @@ class Runtime:
         return self.policy.resolve(login)
 
     @functools.cached_property
+    def inventory(self):
+        """The host's GPUs (simulated when configured, else NVML; none without a driver)."""
+        from .gpu import load_inventory
+
+        return load_inventory(self.policy)
+
+    @functools.cached_property
     def api(self):
         from .dockerapi import DockerAPI
 

@@ -158,7 +158,7 @@ def _catalog_image(rt, word, version, arch):
             raise catalog.NotFound(f"no framework {word!r} in the catalog ({cat.source})",
                                    hint="image-catalog lists the frameworks")
         return word, None, None
-    chosen, _ = catalog.choose_arch(cat, arch, rt.policy, lambda: _inventory(rt))
+    chosen, _ = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
     entry = cat.resolve(word, version, chosen)
     return entry.image, entry.label, chosen
 
@@ -171,12 +171,6 @@ def _exists(rt, ref):
         return True
     except NotFound:
         return False
-
-
-def _inventory(rt):
-    from ..gpu import load_inventory
-
-    return load_inventory(rt.policy)
 
 
 def _claim_key(claim_id):

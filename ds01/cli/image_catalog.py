@@ -30,7 +30,7 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
     if all_archs:
         archs = cat.archs()
     else:
-        chosen, how = catalog.choose_arch(cat, arch, rt.policy, lambda: _inventory(rt))
+        chosen, how = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
         archs = [chosen]
         rt.progress(f"architecture {chosen} ({how}); catalog {cat.source}")
     name = None
@@ -53,12 +53,6 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
                 continue
             out.emit(dict(entry.record(each), latest=firsts[entry.framework] is entry))
     out.close(empty="no images for this architecture")
-
-
-def _inventory(rt):
-    from ..gpu import load_inventory
-
-    return load_inventory(rt.policy)
 
 
 def main():

@@ -107,7 +107,7 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     from ..dockerfile import render
 
     text = render(spec)
-    _write(target, text, user)
+    images.save_dockerfile(target, text, user)
     rt.progress(f"wrote {target}")
     if interactive and not no_build:
         explain("build")
@@ -179,27 +179,6 @@ def _choose(title, options, help_text, default):
     choice = click.prompt(f"{title} [1-{len(options)}]", type=click.IntRange(1, len(options)),
                           default=options.index(default) + 1, err=True)
     return options[choice - 1]
-
-
-def _write(path, text, user):
-    """Write the Dockerfile as the user (a .bak keeps the previous one)."""
-    import os
-
-    from .. import images
-    from ..create import make_workspace
-
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        make_workspace(directory, user)
-    images.ensure_owned_file(path)
-    if os.path.exists(path):
-        os.replace(path, path + ".bak")
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-    if os.geteuid() == 0:
-        os.chown(path, user.uid, user.gid)
 
 
 def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag, table_flag):

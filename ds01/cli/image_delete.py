@@ -30,6 +30,13 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
 
     rt = Runtime(config)
     targets = read_targets(names, what="image", keys=("image", "name"))
+    every_container = []  # one `docker ps -a` for the whole batch (refreshed after --force removes some)
+
+    def using_image(image_id):
+        if not every_container:
+            every_container.append(rt.api.containers(all=True))
+        return [c for c in every_container[0] if c.get("ImageID") == image_id]
+
     out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("status", "STATUS"),
                                              ("removed_containers", "CONTAINERS REMOVED")])
 
@@ -41,7 +48,7 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
         except NotFound:
             raise images.missing(ref) from None
         labels = (info.get("Config") or {}).get("Labels") or {}
-        using = images.containers_using(rt.api, info["Id"])
+        using = using_image(info["Id"])
         users = [split((entry.get("Names") or ["/?"])[0])[0] for entry in using]
         if users and not force:
             raise Ds01Error(f"{ref} is used by {len(users)} container(s): {', '.join(users)}",
@@ -49,6 +56,8 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
         for entry, name in zip(using, users):
             rt.engine.remove(entry["Id"], force=True)
             warn(f"removed container {name} (it used {ref})")
+        if using:
+            every_container.clear()
         rt.engine.remove_image(ref)
         owned = images.parse_reference(ref)
         dockerfile = None

@@ -103,11 +103,11 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
     changes = _apply(blocks, added, required, added_system, removed, base)
     text = blocks.text() if changes["changed"] else original
     if changes["changed"]:
-        _save(path, original, text)
+        images.save_dockerfile(path, text, user)
         rt.progress(f"updated {path} (previous version in {path}.bak)")
     if edit:
         if not changes["changed"]:
-            _backup(path, original)
+            images.save_dockerfile(path, original, user)  # only to keep the .bak the edit starts from
         _edit(path)
         with open(path, encoding="utf-8") as handle:
             edited = handle.read()
@@ -199,24 +199,6 @@ def _show(blocks):
         sys.stderr.write(f"{PHASE_TITLES.get(phase, phase)}: {' '.join(packages) if packages else '(none)'}\n")
 
 
-def _backup(path, text):
-    with open(path + ".bak", "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def _save(path, original, text):
-    import os
-
-    from .. import images
-
-    images.ensure_owned_file(path)
-    _backup(path, original)
-    partial = path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, path)
-
-
 def _edit(path):
     """$VISUAL / $EDITOR (split like a shell word list, never run through a shell), else nano or vi."""
     import os
@@ -295,9 +277,7 @@ def _gpu_arguments(rt, labels):
     if slots and all("." not in s for s in slots):
         arguments.append("--full-gpu")
     elif slots:
-        from ..gpu import load_inventory
-
-        profiles = {s.id: s.profile for s in load_inventory(rt.policy).slots()}
+        profiles = {s.id: s.profile for s in rt.inventory.slots()}
         kinds = {profiles.get(s) for s in slots}
         if len(kinds) == 1 and None not in kinds:
             arguments += ["--gpu-profile", kinds.pop()]

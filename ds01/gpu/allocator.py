@@ -283,11 +283,9 @@ class Allocator:
         self.rt = rt
         self.settings = rt.policy.section("gpu_allocation")
 
-    @functools.cached_property
+    @property
     def inventory(self):
-        from . import load_inventory
-
-        return load_inventory(self.rt.policy)
+        return self.rt.inventory
 
     @functools.cached_property
     def state(self):
