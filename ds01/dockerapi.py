@@ -92,9 +92,16 @@ class DockerAPI:
             raise Ds01Error(f"Docker engine error {status}: {_message(body)}")
         return body
 
-    def containers(self, all=True, filters=None):
-        """`docker ps` records (the engine's JSON); one call for any number of containers."""
-        return self.get("/containers/json", all=int(all), filters=filters)
+    def containers(self, all=True, filters=None, size=False):
+        """`docker ps` records (the engine's JSON); one call for any number of containers.
+
+        `size` adds SizeRw/SizeRootFs, which makes the engine walk every layer (slow).
+        """
+        return self.get("/containers/json", all=int(all), filters=filters, size="true" if size else None)
+
+    def stats(self, ref):
+        """One `docker stats --no-stream` sample (the engine waits for two readings, about 1 s)."""
+        return self.get(f"/containers/{_quote(ref)}/stats", stream="false")
 
     def images(self, filters=None):
         """`docker images` records (the engine's JSON)."""

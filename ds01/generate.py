@@ -32,6 +32,8 @@ def expected_files():
         files[os.path.join("bin", noun)] = dispatcher_script(noun)
     for command in COMMANDS:
         files[os.path.join("bin", command.name)] = bin_script(command)
+        for alias in command.aliases:
+            files[os.path.join("bin", alias)] = bin_script(command)
         for old in command.legacy:
             files[os.path.join("bin", old)] = bin_script(command, legacy=old)
     return files

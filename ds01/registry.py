@@ -9,7 +9,9 @@ class Command:
     module: str
     summary: str
     layer: str
-    legacy: tuple = field(default_factory=tuple)
+    legacy: tuple = field(default_factory=tuple)  # old names: work, with a note on a terminal
+    aliases: tuple = field(default_factory=tuple)  # other names: work, no note
+    in_container: bool = False  # also useful inside a container (everything else is host-only)
 
     @property
     def noun(self):
@@ -20,9 +22,23 @@ class Command:
         return self.name.split("-", 1)[1] if "-" in self.name else ""
 
 
+LAYERS = (
+    ("wizard", "Wizards: guided, step by step"),
+    ("orchestrator", "Orchestrators: several steps in one"),
+    ("atomic", "Atomic commands: one thing each, composable with pipes"),
+    ("gpu", "GPU slots"),
+    ("aime", "AIME MLC front-ends: AIME's syntax and output, ds01's checks"),
+    ("admin", "Admin and reference"),
+)
+
 COMMANDS = (
     Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic"),
     Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic"),
+    Command("container-run", "ds01.cli.container_run", "A shell or one command in your container (started if needed)",
+            "atomic", legacy=("container-open",)),
+    Command("container-attach", "ds01.cli.container_attach", "A shell in a running container", "atomic"),
+    Command("container-exit", "ds01.cli.container_exit", "How to leave a session and what happens next", "atomic",
+            in_container=True),
     Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic"),
     Command("container-remove", "ds01.cli.container_remove", "Remove stopped containers (workspace kept)", "atomic",
             legacy=("container-cleanup",)),
@@ -35,14 +51,25 @@ COMMANDS = (
             legacy=("image-remove",)),
     Command("image-catalog", "ds01.cli.image_catalog", "Framework images the AIME catalog offers for this host",
             "atomic"),
-    Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "atomic"),
-    Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "atomic"),
-    Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "atomic"),
-    Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "atomic"),
-    Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "atomic"),
-    Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "atomic"),
+    Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "gpu"),
+    Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "gpu"),
+    Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "gpu"),
+    Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "gpu"),
+    Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "gpu"),
+    Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "gpu",
+            aliases=("ds01-gpu-queue",)),
+    Command("mlc-create", "ds01.cli.mlc_create", "AIME's mlc create: NAME FRAMEWORK VERSION [-w -d -m -g -arch -s]",
+            "aime"),
+    Command("mlc-open", "ds01.cli.mlc_open", "AIME's mlc open: a shell in a container", "aime"),
+    Command("mlc-list", "ds01.cli.mlc_list", "AIME's mlc list table", "aime"),
+    Command("mlc-start", "ds01.cli.mlc_start", "AIME's mlc start [COMMAND]", "aime"),
+    Command("mlc-stop", "ds01.cli.mlc_stop", "AIME's mlc stop", "aime"),
+    Command("mlc-remove", "ds01.cli.mlc_remove", "AIME's mlc remove", "aime"),
+    Command("mlc-stats", "ds01.cli.mlc_stats", "AIME's mlc stats table", "aime"),
     Command("resource-limits", "ds01.cli.resource_limits", "Show a user's resolved limits", "admin",
             legacy=("get_resource_limits.py",)),
+    Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
+            aliases=("commands", "alias-list", "aliases"), in_container=True),
 )
 
 
@@ -56,11 +83,13 @@ DISPATCHERS = {
     "user": {"new": "user-setup", "get-limits": "check-limits", "limits": "check-limits", "quota": "check-limits"},
     "check": {"limits": "check-limits"},
     "get": {"limits": "check-limits"},
+    "mlc": {},
 }
 DISPATCHER_SUMMARIES = {
     "container": "containers: create, start, stop, remove, list ...", "image": "your images: create, update, list ...",
     "gpu": "GPU slots: status, allocate, release ...", "project": "projects in ~/workspace",
     "user": "your account", "check": "check limits", "get": "get limits",
+    "mlc": "AIME MLC syntax: create, open, list, start, stop, remove, stats",
 }
 
 
@@ -78,10 +107,19 @@ def verbs(noun):
 
 
 def by_name():
-    """Every callable name (current and legacy) -> (Command, legacy name or None)."""
+    """Every callable name -> (Command, legacy name or None); aliases map like the name itself."""
     names = {}
     for command in COMMANDS:
         names[command.name] = (command, None)
+        for alias in command.aliases:
+            names[alias] = (command, None)
         for old in command.legacy:
             names[old] = (command, old)
     return names
+
+
+def all_names():
+    """Every executable name in bin/: commands, aliases, legacy names and dispatchers."""
+    result = list(by_name())
+    result += [noun for noun in DISPATCHERS if verbs(noun)] + ["ds01"]
+    return result

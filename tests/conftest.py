@@ -191,6 +191,14 @@ class Shell:
         left.stderr.close()
         return right
 
+    def spawn(self, entry, *argv, extra_env=None, timeout=60):
+        """Run a command as `entry` in a real pseudo-terminal (pexpect), as a person at a terminal would."""
+        pexpect = pytest.importorskip("pexpect")
+        command = sandbox.as_user_command(entry, [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0],
+                                                  *argv[1:]])
+        return pexpect.spawn(command[0], command[1:], env=self.env(entry, {"TERM": "xterm", **(extra_env or {})}),
+                             cwd="/", encoding="utf-8", timeout=timeout, dimensions=(40, 160))
+
     def popen(self, entry, *argv, extra_env=None):
         """Start a command as `entry` without waiting (stdout/stderr captured)."""
         command = [str(BIN / argv[0]), *argv[1:]]

@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from ds01 import generate
+from ds01 import generate, registry
 from tests.conftest import BIN, REPO
 
 
@@ -103,7 +103,7 @@ def test_dispatchers_list_their_verbs_and_refuse_unknown_ones(offline_sh, users)
     listing = offline_sh.run(alice, "container")
     assert listing.returncode == 0
     verbs = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
-    assert verbs == ["create", "start", "stop", "remove", "list"]
+    assert verbs == ["create", "start", "run", "attach", "exit", "stop", "remove", "list"]  # legacy names hidden
     assert offline_sh.run(alice, "container", "--help").stdout == listing.stdout
     assert "image" in offline_sh.run(alice, "ds01").stdout
     unknown = offline_sh.run(alice, "container", "bogus")
@@ -119,3 +119,27 @@ def test_dispatchers_run_the_command_with_its_exit_code_and_name(offline_sh, use
         assert (via.returncode, via.stderr) == (direct.returncode, direct.stderr) == (2, direct.stderr)
     help_text = offline_sh.run(alice, "ds01", "image", "create", "--help")
     assert help_text.returncode == 0 and help_text.stdout.startswith("Usage: image-create")
+
+
+def test_help_lists_every_command_by_layer_with_its_other_names(offline_sh, users):
+    alice = users["alice"]
+    records = offline_sh.records(alice, "help", "--json", "--host")
+    assert [r["name"] for r in records] == [c.name for c in registry.COMMANDS]
+    run = next(r for r in records if r["name"] == "container-run")
+    assert run["legacy"] == ["container-open"] and run["space"] == "container run" and run["available"]
+    text = offline_sh.run(alice, "commands", "--table", "--host")
+    assert text.returncode == 0 and text.stderr == ""  # an alias, not a deprecated name
+    sections = [line for line in text.stdout.splitlines() if line and not line.startswith(" ")]
+    assert sections[:3] == ["Atomic commands: one thing each, composable with pipes", "GPU slots",
+                            "AIME MLC front-ends: AIME's syntax and output, ds01's checks"]
+    assert "container-remove" in text.stdout and "container-cleanup (old)" in text.stdout
+
+
+def test_help_inside_a_container_says_which_commands_are_host_only(offline_sh, users):
+    alice = users["alice"]
+    inside = offline_sh.records(alice, "alias-list", "--json", "--inside")
+    assert {r["name"] for r in inside if r["available"]} == {"container-exit", "help"}
+    text = offline_sh.run(alice, "help", "--table", "--inside").stdout
+    assert text.startswith("You are inside a container") and "container-list" in text and "(host)" in text
+    one = offline_sh.run(alice, "help", "container-stop")
+    assert one.returncode == 0 and one.stdout.startswith("Usage: container-stop")

@@ -67,11 +67,11 @@ def batch(targets, action, out):
     return worst(codes)
 
 
-def run(command):
+def run(command, args=None):
     """Entry point: run a click command with the contract's errors and exit codes."""
     name = prog()
     try:
-        code = command.main(prog_name=name, standalone_mode=False)
+        code = command.main(args=args, prog_name=name, standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.UsageError as exc:
@@ -102,3 +102,32 @@ def deprecated(old, new):
     """Legacy names keep working; on a terminal they say once what the new name is."""
     if is_tty(sys.stderr):
         sys.stderr.write(f"{old}: note: '{old}' is now '{new}'; the old name keeps working\n")
+
+
+def run_quietly(command, argv):
+    """Run another ds01 click command in this process; its NDJSON records are returned, not printed."""
+    import contextlib
+    import io
+    import json
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        command.main(args=argv, prog_name=command.name, standalone_mode=False)
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def mark_missing_name(argv, valued=("--config",)):
+    """`cmd [OPTIONS] -- COMMAND...` with no NAME: put an empty NAME before `--`.
+
+    Click drops `--` and would take COMMAND's first word as NAME; this keeps them apart.
+    """
+    if "--" not in argv:
+        return argv
+    cut = argv.index("--")
+    i = 0
+    while i < cut:
+        word = argv[i]
+        if not word.startswith("-") or word == "-":
+            return argv  # a NAME is there
+        i += 2 if word in valued else 1
+    return argv[:cut] + [""] + argv[cut:]

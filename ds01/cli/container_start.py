@@ -16,6 +16,7 @@ See also: container-stop, container-list""")
 @config_option
 def cli(names, json_flag, table_flag, config):
     """Start NAME... (or the containers named on stdin); a GPU container only if its slots are still its own."""
+    from .. import sessions
     from ..containers import TABLE_COLUMNS, record
     from ..runtime import Runtime
 
@@ -25,16 +26,7 @@ def cli(names, json_flag, table_flag, config):
 
     def start(target):
         rec = rt.finder.find(target)
-        if rec["status"] == "paused":
-            rt.engine.unpause(rec["id"])
-        elif rec["status"] != "running":
-            if rec["managed"] and not rec["gpus"]:
-                rt.engine.start(rec["id"])
-            else:  # its GPU slots may have gone to someone else since it stopped
-                from ..gpu.allocator import Allocator
-
-                engine = rt.engine
-                Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+        sessions.start(rt, rec)
         return record(rt.api.inspect_container(rec["id"]))
 
     return batch(targets, start, out)

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import config_option, new_output, output_options, run, warn
+from ._common import config_option, new_output, output_options, run, run_quietly, warn
 
 MENU = ("list packages", "add pip packages", "import a requirements.txt", "add system (apt) packages",
         "remove packages", "edit the Dockerfile", "rebuild", "cancel")
@@ -243,26 +243,14 @@ def _recreate(rt, name, ref):
     from . import container_create, container_start
 
     try:
-        created = _quietly_run(container_create.cli, argv + ["--json"])
+        created = run_quietly(container_create.cli, argv + ["--json"])
         if was_running:
-            _quietly_run(container_start.cli, [name, "--json"])
+            run_quietly(container_start.cli, [name, "--json"])
     except Ds01Error as exc:
         exc.message = f"container {name} was removed but not created again: {exc.message}"
         exc.hint = f"your workspace is untouched; container-create {' '.join(argv)}"
         raise
     return created[-1].get("container") if created else None
-
-
-def _quietly_run(command, argv):
-    """Run another ds01 command in this process; its records are returned, not printed."""
-    import contextlib
-    import io
-    import json
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        command.main(args=argv, prog_name=command.name, standalone_mode=False)
-    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 
 
 def _gpu_arguments(rt, labels):

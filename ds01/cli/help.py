@@ -1,0 +1,94 @@
+"""help (also `commands`, `alias-list`, `aliases`): every command, grouped by layer, with its other names."""
+
+import click
+
+from ._common import new_output, output_options, run
+
+
+@click.command(epilog="""\b
+Examples:
+  help                            the reference, grouped by layer
+  help --json | jq -r .name       every command name, for scripts
+  help --layer gpu
+  help container-run              one command's --help
+See also: man ds01, container --help, ds01 --help""")
+@click.argument("command", required=False)
+@click.option("--layer", type=click.Choice(["wizard", "orchestrator", "atomic", "gpu", "aime", "admin"]),
+              help="Only this layer.")
+@click.option("--inside/--host", "inside", default=None,
+              help="Describe what works inside a container (default: detected).")
+@output_options
+def cli(command, layer, inside, json_flag, table_flag):
+    """The command reference: each command's names, what it does, and where it works."""
+    import importlib
+    import sys
+
+    from .. import registry
+    from ..errors import NotFound
+
+    if command:
+        names = registry.by_name()
+        if command not in names:
+            raise NotFound(f"no command {command!r}", hint="help lists them")
+        sys.argv = [command, "--help"]
+        importlib.import_module(names[command][0].module).main()
+        return 0
+    if inside is None:
+        inside = in_container()
+    out = new_output(json_flag, table_flag, None)
+    records = [_record(c, inside) for c in registry.COMMANDS if layer in (None, c.layer)]
+    if out.table:
+        out.renderer = lambda rows: _text(rows, inside)
+    for rec in records:
+        out.emit(rec)
+    out.close()
+    return 0
+
+
+def in_container():
+    """True inside a Docker container (/.dockerenv, or docker/containerd in PID 1's cgroup)."""
+    import os
+
+    if os.path.exists("/.dockerenv"):
+        return True
+    try:
+        with open("/proc/1/cgroup") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return "/docker/" in text or "/docker-" in text or "containerd" in text
+
+
+def _record(command, inside):
+    return {"name": command.name, "layer": command.layer, "summary": command.summary,
+            "legacy": list(command.legacy), "aliases": list(command.aliases),
+            "space": f"{command.noun} {command.verb}" if command.verb else None,
+            "host_only": not command.in_container, "available": command.in_container or not inside}
+
+
+def _text(rows, inside):
+    from ..registry import LAYERS
+
+    width = max(len(r["name"]) for r in rows)
+    lines = []
+    if inside:
+        lines += ["You are inside a container: commands marked (host) work only on the host;",
+                  "leave the session (exit) to use them.", ""]
+    for layer, title in LAYERS:
+        group = [r for r in rows if r["layer"] == layer]
+        if not group:
+            continue
+        lines.append(title)
+        for r in group:
+            others = r["aliases"] + [f"{n} (old)" for n in r["legacy"]]
+            note = f"  [also: {', '.join(others)}]" if others else ""
+            host = " (host)" if inside and r["host_only"] else ""
+            lines.append(f"  {r['name'].ljust(width)}  {r['summary']}{host}{note}")
+        lines.append("")
+    lines.append("Space syntax: `container run x` = `container-run x`; `ds01 container run x` too.")
+    lines.append("COMMAND --help shows its options; man COMMAND the full page.")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    run(cli)

@@ -1,0 +1,41 @@
+"""mlc-open: AIME's `mlc open` over container-run (start if needed, a shell, stop when the last session leaves)."""
+
+import click
+
+from ._common import config_option, run
+from ._mlc import script_option
+
+
+@click.command(epilog="""\b
+Examples:
+  mlc-open pt271                  a shell in /workspace as you
+  mlc open pt271 -s               script mode: never prompts
+Differs from AIME: DISPLAY and NCCL_P2P_LEVEL really reach the session; a GPU
+container is started only if its slots are still its own.
+See also: container-run, mlc-list, mlc-stop""")
+@click.argument("name", required=False)
+@script_option
+@config_option
+def cli(name, script, config):
+    """Open a shell in container NAME (AIME syntax); it is started first if needed."""
+    from .. import sessions
+    from ..runtime import Runtime
+    from ._mlc import say, target
+
+    rt = Runtime(config)
+    rec = target(rt, name, ("running", "paused", *sessions.STOPPED), "existing", script, "mlc-open")
+    if rec["status"] != "running":
+        sessions.start(rt, rec)
+    say(f"[{rec['name']}] opening shell to container")
+    code = sessions.run_session(rec, rt.caller)
+    say(f"[{rec['name']}] detached from container" if code else f"[{rec['name']}] container shell closed successfully")
+    outcome = sessions.stop_if_idle(rt, rec)
+    if outcome == "kept":
+        say(f"[{rec['name']}] container is active, kept running")
+    elif outcome == "stopped":
+        say(f"[{rec['name']}] container stopped")
+    return 0
+
+
+def main():
+    run(cli)

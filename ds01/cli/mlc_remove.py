@@ -1,0 +1,42 @@
+"""mlc-remove: AIME's `mlc remove` over ds01's remove (only the container's own image tag goes)."""
+
+import click
+
+from ._common import config_option, run
+from ._mlc import script_option
+
+
+@click.command(epilog="""\b
+Examples:
+  mlc-remove pt271 -s
+  mlc remove pt271 -f
+Differs from AIME: the container is found by its exact name (AIME's substring match
+could remove another user's image); only its own per-container image tag is removed,
+never a shared image; a failed remove is reported as one (exit 1).
+See also: container-remove, container-retire, mlc-stop""")
+@click.argument("name", required=False)
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@script_option
+@config_option
+def cli(name, force, script, config):
+    """Remove stopped container NAME (AIME syntax); the workspace is never touched."""
+    from .. import sessions
+    from ..runtime import Runtime
+    from ._mlc import confirm, say, target
+
+    rt = Runtime(config)
+    rec = target(rt, name, sessions.STOPPED, "stopped", script, "mlc-remove")
+    say(f"[{rec['name']}] container will be removed; it cannot be recovered")
+    if not confirm("Are you sure", force, script):
+        say("Canceled")
+        return 0
+    say(f"[{rec['name']}] removing container ...")
+    note = rt.engine.remove(rec["id"])
+    if note:
+        click.echo(f"mlc-remove: warning: {note}", err=True)
+    say(f"[{rec['name']}] container removed.")
+    return 0
+
+
+def main():
+    run(cli)

@@ -1,0 +1,45 @@
+"""mlc-stats: AIME's `mlc stats` table for the running containers you may see."""
+
+import click
+
+from ._common import config_option, run
+
+
+@click.command(epilog="""\b
+Examples:
+  mlc-stats
+  mlc stats
+Differs from AIME: lists your running containers (admins: every user's), not every
+container on the host; samples are taken in parallel.
+See also: container-list, gpu-status, mlc-list""")
+@config_option
+def cli(config):
+    """CPU, memory and process counts of your running containers, in AIME's format."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .. import aime_format as F
+    from ..containers import owned_by
+    from ..errors import Ds01Error
+    from ..runtime import Runtime
+
+    rt = Runtime(config)
+    running = [r for r in rt.finder.records()
+               if r["status"] == "running" and (rt.admin or owned_by(r, rt.caller))]
+    if not running:
+        click.echo("There are no running containers. Start one with: mlc start container_name")
+        return 0
+
+    def sample(rec):
+        try:
+            return F.stats_row(rec["name"], rt.api.stats(rec["id"]))
+        except Ds01Error:  # stopped between the listing and the sample
+            return None
+
+    with ThreadPoolExecutor(max_workers=min(8, len(running))) as pool:
+        rows = [row for row in pool.map(sample, running) if row]
+    click.echo(F.stats_table(rows), nl=False)
+    return 0
+
+
+def main():
+    run(cli)

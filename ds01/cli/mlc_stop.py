@@ -1,0 +1,38 @@
+"""mlc-stop: AIME's `mlc stop` over ds01's stop (the GPU stays held until the hold timer)."""
+
+import click
+
+from ._common import config_option, run
+from ._mlc import script_option
+
+
+@click.command(epilog="""\b
+Examples:
+  mlc-stop pt271 -s
+  mlc stop pt271 -f
+Differs from AIME: -f also kills the container if it ignores the stop signal;
+naming a container that is not running is an error (exit 2) in script mode.
+See also: container-stop, mlc-start, mlc-remove""")
+@click.argument("name", required=False)
+@click.option("-f", "--force", is_flag=True, help="Do not ask; kill it after 10 s if it ignores the stop signal.")
+@script_option
+@config_option
+def cli(name, force, script, config):
+    """Stop running container NAME (AIME syntax); asks first on a terminal unless -f."""
+    from ..runtime import Runtime
+    from ._mlc import confirm, say, target
+
+    rt = Runtime(config)
+    rec = target(rt, name, ("running", "paused", "restarting"), "running", script, "mlc-stop")
+    say(f"[{rec['name']}] container is running and will be stopped")
+    if not confirm("Are you sure", force, script):
+        say("Canceled")
+        return 0
+    say(f"[{rec['name']}] stopping container ...")
+    rt.engine.stop(rec["id"], timeout=10, force=True)
+    say(f"[{rec['name']}] container stopped.")
+    return 0
+
+
+def main():
+    run(cli)

@@ -1,0 +1,97 @@
+"""Sessions in a container: start it if needed, run a shell or one command as the caller, and
+stop it again when the last session leaves nothing behind (AIME's `mlc open` rule).
+
+The session itself is `docker exec` from the Docker CLI: it owns the terminal (raw mode,
+window size, signals) far better than anything re-implemented over the API socket.
+"""
+
+import os
+import shutil
+
+from .errors import Ds01Error, UsageError
+
+RUNNING = ("running",)
+STOPPED = ("created", "exited", "dead")
+KEEP_ALIVE_MARK = "[ds01-keep-alive]"
+# Passed into sessions when set on the host (as separate words, unlike AIME v2.2).
+PASS_ENV = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
+
+
+def start(rt, rec):
+    """Start or unpause `rec`'s container; a GPU container only if its slots are still its own."""
+    if rec["status"] == "paused":
+        rt.engine.unpause(rec["id"])
+    elif rec["status"] != "running":
+        if rec["managed"] and not rec["gpus"]:
+            rt.engine.start(rec["id"])
+        else:  # its GPU slots may have gone to someone else since it stopped
+            from .gpu.allocator import Allocator
+
+            engine = rt.engine
+            Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+
+
+def docker_cli():
+    path = shutil.which("docker")
+    if path is None:
+        raise Ds01Error("the docker command is not installed", hint="apt-get install docker.io (the client)")
+    return path
+
+
+def exec_argv(container, uid, gid, command, tty, environ=None):
+    """The `docker exec` argv for a session as uid:gid in /workspace; user text is only ever an argv element."""
+    environ = os.environ if environ is None else environ
+    argv = [docker_cli(), "exec", "-i"]
+    if tty:
+        argv.append("-t")
+    argv += ["-u", f"{uid}:{gid}", "-w", "/workspace"]
+    for key in PASS_ENV:
+        if environ.get(key):
+            argv += ["-e", f"{key}={environ[key]}"]
+    argv.append(container)
+    argv += list(command) if command else ["bash"]
+    return argv
+
+
+def run_session(rec, caller, command=(), tty=None):
+    """Run a shell (or `command`) in the running container; returns its exit code."""
+    import subprocess
+    import sys
+
+    if tty is None:
+        tty = sys.stdin.isatty() and sys.stdout.isatty()
+    if not command and not sys.stdin.isatty():
+        raise UsageError("an interactive shell needs a terminal",
+                         hint=f"run one command instead: container-run {rec['name']} -- COMMAND ARGS...")
+    argv = exec_argv(rec["container"], caller.uid, caller.gid, command, tty)
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+def other_processes(api, container_id, init_pid):
+    """Processes in the container besides PID 1 (host pid `init_pid`) and the keep-alive."""
+    top = api.get(f"/containers/{container_id}/top", ps_args="-eo pid,args")
+    titles = top.get("Titles") or []
+    rows = top.get("Processes") or []
+    try:
+        args_at = titles.index("COMMAND") if "COMMAND" in titles else titles.index("ARGS")
+    except ValueError:
+        args_at = len(titles) - 1
+    pid_at = titles.index("PID") if "PID" in titles else 0
+    return [r[args_at] for r in rows if int(r[pid_at]) != init_pid and KEEP_ALIVE_MARK not in r[args_at]]
+
+
+def stop_if_idle(rt, rec):
+    """After a session: stop the container when nothing but PID 1 (and the keep-alive) runs.
+
+    Returns "stopped", "kept" (with processes still running) or "gone" (it stopped meanwhile).
+    """
+    info = rt.api.inspect_container(rec["id"])
+    if not info["State"].get("Running"):
+        return "gone"
+    if other_processes(rt.api, rec["id"], info["State"].get("Pid")):
+        return "kept"
+    rt.engine.stop(rec["id"], timeout=10, force=True)
+    return "stopped"
