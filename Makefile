@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := docker.io debootstrap util-linux passwd
+APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion
 
 .PHONY: demo test deps system-deps generate check-generated bench clean
 
@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Debian packages a private Docker engine needs (only when root and something is missing).
+# Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions
+# (installed only when root and something is missing).
 system-deps:
-	@missing=""; for t in dockerd debootstrap setpriv useradd; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(APT_PACKAGES) ..." >&2; \

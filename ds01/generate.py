@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from .registry import COMMANDS
+from . import registry
 
 HEADER = "# Generated from ds01/registry.py by `make generate`; do not edit."
 
@@ -30,17 +30,20 @@ def expected_files():
     files = {os.path.join("docs", "config.md"): config_reference()}
     for noun in (*(n for n in DISPATCHERS if verbs(n)), "ds01"):  # a noun appears with its first verb
         files[os.path.join("bin", noun)] = dispatcher_script(noun)
-    for command in COMMANDS:
+    for command in registry.COMMANDS:
         files[os.path.join("bin", command.name)] = bin_script(command)
         for alias in command.aliases:
             files[os.path.join("bin", alias)] = bin_script(command)
         for old in command.legacy:
             files[os.path.join("bin", old)] = bin_script(command, legacy=old)
+    from .manpages import expected_pages
+
+    files.update(expected_pages())
     return files
 
 
 def generated_dirs():
-    return ("bin",)
+    return ("bin", "man/man1", "man/man5", "man/man7")
 
 
 def _kind_text(spec):
@@ -76,6 +79,18 @@ def _default_text(spec, value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+POLICY_INTRO = (
+    "Path: `--config`, else `$DS01_CONFIG`, else `/etc/ds01/resource-limits.yaml`, else the embedded "
+    "defaults below. A user's limits are `defaults`, overlaid by their group, then by their override. Their group is the "
+    "first group (in file order) listing them, inline or in `groups/<group>.members` beside the file, "
+    "else `default_group`. Overrides come from `user_overrides:` and `user-overrides.yaml` beside the "
+    "file (the file wins), and apply on top of the group. `aggregate` and `policies` merge key by key.",
+    "Unknown keys, wrong types and bad values are errors naming file, line and key; an empty file "
+    "or section is valid. Durations take a unit (`30m`, `0.5h`, `2d`) or are plain numbers in the "
+    "unit of the key's suffix; sizes are binary (`512m`, `32g`); `null` means unlimited.",
+)
+
+
 def config_reference():
     """docs/config.md, from the policy schema in ds01/policy.py."""
     from . import policy as P
@@ -85,14 +100,7 @@ def config_reference():
         "",
         "Generated from `ds01/policy.py` by `make generate`; do not edit.",
         "",
-        "Path: `--config`, else `$DS01_CONFIG`, else `/etc/ds01/resource-limits.yaml`, else the embedded",
-        "defaults below. A user's limits are `defaults` ⊕ their group ⊕ their override. Their group is the",
-        "first group (in file order) listing them, inline or in `groups/<group>.members` beside the file,",
-        "else `default_group`. Overrides come from `user_overrides:` and `user-overrides.yaml` beside the",
-        "file (the file wins), and apply on top of the group. `aggregate` and `policies` merge key by key.",
-        "Unknown keys, wrong types and bad values are errors naming file, line and key; an empty file",
-        "or section is valid. Durations take a unit (`30m`, `0.5h`, `2d`) or are plain numbers in the",
-        "unit of the key's suffix; sizes are binary (`512m`, `32g`); `null` means unlimited.",
+        *POLICY_INTRO,
         "",
     ]
 

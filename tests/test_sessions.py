@@ -1,6 +1,7 @@
 """container-run / container-attach / container-exit: sessions as a researcher has them, in real terminals."""
 
 import pexpect
+
 from ds01 import sandbox
 
 

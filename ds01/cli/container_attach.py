@@ -25,3 +25,6 @@ def main():
     import sys
 
     run(cli, mark_missing_name(sys.argv[1:]))
+
+
+MAN_OUTPUT = "The session's own output; with -- COMMAND, the exit status is COMMAND's."

@@ -71,3 +71,7 @@ def main():
     import sys
 
     run(cli, mark_missing_name(sys.argv[1:]))
+
+
+MAN_OUTPUT = ("The session's own output. With -- COMMAND, the exit status is COMMAND's; the note about "
+              "the container after the session goes to standard error.")

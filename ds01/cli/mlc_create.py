@@ -106,3 +106,6 @@ def _ask(cat, arch, framework, version, name):
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

@@ -59,3 +59,7 @@ def cli(all_columns, all_users, architecture, data, models, size, workspace, jso
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = ("AIME's table: a blank line, a header, one line per container, a blank line; each column is as "
+              "wide as its longest value plus two. CONTAINER shows [NAME]. With --json, container records.")

@@ -39,3 +39,6 @@ def cli(name, script, config):
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

@@ -40,3 +40,6 @@ def cli(name, force, script, config):
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

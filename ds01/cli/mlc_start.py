@@ -42,3 +42,6 @@ def cli(name, command, detach, script, config):
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

@@ -43,3 +43,7 @@ def cli(config):
 
 def main():
     run(cli)
+
+
+MAN_OUTPUT = ("\"Current stats of the running containers:\", then fixed-width columns (30/10/25/10/15): "
+              "CONTAINER, CPU %, MEM USAGE / LIMIT, MEM %, PROCESSES (PIDs).")
