@@ -1,6 +1,8 @@
 # The two set-up commands: `make demo` (the walk-through) and `make test` (the whole suite).
 SHELL := /bin/bash
-PYTHON ?= python3
+# The system interpreter when it can make a venv: every account on the host must be able to run the
+# commands (a venv on an interpreter under a private home works for its owner only).
+PYTHON ?= $(shell /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion
@@ -43,6 +45,7 @@ bench: deps system-deps
 	$(BIN)/python bench/container_list.py
 	$(BIN)/python bench/gpu_allocator.py
 	$(BIN)/python bench/images.py
+	$(BIN)/python bench/completion.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

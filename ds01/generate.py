@@ -36,14 +36,16 @@ def expected_files():
             files[os.path.join("bin", alias)] = bin_script(command)
         for old in command.legacy:
             files[os.path.join("bin", old)] = bin_script(command, legacy=old)
+    from .completions import expected_completions
     from .manpages import expected_pages
 
     files.update(expected_pages())
+    files.update(expected_completions())
     return files
 
 
 def generated_dirs():
-    return ("bin", "man/man1", "man/man5", "man/man7")
+    return ("bin", "man/man1", "man/man5", "man/man7", "completions")
 
 
 def _kind_text(spec):

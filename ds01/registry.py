@@ -12,6 +12,7 @@ class Command:
     legacy: tuple = field(default_factory=tuple)  # old names: work, with a note on a terminal
     aliases: tuple = field(default_factory=tuple)  # other names: work, no note
     in_container: bool = False  # also useful inside a container (everything else is host-only)
+    args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/complete.py
 
     @property
     def noun(self):
@@ -32,44 +33,44 @@ LAYERS = (
 )
 
 COMMANDS = (
-    Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic"),
-    Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic"),
+    Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic", args=("", "image-or-framework", "versions")),
+    Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic", args=("stopped",)),
     Command("container-run", "ds01.cli.container_run", "A shell or one command in your container (started if needed)",
-            "atomic", legacy=("container-open",)),
-    Command("container-attach", "ds01.cli.container_attach", "A shell in a running container", "atomic"),
+            "atomic", legacy=("container-open",), args=("containers",)),
+    Command("container-attach", "ds01.cli.container_attach", "A shell in a running container", "atomic", args=("running",)),
     Command("container-exit", "ds01.cli.container_exit", "How to leave a session and what happens next", "atomic",
             in_container=True),
-    Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic"),
+    Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic", args=("running",)),
     Command("container-remove", "ds01.cli.container_remove", "Remove stopped containers (workspace kept)", "atomic",
-            legacy=("container-cleanup",)),
+            legacy=("container-cleanup",), args=("inactive",)),
     Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic"),
     Command("image-create", "ds01.cli.image_create", "Write a Dockerfile from the AIME catalog and build your image",
             "atomic"),
-    Command("image-update", "ds01.cli.image_update", "Add or remove packages in your image and rebuild it", "atomic"),
+    Command("image-update", "ds01.cli.image_update", "Add or remove packages in your image and rebuild it", "atomic", args=("images",)),
     Command("image-list", "ds01.cli.image_list", "Your images, with the containers that use them", "atomic"),
     Command("image-delete", "ds01.cli.image_delete", "Delete images (the Dockerfile is kept)", "atomic",
-            legacy=("image-remove",)),
+            legacy=("image-remove",), args=("images",)),
     Command("image-catalog", "ds01.cli.image_catalog", "Framework images the AIME catalog offers for this host",
-            "atomic"),
+            "atomic", args=("frameworks",)),
     Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "gpu"),
-    Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "gpu"),
+    Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "gpu", args=("inactive",)),
     Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "gpu"),
-    Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "gpu"),
+    Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "gpu", args=("users",)),
     Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "gpu"),
     Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "gpu",
             aliases=("ds01-gpu-queue",)),
     Command("mlc-create", "ds01.cli.mlc_create", "AIME's mlc create: NAME FRAMEWORK VERSION [-w -d -m -g -arch -s]",
-            "aime"),
-    Command("mlc-open", "ds01.cli.mlc_open", "AIME's mlc open: a shell in a container", "aime"),
+            "aime", args=("", "frameworks", "versions")),
+    Command("mlc-open", "ds01.cli.mlc_open", "AIME's mlc open: a shell in a container", "aime", args=("containers",)),
     Command("mlc-list", "ds01.cli.mlc_list", "AIME's mlc list table", "aime"),
-    Command("mlc-start", "ds01.cli.mlc_start", "AIME's mlc start [COMMAND]", "aime"),
-    Command("mlc-stop", "ds01.cli.mlc_stop", "AIME's mlc stop", "aime"),
-    Command("mlc-remove", "ds01.cli.mlc_remove", "AIME's mlc remove", "aime"),
+    Command("mlc-start", "ds01.cli.mlc_start", "AIME's mlc start [COMMAND]", "aime", args=("stopped",)),
+    Command("mlc-stop", "ds01.cli.mlc_stop", "AIME's mlc stop", "aime", args=("running",)),
+    Command("mlc-remove", "ds01.cli.mlc_remove", "AIME's mlc remove", "aime", args=("inactive",)),
     Command("mlc-stats", "ds01.cli.mlc_stats", "AIME's mlc stats table", "aime"),
     Command("resource-limits", "ds01.cli.resource_limits", "Show a user's resolved limits", "admin",
-            legacy=("get_resource_limits.py",)),
+            legacy=("get_resource_limits.py",), args=("users",)),
     Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
-            aliases=("commands", "alias-list", "aliases"), in_container=True),
+            aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
 )
 
 
