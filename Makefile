@@ -38,8 +38,8 @@ test: deps system-deps
 generate: deps
 	$(BIN)/python -m ds01.generate
 
-check-generated:
-	$(PYTHON) -m ds01.generate --check
+check-generated: deps
+	$(BIN)/python -m ds01.generate --check
 
 bench: deps system-deps
 	$(BIN)/python bench/container_list.py
