@@ -38,11 +38,19 @@ def docker_cli():
     return path
 
 
-def exec_argv(container, uid, gid, command, tty, environ=None):
+def require_terminal(command, hint):
+    """A shell (no `command`) needs a terminal: refuse before anything is started."""
+    import sys
+
+    if not command and not sys.stdin.isatty():
+        raise UsageError("an interactive shell needs a terminal", hint=hint)
+
+
+def exec_argv(container, uid, gid, command, tty, environ=None, detach=False):
     """The `docker exec` argv for a session as uid:gid in /workspace; user text is only ever an argv element."""
     environ = os.environ if environ is None else environ
-    argv = [docker_cli(), "exec", "-i"]
-    if tty:
+    argv = [docker_cli(), "exec", "-d" if detach else "-i"]
+    if tty and not detach:
         argv.append("-t")
     argv += ["-u", f"{uid}:{gid}", "-w", "/workspace"]
     for key in PASS_ENV:
@@ -60,9 +68,6 @@ def run_session(rec, caller, command=(), tty=None):
 
     if tty is None:
         tty = sys.stdin.isatty() and sys.stdout.isatty()
-    if not command and not sys.stdin.isatty():
-        raise UsageError("an interactive shell needs a terminal",
-                         hint=f"run one command instead: container-run {rec['name']} -- COMMAND ARGS...")
     argv = exec_argv(rec["container"], caller.uid, caller.gid, command, tty)
     try:
         return subprocess.run(argv, check=False).returncode

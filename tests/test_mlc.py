@@ -116,3 +116,17 @@ def test_mlc_dispatcher_runs_the_front_ends(sh, users):
     assert listing.returncode == 0 and "There are no containers" in listing.stdout
     help_text = sh.run(users["alice"], "mlc", "--help").stdout
     assert all(verb in help_text for verb in ("create", "open", "list", "start", "stop", "remove", "stats"))
+
+
+def test_mlc_open_without_a_terminal_refuses_before_starting_and_start_detach_runs_in_the_background(sh, users,
+                                                                                                      client):
+    alice = users["alice"]
+    assert mlc_create(sh, alice, "bg").returncode == 0
+    tag = f"bg._.{alice.pw_uid}"
+    refused = sh.run(alice, "mlc-open", "bg", "-s")
+    assert refused.returncode == 2 and "needs a terminal" in refused.stderr
+    assert client.api.inspect_container(tag)["State"]["Status"] == "created"  # refused before anything started
+    detached = sh.run(alice, "mlc-start", "bg", "-d", "sleep", "300", "-s")
+    assert detached.returncode == 0
+    top = client.api.top(tag)
+    assert any("sleep 300" in " ".join(row) for row in top["Processes"])

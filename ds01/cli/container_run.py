@@ -32,12 +32,8 @@ def session(name, command, keep, config, start):
     from ..errors import Ds01Error
     from ..runtime import Runtime
 
-    if not command and not sys.stdin.isatty():
-        from ..errors import UsageError
-
-        raise UsageError("an interactive shell needs a terminal",
-                         hint=f"run one command instead: {'container-run' if start else 'container-attach'} "
-                              f"{name or 'NAME'} -- COMMAND ARGS...")
+    sessions.require_terminal(command, f"run one command instead: {'container-run' if start else 'container-attach'} "
+                                       f"{name or 'NAME'} -- COMMAND ARGS...")
     rt = Runtime(config)
     states = ("running", "paused", *sessions.STOPPED) if start else ("running", "paused")
     me = "container-run" if start else "container-attach"

@@ -22,6 +22,7 @@ def cli(name, script, config):
     from ..runtime import Runtime
     from ._mlc import say, target
 
+    sessions.require_terminal((), "mlc-open needs a terminal; mlc-start NAME COMMAND runs one command")
     rt = Runtime(config)
     rec = target(rt, name, ("running", "paused", *sessions.STOPPED), "existing", script, "mlc-open")
     if rec["status"] != "running":
