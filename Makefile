@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion
+APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client
 
 .PHONY: demo test deps system-deps generate check-generated bench clean
 
@@ -13,10 +13,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions
+# Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions,
+# git (project-init) and ssh-keygen (user-setup)
 # (installed only when root and something is missing).
 system-deps:
-	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing $(APT_PACKAGES) ..." >&2; \

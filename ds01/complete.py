@@ -12,6 +12,8 @@ CONTAINER_KINDS = {
     "running": ("running", "paused", "restarting"),
     "stopped": ("created", "exited", "dead", "paused"),
     "inactive": ("created", "exited", "dead"),
+    "paused": ("paused",),
+    "unpaused": ("running",),
     "containers": None,
 }
 
@@ -99,6 +101,13 @@ def users(words):
     return sorted(p.pw_name for p in pwd.getpwall() if p.pw_uid >= 1000 and p.pw_uid != 65534)
 
 
+def projects(words):
+    from . import projects as P
+    from .identity import caller
+
+    return [p["name"] for p in P.listing(caller())]
+
+
 def images_and_frameworks(words):
     from .errors import Ds01Error
 
@@ -110,7 +119,7 @@ def images_and_frameworks(words):
 
 
 VALUES = {"images": lambda words: images(), "frameworks": frameworks, "versions": versions, "archs": archs,
-          "profiles": profiles, "users": users, "image-or-framework": images_and_frameworks}
+          "profiles": profiles, "users": users, "projects": projects, "image-or-framework": images_and_frameworks}
 
 
 def candidates(kind, words):

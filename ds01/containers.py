@@ -10,6 +10,10 @@ from .errors import NotFound, PermissionDenied, UsageError
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
                  ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]
 
+# Container states by what a command accepts.
+ACTIVE = ("running", "paused", "restarting")
+INACTIVE = ("created", "exited", "dead")
+
 _LOGINS = {}
 _LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

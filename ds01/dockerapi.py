@@ -99,9 +99,12 @@ class DockerAPI:
         """
         return self.get("/containers/json", all=int(all), filters=filters, size="true" if size else None)
 
-    def stats(self, ref):
-        """One `docker stats --no-stream` sample (the engine waits for two readings, about 1 s)."""
-        return self.get(f"/containers/{_quote(ref)}/stats", stream="false")
+    def stats(self, ref, one_shot=False):
+        """One `docker stats --no-stream` sample (the engine waits for two readings, about 1 s).
+
+        `one_shot`: a single reading at once (memory is right; CPU % needs two readings).
+        """
+        return self.get(f"/containers/{_quote(ref)}/stats", stream="false", **({"one-shot": "true"} if one_shot else {}))
 
     def images(self, filters=None):
         """`docker images` records (the engine's JSON)."""

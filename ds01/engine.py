@@ -125,6 +125,9 @@ class Engine:
             logs = self.api.logs(ref, tail=10).decode(errors="replace").strip()
             raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): {logs or state.get('Error')}")
 
+    def pause(self, ref):
+        self._call(f"pause {ref}", self.api.pause, ref)
+
     def unpause(self, ref):
         self._call(f"unpause {ref}", self.api.unpause, ref)
 

@@ -3,7 +3,7 @@
 It runs its own dockerd (own data-root, exec-root, pidfile and socket; no bridge, no iptables)
 with a fake `nvidia-container-runtime-hook` first on its PATH, so GPU device requests
 (`--gpus device=GPU-…,MIG-…`) are accepted and set NVIDIA_VISIBLE_DEVICES without a GPU.
-The base image is Debian bookworm minbase (bash, useradd, sudo), built once with debootstrap
+The base image is Debian bookworm minbase (bash, useradd, sudo, python3, pip), built once with debootstrap
 and cached as a tarball.
 """
 
@@ -19,12 +19,24 @@ import time
 BASE_IMAGE = "ds01-test/base:latest"
 ML_BASE_IMAGE = "ds01-test/ml-base:latest"
 STAND_IN_LOG = "/var/log/ds01-stand-ins/calls.log"
-BASE_TARBALL = "bookworm-minbase-v1.tar.gz"
+BASE_TARBALL = "bookworm-minbase-v2.tar.gz"
 SOCKET_GROUP = "ds01-sandbox"
 
 FAKE_HOOK = """#!/bin/sh
-# Fake nvidia-container-runtime-hook (ds01 sandbox): accepts the OCI prestart call and does nothing.
-cat >/dev/null 2>&1
+# Fake nvidia-container-runtime-hook (ds01 sandbox): accepts the OCI prestart call and does nothing,
+# except for devices listed in ../broken-gpus (one UUID per line): those fail as a driver that lost
+# the device would ("device error"), so tests can make a container fail to start after create.
+state=$(cat)
+broken="${0%/*}/../broken-gpus"
+[ -s "$broken" ] || exit 0
+bundle=$(printf '%s' "$state" | sed -n 's/.*"bundle": *"\\([^"]*\\)".*/\\1/p')
+while read -r uuid; do
+  [ -n "$uuid" ] || continue
+  if grep -q "NVIDIA_VISIBLE_DEVICES=[^\\"]*$uuid" "$bundle/config.json" 2>/dev/null; then
+    echo "nvidia-container-cli: device error: $uuid: unknown device" >&2
+    exit 1
+  fi
+done < "$broken"
 exit 0
 """
 
@@ -77,6 +89,7 @@ class Dockerd:
         self.root = root
         self.process = process
         self.socket = os.path.join(root, "docker.sock")
+        self.broken_gpus = os.path.join(root, "broken-gpus")  # UUIDs the fake hook refuses at start
         self.host = f"unix://{self.socket}"
 
     @classmethod
@@ -158,7 +171,7 @@ def mounts_under(root):
 
 
 def build_base_tarball(progress=print):
-    """debootstrap bookworm minbase (+ sudo, passwd) into a cached tarball; returns its path."""
+    """debootstrap bookworm minbase (+ sudo, passwd, python3 with pip) into a cached tarball; returns its path."""
     directory = cache_dir()
     tarball = os.path.join(directory, BASE_TARBALL)
     if os.path.exists(tarball):
@@ -169,7 +182,7 @@ def build_base_tarball(progress=print):
         progress("building the base image with debootstrap (once; cached in %s) ..." % directory)
         rootfs = os.path.join(work, "rootfs")
         mirror = os.environ.get("DS01_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-        result = subprocess.run(["debootstrap", "--variant=minbase", "--include=sudo,passwd", "bookworm", rootfs, mirror],
+        result = subprocess.run(["debootstrap", "--variant=minbase", "--include=sudo,passwd,python3-pip", "bookworm", rootfs, mirror],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"debootstrap failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")

@@ -8,10 +8,10 @@ window size, signals) far better than anything re-implemented over the API socke
 import os
 import shutil
 
+from .containers import INACTIVE as STOPPED  # noqa: F401 - the states a session can start from
 from .errors import Ds01Error, UsageError
 
 RUNNING = ("running",)
-STOPPED = ("created", "exited", "dead")
 KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 # Passed into sessions when set on the host (as separate words, unlike AIME v2.2).
 PASS_ENV = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")

@@ -107,7 +107,8 @@ def test_dispatchers_list_their_verbs_and_refuse_unknown_ones(offline_sh, users)
     listing = offline_sh.run(alice, "container")
     assert listing.returncode == 0
     verbs = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
-    assert verbs == ["create", "start", "run", "attach", "exit", "stop", "remove", "list"]  # legacy names hidden
+    assert verbs == ["deploy", "retire", "create", "start", "run", "attach", "exit", "stop", "pause", "unpause",
+                     "remove", "list"]  # legacy names hidden
     assert offline_sh.run(alice, "container", "--help").stdout == listing.stdout
     assert "image" in offline_sh.run(alice, "ds01").stdout
     unknown = offline_sh.run(alice, "container", "bogus")
@@ -123,6 +124,13 @@ def test_dispatchers_run_the_command_with_its_exit_code_and_name(offline_sh, use
         assert (via.returncode, via.stderr) == (direct.returncode, direct.stderr) == (2, direct.stderr)
     help_text = offline_sh.run(alice, "ds01", "image", "create", "--help")
     assert help_text.returncode == 0 and help_text.stdout.startswith("Usage: image-create")
+    deploy = offline_sh.run(alice, "container", "deploy", "--help")
+    assert deploy.returncode == 0 and deploy.stdout.startswith("Usage: container-deploy [OPTIONS] [NAME] [IMAGE]")
+    for legacy, target in (("get-limits", "check-limits"), ("new-project", "project-init"),
+                           ("new-user", "user-setup")):
+        shown = offline_sh.run(alice, legacy, "--help")
+        assert shown.returncode == 0 and shown.stdout == offline_sh.run(alice, target, "--help").stdout.replace(
+            f"Usage: {target}", f"Usage: {legacy}"), legacy
 
 
 def test_help_lists_every_command_by_layer_with_its_other_names(offline_sh, users):
@@ -134,8 +142,8 @@ def test_help_lists_every_command_by_layer_with_its_other_names(offline_sh, user
     text = offline_sh.run(alice, "commands", "--table", "--host")
     assert text.returncode == 0 and text.stderr == ""  # an alias, not a deprecated name
     sections = [line for line in text.stdout.splitlines() if line and not line.startswith(" ")]
-    assert sections[:3] == ["Atomic commands: one thing each, composable with pipes", "GPU slots",
-                            "AIME MLC front-ends: AIME's syntax and output, ds01's checks"]
+    assert sections[:4] == ["Wizards: guided, step by step", "Orchestrators: several steps in one",
+                            "Atomic commands: one thing each, composable with pipes", "GPU slots"]
     assert "container-remove" in text.stdout and "container-cleanup (old)" in text.stdout
 
 

@@ -34,11 +34,17 @@ def report(error):
         sys.stderr.write(f"  hint: {error.hint}\n")
 
 
-def read_targets(args, what="container", keys=None):
-    """Targets from arguments, or (none given, stdin not a terminal) from stdin; UsageError otherwise."""
+def read_targets(args, what="container", keys=None, pick=None):
+    """Targets from arguments, or (none given, stdin not a terminal) from stdin.
+
+    With no arguments on a terminal, `pick()` (a numbered pick list) chooses one; without
+    `pick` that is a UsageError.
+    """
     if args:
         return list(args)
     if is_tty(sys.stdin):
+        if pick is not None and is_tty(sys.stderr):
+            return [pick()]
         raise UsageError(f"no {what} given", hint=f"name one, or pipe records in: container-list | {prog()}")
     try:
         text = sys.stdin.read()
@@ -48,6 +54,25 @@ def read_targets(args, what="container", keys=None):
         return parse_targets(text, keys) if keys else parse_targets(text)
     except ValueError as exc:
         raise UsageError(f"cannot read targets from stdin: {exc}") from None
+
+
+def container_targets(rt, names, states, what, all_flag=False):
+    """The containers a lifecycle command acts on: `-a` (all of the caller's in `states`), NAMEs,
+    records or names on stdin, or, on a terminal with none of these, one picked from a numbered list."""
+    from ..containers import owned_by
+
+    if all_flag:
+        if names:
+            raise UsageError("give NAMEs or --all, not both")
+        return [r["container"] for r in sorted(rt.finder.records(), key=lambda r: r["name"])
+                if owned_by(r, rt.caller) and r["status"] in states]
+
+    def pick():
+        from ..pick import choose_container
+
+        return choose_container(rt, states, what, prog())["container"]
+
+    return read_targets(names, pick=pick)
 
 
 def batch(targets, action, out):

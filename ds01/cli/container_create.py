@@ -138,7 +138,7 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
     out.columns = TABLE_COLUMNS
     out.emit(record(rt.api.inspect_container(cid)))
     out.close()
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and rt.interface != "orchestration":  # an orchestrator says what comes next
         gpus = f" with GPU slot(s) {', '.join(g['slot'] for g in plan.gpus)}" if plan.gpus else ""
         sys.stderr.write(f"created {name}{gpus}; start it with: container-start {name}\n")
 

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import batch, config_option, new_output, output_options, read_targets, run, warn
+from ._common import batch, config_option, container_targets, new_output, output_options, run, warn
 
 
 @click.command(epilog="""\b
@@ -10,6 +10,7 @@ Examples:
   container-remove thesis
   container-list -a | container-remove     remove all your stopped containers
   container-remove thesis --force          stop it first if it is running
+  container-remove                         pick from your stopped containers (terminal)
 Your workspace directory is never touched.
 See also: container-stop, container-list""")
 @click.argument("names", nargs=-1)
@@ -19,21 +20,17 @@ See also: container-stop, container-list""")
 @config_option
 def cli(names, force, all_stopped, json_flag, table_flag, config):
     """Remove NAME... (or the containers named on stdin)."""
-    from ..containers import TABLE_COLUMNS, owned_by
+    from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
     from ..errors import Ds01Error
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    if all_stopped:
-        targets = [r["container"] for r in rt.finder.records()
-                   if owned_by(r, rt.caller) and r["status"] in ("exited", "created", "dead")]
-    else:
-        targets = read_targets(names)
+    targets = container_targets(rt, names, INACTIVE, "stopped", all_stopped)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
 
     def remove(target):
         rec = rt.finder.find(target)
-        if rec["status"] in ("running", "paused", "restarting") and not force:
+        if rec["status"] in ACTIVE and not force:
             raise Ds01Error(f"{rec['name']} is {rec['status']}",
                             hint=f"container-stop {rec['name']} first, or container-remove --force")
         note = rt.engine.remove(rec["id"], force=force)

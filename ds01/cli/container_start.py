@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import batch, config_option, new_output, output_options, read_targets, run
+from ._common import batch, config_option, container_targets, new_output, output_options, run
 
 
 @click.command(epilog="""\b
@@ -10,18 +10,20 @@ Examples:
   container-start thesis
   echo thesis | container-start
   container-list -a --json | container-start
+  container-start                          pick from your stopped containers (terminal)
 See also: container-stop, container-list""")
 @click.argument("names", nargs=-1)
+@click.option("-a", "--all", "all_stopped", is_flag=True, help="All your stopped, created and paused containers.")
 @output_options
 @config_option
-def cli(names, json_flag, table_flag, config):
+def cli(names, all_stopped, json_flag, table_flag, config):
     """Start NAME... (or the containers named on stdin); a GPU container only if its slots are still its own."""
     from .. import sessions
-    from ..containers import TABLE_COLUMNS, record
+    from ..containers import INACTIVE, TABLE_COLUMNS, record
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    targets = read_targets(names)
+    targets = container_targets(rt, names, ("paused", *INACTIVE), "stopped", all_stopped)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
 
     def start(target):

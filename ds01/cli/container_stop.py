@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import batch, config_option, new_output, output_options, read_targets, run
+from ._common import batch, config_option, container_targets, new_output, output_options, run
 
 
 @click.command(epilog="""\b
@@ -10,6 +10,7 @@ Examples:
   container-stop thesis
   container-list | container-stop          stop all your running containers
   container-stop -a -t 30 --force
+  container-stop                           pick from your running containers (terminal)
 See also: container-start, container-remove""")
 @click.argument("names", nargs=-1)
 @click.option("-t", "--timeout", default=10, show_default=True, type=click.IntRange(0, 3600),
@@ -20,20 +21,16 @@ See also: container-start, container-remove""")
 @config_option
 def cli(names, timeout, force, all_running, json_flag, table_flag, config):
     """Stop NAME... (or the containers named on stdin)."""
-    from ..containers import TABLE_COLUMNS, owned_by, record
+    from ..containers import ACTIVE, TABLE_COLUMNS, record
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    if all_running:
-        targets = [r["container"] for r in rt.finder.records()
-                   if owned_by(r, rt.caller) and r["status"] in ("running", "paused", "restarting")]
-    else:
-        targets = read_targets(names)
+    targets = container_targets(rt, names, ACTIVE, "running", all_running)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
 
     def stop(target):
         rec = rt.finder.find(target)
-        if rec["status"] in ("running", "paused", "restarting"):
+        if rec["status"] in ACTIVE:
             rt.progress(f"stopping {rec['name']} ...")
             rt.engine.stop(rec["id"], timeout=timeout, force=force)
         return record(rt.api.inspect_container(rec["id"]))

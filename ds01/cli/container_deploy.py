@@ -1,0 +1,210 @@
+"""container-deploy: create + start in one step, then a shell (on a terminal) or background; undone on failure."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+from ._gpu import request_options, wait_option
+
+GUIDE = {
+    "create": "Step 1, create: a container with your CPU, memory and shm limits, your account inside, your\n"
+              "workspace at /workspace and, unless --cpu-only, a GPU or MIG slot from the allocator.",
+    "start": "Step 2, start: the container runs in the background; its GPU slot is checked to still be yours.",
+    "open": "Step 3, open: a shell in /workspace. Leave it with exit (or Ctrl-D); when nothing else runs,\n"
+            "the container stops. container-run NAME opens it again; container-retire NAME removes it.",
+    "background": "Step 3, background: it keeps running. container-run NAME opens a shell in it;\n"
+                  "container-retire NAME stops and removes it and frees the GPU.",
+}
+
+
+@click.command(epilog="""\b
+Examples:
+  container-deploy thesis                        your image ds01-<uid>/thesis, a GPU, then a shell
+  container-deploy exp pytorch --background      the catalog's PyTorch image, left running
+  container-deploy --project thesis              ~/workspace/thesis and the project's image
+  container-deploy big IMAGE --num-gpus 2 --wait queue until two slots are free
+  image-list | container-deploy --background     one container per image of yours
+  container-deploy thesis --dry-run              the plan, nothing changed
+If anything fails after the container is created, it is removed again and its GPU freed.
+See also: container-retire, container-create, container-run, project-launch""")
+@click.argument("name", required=False)
+@click.argument("image", required=False)
+@click.option("--project", metavar="PROJECT", help="Use ~/workspace/PROJECT and its image (name defaults to it).")
+@click.option("-w", "--workspace", metavar="DIR", help="Host directory mounted at /workspace.")
+@click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")
+@click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")
+@click.option("--cpu-only", is_flag=True, help="No GPU.")
+@request_options
+@wait_option
+@click.option("--open", "mode", flag_value="open", help="Open a shell afterwards (default on a terminal).")
+@click.option("--background", "mode", flag_value="background", help="Leave it running (default without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print what would be created and change nothing.")
+@click.option("--guided", is_flag=True, help="Explain each step as it happens.")
+@output_options
+@config_option
+def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, wait, mode,
+        dry_run, guided, json_flag, table_flag, config):
+    """Create and start container NAME from IMAGE (default: your image NAME), then open it or leave it running."""
+    import os
+    import sys
+
+    from ..errors import UsageError
+    from ..output import is_tty
+    from ..runtime import Runtime
+    from ._common import batch, read_targets
+
+    terminal = is_tty(sys.stdin) and is_tty(sys.stdout)
+    if mode == "open" and not terminal:
+        raise UsageError("--open needs a terminal", hint="use --background, then container-run NAME -- COMMAND")
+    rt = Runtime(config)
+    if project:
+        from .. import projects
+
+        projects.validate_name(project)
+        name = name or project
+        workspace = workspace or projects.directory(rt.caller, project)
+        image = image or projects.image_of(rt.caller, project)
+    if name:
+        targets = [name]
+    else:
+        targets = read_targets((), what="container name", keys=("name", "container"),
+                               pick=lambda: _pick_image(rt))
+    if len(targets) > 1 and (image or workspace):
+        raise UsageError("IMAGE and --workspace apply to one container; several names came in")
+    if mode is None:
+        mode = "open" if terminal and len(targets) == 1 and not dry_run else "background"
+    if mode == "open" and len(targets) > 1:
+        raise UsageError("--open takes one container", hint="--background deploys several")
+    os.environ["DS01_INTERFACE"] = "orchestration"  # labels the container; container-create reads it
+    options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=num_gpus,
+                   gpu_profile=gpu_profile, full_gpu=full_gpu, wait=wait)
+    explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
+    from ..containers import TABLE_COLUMNS
+
+    out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
+    opened = []
+
+    def deploy(target):
+        rec = _deploy_one(rt, target, image, options, dry_run, explain)
+        if rec and not dry_run and mode == "open":
+            opened.append(rec)
+        return rec
+
+    code = batch(targets, deploy, out)
+    if opened and code == 0:
+        explain("open")
+        from .container_run import session
+
+        return session(opened[0]["container"], (), False, config, start=False)
+    if not dry_run and code == 0 and targets:
+        explain("background")
+        rt.progress("running in the background; open a shell with: container-run " + " ".join(
+            t.split("._.")[0] for t in targets))
+    return code
+
+
+def _deploy_one(rt, name, image, options, dry_run, explain):
+    """Create (unless it exists) and start one container; on failure after create, remove it again."""
+    from .. import names, sessions
+    from ..containers import INACTIVE, record
+    from ..errors import Ds01Error, NotFound
+
+    name = names.validate(name.split("._.")[0])
+    try:
+        existing = rt.finder.find(name)
+    except NotFound:
+        existing = None
+    if existing is not None:
+        if image:
+            rt.progress(f"{name} exists already: using it as it is ({existing['image']})")
+        if dry_run:
+            return dict(existing, would="start" if existing["status"] in ("paused", *INACTIVE) else "nothing")
+        if existing["status"] != "running":
+            explain("start")
+            rt.progress(f"starting {name} ...")
+            sessions.start(rt, existing)
+        return record(rt.api.inspect_container(existing["id"]))
+    argv = [name] + ([image] if image else [])
+    for flag, key in (("-w", "workspace"), ("-d", "data"), ("-m", "models"), ("--num-gpus", "num_gpus"),
+                      ("--gpu-profile", "gpu_profile")):
+        if options[key]:
+            argv += [flag, options[key]]
+    argv += [flag for flag, key in (("--cpu-only", "cpu_only"), ("--full-gpu", "full_gpu")) if options[key]]
+    if options["wait"] is not None:
+        argv.append(f"--wait={options['wait']}")
+    explain("create")
+    created = _create(argv + (["--dry-run"] if dry_run else []))
+    if dry_run:
+        return dict(created, would="create and start")
+    workspace_made = created.get("workspace") and not _has_files(created["workspace"])
+    try:
+        explain("start")
+        rt.progress(f"starting {name} ...")
+        rt.finder.refresh()
+        sessions.start(rt, rt.finder.find(name))
+    except BaseException as exc:
+        _undo(rt, created, workspace_made)
+        if isinstance(exc, Ds01Error):
+            exc.message = f"{name} could not be started, so it was removed again: {exc.message}"
+        raise
+    return record(rt.api.inspect_container(created["id"]))
+
+
+def _create(argv):
+    """container-create in this process (stdin is ours: it holds targets, not a GPU claim)."""
+    import os
+    import sys
+
+    from . import container_create
+    from ._common import run_quietly
+
+    with open(os.devnull) as nothing:
+        stdin, sys.stdin = sys.stdin, nothing
+        try:
+            return run_quietly(container_create.cli, argv + ["--json"])[0]
+        finally:
+            sys.stdin = stdin
+
+
+def _has_files(path):
+    import os
+
+    try:
+        return bool(os.listdir(path))
+    except OSError:
+        return True
+
+
+def _undo(rt, created, workspace_made):
+    """Remove what this deploy created: the container (its GPU slots go with it) and an empty new workspace."""
+    import os
+
+    try:
+        rt.engine.remove(created["id"], force=True)
+    except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+        from ._common import warn
+
+        warn(f"could not remove {created['container']} after the failure: {exc}")
+    if workspace_made:
+        try:
+            os.rmdir(created["workspace"])
+        except OSError:
+            pass
+
+
+def _pick_image(rt):
+    """With no NAME on a terminal: one of the caller's images; the container takes its name."""
+    from .. import images
+    from ..errors import NotFound
+    from ..pick import choose
+
+    mine = sorted(images.list_images(rt.api, rt.caller), key=lambda r: r["name"])
+    if not mine:
+        raise NotFound("you have no images yet", hint="image-create NAME or project-init NAME makes one")
+    return mine[choose([f"{r['name']:<20} {r['image']}" for r in mine], "Deploy which image?")]["name"]
+
+
+def main():
+    run(cli)
+
+
+MAN_OUTPUT = "The container record of each deployed container (with --dry-run, container-create's plan)."

@@ -1,0 +1,180 @@
+"""user-setup: first-time onboarding; checks, explains, fixes what it safely can. Safe to run again."""
+
+import click
+
+from ._common import config_option, new_output, output_options, run
+
+EXPLAIN = {
+    "docker": "ds01 runs your work in Docker containers; your account needs access to the Docker engine.",
+    "workspace": "~/workspace holds your projects. Each container sees its project directory as /workspace,\n"
+                 "so files there survive when containers are removed.",
+    "ssh": "An SSH key on this server lets you reach git hosts (GitHub, GitLab) from here: add the public key\n"
+           "to your account there.",
+    "limits": "Your group's limits decide how many containers, GPUs, CPUs and how much memory you get.",
+    "vscode": "VS Code can work on this server through Remote-SSH; the steps are below and in ~/ONBOARDING.md.",
+}
+
+
+@click.command(epilog="""\b
+Examples:
+  user-setup                      explains each step, then offers to create a first project
+  user-setup --quick              the checks only
+  user-setup --no-ssh --json      as records, without creating an SSH key
+See also: check-limits, project-init, container-deploy""")
+@click.option("--quick", is_flag=True, help="Skip the explanations and the questions.")
+@click.option("--no-ssh", is_flag=True, help="Do not create an SSH key.")
+@click.option("--force", is_flag=True, help="Rewrite ~/ONBOARDING.md even if it exists.")
+@output_options
+@config_option
+def cli(quick, no_ssh, force, json_flag, table_flag, config):
+    """Check and prepare your account: Docker access, workspace, SSH key, limits, VS Code, ~/ONBOARDING.md."""
+    import socket
+    import sys
+
+    from ..output import is_tty
+    from ..runtime import Runtime
+
+    rt = Runtime(config)
+    user = rt.caller
+    ask = is_tty(sys.stdin) and is_tty(sys.stderr) and not quick
+    say = (lambda key: sys.stderr.write("\n" + EXPLAIN[key] + "\n")) if not quick and is_tty(sys.stderr) else (
+        lambda key: None)
+    host = socket.getfqdn()
+    steps = []
+    for key, check in (("docker", _docker), ("workspace", _workspace), ("ssh", _ssh), ("limits", _limits)):
+        say(key)
+        status, detail = check(rt, user, no_ssh=no_ssh)
+        steps.append({"step": key, "status": status, "detail": detail})
+        if is_tty(sys.stderr) and not quick:
+            sys.stderr.write(f"  {status}: {detail}\n")
+    say("vscode")
+    guide = vscode_guide(user.login, host)
+    if not quick and is_tty(sys.stderr):
+        sys.stderr.write(guide)
+    status, detail = _onboarding(user, host, guide, force)
+    steps.append({"step": "onboarding", "status": status, "detail": detail})
+    out = new_output(json_flag, table_flag, [("step", "STEP"), ("status", "STATUS"), ("detail", "DETAIL")])
+    for step in steps:
+        out.emit(step)
+    out.close()
+    if ask and click.confirm("\nCreate a first project now (project-init)?", default=False, err=True):
+        from . import project_init
+
+        return project_init.cli.main(args=["--config", config] if config else [], prog_name="project-init",
+                                     standalone_mode=False)
+    if is_tty(sys.stderr):
+        sys.stderr.write("next: project-init NAME, then project-launch NAME\n")
+    return 0
+
+
+def _docker(rt, user, **_):
+    from ..errors import Ds01Error
+
+    try:
+        rt.api.ping()
+    except Ds01Error as exc:
+        return "action", f"cannot reach the Docker engine ({exc.message}): ask an admin to give you access"
+    return "ok", "you can use the Docker engine"
+
+
+def _workspace(rt, user, **_):
+    import os
+
+    from ..create import make_workspace
+
+    path = os.path.join(user.home, "workspace")
+    if os.path.isdir(path):
+        count = len([e for e in os.listdir(path) if not e.startswith(".")])
+        return "ok", f"{path} ({count} entries)"
+    make_workspace(path, user)
+    return "created", path
+
+
+def _ssh(rt, user, no_ssh=False, **_):
+    import os
+    import socket
+    import subprocess
+
+    key = os.path.join(user.home, ".ssh", "id_ed25519")
+    for existing in (key, os.path.join(user.home, ".ssh", "id_rsa"), os.path.join(user.home, ".ssh", "id_ecdsa")):
+        if os.path.exists(existing + ".pub"):
+            return "ok", f"{existing}.pub"
+    if no_ssh:
+        return "skipped", "no SSH key (--no-ssh)"
+    os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
+    try:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{user.login}@{socket.gethostname()}",
+                        "-f", key], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        return "action", "ssh-keygen is not installed (openssh-client): ask an admin"
+    except subprocess.CalledProcessError as exc:
+        return "action", f"ssh-keygen failed: {exc.stderr.decode(errors='replace').strip()}"
+    return "created", f"{key}.pub (add it to your git host)"
+
+
+def _limits(rt, user, **_):
+    from ..usage import standing
+
+    r = standing(rt, user, sample=False)
+    gpu = r["gpu"]
+    limit = "unlimited" if gpu["eq_limit"] is None else f"{gpu['eq_limit']:g}"
+    count = "unlimited" if r["containers"]["limit"] is None else r["containers"]["limit"]
+    return "ok", (f"group {r['group']}: {r['containers']['count']}/{count} containers, "
+                  f"{gpu['eq_used']:g}/{limit} GPU-eq, {r['cpu']['per_container']:g} CPUs per container "
+                  "(check-limits shows more)")
+
+
+def vscode_guide(login, host):
+    return f"""
+VS Code on this server (Remote-SSH):
+  1. On your laptop, once: ssh-keygen -t ed25519, then ssh-copy-id {login}@{host}
+  2. Add to ~/.ssh/config on your laptop:
+       Host ds01
+           HostName {host}
+           User {login}
+  3. In VS Code: install "Remote - SSH", then "Remote-SSH: Connect to Host..." -> ds01
+  4. Open ~/workspace/PROJECT; run project-launch PROJECT in the terminal, then
+     "Dev Containers: Attach to Running Container..." to work inside it.
+"""
+
+
+def _onboarding(user, host, guide, force):
+    import os
+
+    path = os.path.join(user.home, "ONBOARDING.md")
+    if os.path.exists(path) and not force:
+        return "ok", f"{path} (kept; --force rewrites it)"
+    text = f"""# Getting started on {host}
+
+Your projects live in `~/workspace`. Inside a container, the project directory is `/workspace`.
+
+## The daily path
+
+    project-init thesis            # a new project: layout, requirements.txt, Dockerfile, git
+    project-launch thesis          # build the image if needed, start a container with a GPU, open a shell
+    container-run thesis -- python3 src/train.py    # one command in it
+    container-retire thesis        # stop, remove, free the GPU (files in ~/workspace stay)
+
+## Your limits
+
+    check-limits                   # containers, GPU, CPU, memory and the lifecycle timers
+
+Idle containers are stopped after a while; `touch /workspace/.keep-alive` keeps one for a limited time.
+{guide}
+## Help
+
+    help                           # every command, grouped
+    man ds01                       # the overview
+"""
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+    return "created", path
+
+
+def main():
+    run(cli)
+
+
+MAN_OUTPUT = "One record per step: step (docker, workspace, ssh, limits, onboarding), status (ok, created, skipped, action), detail."
