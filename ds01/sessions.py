@@ -8,10 +8,11 @@ window size, signals) far better than anything re-implemented over the API socke
 import os
 import shutil
 
-from .containers import INACTIVE as STOPPED  # noqa: F401 - the states a session can start from
+from .containers import INACTIVE
 from .errors import Ds01Error, UsageError
 
 RUNNING = ("running",)
+STOPPED = INACTIVE  # the states a session starts a container from
 KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 # Passed into sessions when set on the host (as separate words, unlike AIME v2.2).
 PASS_ENV = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")

@@ -141,6 +141,18 @@ def run_quietly(command, argv):
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
 
 
+def create_in_process(argv):
+    """container-create in this process; its record. Our stdin holds targets, never a GPU claim for it."""
+    from . import container_create
+
+    with open(os.devnull) as nothing:
+        stdin, sys.stdin = sys.stdin, nothing
+        try:
+            return run_quietly(container_create.cli, argv + ["--json"])[0]
+        finally:
+            sys.stdin = stdin
+
+
 def mark_missing_name(argv, valued=("--config",)):
     """`cmd [OPTIONS] -- COMMAND...` with no NAME: put an empty NAME before `--`.
 

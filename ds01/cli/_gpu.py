@@ -1,4 +1,4 @@
-"""Options and checks the gpu-* commands share with container-create."""
+"""Options and checks the gpu-* commands share with container-create and container-deploy."""
 
 import click
 
@@ -7,6 +7,15 @@ def request_options(fn):
     fn = click.option("--full-gpu", is_flag=True, help="Only whole GPUs (no MIG slices).")(fn)
     fn = click.option("--gpu-profile", metavar="PROFILE", help="Only MIG slices of this profile, e.g. 3g.20gb.")(fn)
     fn = click.option("--num-gpus", metavar="N", help="GPUs or MIG slices (default 1).")(fn)
+    return fn
+
+
+def mount_options(fn):
+    """-w/-d/-m: the host directories a new container mounts (container-create and container-deploy)."""
+    fn = click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")(fn)
+    fn = click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")(fn)
+    fn = click.option("-w", "--workspace", metavar="DIR",
+                      help="Host directory mounted at /workspace (default ~/workspace/NAME).")(fn)
     return fn
 
 

@@ -3,7 +3,7 @@
 import click
 
 from ._common import config_option, new_output, output_options, run
-from ._gpu import parse_wait, request_options, wait_option
+from ._gpu import mount_options, parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -22,9 +22,7 @@ See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.argument("version_arg", required=False)
 @click.option("--image", "image_opt", metavar="IMAGE", help="Image to use (same as the IMAGE argument).")
 @click.option("--arch", metavar="ARCH", help="GPU architecture for a FRAMEWORK from the catalog (default: detected).")
-@click.option("-w", "--workspace", metavar="DIR", help="Host directory mounted at /workspace (default ~/workspace/NAME).")
-@click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")
-@click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")
+@mount_options
 @click.option("--cpu-only", is_flag=True, help="No GPU: the container sees none (NVIDIA_VISIBLE_DEVICES=void).")
 @request_options
 @click.option("--claim", "claim_id", metavar="ID", help="Use the slots of a gpu-allocate claim.")

@@ -3,7 +3,7 @@
 import click
 
 from ._common import config_option, new_output, output_options, run
-from ._gpu import request_options, wait_option
+from ._gpu import mount_options, request_options, wait_option
 
 GUIDE = {
     "create": "Step 1, create: a container with your CPU, memory and shm limits, your account inside, your\n"
@@ -29,9 +29,7 @@ See also: container-retire, container-create, container-run, project-launch""")
 @click.argument("name", required=False)
 @click.argument("image", required=False)
 @click.option("--project", metavar="PROJECT", help="Use ~/workspace/PROJECT and its image (name defaults to it).")
-@click.option("-w", "--workspace", metavar="DIR", help="Host directory mounted at /workspace.")
-@click.option("-d", "--data", metavar="DIR", help="Host directory mounted at /data.")
-@click.option("-m", "--models", metavar="DIR", help="Host directory mounted at /models.")
+@mount_options
 @click.option("--cpu-only", is_flag=True, help="No GPU.")
 @request_options
 @wait_option
@@ -132,7 +130,9 @@ def _deploy_one(rt, name, image, options, dry_run, explain):
     if options["wait"] is not None:
         argv.append(f"--wait={options['wait']}")
     explain("create")
-    created = _create(argv + (["--dry-run"] if dry_run else []))
+    from ._common import create_in_process
+
+    created = create_in_process(argv + (["--dry-run"] if dry_run else []))
     if dry_run:
         return dict(created, would="create and start")
     workspace_made = created.get("workspace") and not _has_files(created["workspace"])
@@ -147,22 +147,6 @@ def _deploy_one(rt, name, image, options, dry_run, explain):
             exc.message = f"{name} could not be started, so it was removed again: {exc.message}"
         raise
     return record(rt.api.inspect_container(created["id"]))
-
-
-def _create(argv):
-    """container-create in this process (stdin is ours: it holds targets, not a GPU claim)."""
-    import os
-    import sys
-
-    from . import container_create
-    from ._common import run_quietly
-
-    with open(os.devnull) as nothing:
-        stdin, sys.stdin = sys.stdin, nothing
-        try:
-            return run_quietly(container_create.cli, argv + ["--json"])[0]
-        finally:
-            sys.stdin = stdin
 
 
 def _has_files(path):

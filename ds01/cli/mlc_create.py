@@ -36,8 +36,7 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     from .. import catalog
     from ..errors import UsageError
     from ..runtime import Runtime
-    from . import container_create
-    from ._common import run_quietly
+    from ._common import create_in_process
     from ._mlc import interactive, say
 
     rt = Runtime(config)
@@ -70,14 +69,7 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     elif gpus != "all":
         raise UsageError(f"-g {gpus}: give a number of GPUs or 'all'",
                          hint="specific devices are chosen by the allocator (gpu-status shows them)")
-    import sys
-
-    with open(os.devnull) as nothing:  # a pipe on stdin must not be read as a GPU claim
-        stdin, sys.stdin = sys.stdin, nothing
-        try:
-            run_quietly(container_create.cli, argv + ["--json"])
-        finally:
-            sys.stdin = stdin
+    create_in_process(argv)  # a pipe on stdin is not read as a GPU claim
     say(f"[{name}] ready. Open the container with: mlc open {name}")
     return 0
 

@@ -92,11 +92,10 @@ def _warn_old_container(rt, name):
     from ._common import warn
 
     try:
-        rec = rt.finder.find(name)
+        rt.finder.find(name)
     except NotFound:
         return
     warn(f"container {name} still runs the previous image; container-retire {name} and launch again to use the new one")
-    return rec
 
 
 def _pick_project(rt, config):
