@@ -47,6 +47,7 @@ bench: deps system-deps
 	$(BIN)/python bench/gpu_allocator.py
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/completion.py
+	$(BIN)/python bench/lifecycle.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

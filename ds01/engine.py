@@ -17,7 +17,12 @@ def image_repository(ref):
 
 
 class Engine:
-    """The docker SDK client (imported lazily: it is slow to import)."""
+    """The docker SDK client (imported lazily: it is slow to import).
+
+    Every change is written to the event log through `log` (set by the Runtime), after it succeeded.
+    """
+
+    log = None
 
     def __init__(self):
         import docker
@@ -29,6 +34,15 @@ class Engine:
             raise Ds01Error(f"cannot reach the Docker engine: {exc}",
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
         self.api = self.client.api
+
+    def _event(self, event_type, info, **details):
+        """Log `event_type` about the container `info` (an inspect result) for its owner."""
+        if self.log is None:
+            return
+        from .containers import record
+
+        rec = record(info)
+        self.log(event_type, rec["user"], container=rec["container"], name=rec["name"], id=rec["id"], **details)
 
     def _call(self, what, fn, *args, **kwargs):
         try:
@@ -60,8 +74,10 @@ class Engine:
                            hint="build it with image-create, or check the name with docker images") from None
         return self.image_labels(ref)
 
-    def remove_image(self, ref):
+    def remove_image(self, ref, owner=None):
         self._call(f"remove image {ref}", self.api.remove_image, ref)
+        if self.log is not None:
+            self.log("image.remove", owner, image=ref)
 
     # -- containers
 
@@ -116,27 +132,46 @@ class Engine:
         except Exception:
             self.discard(plan)
             raise
+        if self.log is not None:
+            self.log("container.create", plan.login, container=plan.container, name=plan.name,
+                     id=created["Id"][:12], image=plan.run_image, gpus=[g["uuid"] for g in plan.gpus],
+                     interface=plan.labels.get("aime.mlc.DS01_INTERFACE"))
         return created["Id"]
 
     def start(self, ref):
         self._call(f"start {ref}", self.api.start, ref)
-        state = self._call(f"inspect {ref}", self.api.inspect_container, ref)["State"]
+        info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+        state = info["State"]
+        self._event("container.start", info, running=bool(state.get("Running")))
         if not state.get("Running"):
             logs = self.api.logs(ref, tail=10).decode(errors="replace").strip()
             raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): {logs or state.get('Error')}")
 
     def pause(self, ref):
         self._call(f"pause {ref}", self.api.pause, ref)
+        self._event("container.pause", self._call(f"inspect {ref}", self.api.inspect_container, ref))
 
     def unpause(self, ref):
         self._call(f"unpause {ref}", self.api.unpause, ref)
+        self._event("container.unpause", self._call(f"inspect {ref}", self.api.inspect_container, ref))
 
-    def stop(self, ref, timeout=10, force=False):
+    def stop(self, ref, timeout=10, force=False, event="container.stop", **details):
         """Send the container's stop signal and wait `timeout` s; with `force`, kill it after that.
 
         Returns the exit code. Without `force`, a container still running after the timeout is an error.
+        `event` and `details` say why in the event log (the lifecycle jobs pass theirs).
         """
+        code = self._stop(ref, timeout, force)
+        info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+        code = info["State"].get("ExitCode") if code is None else code
+        self._event(event, info, exit_code=code, timeout_s=timeout, **details)
+        return code
+
+    def _stop(self, ref, timeout, force):
         if force:
+            info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+            if info["State"].get("Paused"):  # a frozen process cannot handle SIGTERM: thaw it first
+                self._call(f"unpause {ref}", self.api.unpause, ref)
             self._call(f"stop {ref}", self.api.stop, ref, timeout=timeout)
         else:
             info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
@@ -154,14 +189,15 @@ class Engine:
                     if time.monotonic() >= deadline:
                         raise Ds01Error(f"{ref} did not stop within {timeout}s after {signal}",
                                         hint="--force kills it after the timeout; -t sets the timeout") from None
-        return self._call(f"inspect {ref}", self.api.inspect_container, ref)["State"].get("ExitCode")
+        return None
 
-    def remove(self, ref, force=False):
+    def remove(self, ref, force=False, **details):
         """Remove the container, then its image only if that image is its own per-container tag."""
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
         name = info["Name"].lstrip("/")
         image = info["Config"].get("Image") or ""
         self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force)
+        self._event("container.remove", info, status=info["State"].get("Status"), **details)
         if image.endswith(":" + name):
             try:
                 self.api.remove_image(image)

@@ -31,7 +31,7 @@ def expected_files():
     for noun in (*(n for n in DISPATCHERS if verbs(n)), "ds01"):  # a noun appears with its first verb
         files[os.path.join("bin", noun)] = dispatcher_script(noun)
     for command in registry.COMMANDS:
-        files[os.path.join("bin", command.name)] = bin_script(command)
+        files[command.path] = bin_script(command)
         for alias in command.aliases:
             files[os.path.join("bin", alias)] = bin_script(command)
         for old in command.legacy:
@@ -45,7 +45,19 @@ def expected_files():
 
 
 def generated_dirs():
-    return ("bin", "man/man1", "man/man5", "man/man7", "completions")
+    return ("bin", "libexec/ds01", "man/man1", "man/man5", "man/man7", "completions")
+
+
+def _is_generated(root, rel):
+    """libexec/ds01 also holds hand-written programs (ds01-demo): only files with our header are ours."""
+    if not rel.startswith("libexec"):
+        return True
+    path = os.path.join(root, rel)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return HEADER in handle.read(512)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _kind_text(spec):
@@ -131,6 +143,18 @@ def config_reference():
     for key, spec in P.TOP_KEYS.items():
         if isinstance(spec, P.Section) and key not in ("defaults", "policies"):
             section(f"`{key}`", spec.keys)
+    from .lifecycle.job import TYPE_DEFAULTS, USER_TYPES
+
+    section("`container_types.<type>`", P.CONTAINER_TYPE_KEYS)
+    lines.extend([f"Timers of containers by type. {' and '.join(f'`{t}`' for t in USER_TYPES)} containers (made by "
+                  "ds01 or AIME) use their owner's limits; the others use these, whose built-in values are: "
+                  + "; ".join(f"`{t}` " + ", ".join(f"{k} {_default_text(None, v)}" for k, v in values.items())
+                              for t, values in TYPE_DEFAULTS.items()) + ".", ""])
+    lines.extend(["## `lifecycle-exemptions.yaml`", "",
+                  "Beside the policy: `exemptions:` a list of `{username, exempt_from: [idle_timeout_h | max_runtime_h "
+                  "| max_pause_time_h], reason, category, approved_by, approved_on, expires_on}` (`expires_on: null` = "
+                  "permanent). A malformed file is an error naming file and line, and the lifecycle jobs then act "
+                  "on nothing.", ""])
     return "\n".join(lines)
 
 
@@ -145,7 +169,7 @@ def main(argv=None):
         path = os.path.join(args.root, directory)
         for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
             rel = os.path.join(directory, name)
-            if rel not in expected:
+            if rel not in expected and _is_generated(args.root, rel):
                 drift.append(f"{rel}: not in the registry")
                 if not args.check:
                     os.remove(os.path.join(args.root, rel))
@@ -158,7 +182,7 @@ def main(argv=None):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
-                os.chmod(path, 0o755 if rel.startswith("bin") else 0o644)
+                os.chmod(path, 0o755 if rel.startswith(("bin", "libexec")) else 0o644)
     if args.check and drift:
         sys.stderr.write("generated files drifted from the registry (run `make generate`):\n")
         sys.stderr.write("".join(f"  {line}\n" for line in drift))

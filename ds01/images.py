@@ -228,6 +228,10 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
         progress.done()
         if log_path:
             _write_log(log_path, log, time.monotonic() - started)
+    if engine.log is not None:
+        engine.log("image.build", None, image=tag, ok=not error and bool(image_id), image_id=image_id,
+                   seconds=round(time.monotonic() - started, 1), no_cache=nocache,
+                   failed_step=f"{step[0]}/{step[1]}" if (error or not image_id) and step else None)
     if error or not image_id:
         where = f" at step {step[0]}/{step[1]} ({_short(step[2])})" if step else ""
         tail = "\n".join("    " + l for l in step_lines[-15:])

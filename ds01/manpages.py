@@ -20,11 +20,15 @@ ENVIRONMENT = (
     ("DS01_STATE_DIR", "GPU claims, reservations and the allocator lock (default /var/lib/ds01)"),
     ("DS01_GPU_INVENTORY", "a simulated GPU inventory (YAML) instead of NVML, for tests and demos"),
     ("MLC_ARCH", "the catalog architecture, as for AIME's mlc (--arch overrides it)"),
+    ("DS01_LOG_DIR", "where events.jsonl is written and read (default /var/log/ds01)"),
+    ("DS01_NOW", "the time the lifecycle jobs and ds01-events use (Unix seconds or ISO 8601; tests)"),
 )
 FILES = (
     ("/etc/ds01/resource-limits.yaml", "the policy: limits per group and user (ds01-resource-limits(5))"),
     ("/etc/ds01/groups/GROUP.members", "group members, one login per line"),
     ("~/workspace/NAME", "a container's /workspace and its image's Dockerfile"),
+    ("/var/log/ds01/events.jsonl", "the event log: one JSON object per change (ds01-events)"),
+    ("/etc/ds01/lifecycle-exemptions.yaml", "users the lifecycle jobs leave alone, with reason and expiry"),
 )
 EXIT_CODES = (
     ("0", "ok (an empty list too)"), ("1", "failure"), ("2", "usage: bad arguments, invalid names"),
@@ -145,7 +149,7 @@ def command_page(command, sections=None):
     examples, notes, see = split_epilog(cli.epilog)
     lines = _header(command.name, 1, command.summary)
     lines += [".SH SYNOPSIS", f"\\fB{esc(command.name)}\\fR {esc(usage)}"]
-    if command.verb:
+    if command.verb and command.noun in registry.DISPATCHERS:
         lines += [".br", f"\\fB{esc(command.noun)} {esc(command.verb)}\\fR {esc(usage)}"]
     lines += [".SH DESCRIPTION"]
     for paragraph in (cli.help or "").strip().split("\n\n"):

@@ -123,12 +123,14 @@ class Percent(Kind):
 class Timestamp(Kind):
     """A point in time: `2026-12-01T09:00:00Z`, `2026-12-01 09:00` (local time) or a date (its midnight, local)."""
 
-    def __init__(self, doc=""):
-        self.nullable, self.doc = False, doc
+    def __init__(self, nullable=False, doc=""):
+        self.nullable, self.doc = nullable, doc
 
     def convert(self, value):
         import datetime
 
+        if value is None and self.nullable:
+            return None
         if isinstance(value, datetime.datetime):
             moment = value
         elif isinstance(value, datetime.date):
@@ -198,6 +200,8 @@ POLICY_KEYS = {
     "high_demand_threshold": Number(maximum=1, doc="share of held GPU slots that triggers high-demand mode"),
     "high_demand_idle_reduction": Number(maximum=1, doc="factor applied to idle timeouts in high-demand mode"),
     "created_container_timeout_m": Duration("m", doc="a container created but never started is removed after this"),
+    "process_idle_threshold": Number(integer=True, doc="a container with fewer processes than this (shells, sleep "
+                                     "and the keep-alive not counted) counts as idle"),
     "gpu_hold_after_manual_stop_m": Duration("m", doc="accepted for DS01 configs; unused"),
 }
 
@@ -243,9 +247,9 @@ GROUP_KEYS = dict(LIMIT_KEYS, members=Names(doc="usernames in this group (also r
                   description=Text(nullable=True, doc="free text"))
 
 CONTAINER_TYPE_KEYS = {
-    "idle_timeout_h": Duration("h"),
-    "max_runtime_h": Duration("h"),
-    "sigterm_grace_s": Duration("s", nullable=False),
+    "idle_timeout_h": Duration("h", doc="null = never stopped for idleness"),
+    "max_runtime_h": Duration("h", doc="null = unlimited"),
+    "sigterm_grace_s": Duration("s", nullable=False, doc="seconds between SIGTERM and SIGKILL"),
 }
 
 RESERVATION_KEYS = {
@@ -266,8 +270,9 @@ TOP_KEYS = {
     "container_types": MapOf(Section(CONTAINER_TYPE_KEYS), doc="timers for containers by creation interface"),
     "monitoring": Section({
         "infrastructure_containers": Names(doc="container names no job ever touches"),
-        "infrastructure_label": Text(nullable=True, doc="label marking protected containers"),
-    }),
+        "infrastructure_label": Text(nullable=True, doc="a label key; containers where it is `true` are never touched "
+                                     "(besides aime.mlc.DS01_PROTECTED and ds01.protected)"),
+    }, doc="containers the lifecycle jobs never touch"),
     "access_control": Section({
         "admin_users": Names(doc="users who may act on every container"),
         "admin_group": Text(nullable=True, doc="Unix group whose members are admins"),
@@ -329,6 +334,7 @@ BUILTIN_POLICIES = {
     "high_demand_threshold": 0.8,
     "high_demand_idle_reduction": 0.5,
     "created_container_timeout_m": 30.0,
+    "process_idle_threshold": 1,
     "gpu_hold_after_manual_stop_m": 15.0,
 }
 

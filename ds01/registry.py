@@ -13,6 +13,11 @@ class Command:
     aliases: tuple = field(default_factory=tuple)  # other names: work, no note
     in_container: bool = False  # also useful inside a container (everything else is host-only)
     args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/complete.py
+    place: str = "bin"  # where its executable lives: bin/ (on users' PATH) or libexec/ds01/ (cron, admins)
+
+    @property
+    def path(self):
+        return f"libexec/ds01/{self.name}" if self.place == "libexec" else f"bin/{self.name}"
 
     @property
     def noun(self):
@@ -30,6 +35,7 @@ LAYERS = (
     ("gpu", "GPU slots"),
     ("aime", "AIME MLC front-ends: AIME's syntax and output, ds01's checks"),
     ("admin", "Admin and reference"),
+    ("lifecycle", "Lifecycle jobs (cron; installed in libexec/ds01)"),
 )
 
 COMMANDS = (
@@ -86,6 +92,16 @@ COMMANDS = (
             legacy=("get_resource_limits.py",), args=("users",)),
     Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
             aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
+    Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
+            "admin"),
+    Command("ds01-idle-check", "ds01.cli.ds01_idle_check", "Warn about, then stop, idle GPU containers",
+            "lifecycle", place="libexec"),
+    Command("ds01-max-runtime", "ds01.cli.ds01_max_runtime", "Stop containers past their maximum runtime or pause time",
+            "lifecycle", place="libexec"),
+    Command("ds01-release-stale", "ds01.cli.ds01_release_stale",
+            "Hold timers: free the GPUs of, then remove, long-stopped containers", "lifecycle", place="libexec"),
+    Command("ds01-notify", "ds01.cli.ds01_notify", "Tell a user something on their terminals and in their container",
+            "lifecycle", place="libexec", args=("users",)),
 )
 
 

@@ -47,7 +47,21 @@ class Runtime:
     def engine(self):
         from .engine import Engine
 
-        return Engine()
+        engine = Engine()
+        engine.log = self.log_event
+        return engine
+
+    @functools.cached_property
+    def events(self):
+        """The event log writer: this command's name as source, the caller as actor."""
+        from . import events
+        from .cli._common import prog
+
+        return events.Log(events.log_dir(self.policy), prog(), self.caller.login)
+
+    def log_event(self, event_type, user=None, **details):
+        """Append to the event log; never fails the command (a problem is said once on stderr)."""
+        return self.events(event_type, user, **details)
 
     @functools.cached_property
     def finder(self):
@@ -58,7 +72,9 @@ class Runtime:
     @property
     def interface(self):
         """How this command was reached: `orchestration` when an orchestrator runs it, else `atomic`."""
-        return os.environ.get("DS01_INTERFACE") or os.environ.get("DS01_CONTEXT") or "atomic"
+        value = os.environ.get("DS01_INTERFACE") or os.environ.get("DS01_CONTEXT") or "atomic"
+        # only what ds01's own commands set: a label such as `devcontainer` would exempt a container from idle checks
+        return value if value in ("atomic", "orchestration") else "atomic"
 
     def progress(self, message):
         """Progress for people: only on a terminal."""

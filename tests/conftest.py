@@ -18,6 +18,25 @@ TEST_CATALOG_IMAGE = sandbox.ML_BASE_IMAGE.rsplit(":", 1)[0]
 USERS = {"alice": "ds01t_alice", "bob": "ds01t_bob", "admin": "ds01t_admin"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def event_log_dir():
+    """Every command in the tests logs events here, never to the host's /var/log/ds01."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="ds01-events-"))
+    os.chmod(root, 0o1777)
+    (root / "events.jsonl").touch()
+    os.chmod(root / "events.jsonl", 0o666)
+    saved = os.environ.get("DS01_LOG_DIR")
+    os.environ["DS01_LOG_DIR"] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop("DS01_LOG_DIR", None)
+    else:
+        os.environ["DS01_LOG_DIR"] = saved
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _require(reason):
     if os.environ.get("DS01_REQUIRE_DOCKER"):
         pytest.fail(f"DS01_REQUIRE_DOCKER is set but {reason}", pytrace=False)
@@ -158,6 +177,7 @@ class Shell:
             "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "DOCKER_HOST": self.dockerd.host if self.dockerd else "unix:///nonexistent/docker.sock",
             "DS01_CONFIG": str(self.policy_file),
+            "DS01_LOG_DIR": os.environ["DS01_LOG_DIR"],
             "LANG": "C.UTF-8",
         })
         env.update(self.extra_env)

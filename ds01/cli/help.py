@@ -2,6 +2,7 @@
 
 import click
 
+from ..registry import LAYERS
 from ._common import new_output, output_options, run
 
 
@@ -13,7 +14,7 @@ Examples:
   help container-run              one command's --help
 See also: man ds01, container --help, ds01 --help""")
 @click.argument("command", required=False)
-@click.option("--layer", type=click.Choice(["wizard", "orchestrator", "atomic", "gpu", "aime", "admin"]),
+@click.option("--layer", type=click.Choice([layer for layer, _ in LAYERS]),
               help="Only this layer.")
 @click.option("--inside/--host", "inside", default=None,
               help="Describe what works inside a container (default: detected).")
@@ -60,9 +61,11 @@ def in_container():
 
 
 def _record(command, inside):
+    from ..registry import DISPATCHERS
+
     return {"name": command.name, "layer": command.layer, "summary": command.summary,
             "legacy": list(command.legacy), "aliases": list(command.aliases),
-            "space": f"{command.noun} {command.verb}" if command.verb else None,
+            "space": f"{command.noun} {command.verb}" if command.verb and command.noun in DISPATCHERS else None,
             "host_only": not command.in_container, "available": command.in_container or not inside}
 
 

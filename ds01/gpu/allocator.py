@@ -300,7 +300,9 @@ class Allocator:
     def snapshot(self, now=None):
         from .state import RELEASED
 
-        now_dt = now or datetime.datetime.now(datetime.timezone.utc)
+        from .. import clock
+
+        now_dt = now or clock.now()
         released = self.state.read(RELEASED, {})
         slots = self.inventory.slots()
         found = H.read(self.rt.api, self.rt.policy, slots, released, now_dt)
@@ -327,7 +329,19 @@ class Allocator:
 
         `wait`: None = fail at once with AllocationError; 0 = wait indefinitely; N = wait N seconds.
         Waiters are served in priority then arrival order; a new request takes its place in that order.
+        Both outcomes are logged: gpu.allocate with the slots, gpu.reject with the reason.
         """
+        try:
+            slots, result = self._allocate(login, request, then, wait, progress, label)
+        except AllocationError as exc:
+            self.rt.log_event("gpu.reject", login, reason=exc.reason, message=exc.message, container=label,
+                              **request.record())
+            raise
+        self.rt.log_event("gpu.allocate", login, slots=[s.id for s in slots], uuids=[s.uuid for s in slots],
+                          gpu_eq=round(sum(s.weight for s in slots), 4), container=label or _claim_of(result))
+        return result
+
+    def _allocate(self, login, request, then, wait, progress, label):
         limits = self.rt.limits(login)
         me = {"id": os.urandom(6).hex(), "user": login, "priority": int(limits["priority"] or 0),
               "enqueued_at": time.time(), "pid": os.getpid(), "pid_start": _pid_start(os.getpid()),
@@ -346,7 +360,8 @@ class Allocator:
                         if queued:
                             self._save_queue(entries)
                             queued = False
-                        return then(served[me["id"]])
+                        slots = served[me["id"]]
+                        return slots, then(slots)
                     if wait is None:
                         snap.claims = claims  # without the queue simulation's pretend claims
                         self._explain(snap, login, limits, request, entries, self.strategy)
@@ -425,11 +440,16 @@ class Allocator:
                 raise PermissionDenied(f"claim {cid} belongs to {claim['user']}")
             claims.pop(cid)
             self.state.save_claims(claims)
+        self.rt.log_event("gpu.release", claim["user"], claim=cid, slots=claim["slots"], uuids=claim["uuids"],
+                          reason="released")
         return {"target": cid, "kind": "claim", "user": claim["user"], "slots": claim["slots"],
                 "uuids": claim["uuids"], "released": True}
 
-    def release_container(self, rec):
-        """Give up the slots of a stopped container before its hold ends (recorded in the state dir)."""
+    def release_container(self, rec, reason="released"):
+        """Give up the slots of a stopped container before its hold ends (recorded in the state dir).
+
+        `reason`: `released` (a person asked) or `hold_expired` (ds01-release-stale).
+        """
         from ..errors import Ds01Error
         from .state import RELEASED
 
@@ -444,8 +464,11 @@ class Allocator:
             live = {entry["Id"] for entry in self.rt.api.containers(all=True)}
             released = {k: v for k, v in self.state.read(RELEASED, {}).items() if k in live}
             released[holding.id] = {"container": holding.container, "user": holding.user, "slots": holding.slots,
-                                    "released_at": H.iso(snap.now)}
+                                    "released_at": H.iso(snap.now), "reason": reason}
             self.state.write(RELEASED, released)
+        self.rt.log_event("gpu.release", holding.user, container=holding.container, name=holding.name,
+                          slots=holding.slots, uuids=[snap.by_id[s].uuid for s in holding.slots if s in snap.by_id],
+                          reason=reason)
         return {"target": rec["name"], "kind": "container", "user": holding.user, "slots": holding.slots,
                 "uuids": [snap.by_id[s].uuid for s in holding.slots], "released": True}
 
@@ -453,8 +476,16 @@ class Allocator:
         """Under the lock: make sure the container's slots are still its own, then `start()`.
 
         A stopped container past its hold (or released) takes its slots back only if they are
-        free and within its owner's quota; otherwise AllocationError says what to do.
+        free and within its owner's quota; otherwise AllocationError says what to do (and gpu.reject is logged).
         """
+        try:
+            return self._start_checked(rec, start)
+        except AllocationError as exc:
+            self.rt.log_event("gpu.reject", rec["user"], reason=exc.reason, message=exc.message,
+                              container=rec["container"])
+            raise
+
+    def _start_checked(self, rec, start):
         from .state import RELEASED
 
         with self.state.lock():
@@ -485,6 +516,10 @@ class Allocator:
                 if released.pop(holding.id, None) is not None:
                     self.state.write(RELEASED, released)
             return start()
+
+
+def _claim_of(result):
+    return result.get("claim") if isinstance(result, dict) else None
 
 
 def slot_records(snap):

@@ -112,7 +112,9 @@ def read(api, policy, inventory_slots, released=None, now=None):
     """Every container that names a GPU, with whether it holds its slots now."""
     from ..errors import NotFound
 
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    from .. import clock
+
+    now = now or clock.now()
     released = released or {}
     result = []
     for entry in api.containers(all=True):

@@ -1,0 +1,62 @@
+"""The time lifecycle decisions use: the real clock, or $DS01_NOW so tests drive time without sleeping.
+
+`DS01_NOW` is Unix seconds (`1795000000`, fractions allowed) or ISO 8601
+(`2026-11-23T14:30:00Z`; no zone means UTC). Only decisions that compare against policy timers
+read it (idle, runtime, hold timers, the event log's timestamps and `--since`); timeouts of
+locks and claims keep real time.
+"""
+
+import datetime
+import os
+import re
+
+UTC = datetime.timezone.utc
+_RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+
+
+def parse_moment(text):
+    """An aware UTC datetime from Unix seconds or ISO 8601; ValueError otherwise."""
+    text = str(text).strip()
+    try:
+        return datetime.datetime.fromtimestamp(float(text), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (use Unix seconds or ISO 8601, e.g. 2026-11-23T14:30:00Z)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def now():
+    """The current time (aware, UTC); $DS01_NOW when set."""
+    fixed = os.environ.get("DS01_NOW")
+    if fixed:
+        try:
+            return parse_moment(fixed)
+        except ValueError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"DS01_NOW: {exc}") from None
+    return datetime.datetime.now(UTC)
+
+
+def timestamp():
+    return now().timestamp()
+
+
+def parse_since(text, reference=None):
+    """`--since`/`--until` values: ISO 8601, Unix seconds, or an age such as `30m`, `1h`, `2d` before now."""
+    from .units import parse_duration
+
+    match = _RELATIVE_RE.match(str(text))
+    if match:
+        return (reference or now()) - datetime.timedelta(seconds=parse_duration(text))
+    return parse_moment(text)
+
+
+def iso(moment):
+    """`2026-11-23T14:30:00Z` (seconds precision) for an aware datetime or Unix seconds."""
+    if not isinstance(moment, datetime.datetime):
+        moment = datetime.datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,191 @@
+"""The event log: one JSON object per line in events.jsonl, appended by every command that changes something.
+
+It is an audit trail for people (`ds01-events`), never a source of state. Each line is
+`{timestamp, event_type, schema_version, user, source, details}`, at most 4 KiB, written with
+one `write()` on an O_APPEND descriptor under an advisory lock, so concurrent writers never
+interleave. Writing never fails a command: a problem is reported once on stderr.
+
+`user` is whose object the event is about (the container's owner), `details.by` who acted
+when that is someone else (an admin, a cron job).
+"""
+
+import json
+import os
+import sys
+
+SCHEMA_VERSION = "1"
+MAX_BYTES = 4096
+DEFAULT_LOG_DIR = "/var/log/ds01"
+FILE_NAME = "events.jsonl"
+
+# The event types ds01 writes (docs/records.md describes each one's details).
+TYPES = (
+    "container.create", "container.start", "container.stop", "container.remove", "container.pause",
+    "container.unpause", "container.idle-stop", "container.runtime-stop", "container.pause-stop",
+    "gpu.allocate", "gpu.release", "gpu.reject",
+    "image.build", "image.remove",
+    "lifecycle.warn", "lifecycle.keep-alive",
+)
+
+
+def log_dir(policy=None):
+    """$DS01_LOG_DIR, else the policy's paths.log_dir, else /var/log/ds01."""
+    configured = policy.section("paths").get("log_dir") if policy is not None else None
+    return os.environ.get("DS01_LOG_DIR") or configured or DEFAULT_LOG_DIR
+
+
+def envelope(event_type, user=None, source=None, details=None, moment=None):
+    from . import clock
+
+    return {"timestamp": clock.iso(moment or clock.now()), "event_type": event_type,
+            "schema_version": SCHEMA_VERSION, "user": user, "source": source, "details": details or {}}
+
+
+def encode(event):
+    """The line for `event`, at most MAX_BYTES: oversized details become {truncated, original_size}."""
+    line = json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False) + "\n"
+    data = line.encode()
+    if len(data) > MAX_BYTES:
+        event = dict(event, details={"truncated": True, "original_size": len(data)})
+        data = (json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False) + "\n").encode()
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"event of {len(data)} bytes exceeds {MAX_BYTES}")
+    return data
+
+
+def append(path, event):
+    """Append one event atomically (one write on O_APPEND, under flock). Raises OSError/ValueError."""
+    import fcntl
+
+    data = encode(event)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o664)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"short write ({written} of {len(data)} bytes)")
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class Log:
+    """Event writer for one command: knows the file, the command's name and who is acting."""
+
+    def __init__(self, directory, source, actor=None):
+        self.path = os.path.join(directory, FILE_NAME)
+        self.source, self.actor = source, actor
+        self.reported = False
+        self.enabled = True
+
+    def __call__(self, event_type, user=None, **details):
+        """Write one event; returns False (said once on stderr) when it cannot be written."""
+        if not self.enabled:
+            return False
+        if user is None:
+            user = self.actor
+        elif self.actor and user != self.actor and "by" not in details:
+            details["by"] = self.actor
+        try:
+            append(self.path, envelope(event_type, user, self.source, details))
+            return True
+        except (OSError, ValueError) as exc:
+            if not self.reported:
+                self.reported = True
+                reason = getattr(exc, "strerror", None) or str(exc)
+                sys.stderr.write(f"{self.source}: warning: could not write the event log {self.path}: {reason}\n"
+                                 f"  hint: the change itself was made; an admin can check the log dir "
+                                 f"(DS01_LOG_DIR or paths.log_dir)\n")
+            return False
+
+
+def read(path):
+    """Events in file order; lines that are not JSON objects are skipped."""
+    try:
+        handle = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        from .errors import PermissionDenied
+
+        raise PermissionDenied(f"cannot read the event log {path}",
+                               hint="it is readable by the docker group (root:docker 0664)") from None
+    with handle:
+        for line in handle:
+            event = _parse(line)
+            if event is not None:
+                yield event
+
+
+def _parse(line):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "event_type" in event else None
+
+
+class Filter:
+    """What `ds01-events` asks for: user, type prefix, container, a time window."""
+
+    def __init__(self, user=None, type_prefix=None, container=None, since=None, until=None):
+        self.user, self.type_prefix, self.container = user, type_prefix, container
+        self.since = since.timestamp() if since else None
+        self.until = until.timestamp() if until else None
+
+    def __call__(self, event):
+        if self.user and event.get("user") != self.user:
+            return False
+        if self.type_prefix and not str(event.get("event_type", "")).startswith(self.type_prefix):
+            return False
+        if self.container:
+            details = event.get("details") or {}
+            if self.container not in (details.get("container"), details.get("name")):
+                return False
+        if self.since is not None or self.until is not None:
+            moment = _seconds(event.get("timestamp"))
+            if moment is None:
+                return False
+            if self.since is not None and moment < self.since:
+                return False
+            if self.until is not None and moment > self.until:
+                return False
+        return True
+
+
+def _seconds(text):
+    from . import clock
+
+    try:
+        return clock.parse_moment(text).timestamp()
+    except (ValueError, TypeError):
+        return None
+
+
+def follow(path, accept, poll=0.5, stop=None):
+    """Yield new matching events as they are appended (from the end of the file); survives rotation."""
+    import time
+
+    position, inode = None, None
+    pending = b""
+    while stop is None or not stop():
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            time.sleep(poll)
+            continue
+        if inode != stat.st_ino or stat.st_size < position:
+            position = stat.st_size if inode is None else 0  # start at the end; after rotation, at the start
+            inode, pending = stat.st_ino, b""
+        if stat.st_size > position:
+            with open(path, "rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+                position = handle.tell()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                event = _parse(line.decode(errors="replace"))
+                if event is not None and accept(event):
+                    yield event
+        else:
+            time.sleep(poll)

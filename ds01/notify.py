@@ -1,0 +1,114 @@
+"""Telling a container's owner what a lifecycle job is about to do: on their terminals and in the container.
+
+Terminals come from utmp (the login records `who` reads): every USER_PROCESS entry of the
+owner names a line such as `pts/3`, written to under the terminal directory (/dev), but only
+when that device belongs to the owner. The same text is appended to `/workspace/.ds01-alerts`
+inside a running container, by a process running as the container's own user, so a symlink
+planted there cannot make ds01 write anywhere the user could not. $DS01_UTMP and
+$DS01_TTY_DIR point both at test files.
+"""
+
+import os
+import re
+import stat
+import struct
+
+UTMP = "/var/run/utmp"
+TTY_DIR = "/dev"
+ALERTS_FILE = "/workspace/.ds01-alerts"
+USER_PROCESS = 7
+# struct utmp on Linux (glibc, 64-bit and 32-bit alike): 384 bytes.
+UTMP_FORMAT = "<h2xi32s4s32s256shhi2i4i20s"
+UTMP_SIZE = struct.calcsize(UTMP_FORMAT)
+_LINE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
+
+
+def sessions(utmp=None):
+    """(login, line) of every logged-in user process in utmp."""
+    path = utmp or os.environ.get("DS01_UTMP") or UTMP
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return []
+    found = []
+    for offset in range(0, len(data) - UTMP_SIZE + 1, UTMP_SIZE):
+        fields = struct.unpack_from(UTMP_FORMAT, data, offset)
+        if fields[0] != USER_PROCESS:
+            continue
+        line = fields[2].split(b"\0", 1)[0].decode(errors="replace")
+        login = fields[4].split(b"\0", 1)[0].decode(errors="replace")
+        if login and line:
+            found.append((login, line))
+    return found
+
+
+def terminals(login, uid, utmp=None, tty_dir=None):
+    """Paths of the terminals `login` is logged in on that belong to `uid`."""
+    directory = tty_dir or os.environ.get("DS01_TTY_DIR") or TTY_DIR
+    real = directory == TTY_DIR
+    result = []
+    for who, line in sessions(utmp):
+        if who != login or not _LINE_RE.match(line) or ".." in line.split("/"):
+            continue
+        path = os.path.join(directory, line)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if info.st_uid != uid or (real and not stat.S_ISCHR(info.st_mode)) or stat.S_ISLNK(info.st_mode):
+            continue
+        if path not in result:
+            result.append(path)
+    return result
+
+
+def write_terminal(path, text):
+    """Write `text` to one terminal without blocking on it or making it our controlling terminal."""
+    data = ("\r\n" + text.rstrip("\n").replace("\n", "\r\n") + "\r\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def append_alert(engine, container_id, text):
+    """Append `text` to /workspace/.ds01-alerts in a running container, as the container's user.
+
+    The text is an argument of `sh -c` (as "$1"), never part of the script.
+    """
+    script = 'printf "%s\\n" "$1" >> ' + ALERTS_FILE
+    exec_id = engine.api.exec_create(container_id, ["sh", "-c", script, "ds01-notify", text],
+                                     stdout=True, stderr=True)["Id"]
+    output = engine.api.exec_start(exec_id)
+    code = engine.api.exec_inspect(exec_id).get("ExitCode")
+    if code != 0:
+        raise OSError(f"exit {code}: {output.decode(errors='replace').strip()}")
+
+
+def deliver(login, uid, text, container_id=None, engine=None, utmp=None, tty_dir=None):
+    """Send `text` to every terminal of `login` and, given a running container, into its alerts file.
+
+    Returns {terminals: [paths written], alerts_file: bool, errors: [...]}; never raises for a delivery problem.
+    """
+    result = {"terminals": [], "alerts_file": False, "errors": []}
+    if login and uid is not None:
+        for path in terminals(login, uid, utmp, tty_dir):
+            try:
+                write_terminal(path, text)
+                result["terminals"].append(path)
+            except OSError as exc:
+                result["errors"].append(f"{path}: {exc.strerror or exc}")
+    if container_id and engine is not None:
+        try:
+            append_alert(engine, container_id, text)
+            result["alerts_file"] = True
+        except Exception as exc:  # noqa: BLE001 - a missing shell or workspace must not stop the job
+            result["errors"].append(f"{ALERTS_FILE}: {getattr(exc, 'explanation', None) or exc}")
+    return result
+
+
+def banner(title, body, moment):
+    """The notice as people see it: a title line with the time, then the body."""
+    return f"--- ds01: {title} ({moment.strftime('%Y-%m-%d %H:%M UTC')}) ---\n{body.rstrip()}\n"

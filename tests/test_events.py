@@ -1,0 +1,191 @@
+"""The event log: atomic appends, the size limit, and ds01-events' filters and permissions."""
+
+import json
+import multiprocessing
+import os
+
+import pytest
+
+from ds01 import clock, events
+
+
+def _write(directory, worker, count):
+    log = events.Log(directory, f"writer{worker}")
+    for i in range(count):
+        log("container.start", f"user{worker}", container=f"c{worker}-{i}", padding="x" * (i * 37 % 3000))
+
+
+def test_concurrent_writers_never_interleave_lines(tmp_path):
+    processes = [multiprocessing.Process(target=_write, args=(str(tmp_path), w, 150)) for w in range(6)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    lines = (tmp_path / events.FILE_NAME).read_text().splitlines()
+    assert len(lines) == 900
+    parsed = [json.loads(line) for line in lines]  # every line is one whole object
+    assert {(e["user"], e["details"]["container"]) for e in parsed} == {
+        (f"user{w}", f"c{w}-{i}") for w in range(6) for i in range(150)}
+    assert set(parsed[0]) == {"timestamp", "event_type", "schema_version", "user", "source", "details"}
+
+
+def test_an_oversized_event_keeps_its_envelope_and_says_it_was_truncated(tmp_path):
+    log = events.Log(str(tmp_path), "test")
+    assert log("image.build", "alice", output="y" * 10000)
+    line = (tmp_path / events.FILE_NAME).read_bytes()
+    assert len(line) <= events.MAX_BYTES
+    event = json.loads(line)
+    assert event["event_type"] == "image.build" and event["user"] == "alice"
+    assert event["details"]["truncated"] is True and event["details"]["original_size"] > 10000
+
+
+def test_a_log_that_cannot_be_written_warns_once_and_never_raises(tmp_path, capsys):
+    log = events.Log(str(tmp_path / "missing" / "dir"), "container-stop")
+    assert log("container.stop", "alice") is False
+    assert log("container.stop", "alice") is False
+    err = capsys.readouterr().err
+    assert err.count("could not write the event log") == 1
+    assert err.startswith("container-stop: warning:")
+
+
+def test_the_actor_is_recorded_when_acting_on_someone_elses_container(tmp_path):
+    log = events.Log(str(tmp_path), "container-stop", actor="admin1")
+    log("container.stop", "alice", container="x")
+    log("gpu.allocate", None, slots=["0"])
+    first, second = [json.loads(l) for l in (tmp_path / events.FILE_NAME).read_text().splitlines()]
+    assert first["user"] == "alice" and first["details"]["by"] == "admin1"
+    assert second["user"] == "admin1" and "by" not in second["details"]
+
+
+def test_the_clock_follows_ds01_now_in_seconds_or_iso(monkeypatch):
+    monkeypatch.setenv("DS01_NOW", "1795000000")
+    assert clock.now().timestamp() == 1795000000
+    monkeypatch.setenv("DS01_NOW", "2026-11-23T14:30:00Z")
+    assert clock.iso(clock.now()) == "2026-11-23T14:30:00Z"
+    monkeypatch.setenv("DS01_NOW", "2026-11-23T14:30:00")  # no zone: UTC
+    assert clock.iso(clock.now()) == "2026-11-23T14:30:00Z"
+    assert clock.iso(clock.parse_since("2h")) == "2026-11-23T12:30:00Z"
+    monkeypatch.setenv("DS01_NOW", "tomorrow")
+    from ds01.errors import UsageError
+
+    with pytest.raises(UsageError, match="DS01_NOW"):
+        clock.now()
+
+
+# ---------------------------------------------------------------- ds01-events
+
+@pytest.fixture
+def log_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DS01_LOG_DIR", str(tmp_path))
+    monkeypatch.delenv("DS01_NOW", raising=False)
+    path = tmp_path / events.FILE_NAME
+    lines = [
+        events.envelope("container.create", "alice", "container-create", {"container": "a._.1", "name": "a"},
+                        clock.parse_moment("2026-11-20T10:00:00Z")),
+        events.envelope("container.idle-stop", "alice", "ds01-idle-check", {"container": "a._.1", "name": "a"},
+                        clock.parse_moment("2026-11-22T10:00:00Z")),
+        events.envelope("gpu.allocate", "bob", "gpu-allocate", {"slots": ["0"]},
+                        clock.parse_moment("2026-11-22T11:00:00Z")),
+        events.envelope("lifecycle.warn", "alice", "ds01-idle-check", {"container": "b._.1", "name": "b"},
+                        clock.parse_moment("2026-11-22T12:00:00Z")),
+    ]
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines) + "not json\n")
+    os.chmod(path, 0o644)
+    return path
+
+
+def _query(*argv, env=None):
+    from click.testing import CliRunner
+
+    from ds01.cli.ds01_events import cli
+
+    result = CliRunner().invoke(cli, ["--json", *argv], env=env or {})
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_events_filter_by_type_prefix_user_container_and_time(log_file):
+    assert [e["event_type"] for e in _query()] == ["container.create", "container.idle-stop", "gpu.allocate",
+                                                   "lifecycle.warn"]
+    assert [e["event_type"] for e in _query("--type", "container")] == ["container.create", "container.idle-stop"]
+    assert [e["user"] for e in _query("--user", "bob")] == ["bob"]
+    assert [e["event_type"] for e in _query("--container", "a")] == ["container.create", "container.idle-stop"]
+    assert [e["event_type"] for e in _query("--since", "2026-11-22T10:30:00Z", "--until", "2026-11-22T11:30:00Z")] \
+        == ["gpu.allocate"]
+    assert [e["event_type"] for e in _query("--limit", "2")] == ["gpu.allocate", "lifecycle.warn"]
+
+
+def test_events_since_an_age_counts_back_from_now(log_file):
+    env = {"DS01_NOW": "2026-11-22T12:30:00Z"}
+    assert [e["event_type"] for e in _query("--since", "1h", env=env)] == ["lifecycle.warn"]
+    assert [e["event_type"] for e in _query("--since", "2d", env=env)] == ["container.idle-stop", "gpu.allocate",
+                                                                           "lifecycle.warn"]
+
+
+def test_events_table_shows_one_row_per_event_with_its_details(log_file):
+    from click.testing import CliRunner
+
+    from ds01.cli.ds01_events import cli
+
+    result = CliRunner().invoke(cli, ["--table", "--type", "gpu"])
+    assert result.exit_code == 0
+    header, row = result.output.splitlines()
+    assert header.split()[:4] == ["TIME", "TYPE", "USER", "CONTAINER"]
+    assert "gpu.allocate" in row and "bob" in row and 'slots=["0"]' in row
+
+
+def test_a_bad_time_is_a_usage_error(log_file):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([str(Path(sys.executable).parent / "ds01-events"), "--since", "last tuesday"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert "ds01-events: error: not a time: 'last tuesday'" in result.stderr
+
+
+def test_users_see_their_own_events_and_not_others(offline_sh, users, log_file, user_tmp):
+    alice = users["alice"]
+    mine = events.envelope("container.stop", alice.pw_name, "container-stop", {"container": "x"})
+    shared = user_tmp / events.FILE_NAME
+    shared.write_text(log_file.read_text() + json.dumps(mine) + "\n")
+    os.chmod(shared, 0o644)
+    env = {"DS01_LOG_DIR": str(user_tmp)}
+    records = offline_sh.records(alice, "ds01-events", extra_env=env)
+    assert [(e["user"], e["event_type"]) for e in records] == [(alice.pw_name, "container.stop")]
+    refused = offline_sh.run(alice, "ds01-events", "--user", "bob", extra_env=env)
+    assert refused.returncode == 5
+    assert "admins only" in refused.stderr
+    os.chmod(shared, 0o600)
+    unreadable = offline_sh.run(alice, "ds01-events", extra_env=env)
+    assert unreadable.returncode == 5 and "cannot read the event log" in unreadable.stderr
+
+
+def test_follow_prints_new_matching_events_as_they_are_written(tmp_path):
+    import selectors
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / events.FILE_NAME
+    events.append(str(path), events.envelope("container.create", "alice", "x", {"container": "old"}))
+    env = dict(os.environ, DS01_LOG_DIR=str(tmp_path))
+    follower = subprocess.Popen([str(Path(sys.executable).parent / "ds01-events"), "--follow", "--json",
+                                 "--type", "container.stop"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                text=True, env=env)
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(follower.stdout, selectors.EVENT_READ)
+        seen = []
+        for name in ("a", "b", "c"):  # written until the follower, started meanwhile, has picked one up
+            events.append(str(path), events.envelope("container.start", "alice", "x", {"container": name}))
+            events.append(str(path), events.envelope("container.stop", "alice", "x", {"container": name}))
+            if selector.select(timeout=5):
+                seen.append(json.loads(follower.stdout.readline()))
+                break
+        assert seen, "ds01-events --follow printed nothing"
+        assert seen[0]["event_type"] == "container.stop" and seen[0]["details"]["container"] in ("a", "b", "c")
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)

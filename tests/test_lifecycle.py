@@ -1,0 +1,527 @@
+"""The lifecycle jobs against real Docker, driven by a fake clock (DS01_NOW): idle reclaim, max runtime,
+hold timers, locks, dry runs, notifications and the event log."""
+
+import json
+import os
+import textwrap
+
+import portalocker
+import pytest
+
+from ds01 import labels as L
+from ds01 import notify, sandbox
+from ds01.gpu.holdings import parse_time
+from tests.conftest import Shell
+from tests.test_notify import fake_logins
+
+IMAGE = sandbox.BASE_IMAGE
+MINUTE = 60
+
+INVENTORY = """\
+gpus:
+  - {index: 0, uuid: GPU-00000000-0000-4000-8000-000000000000, name: A100, memory_total: 40g, utilization: %(u0)s}
+  - {index: 1, uuid: GPU-11111111-1111-4111-8111-111111111111, name: A100, memory_total: 40g}
+  - index: 2
+    uuid: GPU-22222222-2222-4222-8222-222222222222
+    name: A100
+    memory_total: 40g
+    mig_mode: true
+    mig_devices:
+      - {index: 0, uuid: MIG-20000000-0000-4000-8000-000000000000, gpu_instance_id: 7, compute_instance_id: 0, profile: 1g.5gb, processes: %(p20)s}
+      - {index: 1, uuid: MIG-21000000-0000-4000-8000-000000000000, gpu_instance_id: 8, compute_instance_id: 0, profile: 1g.5gb}
+  - {index: 3, uuid: GPU-33333333-3333-4333-8333-333333333333, name: A100, memory_total: 40g}
+  - {index: 4, uuid: GPU-44444444-4444-4444-8444-444444444444, name: A100, memory_total: 40g}
+"""
+UUID = {"0": "GPU-00000000-0000-4000-8000-000000000000", "1": "GPU-11111111-1111-4111-8111-111111111111",
+        "2.0": "MIG-20000000-0000-4000-8000-000000000000", "2.1": "MIG-21000000-0000-4000-8000-000000000000",
+        "3": "GPU-33333333-3333-4333-8333-333333333333", "4": "GPU-44444444-4444-4444-8444-444444444444"}
+
+
+class LifeLab:
+    """A policy with short, round timers, its own state and log dirs, fake terminals, and jobs run as root."""
+
+    def __init__(self, directory, users, dockerd, client):
+        self.directory, self.users, self.client = directory, users, client
+        self.state = directory / "state"
+        self.logs = directory / "log"
+        for path, mode in ((self.state, 0o1777), (self.logs, 0o1777)):
+            path.mkdir()
+            os.chmod(path, mode)
+        (self.logs / "events.jsonl").touch()
+        os.chmod(self.logs / "events.jsonl", 0o666)
+        self.inventory_path = directory / "gpus.yaml"
+        self.set_inventory()
+        alice, bob = users["alice"], users["bob"]
+        self.utmp, self.ttys = fake_logins(directory, [(alice.pw_name, "pts/1", alice.pw_uid, notify.USER_PROCESS)])
+        self.policy = directory / "resource-limits.yaml"
+        self.policy.write_text(textwrap.dedent(f"""\
+            defaults:
+              max_cpus: 1
+              memory: 256m
+              memory_swap: 256m
+              shm_size: 64m
+              max_containers_per_user: 6
+              max_gpu_equivalents: 6
+              max_gpu_slots_per_container: 2
+              idle_timeout_h: 1
+              max_runtime_h: 10
+              gpu_hold_after_stop_h: 1
+              container_hold_after_stop_h: 2
+              max_pause_time_h: 1
+            default_group: student
+            groups:
+              student:
+                members: [{alice.pw_name}]
+              researcher:
+                members: [{bob.pw_name}]
+            policies:
+              idle_detection_window: 2
+              grace_period_m: 30
+              keepalive_max_duration_h: 2
+              sigterm_grace_s: 3
+              high_demand_threshold: 1.0
+              created_container_timeout_m: 30
+            container_types:
+              compose: {{max_runtime_h: 1, sigterm_grace_s: 20}}
+            gpu: {{inventory: {self.inventory_path}}}
+            access_control:
+              admin_users: [{users['admin'].pw_name}]
+            """))
+        (directory / "lifecycle-exemptions.yaml").write_text(textwrap.dedent(f"""\
+            exemptions:
+              - username: {bob.pw_name}
+                exempt_from: [idle_timeout_h]
+                reason: thesis deadline
+                approved_by: prof
+                expires_on: 2099-01-01T00:00:00Z
+            """))
+        for path in (self.policy, directory / "lifecycle-exemptions.yaml", self.inventory_path):
+            os.chmod(path, 0o644)
+        self.sh = Shell(dockerd, self.policy, {"DS01_STATE_DIR": str(self.state), "DS01_LOG_DIR": str(self.logs),
+                                               "DS01_UTMP": str(self.utmp), "DS01_TTY_DIR": str(self.ttys)})
+        self.root = sandbox.pwd.getpwnam("root")
+
+    def set_inventory(self, u0="null", p20="[]"):
+        self.inventory_path.write_text(INVENTORY % {"u0": u0, "p20": p20})
+        os.chmod(self.inventory_path, 0o644)
+
+    def job(self, name, at, *args, check=True):
+        """Run a job as root (as cron does) at Unix time `at`; its records, or the result when check=False."""
+        result = self.sh.run(self.root, name, "--json", *args, extra_env={"DS01_NOW": str(at)})
+        if not check:
+            return result
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert records[-1]["summary"] is True
+        return records
+
+    def decisions(self, name, at, *args):
+        return {r["name"]: r for r in self.job(name, at, *args) if not r.get("summary")}
+
+    def events(self, **match):
+        lines = (self.logs / "events.jsonl").read_text().splitlines()
+        found = [json.loads(line) for line in lines]
+        return [e for e in found if all(e.get(k) == v or (e.get("details") or {}).get(k) == v
+                                        for k, v in match.items())]
+
+    def workspace(self, entry, name):
+        path = self.directory / f"ws-{entry.pw_name}-{name}"
+        path.mkdir()
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        return path
+
+    def container(self, entry, name, command, slot=None, labels=None, workspace=None, **kwargs):
+        """A container another tool (AIME-style, plain docker) made: owner labels, a GPU by device request."""
+        import docker
+
+        all_labels = {L.USER: entry.pw_name, L.NAME: name}
+        all_labels.update(labels or {})
+        requests = [docker.types.DeviceRequest(device_ids=[UUID[slot]], capabilities=[["gpu"]])] if slot else []
+        volumes = {str(workspace): {"bind": "/workspace", "mode": "rw"}} if workspace else None
+        return self.client.containers.run(IMAGE, command, name=f"{name}._.{entry.pw_uid}", labels=all_labels,
+                                          device_requests=requests, user=f"{entry.pw_uid}:{entry.pw_gid}",
+                                          volumes=volumes, detach=True, **kwargs)
+
+    def started(self, container):
+        container.reload()
+        return parse_time(container.attrs["State"]["StartedAt"]).timestamp()
+
+
+@pytest.fixture
+def life(user_tmp, users, dockerd, client, sh):
+    return LifeLab(user_tmp, users, dockerd, client)
+
+
+def status(container):
+    container.reload()
+    return container.status
+
+
+# ---------------------------------------------------------------- acceptance 1 and 6: idle reclaim
+
+def test_an_idle_gpu_container_is_warned_at_80_and_95_percent_then_stopped(life, users, client):
+    alice, bob = users["alice"], users["bob"]
+    ws = life.workspace(alice, "idle")
+    idle = life.container(alice, "idle", ["sleep", "infinity"], slot="0", workspace=ws)
+    busy = life.container(alice, "busy", ["sh", "-c", "yes > /dev/null"], slot="1")
+    dev = life.container(alice, "dev", ["sleep", "infinity"], slot="2.0", labels={L.INTERFACE: "devcontainer"})
+    exempt = life.container(bob, "long", ["sleep", "infinity"], slot="2.1")
+    deployed = life.sh.records(alice, "container-deploy", "dep", IMAGE, "--num-gpus", "1", "--background")[0]
+    t0 = max(life.started(c) for c in (idle, busy, dev, exempt))
+    t0 = max(t0, parse_time(client.api.inspect_container(deployed["container"])["State"]["StartedAt"]).timestamp())
+
+    def at(minutes):
+        return t0 + minutes * MINUTE
+
+    first = life.decisions("ds01-idle-check", at(1))
+    assert (first["idle"]["decision"], first["idle"]["reason"]) == ("idle", first["idle"]["reason"])
+    assert first["idle"]["reason"].startswith("idle check 1 of 2")
+    assert first["busy"]["decision"] == "active" and "CPU" in first["busy"]["reason"]
+    assert first["busy"]["signals"]["processes"] == 1 and first["busy"]["signals"]["process_names"] == ["yes"]
+    assert first["dev"]["decision"] == "exempt" and "devcontainer" in first["dev"]["reason"]
+    assert first["long"]["decision"] == "exempt" and "thesis deadline" in first["long"]["reason"]
+    assert first["dep"]["type"] == "orchestration"
+    assert life.decisions("ds01-idle-check", at(11))["idle"]["decision"] == "grace"
+    assert life.decisions("ds01-idle-check", at(41))["idle"]["decision"] == "idle"
+    warn80 = life.decisions("ds01-idle-check", at(50))
+    assert warn80["idle"]["decision"] == "warn" and "80 % warning" in warn80["idle"]["reason"]
+    assert life.decisions("ds01-idle-check", at(52))["idle"]["decision"] == "idle"  # warned once, not again
+    warn95 = life.decisions("ds01-idle-check", at(59))
+    assert warn95["idle"]["decision"] == "warn" and "95 % warning" in warn95["idle"]["reason"]
+    assert status(idle) == "running"
+    keep_alive = ws / ".keep-alive"
+    keep_alive.touch()
+    os.utime(keep_alive, (at(62) - 3 * 3600, at(62) - 3 * 3600))  # older than keepalive_max_duration_h (2h)
+    stop = life.decisions("ds01-idle-check", at(62))
+    assert stop["idle"]["decision"] == "stop" and "ignored" in stop["idle"]["reason"]
+    assert stop["dep"]["decision"] == "stop" and stop["dep"]["removed"] is True
+    assert status(idle) == "exited"
+    assert not client.containers.list(all=True, filters={"name": deployed["container"]})  # deploy's: removed
+    for survivor in (busy, dev, exempt):
+        assert status(survivor) == "running"
+    assert {r["name"]: r["decision"] for r in stop.values()}["busy"] == "active"
+    # what alice saw: her terminal and the alerts file in the container's workspace
+    terminal = (life.ttys / "pts/1").read_text()
+    assert "idle: it will be stopped at" in terminal and "touch /workspace/.keep-alive" in terminal
+    assert "idle for 58m" in terminal and "It is being stopped now" in terminal
+    alerts = (ws / ".ds01-alerts").read_text()
+    assert alerts.count("--- ds01: idle idle: it will be stopped at") == 2 and "It is being stopped now" in alerts
+    # the event log, through ds01-events as alice
+    seen = life.sh.records(alice, "ds01-events", "--since", "1h", extra_env={"DS01_LOG_DIR": str(life.logs)})
+    about_idle = [(e["event_type"], e["details"].get("percent")) for e in seen if e["details"].get("name") == "idle"]
+    assert about_idle == [("lifecycle.warn", 80), ("lifecycle.warn", 95), ("container.idle-stop", None)]
+    assert [e["event_type"] for e in seen if e["details"].get("name") == "dep"][-2:] == [
+        "container.idle-stop", "container.remove"]
+    assert all(e["source"] == "ds01-idle-check" for e in seen if e["details"].get("name") == "idle")
+
+
+def test_gpu_use_keeps_a_container_active_whole_gpu_by_utilisation_mig_by_its_processes(life, users):
+    alice = users["alice"]
+    whole = life.container(alice, "whole", ["sleep", "infinity"], slot="0")
+    mig = life.container(alice, "mig", ["sleep", "infinity"], slot="2.0")
+    life.set_inventory(u0="60", p20="[{pid: 99999, used_memory: 2g, container: mig._.%d}]" % alice.pw_uid)
+    t0 = max(life.started(whole), life.started(mig))
+    first = life.decisions("ds01-idle-check", t0 + 60)
+    assert first["whole"]["decision"] == "active" and first["whole"]["signals"]["gpu"][0]["utilization"] == 60
+    assert first["mig"]["decision"] == "active"
+    assert first["mig"]["signals"]["gpu"][0] == {"slot": "2.0", "utilization": None, "processes": 1,
+                                                 "memory_used": 2 * 1024**3, "active": True}
+    life.set_inventory(u0="2")  # below gpu_idle_threshold (5), and the MIG process is gone
+    again = life.decisions("ds01-idle-check", t0 + 120)
+    assert again["whole"]["decision"] == "idle" and again["mig"]["decision"] == "idle"
+
+
+def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
+    alice = users["alice"]
+    ws = life.workspace(alice, "ka")
+    box = life.container(alice, "ka", ["sleep", "infinity"], slot="1", workspace=ws)
+    t0 = life.started(box)
+    life.job("ds01-idle-check", t0 + 60)
+    life.job("ds01-idle-check", t0 + 31 * MINUTE)
+    keep_alive = ws / ".keep-alive"
+    keep_alive.touch()
+    os.utime(keep_alive, (t0 + 50 * MINUTE, t0 + 50 * MINUTE))
+    kept = life.decisions("ds01-idle-check", t0 + 65 * MINUTE)["ka"]
+    assert kept["decision"] == "keep-alive" and "honoured until" in kept["reason"]
+    assert status(box) == "running"
+    assert [e["details"]["name"] for e in life.events(event_type="lifecycle.keep-alive")] == ["ka"]
+    stopped = life.decisions("ds01-idle-check", t0 + 50 * MINUTE + 2 * 3600 + 60)["ka"]  # 2h after the touch
+    assert stopped["decision"] == "stop"
+    assert status(box) == "exited"
+
+
+def test_high_demand_halves_the_idle_timeout(life, users):
+    alice = users["alice"]
+    boxes = [life.container(alice, f"hd{slot.replace('.', '')}", ["sleep", "infinity"], slot=slot)
+             for slot in ("0", "1", "2.0", "2.1", "3")]
+    life.policy.write_text(life.policy.read_text().replace("high_demand_threshold: 1.0", "high_demand_threshold: 0.8"))
+    t0 = max(life.started(b) for b in boxes)
+    life.job("ds01-idle-check", t0 + 60)
+    life.job("ds01-idle-check", t0 + 20 * MINUTE)
+    result = life.decisions("ds01-idle-check", t0 + 32 * MINUTE)  # idle 31m of 60m/2
+    assert {r["decision"] for r in result.values()} == {"stop"}
+    assert result["hd0"]["signals"]["high_demand"] == pytest.approx(5 / 6, abs=0.001)
+    assert result["hd0"]["signals"]["timeout_s"] == 1800
+
+
+# ---------------------------------------------------------------- acceptance 2: the stop signal's grace
+
+def test_a_container_that_traps_sigterm_gets_its_grace_time_and_exits_cleanly(life, users, client):
+    alice = users["alice"]
+    script = 'trap "sleep 2; echo cleaned up; exit 0" TERM; while :; do sleep 0.2; done'
+    box = life.container(alice, "trap", ["sh", "-c", script], slot="1",
+                         labels={"com.docker.compose.project": "exp", L.INTERFACE: "compose"})
+    t0 = life.started(box)
+    decision = life.decisions("ds01-max-runtime", t0 + 61 * MINUTE)["trap"]  # compose: max_runtime_h 1
+    assert decision["decision"] == "stop" and decision["type"] == "compose"
+    box.reload()
+    assert box.attrs["State"]["ExitCode"] == 0, box.logs()
+    assert b"cleaned up" in box.logs()
+    [event] = life.events(event_type="container.runtime-stop")
+    assert event["details"]["timeout_s"] == 20 and event["details"]["exit_code"] == 0
+
+
+# ---------------------------------------------------------------- acceptance 3: max runtime across restarts
+
+def test_max_runtime_counts_running_time_across_a_stop_and_start(life, users, client):
+    alice = users["alice"]
+    box = life.container(alice, "long", ["sleep", "infinity"], slot="1")
+    s1 = life.started(box)
+    hour = 3600
+    first = life.decisions("ds01-max-runtime", s1 + 8 * hour)["long"]
+    assert first["decision"] == "warn" and "75 % warning" in first["reason"]
+    box.stop(timeout=0)
+    box.start()
+    s2 = life.started(box)
+    second = life.decisions("ds01-max-runtime", s2 + 1.5 * hour)["long"]  # 8h + 1.5h = 95 %
+    assert second["decision"] == "warn" and "90 % warning" in second["reason"]
+    assert second["signals"]["runs"] == 2
+    assert life.decisions("ds01-max-runtime", s2 + 1.9 * hour)["long"]["decision"] == "ok"
+    stop = life.decisions("ds01-max-runtime", s2 + 2.1 * hour)["long"]  # 10.1h in all; 2.1h since the restart
+    assert stop["decision"] == "stop" and stop["signals"]["running_s"] >= 10 * hour
+    assert status(box) == "exited"
+    assert [e["details"].get("percent") for e in life.events(event_type="lifecycle.warn")] == [75, 90]
+    assert "has run for" in (life.ttys / "pts/1").read_text()
+
+
+def test_a_container_paused_longer_than_max_pause_time_is_stopped(life, users):
+    alice = users["alice"]
+    box = life.container(alice, "frozen", ["sleep", "infinity"], slot="1")
+    t0 = life.started(box)
+    box.pause()
+    assert life.decisions("ds01-max-runtime", t0 + 60)["frozen"]["decision"] == "ok"
+    stopped = life.decisions("ds01-max-runtime", t0 + 62 * MINUTE)["frozen"]
+    assert stopped["decision"] == "stop" and "paused for 1h" in stopped["reason"]
+    assert status(box) == "exited"
+    assert life.events(event_type="container.pause-stop")[0]["user"] == alice.pw_name
+
+
+# ---------------------------------------------------------------- acceptance 4: hold timers
+
+def test_a_created_but_never_started_container_survives_until_its_timeout(life, users, client):
+    alice = users["alice"]
+    rec = life.sh.records(alice, "container-create", "fresh", IMAGE, "--num-gpus", "1")[0]
+    created = parse_time(client.api.inspect_container(rec["container"])["Created"]).timestamp()
+    kept = life.decisions("ds01-release-stale", created + 29 * MINUTE)["fresh"]
+    assert kept["decision"] == "keep" and "removed after 30m" in kept["reason"]
+    assert client.containers.list(all=True, filters={"name": rec["container"]})
+    removed = life.decisions("ds01-release-stale", created + 31 * MINUTE)["fresh"]
+    assert removed["decision"] == "remove"
+    assert not client.containers.list(all=True, filters={"name": rec["container"]})
+    [event] = life.events(event_type="container.remove")
+    assert event["details"]["reason"] == "created_never_started" and event["user"] == alice.pw_name
+
+
+def test_a_stopped_container_loses_its_slot_after_the_gpu_hold_then_is_removed(life, users, client):
+    alice, bob = users["alice"], users["bob"]
+    life.inventory_path.write_text("gpus:\n  - {index: 0, uuid: %s, name: A100, memory_total: 40g}\n" % UUID["0"])
+    rec = life.sh.records(alice, "container-create", "held", IMAGE, "--num-gpus", "1")[0]
+    life.sh.run(alice, "container-start", "held", check=True)
+    life.sh.run(alice, "container-stop", "held", check=True)
+    finished = parse_time(client.api.inspect_container(rec["container"])["State"]["FinishedAt"]).timestamp()
+    assert life.decisions("ds01-release-stale", finished + 59 * MINUTE)["held"]["decision"] == "keep"
+    refused = life.sh.run(bob, "container-create", "mine", IMAGE, "--num-gpus", "1")
+    assert refused.returncode == 3  # the only GPU is still alice's
+    released = life.decisions("ds01-release-stale", finished + 61 * MINUTE)["held"]
+    assert released["decision"] == "release" and "the container is kept" in released["reason"]
+    assert client.containers.list(all=True, filters={"name": rec["container"]})
+    assert life.sh.records(bob, "container-create", "mine", IMAGE, "--num-gpus", "1")[0]["gpus"] == [UUID["0"]]
+    again = life.decisions("ds01-release-stale", finished + 90 * MINUTE)["held"]
+    assert again["decision"] == "keep" and again["signals"]["gpu_released"] is True
+    removed = life.decisions("ds01-release-stale", finished + 121 * MINUTE)["held"]
+    assert removed["decision"] == "remove"
+    assert not client.containers.list(all=True, filters={"name": rec["container"]})
+    assert [e["details"]["reason"] for e in life.events(user=alice.pw_name, event_type="gpu.release")] == [
+        "hold_expired"]
+    assert "no longer holds GPU slot(s) 0" in (life.ttys / "pts/1").read_text()
+
+
+def test_protected_and_infrastructure_containers_are_never_touched(life, users, client):
+    alice = users["alice"]
+    protected = life.container(alice, "guarded", ["sleep", "infinity"], slot="1", labels={L.PROTECTED: "true"})
+    infra = client.containers.run(IMAGE, ["sleep", "infinity"], name="ds01-prometheus", detach=True,
+                                  device_requests=[__import__("docker").types.DeviceRequest(
+                                      device_ids=[UUID["3"]], capabilities=[["gpu"]])])
+    life.policy.write_text(life.policy.read_text() + "monitoring:\n  infrastructure_containers: [ds01-prometheus]\n")
+    t0 = max(life.started(protected), life.started(infra))
+    for minutes in (1, 31, 200, 700):
+        for job in ("ds01-idle-check", "ds01-max-runtime"):
+            found = {r["container"]: r for r in life.job(job, t0 + minutes * MINUTE) if not r.get("summary")}
+            assert found[protected.name]["decision"] == "protected"
+            assert found["ds01-prometheus"]["decision"] == "protected"
+    protected.stop(timeout=0)
+    found = {r["container"]: r for r in life.job("ds01-release-stale", t0 + 10 * 3600) if not r.get("summary")}
+    assert found[protected.name]["decision"] == "protected"
+    assert status(protected) == "exited" and status(infra) == "running"
+
+
+# ---------------------------------------------------------------- acceptance 5: one run at a time, dry runs
+
+@pytest.mark.parametrize("job", ["ds01-idle-check", "ds01-max-runtime", "ds01-release-stale"])
+def test_one_run_at_a_time(life, users, job):
+    """A second run while one is active exits 0, says so, and does nothing."""
+    alice = users["alice"]
+    box = life.container(alice, "busy", ["sleep", "infinity"], slot="1")
+    box.stop(timeout=0) if job == "ds01-release-stale" else None
+    jobs = life.state / "jobs"
+    jobs.mkdir(mode=0o755)
+    with portalocker.Lock(str(jobs / f"{job}.lock"), mode="a", timeout=0, flags=portalocker.LOCK_EX | portalocker.LOCK_NB):
+        result = life.job(job, life.started(box) + 100 * 3600, check=False)
+    assert result.returncode == 0
+    assert f"{job}: another run is active; nothing done" in result.stderr
+    [summary] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert summary["ran"] is False
+    assert status(box) == ("exited" if job == "ds01-release-stale" else "running")
+    assert life.events() == []
+    after = life.job(job, life.started(box) + 100 * 3600)  # the lock is free again: this run works
+    assert after[-1]["ran"] is True
+
+
+def test_dry_runs_report_what_they_would_do_and_change_nothing(life, users, client):
+    alice = users["alice"]
+    ws = life.workspace(alice, "dry")
+    idle = life.container(alice, "dry", ["sleep", "infinity"], slot="0", workspace=ws)
+    stale = life.container(alice, "old", ["true"], slot="1")
+    stale.wait()
+    t0 = life.started(idle)
+    life.job("ds01-idle-check", t0 + 60)
+    life.job("ds01-idle-check", t0 + 31 * MINUTE)
+    memory = (life.state / "jobs" / "ds01-idle-check.json").read_bytes()
+    events_before = life.events()
+    late = t0 + 11 * 3600
+    would = {
+        "ds01-idle-check": life.decisions("ds01-idle-check", late, "--dry-run")["dry"],
+        "ds01-max-runtime": life.decisions("ds01-max-runtime", late, "--dry-run")["dry"],
+        "ds01-release-stale": life.decisions("ds01-release-stale", late, "--dry-run")["old"],
+    }
+    assert {job: r["decision"] for job, r in would.items()} == {
+        "ds01-idle-check": "stop", "ds01-max-runtime": "stop", "ds01-release-stale": "remove"}
+    assert all(r["dry_run"] for r in would.values())
+    assert status(idle) == "running" and status(stale) == "exited"
+    assert (life.state / "jobs" / "ds01-idle-check.json").read_bytes() == memory
+    assert not (life.state / "jobs" / "ds01-max-runtime.json").exists()
+    assert life.events() == events_before
+    assert not (ws / ".ds01-alerts").exists() and (life.ttys / "pts/1").read_text() == ""
+    assert life.decisions("ds01-idle-check", late)["dry"]["decision"] == "stop"  # the real run acts
+    assert status(idle) == "exited"
+
+
+def test_a_malformed_exemptions_file_stops_the_job_before_it_acts(life, users):
+    alice = users["alice"]
+    box = life.container(alice, "safe", ["sleep", "infinity"], slot="1")
+    (life.directory / "lifecycle-exemptions.yaml").write_text("exemptions:\n  - username: x\n    exempt_from: [naps]\n")
+    result = life.job("ds01-idle-check", life.started(box) + 100 * 3600, check=False)
+    assert result.returncode == 1
+    assert "lifecycle-exemptions.yaml:2: exemptions[0].exempt_from: unknown timer 'naps'" in result.stderr
+    assert status(box) == "running"
+
+
+# ---------------------------------------------------------------- the event log: every change
+
+def test_every_change_is_logged_with_the_owner_and_who_acted(life, users):
+    alice, admin = users["alice"], users["admin"]
+    life.sh.records(alice, "container-create", "logged", IMAGE, "--num-gpus", "1")
+    life.sh.run(alice, "container-start", "logged", check=True)
+    life.sh.run(alice, "container-pause", "logged", check=True)
+    life.sh.run(alice, "container-unpause", "logged", check=True)
+    life.sh.run(admin, "container-stop", f"logged._.{alice.pw_uid}", check=True)
+    assert life.sh.run(alice, "container-create", "toomany", IMAGE, "--num-gpus", "5").returncode == 3
+    life.sh.run(alice, "container-remove", "logged", check=True)
+    mine = life.events(user=alice.pw_name)
+    assert [e["event_type"] for e in mine] == [
+        "container.create", "gpu.allocate", "container.start", "container.pause", "container.unpause",
+        "container.stop", "gpu.reject", "container.remove"]
+    stop = next(e for e in mine if e["event_type"] == "container.stop")
+    assert stop["details"]["by"] == admin.pw_name and stop["source"] == "container-stop"
+    assert all(set(e) == {"timestamp", "event_type", "schema_version", "user", "source", "details"} for e in mine)
+
+
+def test_a_command_whose_event_cannot_be_written_still_succeeds(life, users, client):
+    alice = users["alice"]
+    result = life.sh.run(alice, "container-create", "unlogged", IMAGE, extra_env={"DS01_LOG_DIR": "/proc/ds01"})
+    assert result.returncode == 0
+    assert "container-create: warning: could not write the event log /proc/ds01/events.jsonl" in result.stderr
+    assert client.containers.list(all=True, filters={"name": f"unlogged._.{alice.pw_uid}"})
+
+
+def test_cpu_only_containers_are_checked_only_with_all(life, users):
+    alice = users["alice"]
+    box = life.container(alice, "cpu", ["sleep", "infinity"])
+    t0 = life.started(box)
+    assert "cpu" not in life.decisions("ds01-idle-check", t0 + 60)
+    assert life.decisions("ds01-idle-check", t0 + 120, "--all")["cpu"]["signals"]["gpu_active"] is None
+
+
+def test_the_jobs_are_for_admins(life, users):
+    result = life.sh.run(users["alice"], "ds01-idle-check", "--dry-run")
+    assert result.returncode == 5 and "admins only" in result.stderr
+
+
+# ---------------------------------------------------------------- cron, logrotate, tmpfiles
+
+def _cron_jobs():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "etc" / "cron.d" / "ds01").read_text()
+    jobs = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#") or "=" in line.split()[0]:
+            continue
+        minute, hour, dom, month, dow, user, *command = line.split()
+        jobs.append((minute, (hour, dom, month, dow), user, command))
+    return text, jobs
+
+
+def _minutes(field):
+    span, _, step = field.partition("/")
+    start, _, end = span.partition("-")
+    return set(range(int(start), int(end or start) + 1 if not step else int(end or 59) + 1, int(step or 1)))
+
+
+def test_cron_runs_each_job_as_root_on_minutes_of_its_own():
+    from ds01 import registry
+
+    _, jobs = _cron_jobs()
+    names = [command[0].rsplit("/", 1)[-1] for _, _, _, command in jobs]
+    lifecycle = {c.name for c in registry.COMMANDS if c.layer == "lifecycle" and c.name != "ds01-notify"}
+    assert sorted(names) == sorted(lifecycle)
+    taken = {}
+    for (minute, when, user, command), name in zip(jobs, names):
+        assert user == "root" and when == ("*", "*", "*", "*") and "--json" in command
+        for m in _minutes(minute):
+            assert m not in taken, f"{name} and {taken[m]} both start at minute {m}"
+            taken[m] = name
+    assert _minutes("2-59/10") == {2, 12, 22, 32, 42, 52}
+
+
+def test_logrotate_covers_every_log_cron_and_the_commands_write():
+    from pathlib import Path
+
+    etc = Path(__file__).resolve().parents[1] / "etc"
+    rotated = (etc / "logrotate.d" / "ds01").read_text()
+    _, jobs = _cron_jobs()
+    for _, _, _, command in jobs:
+        assert command[-1] in rotated
+    assert "/var/log/ds01/events.jsonl {" in rotated and "create 0664 root docker" in rotated
+    tmpfiles = (etc / "tmpfiles.d" / "ds01.conf").read_text()
+    assert "f /var/log/ds01/events.jsonl   0664 root docker" in tmpfiles
