@@ -65,8 +65,8 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
 
 def _row(event):
     details = dict(event.get("details") or {})
-    container = details.pop("name", None) or details.get("container")
-    details.pop("container", None)
+    container = details.pop("container", None) or details.get("name")
+    details.pop("name", None)
     details.pop("id", None)
     summary = " ".join(f"{k}={_short(v)}" for k, v in details.items() if v not in (None, "", [], {}))
     return dict(event, container=container, summary=summary)

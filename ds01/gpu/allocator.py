@@ -338,7 +338,7 @@ class Allocator:
                               **request.record())
             raise
         self.rt.log_event("gpu.allocate", login, slots=[s.id for s in slots], uuids=[s.uuid for s in slots],
-                          gpu_eq=round(sum(s.weight for s in slots), 4), container=label or _claim_of(result))
+                          gpu_eq=round(sum(s.weight for s in slots), 4), container=label, claim=_claim_of(result))
         return result
 
     def _allocate(self, login, request, then, wait, progress, label):

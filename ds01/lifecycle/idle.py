@@ -120,7 +120,7 @@ class IdleCheck(Job):
     def _sample(self, subjects):
         import concurrent.futures
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(subjects))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(subjects))) as pool:
             futures = {s.id: pool.submit(self._sample_one, s) for s in subjects}
         result = {}
         for cid, future in futures.items():
