@@ -525,3 +525,15 @@ def test_logrotate_covers_every_log_cron_and_the_commands_write():
     assert "/var/log/ds01/events.jsonl {" in rotated and "create 0664 root docker" in rotated
     tmpfiles = (etc / "tmpfiles.d" / "ds01.conf").read_text()
     assert "f /var/log/ds01/events.jsonl   0664 root docker" in tmpfiles
+
+
+def test_a_first_job_run_creates_the_state_dir_users_can_still_write(life, users):
+    import stat
+
+    fresh = life.directory / "fresh-state"
+    result = life.sh.run(life.root, "ds01-release-stale", "--json", extra_env={"DS01_STATE_DIR": str(fresh)})
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((fresh / "jobs").stat().st_mode) == 0o755
+    claim = life.sh.run(users["alice"], "gpu-allocate", "--json", extra_env={"DS01_STATE_DIR": str(fresh)})
+    assert claim.returncode == 0, claim.stderr

@@ -163,6 +163,10 @@ class Job:
     def _ensure_jobs_dir(self):
         directory = self.jobs_dir()
         try:
+            parent = os.path.dirname(directory)
+            if not os.path.isdir(parent):  # the shared state dir: every user's claims live there (1777, like /tmp)
+                os.makedirs(parent, exist_ok=True)
+                os.chmod(parent, 0o1777)
             os.makedirs(directory, mode=0o755, exist_ok=True)
         except OSError as exc:
             raise Ds01Error(f"cannot create {directory}: {exc.strerror}", hint="the jobs run as root (cron)") from None
