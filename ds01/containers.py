@@ -5,6 +5,7 @@ import re
 
 from . import labels as L
 from . import names
+from .clock import iso
 from .errors import NotFound, PermissionDenied, UsageError
 
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
@@ -32,10 +33,6 @@ def _uid_of(login):
 
     user = lookup(login)
     return user.uid if user else None
-
-
-def iso(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _workspace(labels, mounts):

@@ -106,6 +106,14 @@ class DockerAPI:
         """
         return self.get(f"/containers/{_quote(ref)}/stats", stream="false", **({"one-shot": "true"} if one_shot else {}))
 
+    def top(self, ref):
+        """(host pid, command line) of every process in a running container (`docker top`)."""
+        top = self.get(f"/containers/{_quote(ref)}/top", ps_args="-eo pid,args")
+        titles = top.get("Titles") or []
+        args_at = titles.index("COMMAND") if "COMMAND" in titles else len(titles) - 1
+        pid_at = titles.index("PID") if "PID" in titles else 0
+        return [(int(row[pid_at]), row[args_at]) for row in top.get("Processes") or []]
+
     def images(self, filters=None):
         """`docker images` records (the engine's JSON)."""
         return self.get("/images/json", filters=filters)

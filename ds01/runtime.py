@@ -55,9 +55,9 @@ class Runtime:
     def events(self):
         """The event log writer: this command's name as source, the caller as actor."""
         from . import events
-        from .cli._common import prog
 
-        return events.Log(events.log_dir(self.policy), prog(), self.caller.login)
+        source = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
+        return events.Log(events.log_dir(self.policy), source, self.caller.login)
 
     def log_event(self, event_type, user=None, **details):
         """Append to the event log; never fails the command (a problem is said once on stderr)."""

@@ -78,15 +78,7 @@ def run_session(rec, caller, command=(), tty=None):
 
 def other_processes(api, container_id, init_pid):
     """Processes in the container besides PID 1 (host pid `init_pid`) and the keep-alive."""
-    top = api.get(f"/containers/{container_id}/top", ps_args="-eo pid,args")
-    titles = top.get("Titles") or []
-    rows = top.get("Processes") or []
-    try:
-        args_at = titles.index("COMMAND") if "COMMAND" in titles else titles.index("ARGS")
-    except ValueError:
-        args_at = len(titles) - 1
-    pid_at = titles.index("PID") if "PID" in titles else 0
-    return [r[args_at] for r in rows if int(r[pid_at]) != init_pid and KEEP_ALIVE_MARK not in r[args_at]]
+    return [args for pid, args in api.top(container_id) if pid != init_pid and KEEP_ALIVE_MARK not in args]
 
 
 def stop_if_idle(rt, rec):

@@ -174,8 +174,7 @@ def test_an_idle_gpu_container_is_warned_at_80_and_95_percent_then_stopped(life,
         return t0 + minutes * MINUTE
 
     first = life.decisions("ds01-idle-check", at(1))
-    assert (first["idle"]["decision"], first["idle"]["reason"]) == ("idle", first["idle"]["reason"])
-    assert first["idle"]["reason"].startswith("idle check 1 of 2")
+    assert first["idle"]["decision"] == "idle" and first["idle"]["reason"].startswith("idle check 1 of 2")
     assert first["busy"]["decision"] == "active" and "CPU" in first["busy"]["reason"]
     assert first["busy"]["signals"]["processes"] == 1 and first["busy"]["signals"]["process_names"] == ["yes"]
     assert first["dev"]["decision"] == "exempt" and "devcontainer" in first["dev"]["reason"]

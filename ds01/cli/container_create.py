@@ -221,8 +221,7 @@ def _gpu_request(rt, allocator, gpu_options, count, profile, full, claim_id, wai
             return allocator, request, []
         if not gpu_options:
             exc.hint = "--cpu-only creates a container without a GPU; --wait queues for one"
-        rt.log_event("gpu.reject", rt.caller.login, reason=getattr(exc, "reason", None), message=exc.message,
-                     **request.record())
+        allocator.log_reject(rt.caller.login, exc, request)
         raise
     return allocator, request, preview
 

@@ -334,12 +334,16 @@ class Allocator:
         try:
             slots, result = self._allocate(login, request, then, wait, progress, label)
         except AllocationError as exc:
-            self.rt.log_event("gpu.reject", login, reason=exc.reason, message=exc.message, container=label,
-                              **request.record())
+            self.log_reject(login, exc, request, label)
             raise
         self.rt.log_event("gpu.allocate", login, slots=[s.id for s in slots], uuids=[s.uuid for s in slots],
                           gpu_eq=round(sum(s.weight for s in slots), 4), container=label, claim=_claim_of(result))
         return result
+
+    def log_reject(self, login, exc, request=None, label=None):
+        """The event for a request that got no slot (`exc` an AllocationError or NoCapacity)."""
+        self.rt.log_event("gpu.reject", login, reason=getattr(exc, "reason", None), message=exc.message,
+                          container=label, **(request.record() if request else {}))
 
     def _allocate(self, login, request, then, wait, progress, label):
         limits = self.rt.limits(login)
@@ -481,8 +485,7 @@ class Allocator:
         try:
             return self._start_checked(rec, start)
         except AllocationError as exc:
-            self.rt.log_event("gpu.reject", rec["user"], reason=exc.reason, message=exc.message,
-                              container=rec["container"])
+            self.log_reject(rec["user"], exc, label=rec["container"])
             raise
 
     def _start_checked(self, rec, start):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .. import labels as L
-from ..containers import iso as iso_timestamp
+from ..clock import iso
 from ..containers import record as container_record
 
 RUNNING_STATES = ("running", "paused", "restarting")
@@ -43,10 +43,6 @@ def parse_time(text):
         digits = re.match(r"\d*", rest).group(0)
         text = f"{main}.{digits[:6]}{rest[len(digits):]}"
     return datetime.datetime.fromisoformat(text)
-
-
-def iso(moment):
-    return iso_timestamp(moment.timestamp())
 
 
 def devices_from_inspect(info):

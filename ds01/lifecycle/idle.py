@@ -23,12 +23,13 @@ from .job import Job
 WARN_AT = (80, 95)
 NOT_WORK = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "ash", "tcsh", "csh", "sleep", "tini",
             "docker-init", "dumb-init", "tmux", "screen", "login", "su"}
-KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 KEEP_ALIVE_FILE = ".keep-alive"
 
 
 def counts_as_work(args):
     """True for a process that is doing something (not a shell, sleep, an init shim or the keep-alive)."""
+    from ..sessions import KEEP_ALIVE_MARK
+
     if KEEP_ALIVE_MARK in args:
         return False
     words = args.split()
@@ -36,15 +37,6 @@ def counts_as_work(args):
         return False
     program = os.path.basename(words[0].lstrip("-"))
     return program not in NOT_WORK
-
-
-def processes(api, container_id):
-    """(host pid, args) of every process in the container (docker top)."""
-    top = api.get(f"/containers/{container_id}/top", ps_args="-eo pid,args")
-    titles = top.get("Titles") or []
-    args_at = titles.index("COMMAND") if "COMMAND" in titles else len(titles) - 1
-    pid_at = titles.index("PID") if "PID" in titles else 0
-    return [(int(row[pid_at]), row[args_at]) for row in top.get("Processes") or []]
 
 
 def cpu_reading(stats):
@@ -139,7 +131,7 @@ class IdleCheck(Job):
         else:  # first sight: the engine's own two readings, about a second apart
             stats = api.stats(subject.id)
             cpu = cpu_percent(cpu_reading(stats), cpu_reading({"cpu_stats": stats.get("precpu_stats") or {}}))
-        return {"stats": stats, "cpu": cpu, "processes": processes(api, subject.id)}
+        return {"stats": stats, "cpu": cpu, "processes": api.top(subject.id)}
 
     def _gpu(self, subject, pids, threshold):
         """Per slot: utilisation (whole GPU) or this container's compute processes (MIG); overall activity."""

@@ -88,7 +88,8 @@ class Subject:
         return is_listed({"Labels": self.labels, "Names": [self.info["Name"]]})
 
     def workspace(self):
-        """The host directory mounted at /workspace, or None."""
+        """The host directory mounted at /workspace, or None: the mount itself, not the label (labels are
+        whatever the container's creator wrote)."""
         for mount in self.info.get("Mounts") or []:
             if mount.get("Destination") == "/workspace" and mount.get("Type", "bind") == "bind":
                 return mount.get("Source")

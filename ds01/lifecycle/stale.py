@@ -7,6 +7,7 @@ a stopped container from another tool only loses its GPU slots. Nothing here kil
 resets a GPU (DS01's cleanup did both, to running jobs).
 """
 
+from ..clock import iso
 from ..containers import INACTIVE
 from ..units import format_duration
 from .job import Job, Skip
@@ -37,7 +38,7 @@ class ReleaseStale(Job):
         timeout = subject.limits.seconds("created_container_timeout_m")
         since = subject.created or self.now
         age = (self.now - since).total_seconds()
-        signals = {"created_at": _iso(since), "age_s": round(age)}
+        signals = {"created_at": iso(since), "age_s": round(age)}
         if not subject.tracked:
             return self.decide(subject, "keep", "not made by ds01 or AIME: never removed (its GPU hold still ends)",
                                signals)
@@ -55,7 +56,7 @@ class ReleaseStale(Job):
         stopped_for = (self.now - finished).total_seconds()
         gpu_hold = subject.limits.seconds("gpu_hold_after_stop_h")
         container_hold = subject.limits.seconds("container_hold_after_stop_h")
-        signals = {"stopped_at": _iso(finished), "stopped_for_s": round(stopped_for), "gpus": subject.slots,
+        signals = {"stopped_at": iso(finished), "stopped_for_s": round(stopped_for), "gpus": subject.slots,
                    "gpu_released": already_released}
         if subject.tracked and container_hold is not None and stopped_for >= container_hold:
             reason = (f"stopped for {format_duration(stopped_for)} (container_hold_after_stop_h "
@@ -105,9 +106,3 @@ class ReleaseStale(Job):
         self.tell(subject, f"GPU of {name} released",
                   f"Your stopped container {name} no longer holds GPU slot(s) {', '.join(subject.slots) or '?'}: "
                   f"{reason}.\ncontainer-start {name} takes a slot again if one is free.", in_container=False)
-
-
-def _iso(moment):
-    from ..clock import iso
-
-    return iso(moment)
