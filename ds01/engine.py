@@ -5,6 +5,7 @@ Every step is checked; a failed create leaves no setup container and no image ta
 
 import time
 
+from . import labels as L
 from .errors import Ds01Error, NotFound
 
 
@@ -74,10 +75,10 @@ class Engine:
                            hint="build it with image-create, or check the name with docker images") from None
         return self.image_labels(ref)
 
-    def remove_image(self, ref, owner=None):
+    def remove_image(self, ref):
         self._call(f"remove image {ref}", self.api.remove_image, ref)
         if self.log is not None:
-            self.log("image.remove", owner, image=ref)
+            self.log("image.remove", None, image=ref)
 
     # -- containers
 
@@ -135,7 +136,7 @@ class Engine:
         if self.log is not None:
             self.log("container.create", plan.login, container=plan.container, name=plan.name,
                      id=created["Id"][:12], image=plan.run_image, gpus=[g["uuid"] for g in plan.gpus],
-                     interface=plan.labels.get("aime.mlc.DS01_INTERFACE"))
+                     interface=plan.labels.get(L.INTERFACE))
         return created["Id"]
 
     def start(self, ref):

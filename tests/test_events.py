@@ -189,3 +189,11 @@ def test_follow_prints_new_matching_events_as_they_are_written(tmp_path):
     finally:
         follower.terminate()
         follower.wait(timeout=10)
+
+
+def test_every_event_type_is_documented_in_the_record_schemas():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "records.md").read_text()
+    section = text.split("## Event (`ds01-events`)", 1)[1].split("\n## ", 1)[0]
+    assert [t for t in events.TYPES if f"`{t}`" not in section] == []

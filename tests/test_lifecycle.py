@@ -451,6 +451,9 @@ def test_every_change_is_logged_with_the_owner_and_who_acted(life, users):
     assert [e["event_type"] for e in mine] == [
         "container.create", "gpu.allocate", "container.start", "container.pause", "container.unpause",
         "container.stop", "gpu.reject", "container.remove"]
+    from ds01.events import TYPES
+
+    assert {e["event_type"] for e in life.events()} <= set(TYPES)  # only the documented types
     stop = next(e for e in mine if e["event_type"] == "container.stop")
     assert stop["details"]["by"] == admin.pw_name and stop["source"] == "container-stop"
     assert all(set(e) == {"timestamp", "event_type", "schema_version", "user", "source", "details"} for e in mine)

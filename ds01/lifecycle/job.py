@@ -62,6 +62,7 @@ class Subject:
     started: datetime.datetime | None
     finished: datetime.datetime | None
     created: datetime.datetime | None
+    tracked: bool                 # made by ds01, DS01 or AIME (labels or `name._.uid`): the only ones jobs remove
     state: dict = field(default_factory=dict)  # this job's memory of it
 
     @property
@@ -80,13 +81,6 @@ class Subject:
     def user(self):
         return self.rec["user"]
 
-    @property
-    def tracked(self):
-        """Made by ds01, DS01 or AIME (labels or a `name._.uid` name): the containers jobs may remove."""
-        from ..containers import is_listed
-
-        return is_listed({"Labels": self.labels, "Names": [self.info["Name"]]})
-
     def workspace(self):
         """The host directory mounted at /workspace, or None: the mount itself, not the label (labels are
         whatever the container's creator wrote)."""
@@ -98,7 +92,6 @@ class Subject:
 
 class Job:
     name = "ds01-job"
-    columns = COLUMNS
 
     def __init__(self, rt, dry_run=False, out=None, all_containers=False):
         self.rt, self.dry_run, self.out, self.all_containers = rt, dry_run, out, all_containers
@@ -107,6 +100,7 @@ class Job:
         self.checked = 0
         self.now = None
         self.memory = {}
+        self._slots = None
 
     # ---------------------------------------------------------------- a run
 
@@ -213,9 +207,9 @@ class Job:
             json.dump(self.memory, handle, indent=1, sort_keys=True)
         os.replace(tmp, path)
 
-    def remember(self, subjects, key="containers"):
+    def remember(self, subjects):
         """This job's memory of each subject (created on first sight); forgets containers that are gone."""
-        known = self.memory.setdefault(key, {})
+        known = self.memory.setdefault("containers", {})
         live = {s.id for s in subjects}
         for cid in list(known):
             if cid not in live:
@@ -239,7 +233,8 @@ class Job:
                 continue
             rec = record(info)
             labels = (info.get("Config") or {}).get("Labels") or {}
-            kind = container_type(labels, is_listed({"Labels": labels, "Names": [info["Name"]]}))
+            tracked = is_listed({"Labels": labels, "Names": [info["Name"]]})
+            kind = container_type(labels, tracked)
             if kind == "docker" and not rec["user"]:
                 kind = "unknown"  # nobody to tell, no owner's limits: DS01's strictest timers
             devices = devices_from_inspect(info)
@@ -248,15 +243,18 @@ class Job:
                 info=info, rec=rec, type=kind, devices=devices, slots=slots_for(devices, slots),
                 limits=self.rt.policy.resolve(rec["user"] or ""),
                 started=parse_time(state.get("StartedAt")), finished=parse_time(state.get("FinishedAt")),
-                created=parse_time(info.get("Created"))))
+                created=parse_time(info.get("Created")), tracked=tracked))
         return sorted(result, key=lambda s: s.rec["container"])
 
     def inventory_slots(self):
-        try:
-            return self.rt.inventory.slots()
-        except Ds01Error as exc:
-            sys.stderr.write(f"{self.name}: warning: no GPU inventory: {exc.message}\n")
-            return []
+        """The inventory's slots, read once per run (none, with a warning, when it cannot be read)."""
+        if self._slots is None:
+            try:
+                self._slots = self.rt.inventory.slots()
+            except Ds01Error as exc:
+                sys.stderr.write(f"{self.name}: warning: no GPU inventory: {exc.message}\n")
+                self._slots = []
+        return self._slots
 
     def in_scope(self, subject):
         """GPU containers; with --all every container."""

@@ -10,12 +10,12 @@ saw it paused.
 """
 
 from ..clock import iso
+from ..containers import ACTIVE
 from ..units import format_duration
 from . import exemptions as E
 from .job import Job
 
 WARN_AT = (75, 90)
-RUNNING = ("running", "paused", "restarting")
 
 
 def running_seconds(runs, current, running, now_ts):
@@ -57,7 +57,7 @@ class MaxRuntime(Job):
         now_ts = self.now.timestamp()
         for subject in subjects:
             state = subject.state
-            running = subject.status in RUNNING
+            running = subject.status in ACTIVE  # paused time is running time: the GPU stays held
             if subject.started is not None:
                 runs = state.setdefault("runs", {})
                 current = update_runs(runs, subject.started, subject.finished, running, now_ts)
