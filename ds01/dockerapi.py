@@ -58,14 +58,27 @@ class DockerAPI:
         body = self._request(path, **params)
         return json.loads(body) if body else None
 
-    def _request(self, path, **params):
+    def path_stat(self, ref, path):
+        """The engine's stat of `path` inside a container (HEAD /archive): name, size, mode, mtime, linkTarget.
+
+        Nothing runs in the container; NotFound when the path does not exist.
+        """
+        from .workspace_files import decode_path_stat
+
+        headers = self._request(f"/containers/{_quote(ref)}/archive", method="HEAD", headers_only=True,
+                                params={"path": path})
+        header = headers.get("x-docker-container-path-stat")
+        return decode_path_stat(header) if header else None
+
+    def _request(self, path, method="GET", headers_only=False, params=None, **more):
+        params = dict(params or {}, **more)
         query = "&".join(f"{k}={_quote(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}"
                          for k, v in params.items() if v is not None)
         url = path + ("?" + query if query else "")
         try:
             sock = self._connect()
             try:
-                sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+                sock.sendall(f"{method} {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
                 chunks = []
                 while True:
                     chunk = sock.recv(262144)
@@ -90,6 +103,9 @@ class DockerAPI:
             raise NotFound(_message(body) or f"{path}: not found")
         if status >= 400:
             raise Ds01Error(f"Docker engine error {status}: {_message(body)}")
+        if headers_only:
+            fields = (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            return {k.strip().decode().lower(): v.strip().decode(errors="replace") for k, _, v in fields}
         return body
 
     def containers(self, all=True, filters=None, size=False):

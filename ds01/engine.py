@@ -17,6 +17,24 @@ def image_repository(ref):
     return ref[:colon] if colon > slash else ref
 
 
+SIGHUP, SIGTERM = 1, 15
+
+
+def caught_signals(pid):
+    """Signal numbers the process `pid` (a host pid, as Docker reports State.Pid) has handlers for; None if unknown."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{int(pid)}/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 class Engine:
     """The docker SDK client (imported lazily: it is slow to import).
 
@@ -162,35 +180,67 @@ class Engine:
         Returns the exit code. Without `force`, a container still running after the timeout is an error.
         `event` and `details` say why in the event log (the lifecycle jobs pass theirs).
         """
-        code = self._stop(ref, timeout, force)
+        info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
+        signal = self.stop_signal(info)
+        code = self._stop(ref, info, signal, timeout, force)
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
         code = info["State"].get("ExitCode") if code is None else code
-        self._event(event, info, exit_code=code, timeout_s=timeout, **details)
+        self._event(event, info, exit_code=code, timeout_s=timeout, signal=signal, **details)
         return code
 
-    def _stop(self, ref, timeout, force):
-        if force:
-            info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
-            if info["State"].get("Paused"):  # a frozen process cannot handle SIGTERM: thaw it first
-                self._call(f"unpause {ref}", self.api.unpause, ref)
-            self._call(f"stop {ref}", self.api.stop, ref, timeout=timeout)
-        else:
-            info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
-            signal = info["Config"].get("StopSignal") or "SIGTERM"
-            if info["State"].get("Paused"):
-                self.unpause(ref)
-            self._call(f"signal {ref}", self.api.kill, ref, signal=signal)
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    return self.api.wait(ref, timeout=max(0.1, deadline - time.monotonic()))["StatusCode"]
-                except self._errors.APIError as exc:
-                    raise Ds01Error(f"stop {ref}: {exc.explanation or exc}") from None
-                except Exception:  # requests' ReadTimeout / ConnectionError: still running
-                    if time.monotonic() >= deadline:
-                        raise Ds01Error(f"{ref} did not stop within {timeout}s after {signal}",
-                                        hint="--force kills it after the timeout; -t sets the timeout") from None
-        return None
+    @staticmethod
+    def stop_signal(info):
+        """The signal that ends this container cleanly.
+
+        Its own StopSignal, except where that is SIGTERM (Docker's default), PID 1 does not catch
+        SIGTERM and does catch SIGHUP. The kernel delivers a signal to a PID namespace's init only
+        when init handles it, so an interactive bash as PID 1 (AIME's and DS01's containers) never
+        sees SIGTERM: `docker stop` waits out its timeout and SIGKILLs it (exit 137). That shell
+        ends on SIGHUP, as when its terminal closes, and passes it on to its jobs.
+        """
+        signal = (info.get("Config") or {}).get("StopSignal") or "SIGTERM"
+        if signal.upper() not in ("SIGTERM", "TERM", "15"):
+            return signal
+        caught = caught_signals(info["State"].get("Pid"))
+        if caught is not None and SIGTERM not in caught and SIGHUP in caught:
+            return "SIGHUP"
+        return signal
+
+    def _stop(self, ref, info, signal, timeout, force):
+        if info["State"].get("Paused"):  # a frozen process cannot handle its stop signal: thaw it first
+            self._call(f"unpause {ref}", self.api.unpause, ref)
+        if not info["State"].get("Running") and not info["State"].get("Paused"):
+            return None
+        try:
+            self.api.kill(ref, signal=signal)
+        except self._errors.APIError as exc:
+            if "is not running" in str(exc.explanation or exc):
+                return None
+            raise Ds01Error(f"signal {ref}: {exc.explanation or exc}") from None
+        code = self._wait(ref, timeout)
+        if code is not None or not force:
+            if code is None:
+                raise Ds01Error(f"{ref} did not stop within {timeout}s after {signal}",
+                                hint="--force kills it after the timeout; -t sets the timeout")
+            return code
+        try:
+            self.api.kill(ref, signal="SIGKILL")
+        except self._errors.APIError as exc:
+            if "is not running" not in str(exc.explanation or exc):
+                raise Ds01Error(f"kill {ref}: {exc.explanation or exc}") from None
+        return self._wait(ref, 30)
+
+    def _wait(self, ref, timeout):
+        """The exit code once the container stops, or None when it still runs after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.api.wait(ref, timeout=max(0.1, deadline - time.monotonic()))["StatusCode"]
+            except self._errors.APIError as exc:
+                raise Ds01Error(f"stop {ref}: {exc.explanation or exc}") from None
+            except Exception:  # noqa: BLE001 - requests' ReadTimeout / ConnectionError: still running
+                if time.monotonic() >= deadline:
+                    return None
 
     def remove(self, ref, force=False, **details):
         """Remove the container, then its image only if that image is its own per-container tag."""

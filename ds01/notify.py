@@ -15,7 +15,8 @@ import struct
 
 UTMP = "/var/run/utmp"
 TTY_DIR = "/dev"
-ALERTS_FILE = "/workspace/.ds01-alerts"
+ALERTS_NAME = ".ds01-alerts"
+ALERTS_FILE = "/workspace/" + ALERTS_NAME
 USER_PROCESS = 7
 # struct utmp on Linux (glibc, 64-bit and 32-bit alike): 384 bytes.
 UTMP_FORMAT = "<h2xi32s4s32s256shhi2i4i20s"
@@ -73,24 +74,12 @@ def write_terminal(path, text):
         os.close(fd)
 
 
-def append_alert(engine, container_id, text):
-    """Append `text` to /workspace/.ds01-alerts in a running container, as the container's user.
+def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=None):
+    """Send `text` to every terminal of `login` and, given a container (its inspect), into its alerts file.
 
-    The text is an argument of `sh -c` (as "$1"), never part of the script.
-    """
-    script = 'printf "%s\\n" "$1" >> ' + ALERTS_FILE
-    exec_id = engine.api.exec_create(container_id, ["sh", "-c", script, "ds01-notify", text],
-                                     stdout=True, stderr=True)["Id"]
-    output = engine.api.exec_start(exec_id)
-    code = engine.api.exec_inspect(exec_id).get("ExitCode")
-    if code != 0:
-        raise OSError(f"exit {code}: {output.decode(errors='replace').strip()}")
-
-
-def deliver(login, uid, text, container_id=None, engine=None, utmp=None, tty_dir=None):
-    """Send `text` to every terminal of `login` and, given a running container, into its alerts file.
-
-    Returns {terminals: [paths written], alerts_file: bool, errors: [...]}; never raises for a delivery problem.
+    The alerts file is written from outside the container (ds01.workspace_files), so a notice
+    never counts as the container's own activity. Returns {terminals: [paths written],
+    alerts_file: bool, errors: [...]}; never raises for a delivery problem.
     """
     result = {"terminals": [], "alerts_file": False, "errors": []}
     if login and uid is not None:
@@ -100,12 +89,14 @@ def deliver(login, uid, text, container_id=None, engine=None, utmp=None, tty_dir
                 result["terminals"].append(path)
             except OSError as exc:
                 result["errors"].append(f"{path}: {exc.strerror or exc}")
-    if container_id and engine is not None:
+    if container and engine is not None:
+        from . import workspace_files
+
         try:
-            append_alert(engine, container_id, text)
+            workspace_files.append(engine, container, uid, ALERTS_NAME, text)
             result["alerts_file"] = True
-        except Exception as exc:  # noqa: BLE001 - a missing shell or workspace must not stop the job
-            result["errors"].append(f"{ALERTS_FILE}: {getattr(exc, 'explanation', None) or exc}")
+        except Exception as exc:  # noqa: BLE001 - a missing or unwritable workspace must not stop the job
+            result["errors"].append(f"{ALERTS_FILE}: {getattr(exc, 'message', None) or getattr(exc, 'strerror', None) or exc}")
     return result
 
 

@@ -75,7 +75,18 @@ def test_the_clock_follows_ds01_now_in_seconds_or_iso(monkeypatch):
 # ---------------------------------------------------------------- ds01-events
 
 @pytest.fixture
-def log_file(tmp_path, monkeypatch):
+def runner_is_admin(tmp_path_factory, monkeypatch):
+    """A policy naming whoever runs the suite as an admin: these tests read every user's events, as root or not."""
+    import pwd
+
+    policy = tmp_path_factory.mktemp("policy") / "resource-limits.yaml"
+    policy.write_text(f"access_control:\n  admin_users: [{pwd.getpwuid(os.getuid()).pw_name}]\n")
+    monkeypatch.setenv("DS01_CONFIG", str(policy))
+    return policy
+
+
+@pytest.fixture
+def log_file(tmp_path, monkeypatch, runner_is_admin):
     monkeypatch.setenv("DS01_LOG_DIR", str(tmp_path))
     monkeypatch.delenv("DS01_NOW", raising=False)
     path = tmp_path / events.FILE_NAME
@@ -162,7 +173,7 @@ def test_users_see_their_own_events_and_not_others(offline_sh, users, log_file, 
     assert unreadable.returncode == 5 and "cannot read the event log" in unreadable.stderr
 
 
-def test_follow_prints_new_matching_events_as_they_are_written(tmp_path):
+def test_follow_prints_new_matching_events_as_they_are_written(tmp_path, runner_is_admin):
     import selectors
     import subprocess
     import sys

@@ -215,6 +215,68 @@ def test_an_idle_gpu_container_is_warned_at_80_and_95_percent_then_stopped(life,
     assert all(e["source"] == "ds01-idle-check" for e in seen if e["details"].get("name") == "idle")
 
 
+def _to_warning(life, box):
+    """Idle checks up to the 80 % warning of `box` (idle_timeout_h 1, window 2, grace 30m); its start time."""
+    t0 = life.started(box)
+    life.job("ds01-idle-check", t0 + 60)
+    life.job("ds01-idle-check", t0 + 31 * MINUTE)
+    warned = life.decisions("ds01-idle-check", t0 + 50 * MINUTE)[box.labels[L.NAME]]
+    assert warned["decision"] == "warn" and "80 % warning" in warned["reason"]
+    return t0
+
+
+def test_a_warning_is_not_work_the_next_check_right_after_it_still_sees_idle(life, users, client):
+    alice = users["alice"]
+    ws = life.workspace(alice, "quiet")
+    box = life.container(alice, "quiet", ["sleep", "infinity"], slot="0", workspace=ws)
+    t0 = _to_warning(life, box)
+    assert client.api.inspect_container(box.id)["ExecIDs"] is None  # nothing ran inside the container
+    alerts = ws / ".ds01-alerts"
+    assert "80 %" not in alerts.read_text() and "idle: it will be stopped at" in alerts.read_text()
+    assert (alerts.stat().st_uid, alerts.stat().st_gid) == (alice.pw_uid, alice.pw_gid)
+    right_after = life.decisions("ds01-idle-check", t0 + 51 * MINUTE)["quiet"]  # real gap: the job's own run time
+    assert right_after["decision"] == "idle", right_after["reason"]
+    assert right_after["signals"]["cpu_percent"] < 0.5
+
+
+def test_a_symlink_planted_as_the_alerts_file_is_not_followed(life, users, user_tmp):
+    alice = users["alice"]
+    ws = life.workspace(alice, "trick")
+    target = user_tmp / "root-only"
+    target.write_text("root's\n")
+    os.chmod(target, 0o644)
+    os.symlink(target, ws / ".ds01-alerts")  # what alice can do in her own workspace
+    os.lchown(ws / ".ds01-alerts", alice.pw_uid, alice.pw_gid)
+    box = life.container(alice, "trick", ["sleep", "infinity"], slot="0", workspace=ws)
+    _to_warning(life, box)
+    assert target.read_text() == "root's\n"
+    assert "idle: it will be stopped at" in (life.ttys / "pts/1").read_text()  # the terminal still got it
+
+
+def test_without_a_workspace_mount_the_alert_and_keep_alive_go_through_the_engine(life, users, client):
+    import io
+    import tarfile
+
+    alice = users["alice"]
+    box = life.container(alice, "nomount", ["sleep", "infinity"], slot="0", working_dir="/workspace")
+    t0 = _to_warning(life, box)
+    assert client.api.inspect_container(box.id)["ExecIDs"] is None
+    stream, _ = client.api.get_archive(box.id, "/workspace/.ds01-alerts")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.next()
+        assert (member.uid, member.gid) == (alice.pw_uid, alice.pw_gid)
+        assert b"idle: it will be stopped at" in tar.extractfile(member).read()
+    keep = io.BytesIO()
+    with tarfile.open(fileobj=keep, mode="w") as tar:  # alice touches /workspace/.keep-alive inside
+        info = tarfile.TarInfo(".keep-alive")
+        info.mtime = int(t0 + 55 * MINUTE)
+        tar.addfile(info, io.BytesIO(b""))
+    client.api.put_archive(box.id, "/workspace", keep.getvalue())
+    kept = life.decisions("ds01-idle-check", t0 + 62 * MINUTE)["nomount"]
+    assert kept["decision"] == "keep-alive" and "honoured until" in kept["reason"]
+    assert status(box) == "running"
+
+
 def test_gpu_use_keeps_a_container_active_whole_gpu_by_utilisation_mig_by_its_processes(life, users):
     alice = users["alice"]
     whole = life.container(alice, "whole", ["sleep", "infinity"], slot="0")

@@ -12,7 +12,7 @@ Examples:
   echo "a longer notice" | ds01-notify alice
 Terminals are the user's logins in utmp (who); only terminals the user owns are written.
 With --container (running), the text is also appended to /workspace/.ds01-alerts inside it,
-written as the container's user. The lifecycle jobs use the same delivery. Admins only.
+written as the container's owner from outside it (nothing runs in the container). The lifecycle jobs use the same delivery. Admins only.
 Testing: DS01_UTMP and DS01_TTY_DIR point at a utmp file and a terminal directory.
 See also: ds01-idle-check, ds01-events""")
 @click.argument("user")
@@ -44,7 +44,7 @@ def cli(user, message, container, title, json_flag, table_flag, config):
         rec = rt.finder.find(container)
         if rec["status"] != "running":
             raise UsageError(f"{rec['name']} is {rec['status']}; only a running container gets the alerts file")
-        cid = rec["id"]
+        cid = rt.api.inspect_container(rec["id"])
     result = notify.deliver(target.login, target.uid, notify.banner(title, text, clock.now()), cid,
                             rt.engine if cid else None)
     for error in result["errors"]:

@@ -10,7 +10,8 @@ A check is idle when the GPU is below gpu_idle_threshold AND every other signal 
 threshold. The job acts only after idle_detection_window idle checks in a row and grace_period_m
 after the start: a warning at 80 % and 95 % of the idle timeout, a stop at 100 %
 (`docker stop -t <sigterm_grace_s>`), then removal for orchestration containers only.
-`/workspace/.keep-alive` postpones that for keepalive_max_duration_h after it was touched.
+`/workspace/.keep-alive` postpones that for keepalive_max_duration_h after it was touched; it is read,
+like the notices are written, from outside the container (ds01.workspace_files), bind mount or not.
 """
 
 import os
@@ -232,12 +233,10 @@ class IdleCheck(Job):
 
     def _keep_alive(self, subject, policies):
         """(honoured, note) for /workspace/.keep-alive: honoured for keepalive_max_duration_h after its mtime."""
-        workspace = subject.workspace()
-        if not workspace:
-            return False, None
-        try:
-            touched = os.lstat(os.path.join(workspace, KEEP_ALIVE_FILE)).st_mtime
-        except OSError:
+        from ..workspace_files import stat_mtime
+
+        touched = stat_mtime(self.rt.api, subject.info, subject.rec["uid"], KEEP_ALIVE_FILE)
+        if touched is None:
             return False, None
         limit = policies["keepalive_max_duration_h"]
         if limit is None:

@@ -84,10 +84,9 @@ class Subject:
     def workspace(self):
         """The host directory mounted at /workspace, or None: the mount itself, not the label (labels are
         whatever the container's creator wrote)."""
-        for mount in self.info.get("Mounts") or []:
-            if mount.get("Destination") == "/workspace" and mount.get("Type", "bind") == "bind":
-                return mount.get("Source")
-        return None
+        from ..workspace_files import bind_source
+
+        return bind_source(self.info)
 
 
 class Job:
@@ -341,5 +340,5 @@ class Job:
             return None
         text = notify.banner(title, body, self.now)
         running = in_container and subject.status == "running"
-        return notify.deliver(subject.user, subject.rec["uid"], text, subject.id if running else None,
+        return notify.deliver(subject.user, subject.rec["uid"], text, subject.info if running else None,
                               self.rt.engine if running else None)
