@@ -5,10 +5,11 @@ import os
 
 from . import labels as L
 
-# (flag key, title, label or engine field); -a adds USER..MODELS in this order.
+# (flag key, title, AIME label, DS01's twin label); -a adds USER..MODELS in this order.
 LIST_COLUMNS = {
-    "user": ("USER", L.USER), "size": ("SIZE", None), "arch": ("ARCHITECTURE", L.ARCH),
-    "workspace": ("WORKSPACE", L.WORK_MOUNT), "data": ("DATA", L.DATA_MOUNT), "models": ("MODELS", L.MODELS_MOUNT),
+    "user": ("USER", L.USER, L.DS01_USER), "size": ("SIZE", None, None), "arch": ("ARCHITECTURE", L.ARCH, L.DS01_ARCH),
+    "workspace": ("WORKSPACE", L.WORK_MOUNT, L.DS01_WORK_MOUNT), "data": ("DATA", L.DATA_MOUNT, L.DS01_DATA_MOUNT),
+    "models": ("MODELS", L.MODELS_MOUNT, L.DS01_MODELS_MOUNT),
 }
 ALL_ORDER = ("user", "size", "arch", "workspace", "data", "models")
 FLAG_ORDER = ("user", "arch", "data", "models", "size", "workspace")
@@ -29,29 +30,31 @@ def _home_short(path, home):
 
 
 def list_rows(entries, extra, home=None):
-    """Rows (lists of cells) for `docker ps` entries: the label values AIME shows, '' when missing."""
+    """Rows (lists of cells) for `docker ps` entries: the label values AIME shows (DS01's `ds01.*` twins for
+    DS01's containers), '' when missing."""
     home = home or os.path.expanduser("~")
     rows = []
     for entry in entries:
         labels = entry.get("Labels") or {}
-        name = labels.get(L.NAME) or entry["Names"][0].lstrip("/").split("._.")[0]
-        row = [f"[{name}]", labels.get(L.FRAMEWORK, ""), entry.get("Status", "")]
+        name = labels.get(L.NAME) or labels.get(L.DS01_NAME) or entry["Names"][0].lstrip("/").split("._.")[0]
+        row = [f"[{name}]", L.either(labels, L.FRAMEWORK, L.DS01_FRAMEWORK), entry.get("Status", "")]
         for key in extra:
-            title, label = LIST_COLUMNS[key]
+            title, label, ds01_label = LIST_COLUMNS[key]
             if key == "size":
                 row.append(_size(entry))
             elif key in ("workspace", "data", "models"):
-                row.append(_home_short(labels.get(label, ""), home))
+                row.append(_home_short(L.either(labels, label, ds01_label), home))
             else:
-                row.append(labels.get(label, ""))
+                row.append(L.either(labels, label, ds01_label))
         rows.append(row)
     return rows
 
 
 def _size(entry):
     rw, root = entry.get("SizeRw"), entry.get("SizeRootFs")
-    if rw is None:
+    if rw is None and root is None:
         return ""
+    rw = rw or 0  # the engine leaves SizeRw out when the writable layer is empty
     return f"{_docker_size(rw)} (virtual {_docker_size(root)})" if root else _docker_size(rw)
 
 

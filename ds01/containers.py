@@ -127,15 +127,15 @@ class Finder:
         target = target.strip().lstrip("/")
         if names.SEPARATOR in target:
             base, uid = names.split(target)
-            if uid is None:
+            if uid is None or not _LEGACY_NAME_RE.match(base):
                 raise UsageError(f"invalid container name {target!r}")
-            names.validate(base)
             candidates = [target]
-        elif names.NAME_RE.match(target.lower()):
-            name = target.lower()
-            candidates = [names.container_name(name, self.caller.uid), name]
         elif _LEGACY_NAME_RE.match(target):
-            candidates = [target]  # a legacy name Docker accepts (AIME v1, no uid suffix)
+            # Exactly as typed first (AIME allows `MyBox`; AIME v1 names have no uid suffix), then
+            # ds01's lower-case form of it.
+            candidates = [names.container_name(target, self.caller.uid), target]
+            if names.NAME_RE.match(target.lower()) and target.lower() != target:
+                candidates += [names.container_name(target.lower(), self.caller.uid), target.lower()]
         else:
             names.validate(target)  # raises with the naming rules
             candidates = []

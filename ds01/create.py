@@ -28,6 +28,7 @@ class Plan:
     image: str
     run_image: str
     setup_image: str
+    tag_image: str
     workspace: str
     data: str
     models: str
@@ -176,6 +177,18 @@ def check_mount(path, user, admin, mount_roots, what, must_exist=True):
     return real
 
 
+def host_arch(rt):
+    """The architecture detected from this host's GPUs (or the policy's aime.arch), None when neither says."""
+    from .catalog import detect_arch
+    from .errors import Ds01Error
+
+    try:
+        detected, _ = detect_arch(rt.inventory)
+    except Ds01Error:
+        detected = None
+    return detected or rt.policy.section("aime").get("arch")
+
+
 def plan(rt, name, image, workspace=None, data=None, models=None, interface="atomic", image_labels=None,
          framework=None, arch=None, environment=None):
     """Decide everything about a new container for the caller. Touches nothing."""
@@ -194,7 +207,13 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     image_labels = image_labels or {}
     baked = L.image_has_user(image_labels, user.uid, user.gid)
     container = names.container_name(name, user.uid)
-    setup_image = "" if baked else f"{_repository(image)}:{container}"
+    # Every container runs from a tag of its own, `<repo>:<name>._.<uid>` (AIME's per-container image):
+    # made by the account setup's commit, or, for an image that has the account, a second tag of the
+    # same image ID (no space). AIME's `mlc remove` deletes the container's image reference; this way
+    # that is the container's own tag, never the user's `ds01-<uid>/NAME:latest`.
+    own_tag = f"{_repository(image)}:{container}"
+    setup_image = "" if baked else own_tag
+    tag_image = own_tag if baked and not _IMAGE_ID_RE.match(image) else ""
     env = {"NVIDIA_VISIBLE_DEVICES": "void"}
     env.update(environment or {})
     gpus_label = "none" if env.get("NVIDIA_VISIBLE_DEVICES") == "void" else env.get("NVIDIA_VISIBLE_DEVICES", "all")
@@ -203,7 +222,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         L.OWNER: user.login,
         L.NAME: name,
         L.USER: user.login,
-        L.ARCH: arch or os.environ.get("MLC_ARCH") or image_labels.get(L.ARCH) or DEFAULT_ARCH,
+        L.ARCH: arch or os.environ.get("MLC_ARCH") or host_arch(rt) or image_labels.get(L.ARCH) or DEFAULT_ARCH,
         L.MLC_VERSION: L.MLC_CONTAINER_VERSION,
         L.WORK_MOUNT: ws_real,
         L.DATA_MOUNT: data_real or "-",
@@ -225,11 +244,14 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
     return Plan(
         name=name, container=container, login=user.login, uid=user.uid, gid=user.gid, image=image,
-        run_image=setup_image or image, setup_image=setup_image, workspace=ws_real, data=data_real,
+        run_image=setup_image or tag_image or image, setup_image=setup_image, tag_image=tag_image, workspace=ws_real, data=data_real,
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
         group_add=["video", "sudo"] if (setup_image or baked) else [],
         create_workspace=not os.path.isdir(ws_real))
+
+
+_IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
 
 
 def _repository(ref):

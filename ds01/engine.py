@@ -130,14 +130,18 @@ class Engine:
                 self._quietly(self.api.remove_container, setup["Id"], force=True)
 
     def prepare(self, plan):
-        """Everything before the container itself: the account setup (when the image lacks it)."""
+        """Everything before the container itself: the account setup (when the image lacks it), else the
+        container's own tag on the image."""
         if plan.setup_image:
             self.run_user_setup(plan)
+        elif plan.tag_image:
+            repo, tag = plan.tag_image.rsplit(":", 1)
+            self._call(f"tag {plan.image} as {plan.tag_image}", self.api.tag, plan.image, repo, tag)
 
     def discard(self, plan):
-        """Undo `prepare` after the container could not be made."""
-        if plan.setup_image:
-            self._quietly(self.api.remove_image, plan.setup_image)
+        """Undo `prepare` after the container could not be made (a tag goes; the image it named stays)."""
+        if plan.setup_image or plan.tag_image:
+            self._quietly(self.api.remove_image, plan.setup_image or plan.tag_image)
 
     def create(self, plan):
         """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id."""

@@ -47,6 +47,10 @@ DS01_FRAMEWORK = "ds01.framework"
 DS01_INTERFACE = "ds01.interface"
 DS01_CREATED_AT = "ds01.created_at"
 DS01_WORK_MOUNT = "ds01.work_mount"
+DS01_DATA_MOUNT = "ds01.data_mount"
+DS01_MODELS_MOUNT = "ds01.models_mount"
+DS01_ARCH = "ds01.arch"
+DS01_GPUS = "ds01.gpus"
 DS01_GPU_UUIDS = ("ds01.gpu.uuids", "ds01.gpu.uuid", "ds01.gpu_slot")
 DS01_PROTECTED = "ds01.protected"
 DS01_USER_SETUP = "ds01.has_user_setup"
@@ -71,6 +75,17 @@ def owner(labels):
         if value:
             return value
     return None
+
+
+def either(labels, key, ds01_key):
+    """AIME's label as written (even `-`) when present, else DS01's twin, else ''."""
+    return labels[key] if key in labels else labels.get(ds01_key, "")
+
+
+def names_gpus(labels):
+    """True when the labels say a GPU was asked for (AIME's `-g`, DS01's `ds01.gpus`) without naming UUIDs."""
+    value = labels.get(GPUS, labels.get(DS01_GPUS, ""))
+    return value not in ("", "-", "none", "void") and not gpu_uuids(labels)
 
 
 def first(labels, *keys):

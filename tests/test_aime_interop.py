@@ -94,3 +94,75 @@ def test_a_container_whose_pid1_handles_sigterm_still_gets_sigterm(sh, users, cl
     client.api.start(box["Id"])
     assert sh.run(alice, "container-stop", "trapper", "-t", "60").returncode == 0
     assert state(client, box["Id"])["ExitCode"] == 0 and b"cleaned up" in client.api.logs(box["Id"])
+
+
+# ---------------------------------------------------------------- c: names with capitals
+
+def test_a_container_aime_named_with_capitals_is_found_as_typed(lab, users, client):
+    alice, sh = users["alice"], lab
+    box = aime_container(client, alice, "MyBox")
+    assert [r["name"] for r in sh.records(alice, "container-list")] == ["MyBox"]
+    stopped = sh.records(alice, "container-stop", "MyBox")
+    assert [(r["name"], r["status"]) for r in stopped] == [("MyBox", "exited")]
+    assert sh.run(alice, "mlc-start", "MyBox", "-s").returncode == 0
+    assert state(client, box)["Running"]
+    assert sh.run(alice, "container-stop", f"MyBox._.{alice.pw_uid}").returncode == 0
+    # a name ds01 makes is still validated and kept lower-case, and a wrong case is not a match
+    assert sh.run(alice, "container-stop", "mybox").returncode == 4
+    assert sh.run(alice, "container-create", "Bad Name", sandbox.BASE_IMAGE, "--cpu-only").returncode == 2
+
+
+# ---------------------------------------------------------------- d: AIME's remove and the user's own image
+
+def test_removing_a_ds01_container_the_aime_way_keeps_the_users_image(lab, users, client):
+    alice, sh = users["alice"], lab
+    own = f"ds01-{alice.pw_uid}/thesis"
+    holder = client.containers.create(sandbox.BASE_IMAGE, ["true"])  # an image-create image: account baked in
+    holder.commit(own, "latest", changes=[f"LABEL aime.mlc.DS01_USER_ID={alice.pw_uid}",
+                                          f"LABEL aime.mlc.DS01_GROUP_ID={alice.pw_gid}"])
+    holder.remove()
+    rec = sh.records(alice, "container-create", "thesis", "--cpu-only")[0]
+    image = client.api.inspect_container(rec["container"])["Config"]["Image"]
+    assert image == f"{own}:thesis._.{alice.pw_uid}"
+    # mlc remove: `docker container rm`, then `docker image rm` of the container's image reference
+    client.api.remove_container(rec["container"])
+    client.api.remove_image(image)
+    assert client.images.get(f"{own}:latest").tags == [f"{own}:latest"]
+    again = sh.records(alice, "container-create", "thesis", "--cpu-only")[0]  # and ds01's own remove
+    assert sh.run(alice, "container-remove", again["name"]).returncode == 0
+    assert client.images.get(f"{own}:latest").tags == [f"{own}:latest"]
+
+
+# ---------------------------------------------------------------- e, f: listings and the architecture label
+
+def test_mlc_list_shows_sizes_and_ds01_labelled_containers_like_aime(lab, users, client):
+    alice, sh = users["alice"], lab
+    client.api.create_container(sandbox.BASE_IMAGE, ["bash"], name=f"old._.{alice.pw_uid}", labels={
+        "ds01.user": alice.pw_name, "ds01.name": "old", "ds01.managed": "true", "ds01.framework": "pytorch-2.5",
+        "ds01.arch": "CUDA_AMPERE", "ds01.work_mount": f"{alice.pw_dir}/workspace/old",
+        "ds01.data_mount": "/srv/data", "ds01.models_mount": "-"})
+    lines = sh.run(alice, "mlc-list", "-a").stdout.split("\n")
+    assert lines[1].split() == ["CONTAINER", "FRAMEWORK", "STATUS", "USER", "SIZE", "ARCHITECTURE", "WORKSPACE",
+                                "DATA", "MODELS"]
+    cells = lines[2].split()
+    assert cells[:2] == ["[old]", "pytorch-2.5"] and alice.pw_name in cells
+    assert "0B" in cells and "(virtual" in lines[2]  # nothing written yet: AIME prints 0B (virtual …)
+    assert cells[-4:] == ["CUDA_AMPERE", "~/workspace/old", "/srv/data", "-"]
+
+
+def test_container_list_shows_the_gpus_an_aime_container_holds(lab, users, client):
+    alice, sh = users["alice"], lab
+    aime_container(client, alice, "allgpu", gpus="all", start=False)
+    aime_container(client, alice, "onegpu", gpus=f"device={UUIDS[1]}", start=False)
+    listed = {r["name"]: r["gpus"] for r in sh.records(alice, "container-list", "-a")}
+    assert listed == {"allgpu": UUIDS, "onegpu": [UUIDS[1]]}
+
+
+def test_a_container_is_labelled_with_the_architecture_detected_on_this_host(lab, users, client, user_tmp):
+    alice, sh = users["alice"], lab
+    inventory = user_tmp / "gpus.yaml"
+    inventory.write_text(inventory.read_text().replace("memory_total: 40g", "memory_total: 40g, "
+                                                                            "compute_capability: '8.0'"))
+    rec = sh.records(alice, "container-create", "arch", sandbox.BASE_IMAGE, "--cpu-only")[0]
+    labels = client.api.inspect_container(rec["container"])["Config"]["Labels"]
+    assert labels["aime.mlc.ARCH"] == "CUDA_AMPERE"  # an A100 (8.0), not the CUDA_ADA default

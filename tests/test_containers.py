@@ -91,9 +91,11 @@ def test_an_image_with_the_user_baked_in_needs_no_setup(sh, users, client):
                                                          f"LABEL aime.mlc.DS01_GROUP_ID={alice.pw_gid}"])
     holder.remove()
     plan = sh.records(alice, "container-create", "second", "ds01-test/baked:latest", "--dry-run")[0]
-    assert plan["user_setup"] is False and plan["run_image"] == "ds01-test/baked:latest"
+    own = f"ds01-test/baked:second._.{alice.pw_uid}"  # its own tag of the same image: no setup, no copy
+    assert plan["user_setup"] is False and plan["run_image"] == own
     rec = sh.records(alice, "container-create", "second", "ds01-test/baked:latest")[0]
-    assert client.api.inspect_container(rec["container"])["Config"]["Image"] == "ds01-test/baked:latest"
+    info = client.api.inspect_container(rec["container"])
+    assert info["Config"]["Image"] == own and info["Image"] == client.images.get("ds01-test/baked:latest").id
     sh.run(alice, "container-remove", "second", check=True)
     client.images.get("ds01-test/baked:latest")  # a shared image is never removed with a container
 

@@ -72,11 +72,14 @@ def test_container_create_uses_the_users_image_with_no_setup_step(sh, users, cli
     """Acceptance 2."""
     alice = users["alice"]
     sh.run(alice, "image-create", "demo", "-t", "ml", check=True)
-    before = {tag for image in client.images.list() for tag in image.tags}
+    before = {image.id: set(image.tags) for image in client.images.list()}
     created = sh.records(alice, "container-create", "demo", "--cpu-only")[0]
     assert created["image"] == ref(alice, "demo")
-    after = {tag for image in client.images.list() for tag in image.tags}
-    assert after == before  # no per-container setup image was committed
+    after = {image.id: set(image.tags) for image in client.images.list()}
+    own = ref(alice, "demo").rsplit(":", 1)[0] + ":" + created["container"]
+    image_id = client.images.get(ref(alice, "demo")).id
+    # no setup image was committed: the container's own tag names the same image
+    assert set(after) == set(before) and after[image_id] == before[image_id] | {own}
     sh.run(alice, "container-start", "demo", check=True)
     container = client.containers.get(created["container"])
     assert container.exec_run(["id", "-un"]).output.decode().strip() == alice.pw_name

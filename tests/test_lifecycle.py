@@ -602,3 +602,22 @@ def test_a_first_job_run_creates_the_state_dir_users_can_still_write(life, users
     assert stat.S_IMODE((fresh / "jobs").stat().st_mode) == 0o755
     claim = life.sh.run(users["alice"], "gpu-allocate", "--json", extra_env={"DS01_STATE_DIR": str(fresh)})
     assert claim.returncode == 0, claim.stderr
+
+
+def test_container_types_follow_ds01s_detection_rules(life, users, client):
+    alice = users["alice"]
+    made = {
+        "vscode-thesis": {},
+        "plainbox": {"devcontainer.metadata": "[]"},
+        "proj_web_1": {},
+        "jupyter-alice": {},
+        "notebook": {"hub.jupyter.org/username": alice.pw_name},
+        "legacy": {"ds01.managed": "true"},
+        "adhoc": {},
+    }
+    for name, labels in made.items():
+        client.containers.run(IMAGE, ["sleep", "infinity"], name=name, labels=labels, detach=True)
+    types = {r["container"]: r["type"] for r in life.job("ds01-idle-check", 0, "--all", "--dry-run")
+             if not r.get("summary")}
+    assert types == {"vscode-thesis": "devcontainer", "plainbox": "devcontainer", "proj_web_1": "compose",
+                     "jupyter-alice": "jupyter", "notebook": "jupyter", "legacy": "atomic", "adhoc": "unknown"}

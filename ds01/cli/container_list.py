@@ -19,6 +19,7 @@ See also: container-create, container-stop, container-remove""")
 @config_option
 def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
     """List containers: by default your running ones."""
+    from .. import labels as L
     from ..containers import TABLE_COLUMNS, is_listed, owned_by, record
     from ..errors import PermissionDenied
     from ..runtime import Runtime
@@ -28,6 +29,7 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
         raise PermissionDenied("only admins can list other users' containers",
                                hint="container-list -a shows all of yours")
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
+    gpus = GpuLookup(rt)
     for entry in rt.api.containers(all=True):
         if not all_states and entry.get("State") not in ("running", "paused", "restarting"):
             continue
@@ -39,10 +41,38 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
                 continue
         elif not all_users and not owned_by(rec, rt.caller):
             continue
+        info = None
+        if detailed or L.names_gpus(entry.get("Labels") or {}):
+            info = rt.api.inspect_container(entry["Id"])
+            rec["gpus"] = rec["gpus"] or gpus.uuids(info)
         if detailed:
-            rec.update(_details(rt.api.inspect_container(entry["Id"])))
+            rec.update(_details(info))
         out.emit(rec)
     out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
+
+
+class GpuLookup:
+    """GPUs of containers whose labels only say "a GPU" (AIME's `-g all`, `-g 1`): from their device requests,
+    as UUIDs of the slots they cover (what gpu-status counts), the inventory read once and only if needed."""
+
+    def __init__(self, rt):
+        self.rt, self._slots = rt, None
+
+    def uuids(self, info):
+        from ..errors import Ds01Error
+        from ..gpu.holdings import devices_from_inspect, slots_for
+
+        devices = devices_from_inspect(info)
+        if not devices:
+            return []
+        if self._slots is None:
+            try:
+                self._slots = self.rt.inventory.slots()
+            except Ds01Error:
+                self._slots = []
+        by_id = {s.id: s.uuid for s in self._slots}
+        covered = slots_for(devices, self._slots)
+        return [by_id[s] for s in covered] if covered else devices
 
 
 def _details(info):

@@ -12,6 +12,7 @@ cannot write, so nobody can edit their way out of a timer or hold the lock.
 import datetime
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,9 +27,12 @@ TYPE_DEFAULTS = {
     "compose": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 45.0},
     "docker": {"idle_timeout_h": 0.5, "max_runtime_h": 48.0, "sigterm_grace_s": 60.0},
     "api": {"idle_timeout_h": None, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
+    # ds01's own: a JupyterHub single-user server (DS01 had no timers of its own for it)
+    "jupyter": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 30.0},
     "unknown": {"idle_timeout_h": 0.25, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
 }
 USER_TYPES = ("atomic", "orchestration")
+_COMPOSE_NAME = re.compile(r"_\d+$")
 COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("type", "TYPE"), ("status", "STATUS"),
            ("decision", "DECISION"), ("reason", "REASON")]
 
@@ -37,16 +41,27 @@ class Skip(Exception):
     """The container changed since it was listed (say, started again): leave it this run."""
 
 
-def container_type(labels, tracked):
-    """atomic / orchestration (ds01, AIME), devcontainer, compose, api, docker, or unknown."""
+def container_type(labels, tracked, name=""):
+    """atomic / orchestration (ds01, AIME), devcontainer, compose, jupyter, api, docker, or unknown.
+
+    In DS01's order: a creation-interface label wins; then `ds01.managed=true` or a ds01/DS01/AIME
+    container (labels or a `name._.uid` name) is atomic; then VS Code (`vscode-*` names, a
+    `devcontainer` label key), compose (its project label, `*_N` names), JupyterHub (`jupyter-*`,
+    `jupyterhub-*`, the `hub.jupyter.org/username` label); anything else is docker.
+    """
     interface = L.first(labels, L.INTERFACE, L.DS01_INTERFACE, "ds01.container_type")
     if interface:
-        return str(interface).lower()
-    if any(key.startswith("devcontainer.") for key in labels):
+        interface = str(interface).lower()
+        return "devcontainer" if interface == "vscode" else interface
+    if tracked or str(labels.get(L.DS01_MANAGED, "")).lower() == "true":
+        return "atomic"
+    if name.startswith("vscode-") or any(key == "devcontainer" or key.startswith("devcontainer.") for key in labels):
         return "devcontainer"
-    if "com.docker.compose.project" in labels:
+    if "com.docker.compose.project" in labels or _COMPOSE_NAME.search(name):
         return "compose"
-    return "atomic" if tracked else "docker"
+    if name.startswith(("jupyter-", "jupyterhub-")) or "hub.jupyter.org/username" in labels:
+        return "jupyter"
+    return "docker"
 
 
 @dataclass
@@ -233,7 +248,7 @@ class Job:
             rec = record(info)
             labels = (info.get("Config") or {}).get("Labels") or {}
             tracked = is_listed({"Labels": labels, "Names": [info["Name"]]})
-            kind = container_type(labels, tracked)
+            kind = container_type(labels, tracked, info["Name"].lstrip("/"))
             if kind == "docker" and not rec["user"]:
                 kind = "unknown"  # nobody to tell, no owner's limits: DS01's strictest timers
             devices = devices_from_inspect(info)
