@@ -24,7 +24,7 @@ TYPES = (
     "container.unpause", "container.idle-stop", "container.runtime-stop", "container.pause-stop",
     "gpu.allocate", "gpu.release", "gpu.reject",
     "image.build", "image.remove",
-    "lifecycle.warn", "lifecycle.keep-alive",
+    "lifecycle.warn", "lifecycle.keep-alive", "lifecycle.exempt",
 )
 
 

@@ -61,7 +61,8 @@ def standing(rt, user, sample=True):
     if count_limit is not None and len(mine) >= count_limit:
         warnings.append(f"container limit reached ({len(mine)}/{count_limit}): container-remove frees one")
     if gpu["eq_limit"] is not None and gpu["eq_used"] >= gpu["eq_limit"]:
-        warnings.append(f"GPU limit reached ({gpu['eq_used']:g}/{gpu['eq_limit']:g} GPU-eq)")
+        warnings.append(f"GPU limit reached ({gpu['eq_used']:g}/{gpu['eq_limit']:g} GPU-eq, "
+                        f"{gpu['limited_by']}): gpu-allocate refuses more until one is released")
     for c in active:
         if c["memory"] and c["memory_in_use"] and c["memory_in_use"] >= 0.8 * c["memory"]:
             warnings.append(f"{c['name']} uses {c['memory_in_use'] * 100 // c['memory']}% of its memory limit "
@@ -95,15 +96,16 @@ def _safe_stats(api, cid):
 
 def _gpu(rt, login, limits):
     """GPU-eq and slots held (containers and claims), the limits, and the user's place in the wait queue."""
-    from .gpu.allocator import Allocator
+    from .gpu.allocator import Allocator, binding_limit
 
     allocator = Allocator(rt)
     snap = allocator.snapshot()
     used, held = snap.usage(login)
     queue = allocator.queue()
     positions = [i for i, entry in enumerate(queue, 1) if entry.get("user") == login]
-    limit = limits["max_gpu_equivalents"]
-    return {"eq_used": round(used, 4), "eq_limit": limit, "share": _share(used, limit), "slots": held,
+    limit, limited_by = binding_limit(limits)  # the tighter of max_gpu_equivalents and aggregate.gpu_limit
+    return {"eq_used": round(used, 4), "eq_limit": limit, "limited_by": limited_by, "share": _share(used, limit),
+            "slots": held,
             "total_slots": len(snap.slots), "per_container": limits["max_gpu_slots_per_container"],
             "aggregate_limit": (limits.aggregate or {}).get("gpu_limit"), "allow_full_gpu": limits["allow_full_gpu"],
             "queue_positions": positions}

@@ -621,3 +621,21 @@ def test_container_types_follow_ds01s_detection_rules(life, users, client):
              if not r.get("summary")}
     assert types == {"vscode-thesis": "devcontainer", "plainbox": "devcontainer", "proj_web_1": "compose",
                      "jupyter-alice": "jupyter", "notebook": "jupyter", "legacy": "atomic", "adhoc": "unknown"}
+
+
+def test_an_exempt_user_is_told_once_per_exemption_what_and_until_when(life, users, client):
+    bob = users["bob"]
+    ws = life.workspace(bob, "long")
+    box = life.container(bob, "long", ["sleep", "infinity"], slot="1", workspace=ws)
+    t0 = life.started(box)
+    assert life.decisions("ds01-idle-check", t0 + 60, "--dry-run")["long"]["decision"] == "exempt"
+    assert not (ws / ".ds01-alerts").exists()  # a dry run tells nobody
+    for minutes in (1, 11, 21):
+        assert life.decisions("ds01-idle-check", t0 + minutes * MINUTE)["long"]["decision"] == "exempt"
+    box.restart(timeout=0)
+    assert life.decisions("ds01-idle-check", life.started(box) + 60)["long"]["decision"] == "exempt"
+    alerts = (ws / ".ds01-alerts").read_text()
+    assert alerts.count("lifecycle exemption") == 1
+    assert "exempt from being stopped when idle (idle_timeout_h) until 2099-01-01 00:00 UTC: thesis deadline" in alerts
+    [event] = life.events(event_type="lifecycle.exempt")
+    assert event["user"] == bob.pw_name and event["details"]["expires"] == "2099-01-01T00:00:00Z"

@@ -77,7 +77,8 @@ def render(r, color=False):
     lines.append(f"  {'Containers':<16}{bar(c['share'], color)}  {c['count']} / {num(c['limit'])}"
                  f"  ({c['running']} running)")
     slots = ", ".join(g["slots"]) or "none"
-    lines.append(f"  {'GPU-eq':<16}{bar(g['share'], color)}  {g['eq_used']:g} / {num(g['eq_limit'])}"
+    bound_by = " (group total)" if g.get("limited_by") == "aggregate.gpu_limit" else ""
+    lines.append(f"  {'GPU-eq':<16}{bar(g['share'], color)}  {g['eq_used']:g} / {num(g['eq_limit'])}{bound_by}"
                  f"  slots held: {slots}")
     lines.append(f"  {'':<16}{'':<{BAR_WIDTH + 2}}  per container: {num(g['per_container'])} slot(s)"
                  + ("; MIG slices only" if not g["allow_full_gpu"] else ""))

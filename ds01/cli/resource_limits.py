@@ -5,26 +5,44 @@ import click
 from ._common import config_option, new_output, output_options, run
 
 
+def ds01_flags(fn):
+    """DS01's get_resource_limits.py flags: each prints one answer in DS01's format."""
+    from ..ds01_limits import FLAGS
+
+    for key, what in reversed(FLAGS.items()):
+        fn = click.option("--" + key.replace("_", "-"), "ds01_" + key, is_flag=True, help=f"(DS01) Print {what}.")(fn)
+    return click.option("--check-exemption", "exemption_type", metavar="TYPE",
+                        help="(DS01) exempt: … or not_exempt, for idle_timeout_h or max_runtime_h.")(fn)
+
+
 @click.command(epilog="""\b
 Examples:
   resource-limits                     your limits as a record
   resource-limits --docker-args       the docker create flags they become
   resource-limits --field memory      one value
   resource-limits alice               another user's (admins)
+  get_resource_limits.py alice --max-gpus     DS01's flags and output shapes
+Under its DS01 name, --json prints DS01's record (group, max_gpus, …, idle_timeout "0.5h").
 See also: check-limits, container-create""")
 @click.argument("user", required=False)
 @click.option("--docker-args", is_flag=True, help="Print the docker create flags on one line.")
 @click.option("--field", "field_name", metavar="KEY", help="Print one value (e.g. max_cpus, memory, idle_timeout_h).")
 @click.option("--group", "group_only", is_flag=True, help="Print only the group.")
+@ds01_flags
 @output_options
 @config_option
-def cli(user, docker_args, field_name, group_only, json_flag, table_flag, config):
+def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, table_flag, config, **ds01):
     """Show the limits that apply to you (or USER)."""
     import json
 
+    from .. import ds01_limits
     from ..errors import PermissionDenied, UsageError
     from ..runtime import Runtime
+    from ._common import prog
 
+    asked = [key[len("ds01_"):] for key, value in ds01.items() if value]
+    if len(asked) + bool(exemption_type) + docker_args + group_only + bool(field_name) > 1:
+        raise UsageError("give one of the printing options at a time")
     rt = Runtime(config)
     login = user or rt.caller.login
     if login != rt.caller.login and not rt.admin:
@@ -35,6 +53,21 @@ def cli(user, docker_args, field_name, group_only, json_flag, table_flag, config
         return
     if group_only:
         click.echo(limits.group)
+        return
+    if asked:
+        click.echo(ds01_limits.answer(asked[0], limits, rt.policy))
+        return
+    if exemption_type:
+        from ..clock import now
+        from ..lifecycle import exemptions
+
+        if exemption_type not in exemptions.TIMERS:
+            raise UsageError(f"unknown exemption type {exemption_type!r}", hint="one of: " + ", ".join(exemptions.TIMERS))
+        found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, now())
+        click.echo(ds01_limits.exemption_line(found))
+        return
+    if json_flag and prog() == "get_resource_limits.py":
+        click.echo(json.dumps(ds01_limits.json_record(limits)))
         return
     record = limits.record()
     if field_name:

@@ -181,9 +181,7 @@ def choose(snap, login, limits, request, strategy="spread"):
                               hint="drop --full-gpu")
     check_profile(snap.inventory, request.profile)
     used, _ = snap.usage(login)
-    limit = limits["max_gpu_equivalents"]
-    aggregate = (limits.aggregate or {}).get("gpu_limit")
-    bounds = [(v, name) for v, name in ((limit, "USER_AT_LIMIT"), (aggregate, "AGGREGATE_GPU_LIMIT")) if v is not None]
+    bounds = gpu_bounds(limits)
     for bound, name in bounds:
         if used + EPS >= bound:
             raise _at_limit(name, used, bound)
@@ -219,6 +217,22 @@ def choose(snap, login, limits, request, strategy="spread"):
     raise AllocationError("NO_CAPACITY", f"{len(fitting)} free of {request.count} needed",
                           f"no {what} free for you now ({len(snap.slots)} slots on this host)",
                           hint="--wait queues for one; gpu-status shows who holds what; --cpu-only needs no GPU")
+
+
+def gpu_bounds(limits):
+    """[(GPU-eq bound, refusal reason)] that apply to a user: max_gpu_equivalents and aggregate.gpu_limit."""
+    pairs = ((limits["max_gpu_equivalents"], "USER_AT_LIMIT"),
+             ((limits.aggregate or {}).get("gpu_limit"), "AGGREGATE_GPU_LIMIT"))
+    return [(value, name) for value, name in pairs if value is not None]
+
+
+def binding_limit(limits):
+    """(GPU-eq, which key) of the tighter of the two bounds, what a user can really hold; (None, None) if neither."""
+    bounds = gpu_bounds(limits)
+    if not bounds:
+        return None, None
+    value, name = min(bounds, key=lambda pair: pair[0])
+    return value, ("aggregate.gpu_limit" if name == "AGGREGATE_GPU_LIMIT" else "max_gpu_equivalents")
 
 
 def _at_limit(name, used, bound, request=None):
@@ -511,9 +525,8 @@ class Allocator:
                 limits = self.rt.limits(holding.user)
                 used, _ = snap.usage(holding.user, exclude_container=holding.id)
                 weight = sum(snap.by_id[s].weight for s in holding.slots)
-                for bound, name in ((limits["max_gpu_equivalents"], "USER_AT_LIMIT"),
-                                    ((limits.aggregate or {}).get("gpu_limit"), "AGGREGATE_GPU_LIMIT")):
-                    if bound is not None and used + weight > bound + EPS:
+                for bound, name in gpu_bounds(limits):
+                    if used + weight > bound + EPS:
                         raise _at_limit(name, used, bound, Request(len(holding.slots)))
                 released = self.state.read(RELEASED, {})
                 if released.pop(holding.id, None) is not None:
@@ -551,6 +564,7 @@ def user_record(snap, login, limits, strategy="spread"):
     """A user's GPU standing: what they hold, their limits, and what they could still get now."""
     used, held = snap.usage(login)
     limit = limits["max_gpu_equivalents"]
+    bound, limited_by = binding_limit(limits)
     cap = limits["max_gpu_slots_per_container"]
     could = 0
     for count in range(1, (cap if cap is not None else len(snap.slots)) + 1):
@@ -568,6 +582,7 @@ def user_record(snap, login, limits, strategy="spread"):
         "containers": [h.container for h in snap.holdings if h.holds and h.user == login],
         "stopped_without_gpu": [h.container for h in snap.holdings if not h.holds and h.user == login],
         "claims": [cid for cid, c in snap.claims.items() if c.get("user") == login],
-        "gpu_eq_remaining": None if limit is None else round(max(0.0, limit - used), 4),
+        "gpu_eq_remaining": None if bound is None else round(max(0.0, bound - used), 4),
+        "limited_by": limited_by,
         "can_get_now": could,
     }

@@ -197,7 +197,7 @@ class IdleCheck(Job):
         timeout = self.timer(subject, "idle_timeout_h")
         exemption = E.find(self.exemptions, subject.user, "idle_timeout_h", self.now)
         if timeout is None or exemption:
-            return self.decide(subject, "exempt", exemption.describe() if exemption else
+            return self.exempt(subject, "idle_timeout_h", exemption,
                                f"{subject.type} containers have no idle timeout", signals)
         share, factor = demand
         if factor is not None:

@@ -330,6 +330,33 @@ class Job:
         self._emit(record)
         return record
 
+    def exempt(self, subject, timer, exemption, otherwise, signals):
+        """An `exempt` decision: by a lifecycle exemption, or (`otherwise`) because the timer is null.
+
+        The owner is told once per exemption (DS01 told exempt users nothing): which timer, why,
+        and until when. The job's memory keeps who was told of what, across restarts of the container.
+        """
+        if exemption is None:
+            return self.decide(subject, "exempt", otherwise, signals)
+        told = self.memory.setdefault("exemptions_told", {}).setdefault(subject.user or "", [])
+        key = f"{timer}|{exemption.reason}|{exemption.expires.isoformat() if exemption.expires else 'permanent'}"
+
+        def tell():
+            until = (f"until {exemption.expires.strftime('%Y-%m-%d %H:%M UTC')}" if exemption.expires
+                     else "with no end date")
+            words = {"idle_timeout_h": "stopped when idle", "max_runtime_h": "stopped after a maximum running time",
+                     "max_pause_time_h": "stopped after a maximum pause"}[timer]
+            self.tell(subject, "lifecycle exemption",
+                      f"Your containers are exempt from being {words} ({timer}) {until}: "
+                      f"{exemption.reason or 'no reason given'}. After that the usual limits apply again "
+                      f"(check-limits shows them).")
+            self.log("lifecycle.exempt", subject, timer=timer, reason=exemption.reason,
+                     expires=exemption.expires.strftime('%Y-%m-%dT%H:%M:%SZ') if exemption.expires else None)
+            told.append(key)
+
+        return self.decide(subject, "exempt", exemption.describe(), signals,
+                           action=None if key in told else tell)
+
     @staticmethod
     def due_warning(subject, percent, levels):
         """The highest warning level (percent of a timer) reached and not yet sent, or None."""

@@ -84,7 +84,7 @@ class MaxRuntime(Job):
         exemption = E.find(self.exemptions, subject.user, "max_runtime_h", self.now)
         if limit is None or exemption:
             if subject.status != "paused":
-                self.decide(subject, "exempt", exemption.describe() if exemption else
+                self.exempt(subject, "max_runtime_h", exemption,
                             f"no max runtime for {subject.type} containers of {subject.user or 'unknown owners'}",
                             signals)
             return False
@@ -133,8 +133,7 @@ class MaxRuntime(Job):
         signals = {"paused_since": iso(since), "paused_s": round(paused_for), "limit_s": limit}
         exemption = E.find(self.exemptions, subject.user, "max_pause_time_h", self.now)
         if limit is None or exemption:
-            return self.decide(subject, "exempt", exemption.describe() if exemption else
-                               "max_pause_time_h is null", signals)
+            return self.exempt(subject, "max_pause_time_h", exemption, "max_pause_time_h is null", signals)
         if paused_for < limit:
             return self.decide(subject, "ok", f"paused for {format_duration(paused_for)} of "
                                               f"{format_duration(limit)}", signals)
