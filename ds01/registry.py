@@ -50,6 +50,8 @@ COMMANDS = (
     Command("container-retire", "ds01.cli.container_retire", "Stop + remove + free the GPU (workspace kept)",
             "orchestrator", args=("containers",)),
     Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic", args=("", "image-or-framework", "versions")),
+    Command("container-recreate", "ds01.cli.container_recreate",
+            "Make a stopped container again: same image and mounts, a new GPU request", "atomic", args=("stopped",)),
     Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic", args=("stopped",)),
     Command("container-run", "ds01.cli.container_run", "A shell or one command in your container (started if needed)",
             "atomic", legacy=("container-open",), args=("containers",)),

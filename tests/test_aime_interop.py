@@ -166,3 +166,61 @@ def test_a_container_is_labelled_with_the_architecture_detected_on_this_host(lab
     rec = sh.records(alice, "container-create", "arch", sandbox.BASE_IMAGE, "--cpu-only")[0]
     labels = client.api.inspect_container(rec["container"])["Config"]["Labels"]
     assert labels["aime.mlc.ARCH"] == "CUDA_AMPERE"  # an A100 (8.0), not the CUDA_ADA default
+
+
+# ---------------------------------------------------------------- b: AIME's default `-g all`
+
+def test_an_all_gpus_container_holds_nothing_until_it_runs_and_its_refusal_names_a_command_that_works(
+        lab, users, client):
+    alice, bob, sh = users["alice"], users["bob"], lab
+    workspace = os.path.join(alice.pw_dir, "workspace", "ab1")
+    os.makedirs(workspace, exist_ok=True)
+    os.chown(workspace, alice.pw_uid, alice.pw_gid)
+    with open(os.path.join(workspace, "notes.txt"), "w") as handle:
+        handle.write("kept\n")
+    box = aime_container(client, alice, "ab1", gpus="all", start=False, workspace=workspace)
+    # never started: it holds no slot, so nobody is locked out for its 30 minutes
+    assert {r["state"] for r in sh.records(alice, "gpu-status")} == {"free"}
+    claim = sh.records(bob, "gpu-allocate", "--ttl", "600")[0]
+    sh.run(bob, "gpu-release", claim["claim"], check=True)
+    # starting it asks for every slot (2), over alice's cap of 1 per container and her quota of 1 GPU
+    refused = sh.run(alice, "container-start", "ab1")
+    assert refused.returncode == 3 and "EXCEEDS_CONTAINER_LIMIT" in refused.stderr
+    assert "container-recreate ab1 --num-gpus 1" in refused.stderr
+    assert not state(client, box)["Running"]
+    assert sh.run(alice, "mlc-start", "ab1", "-s").returncode == 3  # every way in says the same
+    # the command the hint names
+    made = sh.records(alice, "container-recreate", "ab1", "--num-gpus", "1")
+    assert [r["name"] for r in made] == ["ab1"]
+    info = client.api.inspect_container(f"ab1._.{alice.pw_uid}")
+    assert [d for r in info["HostConfig"]["DeviceRequests"] for d in r["DeviceIDs"]] in ([UUIDS[0]], [UUIDS[1]])
+    assert {m["Destination"]: m["Source"] for m in info["Mounts"]}["/workspace"] == workspace
+    assert info["Config"]["Image"] == f"{sandbox.BASE_IMAGE.rsplit(':', 1)[0]}:ab1._.{alice.pw_uid}"
+    assert not [t for i in client.images.list() for t in i.tags if t.endswith(".previous")]
+    started = sh.records(alice, "container-start", "ab1")
+    assert [r["status"] for r in started] == ["running"]
+    ran = sh.run(alice, "container-run", "ab1", "--", "cat", "/workspace/notes.txt")
+    assert ran.stdout == "kept\n"
+    held = [r for r in sh.records(alice, "gpu-status") if r["state"] == "held"]
+    assert len(held) == 1 and held[0]["users"] == [alice.pw_name]
+
+
+def test_an_all_gpus_container_started_outside_ds01_holds_every_slot_while_it_runs(lab, users, client):
+    alice, bob, sh = users["alice"], users["bob"], lab
+    box = aime_container(client, alice, "greedy", gpus="all")
+    assert {r["state"] for r in sh.records(bob, "gpu-status")} == {"held"}
+    assert sh.run(bob, "gpu-allocate").returncode == 3
+    client.api.stop(box, timeout=0)
+    assert {r["state"] for r in sh.records(bob, "gpu-status")} == {"free"}
+
+
+def test_when_the_quota_is_used_the_hint_offers_a_container_without_a_gpu(lab, users, client):
+    alice, sh = users["alice"], lab
+    sh.records(alice, "gpu-allocate", "--ttl", "600")  # alice's one GPU
+    aime_container(client, alice, "ab3", gpus="all", start=False)
+    refused = sh.run(alice, "container-start", "ab3")
+    assert refused.returncode == 3 and "container-recreate ab3 --cpu-only" in refused.stderr
+    assert sh.run(alice, "container-recreate", "ab3", "--num-gpus", "1").returncode == 3  # checked first ...
+    assert client.api.inspect_container(f"ab3._.{alice.pw_uid}")["HostConfig"]["DeviceRequests"]  # ... unchanged
+    assert sh.run(alice, "container-recreate", "ab3", "--cpu-only").returncode == 0
+    assert sh.records(alice, "container-start", "ab3")[0]["status"] == "running"

@@ -286,9 +286,11 @@ def test_a_plain_docker_gpu_container_holds_its_slot(lab, users, client):
     assert "2.3" not in claims
 
 
-def test_a_container_given_all_gpus_holds_every_slot(lab, users, client):
-    client.containers.create(IMAGE, ["true"], name="greedy", device_requests=[
+def test_a_container_given_all_gpus_holds_every_slot_while_it_runs(lab, users, client):
+    greedy = client.containers.create(IMAGE, ["sleep", "600"], name="greedy", device_requests=[
         {"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}])
+    assert {r["state"] for r in status(lab, users["alice"]).values()} == {"free"}  # created: asks at each start
+    greedy.start()
     assert {r["state"] for r in status(lab, users["alice"]).values()} == {"held"}
     result = lab.sh.run(users["alice"], "gpu-allocate")
     assert result.returncode == 3 and "NO_CAPACITY" in result.stderr
@@ -367,7 +369,8 @@ def test_a_released_container_loses_its_slot_and_cannot_start_while_it_is_taken(
     taken = lab.sh.records(admin, "gpu-allocate", "--full-gpu", "--ttl", "600")[0]
     assert taken["slots"] == ["0"]
     result = lab.sh.run(alice, "container-start", "mine")
-    assert result.returncode == 3 and "SLOT_TAKEN" in result.stderr and "container-create mine" in result.stderr
+    assert result.returncode == 3 and "SLOT_TAKEN" in result.stderr
+    assert "container-recreate mine --num-gpus 1" in result.stderr
     lab.sh.run(admin, "gpu-release", taken["claim"], check=True)
     lab.sh.run(alice, "container-start", "mine", check=True)
     assert status(lab, alice)["0"]["containers"] == [f"mine._.{alice.pw_uid}"]

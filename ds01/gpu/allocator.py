@@ -311,7 +311,8 @@ class Allocator:
     def strategy(self):
         return self.settings.get("strategy", "spread")
 
-    def snapshot(self, now=None):
+    def snapshot(self, now=None, exclude=None):
+        """Who holds and claims what now; `exclude` (a container id) is left out, as if it were removed."""
         from .state import RELEASED
 
         from .. import clock
@@ -319,7 +320,7 @@ class Allocator:
         now_dt = now or clock.now()
         released = self.state.read(RELEASED, {})
         slots = self.inventory.slots()
-        found = H.read(self.rt.api, self.rt.policy, slots, released, now_dt)
+        found = [h for h in H.read(self.rt.api, self.rt.policy, slots, released, now_dt) if h.id != exclude]
         return Snapshot(self.inventory, found, self.state.claims(now_dt.timestamp()),
                         reservations(self.rt.policy, slots), now_dt)
 
@@ -510,28 +511,47 @@ class Allocator:
             holding = next((h for h in snap.holdings if h.id.startswith(rec["id"])), None)
             if holding is None:
                 return start()
-            recreate = (f"container-remove {rec['name']} && container-create {rec['name']} "
-                        f"--num-gpus {max(1, len(holding.slots))}")
+            limits = self.rt.limits(holding.user)
+            hint = self.recreate_hint(snap, rec, holding, limits)
+            any_gpu = H.asks_for_any(holding.devices)
+            cap = limits["max_gpu_slots_per_container"]
+            if any_gpu and not holding.holds and cap is not None and len(holding.slots) > cap:
+                raise AllocationError("EXCEEDS_CONTAINER_LIMIT", f"{len(holding.slots)}>{cap}",
+                                      f"{rec['name']} asks for {', '.join(holding.devices)} GPUs at each start "
+                                      f"({len(holding.slots)} slots here); one container may have at most {cap}",
+                                      hint=hint)
             for slot in holding.slots:
                 others = snap.holders(slot, exclude=holding.id)
                 if others:
                     raise AllocationError("SLOT_TAKEN", slot, f"{rec['name']}'s GPU slot {slot} is now held by "
-                                          f"{others[0].user}'s container {others[0].name}", hint=recreate)
+                                          f"{others[0].user}'s container {others[0].name}", hint=hint)
                 state = snap.state(slot, holding.user, exclude_container=holding.id)
                 if state != "free":
                     raise AllocationError("SLOT_TAKEN", slot, f"{rec['name']}'s GPU slot {slot} is {state}",
-                                          hint=recreate)
+                                          hint=hint)
             if not holding.holds:
-                limits = self.rt.limits(holding.user)
                 used, _ = snap.usage(holding.user, exclude_container=holding.id)
                 weight = sum(snap.by_id[s].weight for s in holding.slots)
                 for bound, name in gpu_bounds(limits):
                     if used + weight > bound + EPS:
-                        raise _at_limit(name, used, bound, Request(len(holding.slots)))
+                        error = _at_limit(name, used, bound, Request(len(holding.slots)))
+                        error.hint = hint
+                        raise error
                 released = self.state.read(RELEASED, {})
                 if released.pop(holding.id, None) is not None:
                     self.state.write(RELEASED, released)
             return start()
+
+    def recreate_hint(self, snap, rec, holding, limits):
+        """A command that works when a start is refused: the container made again, same image and mounts,
+        asking for what its owner can get now (a GPU count within the quota, else no GPU)."""
+        if H.asks_for_any(holding.devices) or not holding.slots:
+            count = user_record(snap, holding.user, limits, self.strategy)["can_get_now"]
+        else:
+            count = len(holding.slots)
+        ask = f"--num-gpus {count}" if count else "--cpu-only"
+        return (f"container-recreate {rec['name']} {ask} makes it again from its image with the same mounts "
+                f"(your files stay); then container-start {rec['name']}")
 
 
 def _claim_of(result):

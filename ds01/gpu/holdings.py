@@ -3,6 +3,8 @@
 Docker is the source of truth. A container holds the slots its device requests name while it
 runs, and after it stops for its owner's `gpu_hold_after_stop_h` (a created, never-started one
 for `created_container_timeout_m`), unless its slots were released early with `gpu-release`.
+A request for `all` GPUs or a count (AIME's default `-g all`) names no particular slots, so such
+a container holds them only while it runs; starting it asks for all of them again.
 Containers ds01 made record their devices in labels written in the same create call as the
 device request, so only other containers (AIME, plain docker, compose) are inspected.
 """
@@ -137,8 +139,17 @@ def read(api, policy, inventory_slots, released=None, now=None):
     return result
 
 
+def asks_for_any(devices):
+    """True for requests that name no particular GPU (`all`, `count:N`): the runtime picks at each start."""
+    return any(d == "all" or d.startswith("count:") for d in devices)
+
+
 def _decide_hold(holding, info, policy, released, now):
     if holding.status in RUNNING_STATES:
+        return
+    if asks_for_any(holding.devices):  # AIME's default `-g all`: never given particular slots to keep
+        holding.holds = False
+        holding.why = f"{holding.status}; asks for {', '.join(holding.devices)} at each start, holds none meanwhile"
         return
     if released:
         holding.holds, holding.why = False, f"released {released.get('released_at', '')}".strip()
