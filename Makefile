@@ -48,6 +48,7 @@ bench: deps system-deps
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/completion.py
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/aime_interop.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

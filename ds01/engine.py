@@ -215,13 +215,9 @@ class Engine:
             self._call(f"unpause {ref}", self.api.unpause, ref)
         if not info["State"].get("Running") and not info["State"].get("Paused"):
             return None
-        try:
-            self.api.kill(ref, signal=signal)
-        except self._errors.APIError as exc:
-            if "is not running" in str(exc.explanation or exc):
-                return None
-            raise Ds01Error(f"signal {ref}: {exc.explanation or exc}") from None
-        code = self._wait(ref, timeout)
+        if not self._signal(ref, signal):
+            return None
+        code = self._wait_for_stop(ref, info, signal, timeout)
         if code is not None or not force:
             if code is None:
                 raise Ds01Error(f"{ref} did not stop within {timeout}s after {signal}",
@@ -233,6 +229,31 @@ class Engine:
             if "is not running" not in str(exc.explanation or exc):
                 raise Ds01Error(f"kill {ref}: {exc.explanation or exc}") from None
         return self._wait(ref, 30)
+
+    def _signal(self, ref, signal):
+        """Send `signal`; False when the container had stopped already."""
+        try:
+            self.api.kill(ref, signal=signal)
+        except self._errors.APIError as exc:
+            if "is not running" in str(exc.explanation or exc):
+                return False
+            raise Ds01Error(f"signal {ref}: {exc.explanation or exc}") from None
+        return True
+
+    def _wait_for_stop(self, ref, info, signal, timeout):
+        """`_wait`, but when SIGTERM went to a shell still starting up (`bash -c "…; bash"` before its
+        interactive bash has set its handlers), SIGHUP follows as soon as PID 1 catches it."""
+        if signal.upper() not in ("SIGTERM", "TERM", "15"):
+            return self._wait(ref, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self._wait(ref, min(0.5, max(0.0, deadline - time.monotonic())))
+            if code is not None or time.monotonic() >= deadline:
+                return code
+            if self.stop_signal(info) == "SIGHUP":
+                if not self._signal(ref, "SIGHUP"):
+                    return self._wait(ref, 1)
+                return self._wait(ref, max(0.0, deadline - time.monotonic()))
 
     def _wait(self, ref, timeout):
         """The exit code once the container stops, or None when it still runs after `timeout` s."""

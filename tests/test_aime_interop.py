@@ -85,6 +85,19 @@ def test_an_aime_container_stops_on_its_shells_hangup_not_after_the_timeout(lab,
     assert not state(client, box)["Running"] and state(client, box)["ExitCode"] == 129
 
 
+def test_a_stop_that_comes_while_the_shell_is_still_starting_follows_up_with_a_hangup(lab, users, client):
+    alice, sh = users["alice"], lab
+    # PID 1 catches nothing for its first 3 s (as `bash -c "…; bash"` before its interactive bash is up)
+    box = client.api.create_container(sandbox.BASE_IMAGE, ["sh", "-c", "sleep 3; exec bash -i"],
+                                      name=f"slow._.{alice.pw_uid}", tty=True, stdin_open=True,
+                                      labels={"aime.mlc": alice.pw_name, "aime.mlc.USER": alice.pw_name,
+                                              "aime.mlc.NAME": "slow"}, user=f"{alice.pw_uid}:{alice.pw_gid}")
+    client.api.start(box["Id"])
+    stopped = sh.run(alice, "container-stop", "slow", "-t", "60")
+    assert stopped.returncode == 0, stopped.stderr
+    assert state(client, box["Id"])["ExitCode"] == 129
+
+
 def test_a_container_whose_pid1_handles_sigterm_still_gets_sigterm(sh, users, client):
     alice = users["alice"]
     script = 'trap "echo cleaned up; exit 0" TERM; while :; do sleep 0.2; done'

@@ -545,10 +545,11 @@ class Allocator:
     def recreate_hint(self, snap, rec, holding, limits):
         """A command that works when a start is refused: the container made again, same image and mounts,
         asking for what its owner can get now (a GPU count within the quota, else no GPU)."""
-        if H.asks_for_any(holding.devices) or not holding.slots:
-            count = user_record(snap, holding.user, limits, self.strategy)["can_get_now"]
-        else:
-            count = len(holding.slots)
+        without = Snapshot(snap.inventory, [h for h in snap.holdings if h.id != holding.id], snap.claims,
+                           snap.reservations, snap.now)  # as it will be once the container is made again
+        count = user_record(without, holding.user, limits, self.strategy)["can_get_now"]
+        if holding.slots and not H.asks_for_any(holding.devices):
+            count = min(count, len(holding.slots))  # no more than it had
         ask = f"--num-gpus {count}" if count else "--cpu-only"
         return (f"container-recreate {rec['name']} {ask} makes it again from its image with the same mounts "
                 f"(your files stay); then container-start {rec['name']}")
