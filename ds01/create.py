@@ -283,3 +283,199 @@ def make_workspace(path, user):
         if os.geteuid() == 0:
             os.chown(directory, user.uid, user.gid)
     return made
+
+
+# ---------------------------------------------------------------- the operation: create one container
+
+@dataclass
+class CreateRequest:
+    """What a user asks container-create for (every front-end builds one: container-create, mlc-create,
+    container-deploy, container-recreate, image-update --recreate)."""
+
+    name: str
+    image: str | None = None          # an image reference, or a catalog FRAMEWORK name
+    version: str | None = None        # the FRAMEWORK's version
+    arch: str | None = None           # the catalog architecture (default: detected)
+    workspace: str | None = None
+    data: str | None = None
+    models: str | None = None
+    cpu_only: bool = False
+    num_gpus: int | None = None
+    gpu_profile: str | None = None
+    full_gpu: bool = False
+    claim: str | None = None          # a gpu-allocate claim id to consume
+    wait: float | None = None         # seconds to queue for a slot (0 = indefinitely), None = do not wait
+
+    def gpu_options(self):
+        """The GPU options given, by their flags (for messages)."""
+        return [flag for flag, value in (("--num-gpus", self.num_gpus), ("--gpu-profile", self.gpu_profile),
+                                         ("--full-gpu", self.full_gpu), ("--claim", self.claim),
+                                         ("--wait", self.wait is not None)) if value]
+
+    def check(self):
+        """UsageError for requests that contradict themselves, before anything is read or changed."""
+        given = self.gpu_options()
+        if self.cpu_only and given:
+            raise UsageError(f"--cpu-only cannot be combined with {given[0]}")
+        if self.gpu_profile and self.full_gpu:
+            raise UsageError("--gpu-profile (a MIG slice) and --full-gpu (a whole GPU) exclude each other")
+        if self.claim and (self.num_gpus or self.gpu_profile or self.full_gpu or self.wait is not None):
+            raise UsageError("a claim already names its slots: drop --num-gpus, --gpu-profile, --full-gpu and --wait")
+        if self.version and not _framework_like(self.image):
+            raise UsageError(f"unexpected extra argument {self.version!r}",
+                             hint=f"a VERSION follows a FRAMEWORK name: container-create {self.name} pytorch 2.7.1")
+
+
+@dataclass
+class Created:
+    """What create_container did: the container's record (or, in a dry run, the plan's) and the plan."""
+
+    record: dict
+    plan: Plan
+
+
+def create_container(rt, request, interface="atomic", dry_run=False):
+    """Create the caller's container as `request` asks: limits, account, GPU slots; left created.
+
+    Everything is checked before Docker changes; a failure leaves no container, tag or workspace.
+    """
+    request.check()
+    request.name = names.validate(request.name)
+    allocator = None
+    if not request.cpu_only:
+        from .gpu.allocator import Allocator, check_profile
+
+        allocator = Allocator(rt)
+        check_profile(allocator.inventory, request.gpu_profile)  # bad input is refused before Docker is touched
+    user = rt.caller
+    image, framework_label, arch_label = _resolve_image(rt, request)
+    existing = {r["container"]: r for r in rt.finder.records()}
+    container = names.container_name(request.name, user.uid)
+    if container in existing:
+        from .errors import Ds01Error
+
+        raise Ds01Error(f"you already have a container named {request.name!r} ({existing[container]['status']})",
+                        hint=f"container-remove {request.name}, or choose another name")
+    limits = rt.limits(user.login)
+    check_container_quota(rt, existing.values(), limits)
+    allocator, gpu_request, preview = _gpu_request(rt, allocator, request)
+    engine = rt.engine
+    image_labels = engine.ensure_image(image, progress=rt.progress)
+    made_plan = plan(rt, request.name, image, workspace=request.workspace, data=request.data, models=request.models,
+                     interface=interface, image_labels=image_labels, framework=framework_label, arch=arch_label)
+    if dry_run:
+        if preview:
+            made_plan.assign_gpus(preview)
+        return Created(made_plan.record(), made_plan)
+    made = make_workspace(made_plan.workspace, user) if made_plan.create_workspace else []
+
+    def make(slots):
+        made_plan.assign_gpus(slots)
+        return engine.create(made_plan)
+
+    try:
+        if made_plan.setup_image:
+            rt.progress(f"setting up your account in {image} ...")
+        engine.prepare(made_plan)
+        if allocator is None:
+            cid = engine.create(made_plan)
+        elif request.claim:
+            cid = allocator.consume_claim(user.login, _claim_key(request.claim), make)
+        else:
+            cid = allocator.allocate(user.login, gpu_request, make, wait=request.wait, progress=rt.progress,
+                                     label=container)
+    except BaseException:
+        engine.discard(made_plan)
+        for directory in made:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+    from .containers import record
+
+    return Created(record(rt.api.inspect_container(cid)), made_plan)
+
+
+def _resolve_image(rt, request):
+    """(image reference, AIME framework label or None, arch or None): an image, a catalog FRAMEWORK [VERSION],
+    your image by its short name, or (none given) your image ds01-<uid>/NAME:latest."""
+    user = rt.caller
+    image, framework_label, arch_label = request.image, None, None
+    if request.image and _framework_like(request.image):
+        image, framework_label, arch_label = _catalog_image(rt, request.image, request.version, request.arch)
+        own = f"ds01-{user.uid}/{request.image}:latest"
+        if framework_label is None and _image_exists(rt, own):  # your image by its short name
+            image = own
+    elif request.arch:
+        raise UsageError("--arch applies to a FRAMEWORK from the catalog",
+                         hint="container-create NAME pytorch --arch A")
+    if image is None:
+        default = f"ds01-{user.uid}/{request.name}:latest"
+        if not _image_exists(rt, default):
+            raise UsageError(f"no image given, and you have no image {default}",
+                             hint=f"image-create {request.name} builds it; or container-create {request.name} "
+                                  "IMAGE|FRAMEWORK")
+        image = default
+    return image, framework_label, arch_label
+
+
+def _framework_like(word):
+    """A bare word that could be a framework name (an image reference has '/', ':' or '@', or is a local name)."""
+    return bool(word) and not any(c in word for c in "/:@")
+
+
+def _catalog_image(rt, word, version, arch):
+    """(image, AIME framework label, arch) for FRAMEWORK [VERSION]; a bare word that is no framework is an image."""
+    from . import catalog
+
+    cat = catalog.load(rt.policy)
+    if cat.framework_name(word) is None:
+        if version:
+            raise catalog.NotFound(f"no framework {word!r} in the catalog ({cat.source})",
+                                   hint="image-catalog lists the frameworks")
+        return word, None, None
+    chosen, _ = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
+    entry = cat.resolve(word, version, chosen)
+    return entry.image, entry.label, chosen
+
+
+def _image_exists(rt, ref):
+    from .errors import NotFound
+
+    try:
+        rt.api.inspect_image(ref)
+        return True
+    except NotFound:
+        return False
+
+
+def _claim_key(claim_id):
+    return claim_id if claim_id.startswith("claim:") else "claim:" + claim_id
+
+
+def _gpu_request(rt, allocator, request):
+    """(allocator, allocation request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
+    if allocator is None:
+        return None, None, []
+    from .gpu.allocator import Request, choose
+
+    given = request.gpu_options()
+    if not given and not allocator.inventory.slots():
+        rt.progress("this host has no GPU ds01 can give out: creating a CPU-only container")
+        return None, None, []
+    if request.claim:
+        return allocator, None, []
+    wanted = Request(request.num_gpus or 1, request.gpu_profile, request.full_gpu)
+    try:  # a quick answer before the account setup; the decision itself is made under the lock
+        preview = choose(allocator.snapshot(), rt.caller.login, rt.limits(rt.caller.login), wanted,
+                         allocator.strategy)
+    except NoCapacity as exc:
+        if request.wait is not None and getattr(exc, "reason", None) in (
+                "NO_CAPACITY", "USER_AT_LIMIT", "AGGREGATE_GPU_LIMIT"):
+            return allocator, wanted, []
+        if not given:
+            exc.hint = "--cpu-only creates a container without a GPU; --wait queues for one"
+        allocator.log_reject(rt.caller.login, exc, wanted)
+        raise
+    return allocator, wanted, preview

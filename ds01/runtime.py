@@ -69,13 +69,6 @@ class Runtime:
 
         return Finder(self.api, self.caller, self.admin)
 
-    @property
-    def interface(self):
-        """How this command was reached: `orchestration` when an orchestrator runs it, else `atomic`."""
-        value = os.environ.get("DS01_INTERFACE") or os.environ.get("DS01_CONTEXT") or "atomic"
-        # only what ds01's own commands set: a label such as `devcontainer` would exempt a container from idle checks
-        return value if value in ("atomic", "orchestration") else "atomic"
-
     def progress(self, message):
         """Progress for people: only on a terminal."""
         if sys.stderr.isatty():

@@ -93,3 +93,17 @@ def stop_if_idle(rt, rec):
         return "kept"
     rt.engine.stop(rec["id"], timeout=10, force=True)
     return "stopped"
+
+
+def open_session(rt, rec, command=(), keep=False, start_it=True):
+    """A session in `rec` as the caller (started first when `start_it`, else it must be running);
+    returns (exit code, what happened after: "stopped", "kept", "gone", or None with `keep`)."""
+    states = ("running", "paused", *STOPPED) if start_it else ("running", "paused")
+    if rec["status"] not in states:
+        raise Ds01Error(f"{rec['name']} is {rec['status']}, not running",
+                        hint=f"container-run {rec['name']} starts it first", code=1)
+    if rec["status"] != "running":
+        rt.progress(f"starting {rec['name']} ...")
+        start(rt, rec)
+    code = run_session(rec, rt.caller, command)
+    return code, (None if keep else stop_if_idle(rt, rec))

@@ -155,3 +155,18 @@ def test_help_inside_a_container_says_which_commands_are_host_only(offline_sh, u
     assert text.startswith("You are inside a container") and "container-list" in text and "(host)" in text
     one = offline_sh.run(alice, "help", "container-stop")
     assert one.returncode == 0 and one.stdout.startswith("Usage: container-stop")
+
+
+def test_commands_call_library_functions_never_each_other():
+    """A command parses, calls the library and renders: no command module imports another one."""
+    import ast
+
+    cli_dir = REPO / "ds01" / "cli"
+    commands = {p.stem for p in cli_dir.glob("*.py") if not p.stem.startswith("_")}
+    found = []
+    for path in sorted(cli_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported = [node.module] if node.module else [alias.name for alias in node.names]
+                found += [f"{path.name} imports {name}" for name in imported if name.split(".")[0] in commands]
+    assert found == []

@@ -129,28 +129,31 @@ def deprecated(old, new):
         sys.stderr.write(f"{old}: note: '{old}' is now '{new}'; the old name keeps working\n")
 
 
-def run_quietly(command, argv):
-    """Run another ds01 click command in this process; its NDJSON records are returned, not printed."""
-    import contextlib
-    import io
-    import json
+def session(name, command, keep, config, start):
+    """container-run (starts the container), container-attach (running ones only) and container-deploy's
+    shell: the terminal check and pick list here, the session itself in sessions.open_session."""
+    from .. import sessions
+    from ..runtime import Runtime
 
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        command.main(args=argv, prog_name=command.name, standalone_mode=False)
-    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+    me = "container-run" if start else "container-attach"
+    sessions.require_terminal(command, f"run one command instead: {me} {name or 'NAME'} -- COMMAND ARGS...")
+    rt = Runtime(config)
+    if not name:
+        from ..pick import choose_container
 
-
-def create_in_process(argv):
-    """container-create in this process; its record. Our stdin holds targets, never a GPU claim for it."""
-    from . import container_create
-
-    with open(os.devnull) as nothing:
-        stdin, sys.stdin = sys.stdin, nothing
-        try:
-            return run_quietly(container_create.cli, argv + ["--json"])[0]
-        finally:
-            sys.stdin = stdin
+        states = ("running", "paused", *sessions.STOPPED) if start else ("running", "paused")
+        rec = choose_container(rt, states, "startable" if start else "running", me)
+    else:
+        rec = rt.finder.find(name)
+    code, outcome = sessions.open_session(rt, rec, command, keep, start_it=start)
+    if outcome and (not command or sys.stderr.isatty()):
+        if outcome == "stopped":
+            sys.stderr.write(f"{rec['name']}: nothing else was running; container stopped "
+                             f"(container-run {rec['name']} starts it again)\n")
+        elif outcome == "kept":
+            sys.stderr.write(f"{rec['name']}: processes still running; container kept running "
+                             f"(container-stop {rec['name']} stops it)\n")
+    return code
 
 
 def mark_missing_name(argv, valued=("--config",)):

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import config_option, mark_missing_name, run
+from ._common import config_option, mark_missing_name, run, session
 
 
 @click.command(context_settings={"ignore_unknown_options": True}, epilog="""\b
@@ -16,7 +16,6 @@ See also: container-run (starts it if needed), container-exit, container-list"""
 @config_option
 def cli(name, command, keep, config):
     """Open a shell (or run `-- COMMAND...`) in running container NAME; refuses a stopped one."""
-    from .container_run import session
 
     return session(name, command, keep, config, start=False)
 

@@ -2,18 +2,9 @@
 
 import click
 
-from ._common import config_option, new_output, output_options, run
+from ._common import config_option, new_output, output_options, run, session
 from ._gpu import mount_options, request_options, wait_option
 
-GUIDE = {
-    "create": "Step 1, create: a container with your CPU, memory and shm limits, your account inside, your\n"
-              "workspace at /workspace and, unless --cpu-only, a GPU or MIG slot from the allocator.",
-    "start": "Step 2, start: the container runs in the background; its GPU slot is checked to still be yours.",
-    "open": "Step 3, open: a shell in /workspace. Leave it with exit (or Ctrl-D); when nothing else runs,\n"
-            "the container stops. container-run NAME opens it again; container-retire NAME removes it.",
-    "background": "Step 3, background: it keeps running. container-run NAME opens a shell in it;\n"
-                  "container-retire NAME stops and removes it and frees the GPU.",
-}
 
 
 @click.command(epilog="""\b
@@ -42,9 +33,10 @@ See also: container-retire, container-create, container-run, project-launch""")
 def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, wait, mode,
         dry_run, guided, json_flag, table_flag, config):
     """Create and start container NAME from IMAGE (default: your image NAME), then open it or leave it running."""
-    import os
     import sys
 
+    from ..create import CreateRequest
+    from ..deploy import GUIDE, deploy
     from ..errors import UsageError
     from ..output import is_tty
     from ..runtime import Runtime
@@ -72,107 +64,32 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
         mode = "open" if terminal and len(targets) == 1 and not dry_run else "background"
     if mode == "open" and len(targets) > 1:
         raise UsageError("--open takes one container", hint="--background deploys several")
-    os.environ["DS01_INTERFACE"] = "orchestration"  # labels the container; container-create reads it
-    options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=num_gpus,
-                   gpu_profile=gpu_profile, full_gpu=full_gpu, wait=wait)
+    from ..gpu.allocator import parse_count
+    from ._gpu import parse_wait
+
+    options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=parse_count(num_gpus),
+                   gpu_profile=gpu_profile, full_gpu=full_gpu, wait=parse_wait(wait))
     explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
     from ..containers import TABLE_COLUMNS
 
     out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
     opened = []
 
-    def deploy(target):
-        rec = _deploy_one(rt, target, image, options, dry_run, explain)
+    def deploy_one(target):
+        rec = deploy(rt, CreateRequest(name=target, image=image, **options), dry_run, explain)
         if rec and not dry_run and mode == "open":
             opened.append(rec)
         return rec
 
-    code = batch(targets, deploy, out)
+    code = batch(targets, deploy_one, out)
     if opened and code == 0:
         explain("open")
-        from .container_run import session
-
         return session(opened[0]["container"], (), False, config, start=False)
     if not dry_run and code == 0 and targets:
         explain("background")
         rt.progress("running in the background; open a shell with: container-run " + " ".join(
             t.split("._.")[0] for t in targets))
     return code
-
-
-def _deploy_one(rt, name, image, options, dry_run, explain):
-    """Create (unless it exists) and start one container; on failure after create, remove it again."""
-    from .. import names, sessions
-    from ..containers import INACTIVE, record
-    from ..errors import Ds01Error, NotFound
-
-    name = names.validate(name.split("._.")[0])
-    try:
-        existing = rt.finder.find(name)
-    except NotFound:
-        existing = None
-    if existing is not None:
-        if image:
-            rt.progress(f"{name} exists already: using it as it is ({existing['image']})")
-        if dry_run:
-            return dict(existing, would="start" if existing["status"] in ("paused", *INACTIVE) else "nothing")
-        if existing["status"] != "running":
-            explain("start")
-            rt.progress(f"starting {name} ...")
-            sessions.start(rt, existing)
-        return record(rt.api.inspect_container(existing["id"]))
-    argv = [name] + ([image] if image else [])
-    for flag, key in (("-w", "workspace"), ("-d", "data"), ("-m", "models"), ("--num-gpus", "num_gpus"),
-                      ("--gpu-profile", "gpu_profile")):
-        if options[key]:
-            argv += [flag, options[key]]
-    argv += [flag for flag, key in (("--cpu-only", "cpu_only"), ("--full-gpu", "full_gpu")) if options[key]]
-    if options["wait"] is not None:
-        argv.append(f"--wait={options['wait']}")
-    explain("create")
-    from ._common import create_in_process
-
-    created = create_in_process(argv + (["--dry-run"] if dry_run else []))
-    if dry_run:
-        return dict(created, would="create and start")
-    workspace_made = created.get("workspace") and not _has_files(created["workspace"])
-    try:
-        explain("start")
-        rt.progress(f"starting {name} ...")
-        rt.finder.refresh()
-        sessions.start(rt, rt.finder.find(name))
-    except BaseException as exc:
-        _undo(rt, created, workspace_made)
-        if isinstance(exc, Ds01Error):
-            exc.message = f"{name} could not be started, so it was removed again: {exc.message}"
-        raise
-    return record(rt.api.inspect_container(created["id"]))
-
-
-def _has_files(path):
-    import os
-
-    try:
-        return bool(os.listdir(path))
-    except OSError:
-        return True
-
-
-def _undo(rt, created, workspace_made):
-    """Remove what this deploy created: the container (its GPU slots go with it) and an empty new workspace."""
-    import os
-
-    try:
-        rt.engine.remove(created["id"], force=True)
-    except Exception as exc:  # noqa: BLE001 - the original error is the one to report
-        from ._common import warn
-
-        warn(f"could not remove {created['container']} after the failure: {exc}")
-    if workspace_made:
-        try:
-            os.rmdir(created["workspace"])
-        except OSError:
-            pass
 
 
 def _pick_image(rt):

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import config_option, new_output, output_options, run, run_quietly, warn
+from ._common import config_option, new_output, output_options, run, warn
 
 MENU = ("list packages", "add pip packages", "import a requirements.txt", "add system (apt) packages",
         "remove packages", "edit the Dockerfile", "rebuild", "cancel")
@@ -216,60 +216,16 @@ def _edit(path):
 
 
 def _recreate(rt, name, ref):
-    """Remove container NAME and create it again from the new image, same mounts and GPU request.
-
-    container-create runs with the arguments a user would give it, so every limit and the GPU
-    allocator apply exactly as they do there. Returns the new container's Docker name.
-    """
-    from .. import labels as L
-    from ..errors import Ds01Error, NotFound
+    """Container NAME made again from the new image, with its mounts and GPU request; its Docker name."""
+    from ..errors import NotFound
+    from ..recreate import recreate
 
     try:
         rec = rt.finder.find(name)
     except NotFound:
         raise NotFound(f"the image was rebuilt, but you have no container {name} to recreate",
                        hint=f"container-create {name} makes one from {ref}") from None
-    info = rt.api.inspect_container(rec["id"])
-    labels = info["Config"].get("Labels") or {}
-    argv = [name, ref]
-    for option, key in (("-w", L.WORK_MOUNT), ("-d", L.DATA_MOUNT), ("-m", L.MODELS_MOUNT)):
-        value = labels.get(key)
-        if value and value != "-":
-            argv += [option, value]
-    argv += _gpu_arguments(rt, labels)
-    was_running = rec["status"] in ("running", "paused")
-    rt.engine.remove(rec["id"], force=True)
-    rt.progress(f"removed container {name}; creating it again from {ref} ...")
-    from . import container_create, container_start
-
-    try:
-        created = run_quietly(container_create.cli, argv + ["--json"])
-        if was_running:
-            run_quietly(container_start.cli, [name, "--json"])
-    except Ds01Error as exc:
-        exc.message = f"container {name} was removed but not created again: {exc.message}"
-        exc.hint = f"your workspace is untouched; container-create {' '.join(argv)}"
-        raise
-    return created[-1].get("container") if created else None
-
-
-def _gpu_arguments(rt, labels):
-    """container-create options that ask for what the old container had: as many slots, of the same kind."""
-    from .. import labels as L
-
-    slots = L.split_list(labels.get(L.GPU_SLOTS))
-    if labels.get(L.GPUS) == "none" or (not slots and not L.gpu_uuids(labels)):
-        return ["--cpu-only"]
-    count = len(slots) or len(L.gpu_uuids(labels))
-    arguments = ["--num-gpus", str(count)]
-    if slots and all("." not in s for s in slots):
-        arguments.append("--full-gpu")
-    elif slots:
-        profiles = {s.id: s.profile for s in rt.inventory.slots()}
-        kinds = {profiles.get(s) for s in slots}
-        if len(kinds) == 1 and None not in kinds:
-            arguments += ["--gpu-profile", kinds.pop()]
-    return arguments
+    return recreate(rt, rec, image=ref, start_again=True).record["container"]
 
 
 def main():

@@ -34,9 +34,10 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     import os
 
     from .. import catalog
+    from ..create import CreateRequest, create_container
     from ..errors import UsageError
+    from ..gpu.allocator import parse_count
     from ..runtime import Runtime
-    from ._common import create_in_process
     from ._mlc import interactive, say
 
     rt = Runtime(config)
@@ -53,23 +54,23 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
             raise UsageError("mlc-create needs NAME FRAMEWORK VERSION in script mode",
                              hint="mlc-create NAME FRAMEWORK VERSION -s; mlc-create -i lists them")
         framework, version, name = _ask(cat, chosen_arch, framework, version, name)
-    argv = [name, framework, version, "--arch", chosen_arch]
+    request = CreateRequest(name=name, image=framework, version=version, arch=chosen_arch)
     if workspace == "~/workspace":  # AIME's default: made for the user (AIME let Docker make it, owned by root)
         os.makedirs(os.path.expanduser(workspace), exist_ok=True)
-    for flag, path in (("-w", workspace), ("-d", data), ("-m", models)):
+    for flag, key, path in (("-w", "workspace", workspace), ("-d", "data", data), ("-m", "models", models)):
         if path:
             path = os.path.expanduser(path)
             if not os.path.isdir(path):
                 raise UsageError(f"directory {path} does not exist", hint=f"create it first, or leave out {flag}")
-            argv += [flag, os.path.abspath(path)]
+            setattr(request, key, os.path.abspath(path))
     if gpus == "0":
-        argv.append("--cpu-only")
+        request.cpu_only = True
     elif gpus.isdigit():
-        argv += ["--num-gpus", gpus]
+        request.num_gpus = parse_count(gpus)
     elif gpus != "all":
         raise UsageError(f"-g {gpus}: give a number of GPUs or 'all'",
                          hint="specific devices are chosen by the allocator (gpu-status shows them)")
-    create_in_process(argv)  # a pipe on stdin is not read as a GPU claim
+    create_container(rt, request)
     say(f"[{name}] ready. Open the container with: mlc open {name}")
     return 0
 

@@ -29,15 +29,24 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
     from .. import images, projects
     from ..errors import Ds01Error, NotFound, UsageError
     from ..output import is_tty
+    from ..containers import TABLE_COLUMNS
+    from ..create import CreateRequest
+    from ..deploy import GUIDE, deploy
+    from ..gpu.allocator import parse_count
     from ..runtime import Runtime
-    from . import container_deploy
+    from ._common import new_output, session
 
+    terminal = is_tty(sys.stdin) and is_tty(sys.stdout)
+    if mode == "open" and not terminal:
+        raise UsageError("--open needs a terminal", hint="use --background, then container-run NAME -- COMMAND")
+    mode = mode or ("open" if terminal else "background")
+    count = parse_count(num_gpus)
     rt = Runtime(config)
     user = rt.caller
     if not name:
         if not (is_tty(sys.stdin) and is_tty(sys.stderr)):
             raise UsageError("no project given", hint="project-launch NAME (project-init NAME makes one)")
-        name = _pick_project(rt, config)
+        name = _pick_project(rt)
     name = projects.validate_name(name)
     path = projects.directory(user, name)
     if not os.path.isdir(path):
@@ -56,14 +65,18 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
         images.build_user_image(rt, own[1], image, dockerfile)
         if rebuild:
             _warn_old_container(rt, name)
-    argv = [name, "--project", name]
-    argv += [f"--{mode}"] if mode else []
-    argv += ["--cpu-only"] if cpu_only else []
-    argv += ["--num-gpus", num_gpus] if num_gpus else []
-    argv += ["--guided"] if guided else []
-    argv += ["--json"] if json_flag else []
-    argv += ["--config", config] if config else []
-    return container_deploy.cli.main(args=argv, prog_name="project-launch", standalone_mode=False)
+    explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
+    rec = deploy(rt, CreateRequest(name=name, image=image, workspace=path, cpu_only=cpu_only, num_gpus=count),
+                 explain=explain)
+    out = new_output(json_flag, False, TABLE_COLUMNS)
+    out.emit(rec)
+    out.close()
+    if mode == "open":
+        explain("open")
+        return session(rec["container"], (), False, config, start=False)
+    explain("background")
+    rt.progress(f"running in the background; open a shell with: container-run {name}")
+    return 0
 
 
 def _sync_requirements(dockerfile, requirements, user):
@@ -98,7 +111,7 @@ def _warn_old_container(rt, name):
     warn(f"container {name} still runs the previous image; container-retire {name} and launch again to use the new one")
 
 
-def _pick_project(rt, config):
+def _pick_project(rt):
     """A numbered list of ~/workspace projects, plus a new one (project-init asks the rest)."""
     from .. import projects
     from ..pick import choose
@@ -108,11 +121,11 @@ def _pick_project(rt, config):
     index = choose(labels, "Launch which project?")
     if index < len(found):
         return found[index]["name"]
-    from . import project_init
+    from ..project_scaffold import ProjectRequest, ask_name, init_project
 
-    name = project_init._ask_name(rt)
-    project_init.cli.main(args=[name] + (["--config", config] if config else []), prog_name="project-init",
-                          standalone_mode=False)
+    name = ask_name(rt, prog="project-launch")
+    init_project(rt, ProjectRequest(name=name), ask=True)
+    rt.progress(f"project {name} is ready in {projects.directory(rt.caller, name)}")
     return name
 
 

@@ -58,10 +58,14 @@ def cli(quick, no_ssh, force, json_flag, table_flag, config):
         out.emit(step)
     out.close()
     if ask and click.confirm("\nCreate a first project now (project-init)?", default=False, err=True):
-        from . import project_init
+        from ..project_scaffold import COLUMNS, ProjectRequest, init_project
 
-        return project_init.cli.main(args=["--config", config] if config else [], prog_name="project-init",
-                                     standalone_mode=False)
+        project = init_project(rt, ProjectRequest(), ask=True)
+        listing = new_output(False, False, COLUMNS)
+        listing.emit(project)
+        listing.close()
+        sys.stderr.write(f"next: project-launch {project['name']}\n")
+        return 0
     if is_tty(sys.stderr):
         sys.stderr.write("next: project-init NAME, then project-launch NAME\n")
     return 0
