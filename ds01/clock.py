@@ -41,10 +41,6 @@ def now():
     return datetime.datetime.now(UTC)
 
 
-def timestamp():
-    return now().timestamp()
-
-
 def parse_since(text, reference=None):
     """`--since`/`--until` values: ISO 8601, Unix seconds, or an age such as `30m`, `1h`, `2d` before now."""
     from .units import parse_duration
@@ -60,3 +56,17 @@ def iso(moment):
     if not isinstance(moment, datetime.datetime):
         moment = datetime.datetime.fromtimestamp(moment, UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_docker(text):
+    """Docker's RFC 3339 timestamps (nanoseconds, Z) as aware datetimes; None for the zero time or no time."""
+    import re
+
+    if not text or text.startswith("0001-01-01"):
+        return None
+    text = text.replace("Z", "+00:00")
+    main, _, rest = text.partition(".")
+    if rest:
+        digits = re.match(r"\d*", rest).group(0)
+        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
+    return datetime.datetime.fromisoformat(text)

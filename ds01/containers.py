@@ -1,6 +1,5 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
-import datetime
 import re
 
 from . import labels as L
@@ -81,12 +80,13 @@ def record(entry):
 
 
 def _parse_created(text):
-    if not text:
-        return 0
+    from .clock import parse_docker
+
     try:
-        return datetime.datetime.fromisoformat(text[:19]).replace(tzinfo=datetime.timezone.utc).timestamp()
+        moment = parse_docker(text)
     except ValueError:
         return 0
+    return moment.timestamp() if moment else 0
 
 
 def is_listed(entry):

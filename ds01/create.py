@@ -3,7 +3,6 @@
 `--dry-run` prints the plan; `Engine.create` carries it out.
 """
 
-import datetime
 import os
 import re
 from dataclasses import dataclass, field
@@ -154,7 +153,10 @@ def ulimits(policy):
 
 
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now as UTC ISO 8601, by the one clock (DS01_NOW in tests)."""
+    from .clock import iso, now
+
+    return iso(now())
 
 
 def _under(path, root):

@@ -26,7 +26,6 @@ APT_PREFIX = ["sh", "-c", APT_SCRIPT, "ds01-apt"]
 ENVIRONMENT = (("PYTHONUNBUFFERED", "1"), ("CUDA_DEVICE_ORDER", "PCI_BUS_ID"),
                ("HF_HOME", "/workspace/.cache/huggingface"), ("TORCH_HOME", "/workspace/.cache/torch"),
                ("MPLCONFIGDIR", "/workspace/.cache/matplotlib"))
-BUILD_ARGS = ("DS01_USER_ID", "DS01_GROUP_ID", "DS01_USERNAME", "DS01_SUDOERS", "DS01_IMAGE_NAME")
 BEGIN_RE = re.compile(r"^# ds01:begin (pip|apt) ([a-z-]+)\s*$")
 OPTIONS_WITH_VALUE = ("--index-url", "--extra-index-url", "-i")
 

@@ -5,13 +5,11 @@ It reads AIME v1-v4 and DS01's `ds01.*` labels so a migrating lab sees its old c
 No value may contain a comma: AIME's `mlc list` splits the label string on commas.
 """
 
-PREFIX = "aime.mlc"
 OWNER = "aime.mlc"
 NAME = "aime.mlc.NAME"
 USER = "aime.mlc.USER"
 ARCH = "aime.mlc.ARCH"
 MLC_VERSION = "aime.mlc.MLC_VERSION"
-LEGACY_VERSION = "aime.mlc.VERSION"
 WORK_MOUNT = "aime.mlc.WORK_MOUNT"
 DATA_MOUNT = "aime.mlc.DATA_MOUNT"
 MODELS_MOUNT = "aime.mlc.MODELS_MOUNT"
@@ -35,7 +33,6 @@ MAINTAINER = "aime.mlc.MAINTAINER"
 BASE_IMAGE = "aime.mlc.DS01_BASE_IMAGE"
 DOCKERFILE = "aime.mlc.DS01_DOCKERFILE"
 
-AIME_KEYS = (OWNER, NAME, USER, ARCH, MLC_VERSION, WORK_MOUNT, DATA_MOUNT, MODELS_MOUNT, FRAMEWORK, GPUS)
 MLC_CONTAINER_VERSION = "4"
 LIST_SEPARATOR = ";"
 

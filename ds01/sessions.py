@@ -11,8 +11,8 @@ import shutil
 from .containers import INACTIVE
 from .errors import Ds01Error, UsageError
 
-RUNNING = ("running",)
 STOPPED = INACTIVE  # the states a session starts a container from
+ENTERABLE = ("running", "paused")  # the states a session enters without a start (a paused one is thawed)
 KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 # Passed into sessions when set on the host (as separate words, unlike AIME v2.2).
 PASS_ENV = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
@@ -98,7 +98,7 @@ def stop_if_idle(rt, rec):
 def open_session(rt, rec, command=(), keep=False, start_it=True):
     """A session in `rec` as the caller (started first when `start_it`, else it must be running);
     returns (exit code, what happened after: "stopped", "kept", "gone", or None with `keep`)."""
-    states = ("running", "paused", *STOPPED) if start_it else ("running", "paused")
+    states = (*ENTERABLE, *STOPPED) if start_it else ENTERABLE
     if rec["status"] not in states:
         raise Ds01Error(f"{rec['name']} is {rec['status']}, not running",
                         hint=f"container-run {rec['name']} starts it first", code=1)

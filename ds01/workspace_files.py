@@ -171,10 +171,10 @@ def _append_by_archive(engine, info, uid, name, data):
 def _rfc3339(text):
     if not text:
         return None
-    from .gpu.holdings import parse_time
+    from .clock import parse_docker
 
     try:
-        moment = parse_time(text)
+        moment = parse_docker(text)
     except ValueError:
         return None
     return moment.timestamp() if moment else None

@@ -141,7 +141,7 @@ def session(name, command, keep, config, start):
     if not name:
         from ..pick import choose_container
 
-        states = ("running", "paused", *sessions.STOPPED) if start else ("running", "paused")
+        states = (*sessions.ENTERABLE, *sessions.STOPPED) if start else sessions.ENTERABLE
         rec = choose_container(rt, states, "startable" if start else "running", me)
     else:
         rec = rt.finder.find(name)

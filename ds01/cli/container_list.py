@@ -20,7 +20,7 @@ See also: container-create, container-stop, container-remove""")
 def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
     """List containers: by default your running ones."""
     from .. import labels as L
-    from ..containers import TABLE_COLUMNS, is_listed, owned_by, record
+    from ..containers import ACTIVE, TABLE_COLUMNS, is_listed, owned_by, record
     from ..errors import PermissionDenied
     from ..runtime import Runtime
 
@@ -31,7 +31,7 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
     gpus = GpuLookup(rt)
     for entry in rt.api.containers(all=True):
-        if not all_states and entry.get("State") not in ("running", "paused", "restarting"):
+        if not all_states and entry.get("State") not in ACTIVE:
             continue
         if not is_listed(entry):
             continue

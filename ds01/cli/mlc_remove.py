@@ -42,4 +42,4 @@ def main():
     run(cli)
 
 
-MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."
+MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container removed.\"), without colour codes."

@@ -19,11 +19,12 @@ See also: container-stop, mlc-start, mlc-remove""")
 @config_option
 def cli(name, force, script, config):
     """Stop running container NAME (AIME syntax); asks first on a terminal unless -f."""
+    from ..containers import ACTIVE
     from ..runtime import Runtime
     from ._mlc import confirm, say, target
 
     rt = Runtime(config)
-    rec = target(rt, name, ("running", "paused", "restarting"), "running", script, "mlc-stop")
+    rec = target(rt, name, ACTIVE, "running", script, "mlc-stop")
     say(f"[{rec['name']}] container is running and will be stopped")
     if not confirm("Are you sure", force, script):
         say("Canceled")

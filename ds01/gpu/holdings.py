@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from .. import labels as L
 from ..clock import iso
+from ..clock import parse_docker as parse_time
+from ..containers import ACTIVE as RUNNING_STATES  # holds while running, paused or restarting
 from ..containers import record as container_record
 
-RUNNING_STATES = ("running", "paused", "restarting")
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -33,18 +34,6 @@ class Holding:
     holds: bool
     why: str                      # running / held until … / hold expired … / released …
     until: str | None = None      # when a stopped container's hold ends (ISO), None = indefinitely
-
-
-def parse_time(text):
-    """Docker's RFC 3339 timestamps (nanoseconds, Z) as aware datetimes; None for the zero time."""
-    if not text or text.startswith("0001-01-01"):
-        return None
-    text = text.replace("Z", "+00:00")
-    main, _, rest = text.partition(".")
-    if rest:
-        digits = re.match(r"\d*", rest).group(0)
-        text = f"{main}.{digits[:6]}{rest[len(digits):]}"
-    return datetime.datetime.fromisoformat(text)
 
 
 def devices_from_inspect(info):
