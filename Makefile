@@ -31,7 +31,7 @@ deps: $(BIN)/python
 	$(BIN)/python -m compileall -q ds01
 
 demo: deps system-deps
-	$(BIN)/python libexec/ds01/ds01-demo
+	$(BIN)/python -m tests.support.demo
 
 test: deps system-deps
 	$(BIN)/python -m pytest -q tests

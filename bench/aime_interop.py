@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from benchlib import BINDIR, docker_cli, engine, line, timed
-from ds01 import sandbox
+from tests.support import sandbox
 
 NAME = "aimebox"
 

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ds01 import sandbox  # noqa: E402
+from tests.support import sandbox  # noqa: E402
 
 BINDIR = os.path.dirname(sys.executable)
 

@@ -9,7 +9,7 @@ import argparse
 import os
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
-from ds01 import sandbox
+from tests.support import sandbox
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAB = f"""source {REPO}/completions/ds01.bash

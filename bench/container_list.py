@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bench: `container-list -a --json` against `docker ps -a --format '{{json .}}'` on N labelled containers.
 
-Runs in a private dockerd (ds01.sandbox), reports medians and their ratio from the same run.
+Runs in a private dockerd (tests/support/sandbox.py), reports medians and their ratio from the same run.
 Usage: bench/container_list.py [-n 100] [-r 15]
 """
 
@@ -10,7 +10,7 @@ import os
 import sys
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
-from ds01 import sandbox
+from tests.support import sandbox
 
 
 def main():

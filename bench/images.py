@@ -2,7 +2,7 @@
 """Bench: `image-list --json` against `docker images --format '{{json .}}'`, and `image-catalog` against `python -c pass`.
 
 N user images (tags of the base image, each labelled as image-create labels it) and N containers
-using them, in a private dockerd (ds01.sandbox); medians and ratios from the same run.
+using them, in a private dockerd (tests/support/sandbox.py); medians and ratios from the same run.
 Usage: bench/images.py [-n 50] [-r 15]
 """
 
@@ -11,7 +11,7 @@ import os
 import sys
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
-from ds01 import sandbox
+from tests.support import sandbox
 from ds01.images import context_tar
 
 

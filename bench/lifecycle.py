@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall, timed
-from ds01 import sandbox
+from tests.support import sandbox
 
 
 def main():

@@ -194,9 +194,14 @@ def detect_arch(inventory):
     return None, None
 
 
-def choose_arch(catalog, explicit=None, policy=None, inventory_loader=None):
-    """(arch, how it was chosen). An explicit or $MLC_ARCH arch must be one the catalog knows."""
-    for value, how in ((explicit, "--arch"), (os.environ.get("MLC_ARCH"), "MLC_ARCH")):
+def arch_for(rt, catalog, explicit=None):
+    """choose_arch with the command's policy, GPUs and arch setting (MLC_ARCH)."""
+    return choose_arch(catalog, explicit, rt.policy, lambda: rt.inventory, rt.settings.get("arch"))
+
+
+def choose_arch(catalog, explicit=None, policy=None, inventory_loader=None, environment=None):
+    """(arch, how it was chosen). An explicit or `environment` (MLC_ARCH) arch must be one the catalog knows."""
+    for value, how in ((explicit, "--arch"), (environment, "MLC_ARCH")):
         if value:
             if value not in catalog.archs():
                 raise UsageError(f"unknown architecture {value!r} (from {how})",

@@ -1,4 +1,4 @@
-"""The time lifecycle decisions use: the real clock, or $DS01_NOW so tests drive time without sleeping.
+"""The time lifecycle decisions use: the real clock, or a fixed time (DS01_NOW) so tests drive time without sleeping.
 
 `DS01_NOW` is Unix seconds (`1795000000`, fractions allowed) or ISO 8601
 (`2026-11-23T14:30:00Z`; no zone means UTC). Only decisions that compare against policy timers
@@ -7,7 +7,6 @@ locks and claims keep real time.
 """
 
 import datetime
-import os
 import re
 
 UTC = datetime.timezone.utc
@@ -28,9 +27,8 @@ def parse_moment(text):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def now():
-    """The current time (aware, UTC); $DS01_NOW when set."""
-    fixed = os.environ.get("DS01_NOW")
+def now(fixed=None):
+    """The current time (aware, UTC), or `fixed` (the `now` setting, DS01_NOW) when given."""
     if fixed:
         try:
             return parse_moment(fixed)

@@ -4,6 +4,7 @@ Called on every TAB, so it stays small: one engine call for containers or images
 no Docker SDK. Any failure prints nothing (a completion must never print an error).
 """
 
+import functools
 import os
 import sys
 
@@ -18,14 +19,25 @@ CONTAINER_KINDS = {
 }
 
 
+@functools.cache
+def _runtime():
+    from .runtime import Runtime
+
+    return Runtime()
+
+
+def _api():
+    from .dockerapi import DockerAPI
+
+    return DockerAPI(_runtime().settings.get("docker_host"), timeout=2)
+
+
 def containers(states):
     from .containers import is_listed, owned_by, record
-    from .dockerapi import DockerAPI
-    from .identity import caller
 
-    me = caller()
+    me = _runtime().caller
     names = []
-    for entry in DockerAPI(timeout=2).containers(all=True):
+    for entry in _api().containers(all=True):
         if not is_listed(entry):
             continue
         rec = record(entry)
@@ -35,12 +47,9 @@ def containers(states):
 
 
 def images():
-    from .dockerapi import DockerAPI
-    from .identity import caller
-
-    prefix = f"ds01-{caller().uid}/"
+    prefix = f"ds01-{_runtime().caller.uid}/"
     names = set()
-    for image in DockerAPI(timeout=2).images():
+    for image in _api().images():
         for tag in image.get("RepoTags") or []:
             if tag.startswith(prefix):
                 names.add(tag[len(prefix):].split(":")[0])
@@ -48,9 +57,9 @@ def images():
 
 
 def _catalog():
-    from . import catalog, policy
+    from . import catalog
 
-    return catalog.load(policy.load(None))
+    return catalog.load(_runtime().policy)
 
 
 def _word_after(words, flags):
@@ -88,10 +97,7 @@ def archs(words):
 
 
 def profiles(words):
-    from . import policy
-    from .gpu import load_inventory
-
-    return load_inventory(policy.load(None)).profiles()
+    return _runtime().inventory.profiles()
 
 
 def users(words):
@@ -103,9 +109,8 @@ def users(words):
 
 def projects(words):
     from . import projects as P
-    from .identity import caller
 
-    return [p["name"] for p in P.listing(caller())]
+    return [p["name"] for p in P.listing(_runtime().caller)]
 
 
 def images_and_frameworks(words):

@@ -152,13 +152,6 @@ def ulimits(policy):
             "stack": _ulimit_value(configured.get("stack", 67108864), lambda: 67108864)}
 
 
-def now_iso():
-    """Now as UTC ISO 8601, by the one clock (DS01_NOW in tests)."""
-    from .clock import iso, now
-
-    return iso(now())
-
-
 def _under(path, root):
     root = os.path.realpath(root)
     return path == root or path.startswith(root.rstrip("/") + "/")
@@ -224,7 +217,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         L.OWNER: user.login,
         L.NAME: name,
         L.USER: user.login,
-        L.ARCH: arch or os.environ.get("MLC_ARCH") or host_arch(rt) or image_labels.get(L.ARCH) or DEFAULT_ARCH,
+        L.ARCH: arch or rt.settings.get("arch") or host_arch(rt) or image_labels.get(L.ARCH) or DEFAULT_ARCH,
         L.MLC_VERSION: L.MLC_CONTAINER_VERSION,
         L.WORK_MOUNT: ws_real,
         L.DATA_MOUNT: data_real or "-",
@@ -234,7 +227,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         L.MANAGED: "true",
         L.CUSTOM_IMAGE: "" if image.startswith("aimehub/") else image,
         L.GROUP: limits.group,
-        L.CREATED_AT: now_iso(),
+        L.CREATED_AT: rt.now_iso(),
         L.INTERFACE: interface,
         L.IMAGE: image,
     }
@@ -437,7 +430,7 @@ def _catalog_image(rt, word, version, arch):
             raise catalog.NotFound(f"no framework {word!r} in the catalog ({cat.source})",
                                    hint="image-catalog lists the frameworks")
         return word, None, None
-    chosen, _ = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
+    chosen, _ = catalog.arch_for(rt, cat, arch)
     entry = cat.resolve(word, version, chosen)
     return entry.image, entry.label, chosen
 

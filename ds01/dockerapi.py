@@ -6,16 +6,11 @@ Everything that changes Docker goes through the SDK (ds01.engine).
 """
 
 import json
-import os
 import socket
 
 from .errors import Ds01Error, NotFound, PermissionDenied
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-
-
-def docker_host():
-    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
 def _quote(text, safe=""):
@@ -32,7 +27,7 @@ class DockerAPI:
     """
 
     def __init__(self, host=None, timeout=60):
-        self.host = host or docker_host()
+        self.host = host or DEFAULT_HOST
         self.timeout = timeout
 
     def _connect(self):

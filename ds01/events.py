@@ -15,7 +15,6 @@ import sys
 
 SCHEMA_VERSION = "1"
 MAX_BYTES = 4096
-DEFAULT_LOG_DIR = "/var/log/ds01"
 FILE_NAME = "events.jsonl"
 
 # The event types ds01 writes (docs/records.md describes each one's details).
@@ -26,12 +25,6 @@ TYPES = (
     "image.build", "image.remove",
     "lifecycle.warn", "lifecycle.keep-alive", "lifecycle.exempt",
 )
-
-
-def log_dir(policy=None):
-    """$DS01_LOG_DIR, else the policy's paths.log_dir, else /var/log/ds01."""
-    configured = policy.section("paths").get("log_dir") if policy is not None else None
-    return os.environ.get("DS01_LOG_DIR") or configured or DEFAULT_LOG_DIR
 
 
 def envelope(event_type, user=None, source=None, details=None, moment=None):
@@ -71,9 +64,9 @@ def append(path, event):
 class Log:
     """Event writer for one command: knows the file, the command's name and who is acting."""
 
-    def __init__(self, directory, source, actor=None):
+    def __init__(self, directory, source, actor=None, clock=None):
         self.path = os.path.join(directory, FILE_NAME)
-        self.source, self.actor = source, actor
+        self.source, self.actor, self.clock = source, actor, clock
         self.reported = False
         self.enabled = True
 
@@ -86,7 +79,7 @@ class Log:
         elif self.actor and user != self.actor and "by" not in details:
             details["by"] = self.actor
         try:
-            append(self.path, envelope(event_type, user, self.source, details))
+            append(self.path, envelope(event_type, user, self.source, details, self.clock() if self.clock else None))
             return True
         except (OSError, ValueError) as exc:
             if not self.reported:

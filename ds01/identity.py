@@ -38,17 +38,17 @@ def lookup(login_or_uid):
         return None
 
 
-def caller():
-    """The person running the command. Under sudo, the user who ran sudo (SUDO_UID), not root."""
+def caller(sudo_uid=None, home="/"):
+    """The person running the command. Under sudo, the user who ran sudo (`sudo_uid`, SUDO_UID), not root."""
     uid = os.getuid()
-    if uid == 0 and os.environ.get("SUDO_UID", "").isdigit():
-        user = lookup(int(os.environ["SUDO_UID"]))
+    if uid == 0 and str(sudo_uid or "").isdigit():
+        user = lookup(int(sudo_uid))
         if user is not None:
             return user
     user = lookup(uid)
     if user is None:
         # No passwd entry (e.g. an arbitrary uid in a container): still usable, by number.
-        return User(login=str(uid), uid=uid, gid=os.getgid(), home=os.environ.get("HOME", "/"))
+        return User(login=str(uid), uid=uid, gid=os.getgid(), home=home or "/")
     return user
 
 

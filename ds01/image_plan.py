@@ -66,7 +66,7 @@ def resolve_base(rt, answers):
         image, label = FIXED_BASES[framework]
         return image, label, None, framework
     cat = catalog.load(rt.policy)
-    arch, _ = catalog.choose_arch(cat, answers.arch, rt.policy, lambda: rt.inventory)
+    arch, _ = catalog.arch_for(rt, cat, answers.arch)
     entry = cat.resolve(framework, answers.version, arch)
     return entry.image, entry.label, arch, framework
 
@@ -102,7 +102,6 @@ def phases_for(answers, framework, warn=None):
 def plan(rt, name, answers, warn=None):
     """The Spec of image `name` for the caller. Raises before anything is written."""
     from . import images
-    from .create import now_iso
     from .dockerfile import Spec
     from .policy import sanitize_username
 
@@ -111,5 +110,5 @@ def plan(rt, name, answers, warn=None):
     base, label, arch, framework = resolve_base(rt, answers)
     return Spec(name=name, image=images.reference(user.uid, name), login=user.login, uid=user.uid, gid=user.gid,
                 sudoers=f"{sanitize_username(user.login)}_no_password", base_image=base, framework=label,
-                arch=arch, use_case=use_case, jupyter=bool(phases["jupyter"]), created=now_iso(), phases=phases,
+                arch=arch, use_case=use_case, jupyter=bool(phases["jupyter"]), created=rt.now_iso(), phases=phases,
                 pip_options={"framework": CPU_WHEELS} if framework == "pytorch-cpu" else {})

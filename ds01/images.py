@@ -278,13 +278,12 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
     maintainer). The image `ref` named before is removed when nothing uses it any more.
     """
     from . import dockerfile as D
-    from .create import now_iso
     from .policy import sanitize_username
 
     user = rt.caller
     with open(dockerfile_path, encoding="utf-8") as handle:
         text = handle.read()
-    defaults = {L.CUSTOM_IMAGE: ref, L.MAINTAINER: L.clean(user.login), L.CREATED_AT: now_iso(),
+    defaults = {L.CUSTOM_IMAGE: ref, L.MAINTAINER: L.clean(user.login), L.CREATED_AT: rt.now_iso(),
                 L.BASE_IMAGE: L.clean(D.base_image(text) or ""), L.FRAMEWORK: "custom"}
     labels = {key: value for key, value in defaults.items() if key not in text}  # the Dockerfile's own win
     labels[L.DOCKERFILE] = L.clean(dockerfile_path)

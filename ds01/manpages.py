@@ -14,15 +14,6 @@ from . import registry
 SECTION_TITLE = "ds01 manual"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-ENVIRONMENT = (
-    ("DS01_CONFIG", "the policy file (default /etc/ds01/resource-limits.yaml; --config overrides it)"),
-    ("DOCKER_HOST", "the Docker engine to use (default unix:///var/run/docker.sock)"),
-    ("DS01_STATE_DIR", "GPU claims, reservations and the allocator lock (default /var/lib/ds01)"),
-    ("DS01_GPU_INVENTORY", "a simulated GPU inventory (YAML) instead of NVML, for tests and demos"),
-    ("MLC_ARCH", "the catalog architecture, as for AIME's mlc (--arch overrides it)"),
-    ("DS01_LOG_DIR", "where events.jsonl is written and read (default /var/log/ds01)"),
-    ("DS01_NOW", "the time the lifecycle jobs and ds01-events use (Unix seconds or ISO 8601; tests)"),
-)
 FILES = (
     ("/etc/ds01/resource-limits.yaml", "the policy: limits per group and user (ds01-resource-limits(5))"),
     ("/etc/ds01/groups/GROUP.members", "group members, one login per line"),
@@ -34,6 +25,13 @@ EXIT_CODES = (
     ("0", "ok (an empty list too)"), ("1", "failure"), ("2", "usage: bad arguments, invalid names"),
     ("3", "no capacity or over quota"), ("4", "not found"), ("5", "permission denied"),
 )
+
+
+def environment_rows():
+    """(variables, meaning) of every documented setting (ds01.settings.TABLE)."""
+    from .settings import TABLE
+
+    return [(", ".join(s.env), s.doc) for s in TABLE if s.documented]
 
 
 def esc(text):
@@ -185,7 +183,7 @@ def command_page(command, sections=None):
     if notes:
         lines += [".SH NOTES", ".PP", esc(" ".join(notes))]
     lines += [".SH ENVIRONMENT"]
-    for key, meaning in ENVIRONMENT:
+    for key, meaning in environment_rows():
         lines += [".TP", f"\\fB{key}\\fR", esc(meaning)]
     lines += [".SH FILES"]
     for path, meaning in FILES:

@@ -26,7 +26,7 @@ _LINE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$")
 
 def sessions(utmp=None):
     """(login, line) of every logged-in user process in utmp."""
-    path = utmp or os.environ.get("DS01_UTMP") or UTMP
+    path = utmp or UTMP
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -46,7 +46,7 @@ def sessions(utmp=None):
 
 def terminals(login, uid, utmp=None, tty_dir=None):
     """Paths of the terminals `login` is logged in on that belong to `uid`."""
-    directory = tty_dir or os.environ.get("DS01_TTY_DIR") or TTY_DIR
+    directory = tty_dir or TTY_DIR
     real = directory == TTY_DIR
     result = []
     for who, line in sessions(utmp):
@@ -72,6 +72,11 @@ def write_terminal(path, text):
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def places(rt):
+    """The utmp file and terminal directory from the settings (DS01_UTMP, DS01_TTY_DIR in tests)."""
+    return {"utmp": rt.settings.get("utmp"), "tty_dir": rt.settings.get("tty_dir")}
 
 
 def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=None):

@@ -548,8 +548,8 @@ class Limits:
 
 
 def load(path=None):
-    """Load and validate the policy: `path`, else $DS01_CONFIG, else /etc/ds01, else embedded defaults."""
-    explicit = path or os.environ.get("DS01_CONFIG")
+    """Load and validate the policy: `path` (which must exist), else /etc/ds01's, else the embedded defaults."""
+    explicit = path
     path = explicit or DEFAULT_PATH
     try:
         with open(path, encoding="utf-8") as handle:

@@ -128,12 +128,10 @@ class Scaffold:
     """The files of a new project, written as the caller (the directory is theirs)."""
 
     def __init__(self, rt, name, path, kind, description, framework, blank):
-        from .create import now_iso
-
         self.rt, self.name, self.path, self.kind = rt, name, path, kind
         self.description, self.framework, self.blank = description, framework, blank
         self.image = image_reference(rt.caller, name)
-        self.created = now_iso()
+        self.created = rt.now_iso()
         self.files = []
         self.dockerfile = None
         self.devcontainer = None

@@ -6,20 +6,39 @@ import sys
 
 
 class Runtime:
-    def __init__(self, config=None):
-        self.config_path = config
+    def __init__(self, config=None, settings=None, environ=None, policy=None):
+        """`config` is the --config flag; `settings` (or `environ`, a mapping) replaces the process environment,
+        and `policy`, an already loaded Policy, the policy file."""
+        from .settings import Settings
+
+        if policy is not None:
+            self.__dict__["policy"] = policy  # the cached_property's slot
+        self.settings = settings or Settings(environ, {"config": config}, policy=lambda: self.policy)
 
     @functools.cached_property
     def policy(self):
         from . import policy
+        from .settings import DEFAULT
 
-        return policy.load(self.config_path)
+        config = self.settings.resolve("config")
+        return policy.load(None if config.source == DEFAULT else config.value)
 
     @functools.cached_property
     def caller(self):
         from .identity import caller
 
-        return caller()
+        return caller(self.settings.get("sudo_uid"), self.settings.get("home"))
+
+    def now(self):
+        """The time decisions use: the real clock, or the `now` setting (DS01_NOW) in tests."""
+        from . import clock
+
+        return clock.now(self.settings.get("now"))
+
+    def now_iso(self):
+        from . import clock
+
+        return clock.iso(self.now())
 
     @functools.cached_property
     def admin(self):
@@ -35,13 +54,13 @@ class Runtime:
         """The host's GPUs (simulated when configured, else NVML; none without a driver)."""
         from .gpu import load_inventory
 
-        return load_inventory(self.policy)
+        return load_inventory(self.settings.get("gpu_inventory"))
 
     @functools.cached_property
     def api(self):
         from .dockerapi import DockerAPI
 
-        return DockerAPI()
+        return DockerAPI(self.settings.get("docker_host"))
 
     @functools.cached_property
     def engine(self):
@@ -57,7 +76,7 @@ class Runtime:
         from . import events
 
         source = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
-        return events.Log(events.log_dir(self.policy), source, self.caller.login)
+        return events.Log(self.settings.get("log_dir"), source, self.caller.login, clock=self.now)
 
     def log_event(self, event_type, user=None, **details):
         """Append to the event log; never fails the command (a problem is said once on stderr)."""

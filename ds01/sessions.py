@@ -5,7 +5,6 @@ The session itself is `docker exec` from the Docker CLI: it owns the terminal (r
 window size, signals) far better than anything re-implemented over the API socket.
 """
 
-import os
 import shutil
 
 from .containers import INACTIVE
@@ -15,7 +14,6 @@ STOPPED = INACTIVE  # the states a session starts a container from
 ENTERABLE = ("running", "paused")  # the states a session enters without a start (a paused one is thawed)
 KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 # Passed into sessions when set on the host (as separate words, unlike AIME v2.2).
-PASS_ENV = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
 
 
 def start(rt, rec):
@@ -47,29 +45,27 @@ def require_terminal(command, hint):
         raise UsageError("an interactive shell needs a terminal", hint=hint)
 
 
-def exec_argv(container, uid, gid, command, tty, environ=None, detach=False):
-    """The `docker exec` argv for a session as uid:gid in /workspace; user text is only ever an argv element."""
-    environ = os.environ if environ is None else environ
-    argv = [docker_cli(), "exec", "-d" if detach else "-i"]
+def exec_argv(rt, container, command, tty, detach=False):
+    """The `docker exec` argv for the caller's session in /workspace; user text is only ever an argv element."""
+    argv = [docker_cli(), "--host", rt.settings.get("docker_host"), "exec", "-d" if detach else "-i"]
     if tty and not detach:
         argv.append("-t")
-    argv += ["-u", f"{uid}:{gid}", "-w", "/workspace"]
-    for key in PASS_ENV:
-        if environ.get(key):
-            argv += ["-e", f"{key}={environ[key]}"]
+    argv += ["-u", f"{rt.caller.uid}:{rt.caller.gid}", "-w", "/workspace"]
+    for key, value in rt.settings.session_environment().items():
+        argv += ["-e", f"{key}={value}"]
     argv.append(container)
     argv += list(command) if command else ["bash"]
     return argv
 
 
-def run_session(rec, caller, command=(), tty=None):
+def run_session(rt, rec, command=(), tty=None):
     """Run a shell (or `command`) in the running container; returns its exit code."""
     import subprocess
     import sys
 
     if tty is None:
         tty = sys.stdin.isatty() and sys.stdout.isatty()
-    argv = exec_argv(rec["container"], caller.uid, caller.gid, command, tty)
+    argv = exec_argv(rt, rec["container"], command, tty)
     try:
         return subprocess.run(argv, check=False).returncode
     except KeyboardInterrupt:
@@ -105,5 +101,5 @@ def open_session(rt, rec, command=(), keep=False, start_it=True):
     if rec["status"] != "running":
         rt.progress(f"starting {rec['name']} ...")
         start(rt, rec)
-    code = run_session(rec, rt.caller, command)
+    code = run_session(rt, rec, command)
     return code, (None if keep else stop_if_idle(rt, rec))

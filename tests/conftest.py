@@ -1,57 +1,56 @@
-"""Test harness: a private dockerd (never the host's), real test users, and helpers to run commands as them."""
+"""Test fixtures: a private dockerd (never the host's), real test users, and Shells that run commands as them.
 
-import json
+The helpers themselves live in tests/support/ (test modules never import each other).
+"""
+
 import os
 import shutil
-import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from ds01 import sandbox
+from tests.support import sandbox
+from tests.support.harness import TEST_CATALOG_IMAGE, USERS, Shell, require, shared_log_dir, user_exists
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the venv's bin, where setup.py installed the commands
-TEST_CATALOG_IMAGE = sandbox.ML_BASE_IMAGE.rsplit(":", 1)[0]
-USERS = {"alice": "ds01t_alice", "bob": "ds01t_bob", "admin": "ds01t_admin"}
+HOST_EVENT_LOG = "/var/log/ds01/events.jsonl"
+
+
+def _host_log_state():
+    try:
+        info = os.stat(HOST_EVENT_LOG)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
 
 
 @pytest.fixture(scope="session", autouse=True)
+def host_event_log_untouched():
+    """No test, in process or through a command, writes the host's own event log."""
+    before = _host_log_state()
+    yield
+    assert _host_log_state() == before, f"the tests wrote to {HOST_EVENT_LOG}"
+
+
+@pytest.fixture(scope="session")
 def event_log_dir():
-    """Every command in the tests logs events here, never to the host's /var/log/ds01."""
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="ds01-events-"))
-    os.chmod(root, 0o1777)
-    (root / "events.jsonl").touch()
-    os.chmod(root / "events.jsonl", 0o666)
-    saved = os.environ.get("DS01_LOG_DIR")
-    os.environ["DS01_LOG_DIR"] = str(root)
+    """The event log the commands of the `sh` Shell write, never the host's /var/log/ds01."""
+    root = shared_log_dir(Path(tempfile.mkdtemp(prefix="ds01-events-")))
     yield root
-    if saved is None:
-        os.environ.pop("DS01_LOG_DIR", None)
-    else:
-        os.environ["DS01_LOG_DIR"] = saved
     shutil.rmtree(root, ignore_errors=True)
-
-
-def _require(reason):
-    if os.environ.get("DS01_REQUIRE_DOCKER"):
-        pytest.fail(f"DS01_REQUIRE_DOCKER is set but {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def dockerd():
     reason = sandbox.unavailable_reason()
     if reason:
-        _require(reason)
+        require(reason)
     try:
         daemon = sandbox.Dockerd.start()
     except (RuntimeError, OSError) as exc:
-        _require(f"no private dockerd could be started: {exc}")
+        require(f"no private dockerd could be started: {exc}")
     try:
         sandbox.ensure_base_image(daemon.host, progress=lambda m: sys.stderr.write(m + "\n"))
         sandbox.ensure_ml_base_image(daemon.host)
@@ -73,25 +72,15 @@ def client(dockerd):
 def users():
     """Real host accounts (created for the session, removed after): alice, bob and an admin."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
-        _require("test users need root, useradd and setpriv")
+        require("test users need root, useradd and setpriv")
     made = {}
     for key, login in USERS.items():
-        existed = _exists(login)
+        existed = user_exists(login)
         made[key] = (sandbox.ensure_user(login), existed)
     yield {key: entry for key, (entry, _) in made.items()}
     for key, (entry, existed) in made.items():
         if not existed:
             sandbox.remove_user(entry.pw_name)
-
-
-def _exists(login):
-    import pwd
-
-    try:
-        pwd.getpwnam(login)
-        return True
-    except KeyError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -164,73 +153,10 @@ def policy_file(shared_tmp, users, data_root):
     return path
 
 
-class Shell:
-    """Runs installed ds01 commands as a test user against the private engine."""
-
-    def __init__(self, dockerd, policy_file, extra_env=None):
-        self.dockerd = dockerd
-        self.policy_file = policy_file
-        self.extra_env = dict(extra_env or {})
-
-    def env(self, entry, extra=None):
-        env = sandbox.user_env(entry, {
-            "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "DOCKER_HOST": self.dockerd.host if self.dockerd else "unix:///nonexistent/docker.sock",
-            "DS01_CONFIG": str(self.policy_file),
-            "DS01_LOG_DIR": os.environ["DS01_LOG_DIR"],
-            "LANG": "C.UTF-8",
-        })
-        env.update(self.extra_env)
-        env.update(extra or {})
-        return env
-
-    def run(self, entry, *argv, input=None, extra_env=None, check=False):
-        command = [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0], *argv[1:]]
-        stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
-        result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
-                                input=input, capture_output=True, text=True, cwd="/", timeout=300, **stdin)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{argv} exited {result.returncode}: {result.stderr}")
-        return result
-
-    def records(self, entry, *argv, input=None, extra_env=None):
-        result = self.run(entry, *argv, input=input, check=True, extra_env=extra_env)
-        return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-    def pipe(self, entry, first, second):
-        """`first | second` with real processes, as a shell pipeline runs them; `.left` is first's exit code."""
-        left = subprocess.Popen(sandbox.as_user_command(entry, [str(BIN / first[0]), *first[1:]]),
-                                env=self.env(entry), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd="/")
-        right = subprocess.run(sandbox.as_user_command(entry, [str(BIN / second[0]), *second[1:]]),
-                               env=self.env(entry), stdin=left.stdout, capture_output=True, text=True, cwd="/",
-                               timeout=300)
-        left.stdout.close()
-        right.left = left.wait()
-        right.left_stderr = left.stderr.read().decode()
-        left.stderr.close()
-        return right
-
-    def spawn(self, entry, *argv, extra_env=None, timeout=60):
-        """Run a command as `entry` in a real pseudo-terminal (pexpect), as a person at a terminal would."""
-        pexpect = pytest.importorskip("pexpect")
-        command = sandbox.as_user_command(entry, [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0],
-                                                  *argv[1:]])
-        return pexpect.spawn(command[0], command[1:], env=self.env(entry, {"TERM": "xterm", **(extra_env or {})}),
-                             cwd="/", encoding="utf-8", timeout=timeout, dimensions=(40, 160))
-
-    def popen(self, entry, *argv, extra_env=None):
-        """Start a command as `entry` without waiting (stdout/stderr captured)."""
-        command = [str(BIN / argv[0]), *argv[1:]]
-        return subprocess.Popen(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd="/")
-
-
 @pytest.fixture
-def sh(dockerd, users, policy_file, client):
+def sh(dockerd, users, policy_file, client, event_log_dir):
     """A Shell; every container and non-base image is removed after the test."""
-    yield Shell(dockerd, policy_file)
+    yield Shell(dockerd, policy_file, event_log_dir)
     for container in client.containers.list(all=True):
         container.remove(force=True)
     for image in client.images.list():
@@ -243,6 +169,6 @@ def sh(dockerd, users, policy_file, client):
 
 
 @pytest.fixture
-def offline_sh(users, policy_file):
+def offline_sh(users, policy_file, event_log_dir):
     """A Shell whose DOCKER_HOST points nowhere: proves a command refused input before touching Docker."""
-    return Shell(None, policy_file)
+    return Shell(None, policy_file, event_log_dir)

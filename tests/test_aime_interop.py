@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from ds01 import sandbox
-from tests.conftest import Shell
+from tests.support import sandbox
+from tests.support.harness import Shell, shared_log_dir
 
 UUIDS = ["GPU-a0000000-0000-4000-8000-000000000000", "GPU-a1111111-1111-4111-8111-111111111111"]
 
@@ -35,7 +35,7 @@ def lab(user_tmp, users, dockerd, sh):
         """))
     for path in (inventory, policy):
         os.chmod(path, 0o644)
-    return Shell(dockerd, policy, {"DS01_STATE_DIR": str(state)})
+    return Shell(dockerd, policy, shared_log_dir(state.parent / "logs"), {"DS01_STATE_DIR": str(state)})
 
 
 def aime_container(client, entry, name, gpus=None, start=True, image=sandbox.BASE_IMAGE, workspace=None):

@@ -111,14 +111,11 @@ def test_a_mixed_host_gets_the_arch_every_gpu_can_run():
     assert catalog.detect_arch(_gpus("9.0", "8.0"))[0] == "CUDA_AMPERE"
 
 
-def test_arch_precedence_flag_then_env_then_detection_then_policy_then_default(aime, monkeypatch):
-    monkeypatch.delenv("MLC_ARCH", raising=False)
+def test_arch_precedence_flag_then_env_then_detection_then_policy_then_default(aime):
     detected = lambda: _gpus("8.0")  # noqa: E731
     nothing = lambda: _gpus()  # noqa: E731
-    monkeypatch.setenv("MLC_ARCH", "CUDA_BLACKWELL")
-    assert catalog.choose_arch(aime, "CUDA", None, detected) == ("CUDA", "--arch")
-    assert catalog.choose_arch(aime, None, None, detected) == ("CUDA_BLACKWELL", "MLC_ARCH")
-    monkeypatch.delenv("MLC_ARCH")
+    assert catalog.choose_arch(aime, "CUDA", None, detected, "CUDA_BLACKWELL") == ("CUDA", "--arch")
+    assert catalog.choose_arch(aime, None, None, detected, "CUDA_BLACKWELL") == ("CUDA_BLACKWELL", "MLC_ARCH")
     assert catalog.choose_arch(aime, None, None, detected)[0] == "CUDA_AMPERE"
     assert catalog.choose_arch(aime, None, None, nothing) == ("CUDA_ADA", "default")
     with pytest.raises(UsageError) as info:

@@ -4,7 +4,7 @@ import json
 import shutil
 
 from ds01 import generate, registry
-from tests.conftest import BIN, REPO
+from tests.support.harness import BIN, REPO
 
 
 def test_resource_limits_record_for_the_caller(offline_sh, users):

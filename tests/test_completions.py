@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ds01 import sandbox
-from tests.conftest import REPO
+from tests.support import sandbox
+from tests.support.harness import REPO
 
 BASH = f"""source {REPO}/completions/ds01.bash
 COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))

@@ -4,7 +4,7 @@ import json
 
 import pexpect
 
-from ds01 import sandbox
+from tests.support import sandbox
 
 
 def create(sh, user, name, *extra):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ds01 import sandbox
+from tests.support import sandbox
 
 AIME_KEYS = ["aime.mlc", "aime.mlc.NAME", "aime.mlc.USER", "aime.mlc.ARCH", "aime.mlc.MLC_VERSION",
              "aime.mlc.WORK_MOUNT", "aime.mlc.DATA_MOUNT", "aime.mlc.MODELS_MOUNT", "aime.mlc.FRAMEWORK",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Shell
+from tests.support.harness import Shell, shared_log_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"
 
@@ -57,7 +57,7 @@ def lab(user_tmp, users, dockerd, sh):
         """))
     for path in (policy, user_tmp / "lifecycle-exemptions.yaml"):
         os.chmod(path, 0o644)
-    return Shell(dockerd, policy, {"DS01_STATE_DIR": str(state)})
+    return Shell(dockerd, policy, shared_log_dir(state.parent / "logs"), {"DS01_STATE_DIR": str(state)})
 
 
 def ds01_answer(sh, who, *argv):

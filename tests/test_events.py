@@ -57,38 +57,33 @@ def test_the_actor_is_recorded_when_acting_on_someone_elses_container(tmp_path):
     assert second["user"] == "admin1" and "by" not in second["details"]
 
 
-def test_the_clock_follows_ds01_now_in_seconds_or_iso(monkeypatch):
-    monkeypatch.setenv("DS01_NOW", "1795000000")
-    assert clock.now().timestamp() == 1795000000
-    monkeypatch.setenv("DS01_NOW", "2026-11-23T14:30:00Z")
-    assert clock.iso(clock.now()) == "2026-11-23T14:30:00Z"
-    monkeypatch.setenv("DS01_NOW", "2026-11-23T14:30:00")  # no zone: UTC
-    assert clock.iso(clock.now()) == "2026-11-23T14:30:00Z"
-    assert clock.iso(clock.parse_since("2h")) == "2026-11-23T12:30:00Z"
-    monkeypatch.setenv("DS01_NOW", "tomorrow")
+def test_the_clock_follows_ds01_now_in_seconds_or_iso():
     from ds01.errors import UsageError
+    from ds01.runtime import Runtime
 
+    assert Runtime(environ={"DS01_NOW": "1795000000"}).now().timestamp() == 1795000000
+    assert Runtime(environ={"DS01_NOW": "2026-11-23T14:30:00Z"}).now_iso() == "2026-11-23T14:30:00Z"
+    rt = Runtime(environ={"DS01_NOW": "2026-11-23T14:30:00"})  # no zone: UTC
+    assert rt.now_iso() == "2026-11-23T14:30:00Z"
+    assert clock.iso(clock.parse_since("2h", rt.now())) == "2026-11-23T12:30:00Z"
     with pytest.raises(UsageError, match="DS01_NOW"):
-        clock.now()
+        Runtime(environ={"DS01_NOW": "tomorrow"}).now()
 
 
 # ---------------------------------------------------------------- ds01-events
 
 @pytest.fixture
-def runner_is_admin(tmp_path_factory, monkeypatch):
+def runner_is_admin(tmp_path_factory):
     """A policy naming whoever runs the suite as an admin: these tests read every user's events, as root or not."""
     import pwd
 
     policy = tmp_path_factory.mktemp("policy") / "resource-limits.yaml"
     policy.write_text(f"access_control:\n  admin_users: [{pwd.getpwuid(os.getuid()).pw_name}]\n")
-    monkeypatch.setenv("DS01_CONFIG", str(policy))
     return policy
 
 
 @pytest.fixture
-def log_file(tmp_path, monkeypatch, runner_is_admin):
-    monkeypatch.setenv("DS01_LOG_DIR", str(tmp_path))
-    monkeypatch.delenv("DS01_NOW", raising=False)
+def log_file(tmp_path):
     path = tmp_path / events.FILE_NAME
     lines = [
         events.envelope("container.create", "alice", "container-create", {"container": "a._.1", "name": "a"},
@@ -105,53 +100,60 @@ def log_file(tmp_path, monkeypatch, runner_is_admin):
     return path
 
 
-def _query(*argv, env=None):
+@pytest.fixture
+def events_env(log_file, runner_is_admin):
+    """What ds01-events is run with: the admin policy and the log dir of `log_file`."""
+    return {"DS01_CONFIG": str(runner_is_admin), "DS01_LOG_DIR": str(log_file.parent)}
+
+
+def _query(env, *argv):
     from click.testing import CliRunner
 
     from ds01.cli.ds01_events import cli
 
-    result = CliRunner().invoke(cli, ["--json", *argv], env=env or {})
+    result = CliRunner().invoke(cli, ["--json", *argv], env=env)
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.output.splitlines()]
 
 
-def test_events_filter_by_type_prefix_user_container_and_time(log_file):
-    assert [e["event_type"] for e in _query()] == ["container.create", "container.idle-stop", "gpu.allocate",
-                                                   "lifecycle.warn"]
-    assert [e["event_type"] for e in _query("--type", "container")] == ["container.create", "container.idle-stop"]
-    assert [e["user"] for e in _query("--user", "bob")] == ["bob"]
-    assert [e["event_type"] for e in _query("--container", "a")] == ["container.create", "container.idle-stop"]
-    assert [e["event_type"] for e in _query("--since", "2026-11-22T10:30:00Z", "--until", "2026-11-22T11:30:00Z")] \
-        == ["gpu.allocate"]
-    assert [e["event_type"] for e in _query("--limit", "2")] == ["gpu.allocate", "lifecycle.warn"]
+def test_events_filter_by_type_prefix_user_container_and_time(events_env):
+    def types(*argv):
+        return [e["event_type"] for e in _query(events_env, *argv)]
+
+    assert types() == ["container.create", "container.idle-stop", "gpu.allocate", "lifecycle.warn"]
+    assert types("--type", "container") == ["container.create", "container.idle-stop"]
+    assert [e["user"] for e in _query(events_env, "--user", "bob")] == ["bob"]
+    assert types("--container", "a") == ["container.create", "container.idle-stop"]
+    assert types("--since", "2026-11-22T10:30:00Z", "--until", "2026-11-22T11:30:00Z") == ["gpu.allocate"]
+    assert types("--limit", "2") == ["gpu.allocate", "lifecycle.warn"]
 
 
-def test_events_since_an_age_counts_back_from_now(log_file):
-    env = {"DS01_NOW": "2026-11-22T12:30:00Z"}
-    assert [e["event_type"] for e in _query("--since", "1h", env=env)] == ["lifecycle.warn"]
-    assert [e["event_type"] for e in _query("--since", "2d", env=env)] == ["container.idle-stop", "gpu.allocate",
-                                                                           "lifecycle.warn"]
+def test_events_since_an_age_counts_back_from_now(events_env):
+    env = {**events_env, "DS01_NOW": "2026-11-22T12:30:00Z"}
+    assert [e["event_type"] for e in _query(env, "--since", "1h")] == ["lifecycle.warn"]
+    assert [e["event_type"] for e in _query(env, "--since", "2d")] == ["container.idle-stop", "gpu.allocate",
+                                                                       "lifecycle.warn"]
 
 
-def test_events_table_shows_one_row_per_event_with_its_details(log_file):
+def test_events_table_shows_one_row_per_event_with_its_details(events_env):
     from click.testing import CliRunner
 
     from ds01.cli.ds01_events import cli
 
-    result = CliRunner().invoke(cli, ["--table", "--type", "gpu"])
+    result = CliRunner().invoke(cli, ["--table", "--type", "gpu"], env=events_env)
     assert result.exit_code == 0
     header, row = result.output.splitlines()
     assert header.split()[:4] == ["TIME", "TYPE", "USER", "CONTAINER"]
     assert "gpu.allocate" in row and "bob" in row and 'slots=["0"]' in row
 
 
-def test_a_bad_time_is_a_usage_error(log_file):
+def test_a_bad_time_is_a_usage_error(events_env):
     import subprocess
     import sys
     from pathlib import Path
 
     result = subprocess.run([str(Path(sys.executable).parent / "ds01-events"), "--since", "last tuesday"],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=events_env)
     assert result.returncode == 2
     assert "ds01-events: error: not a time: 'last tuesday'" in result.stderr
 
@@ -181,7 +183,7 @@ def test_follow_prints_new_matching_events_as_they_are_written(tmp_path, runner_
 
     path = tmp_path / events.FILE_NAME
     events.append(str(path), events.envelope("container.create", "alice", "x", {"container": "old"}))
-    env = dict(os.environ, DS01_LOG_DIR=str(tmp_path))
+    env = dict(os.environ, DS01_LOG_DIR=str(tmp_path), DS01_CONFIG=str(runner_is_admin))
     follower = subprocess.Popen([str(Path(sys.executable).parent / "ds01-events"), "--follow", "--json",
                                  "--type", "container.stop"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 text=True, env=env)

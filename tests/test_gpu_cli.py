@@ -4,25 +4,17 @@ import concurrent.futures
 import datetime
 import json
 import os
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from ds01 import sandbox
-from tests.conftest import Shell, _exists
+from tests.support import sandbox
+from tests.support.gpulab import EXAMPLE, GpuLab, slot_uuids
+from tests.support.harness import user_exists
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"
 IMAGE = sandbox.BASE_IMAGE
 CROWD = [f"ds01t_c{i:02d}" for i in range(40)]
 WAITERS = {f"ds01t_w{i}": priority for i, priority in enumerate([10, 50, 30, 40, 20])}
-
-
-def slot_uuids():
-    from ds01.gpu import simulated
-
-    return {s.id: s.uuid for s in simulated.load(str(EXAMPLE)).slots()}
 
 
 UUIDS = slot_uuids()
@@ -35,61 +27,12 @@ def extra_users():
         pytest.skip("needs root to create users")
     made = {}
     for login in CROWD + list(WAITERS):
-        existed = _exists(login)
+        existed = user_exists(login)
         made[login] = (sandbox.ensure_user(login), existed)
     yield {login: entry for login, (entry, _) in made.items()}
     for login, (_, existed) in made.items():
         if not existed:
             sandbox.remove_user(login)
-
-
-class GpuLab:
-    """A policy + state dir for one test, and a Shell that uses them."""
-
-    def __init__(self, directory, users, dockerd, extra=""):
-        self.directory = directory
-        self.state = directory / "state"
-        self.state.mkdir()
-        os.chmod(self.state, 0o1777)
-        self.policy = directory / "resource-limits.yaml"
-        self.users = users
-        self.dockerd = dockerd
-        self.write(extra)
-        self.sh = Shell(dockerd, self.policy, {"DS01_STATE_DIR": str(self.state)})
-
-    def write(self, extra=""):
-        u = self.users
-        self.policy.write_text(textwrap.dedent(f"""\
-            defaults:
-              max_cpus: 1
-              memory: 256m
-              memory_swap: 256m
-              shm_size: 64m
-              pids_limit: 256
-              max_containers_per_user: 3
-              max_gpu_equivalents: 2.0
-              max_gpu_slots_per_container: 2
-            default_group: student
-            groups:
-              student:
-                members: [{u['alice'].pw_name}]
-              miguser:
-                allow_full_gpu: false
-                members: [{u['bob'].pw_name}]
-              admin:
-                max_gpu_equivalents: null
-                max_gpu_slots_per_container: null
-                members: [{u['admin'].pw_name}]
-            gpu: {{inventory: {EXAMPLE}}}
-            gpu_allocation: {{wait_poll_s: 0.1, lock_timeout_s: 120}}
-            access_control:
-              admin_users: [{u['admin'].pw_name}]
-            """) + textwrap.dedent(extra))
-        os.chmod(self.policy, 0o644)
-
-    def claims(self):
-        path = self.state / "gpu-claims.json"
-        return json.loads(path.read_text() or "{}") if path.exists() else {}
 
 
 @pytest.fixture

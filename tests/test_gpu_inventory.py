@@ -8,7 +8,8 @@ import pytest
 
 from ds01.gpu import load_inventory, nvml, simulated
 from ds01.policy import PolicyError, parse
-from tests.fake_pynvml import FakeDriver
+from ds01.runtime import Runtime
+from tests.support.fake_pynvml import FakeDriver
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"
 
@@ -52,23 +53,21 @@ def test_a_malformed_inventory_names_file_and_line(tmp_path, body, where, messag
     assert f"{path}{where}" in caught.value.message and message in caught.value.message
 
 
-def test_the_inventory_comes_from_the_environment_then_the_policy(tmp_path, monkeypatch):
-    monkeypatch.delenv("DS01_GPU_INVENTORY", raising=False)
+def test_the_inventory_comes_from_the_environment_then_the_policy(tmp_path):
     policy = parse(f"gpu: {{inventory: {EXAMPLE}}}\n")
-    assert len(load_inventory(policy).slots()) == 11
+    assert len(Runtime(environ={}, policy=policy).inventory.slots()) == 11
     single = tmp_path / "one.yaml"
     single.write_text("gpus:\n  - {index: 0, uuid: GPU-x, name: T4, memory_total: 16g}\n")
-    monkeypatch.setenv("DS01_GPU_INVENTORY", str(single))
-    assert [s.uuid for s in load_inventory(policy).slots()] == ["GPU-x"]
+    rt = Runtime(environ={"DS01_GPU_INVENTORY": str(single)}, policy=policy)
+    assert [s.uuid for s in rt.inventory.slots()] == ["GPU-x"]
 
 
 def test_without_a_driver_the_host_has_no_gpus_and_gpu_inventory_says_why(monkeypatch):
     """This machine has no NVIDIA driver: the real pynvml fails to load its library."""
-    monkeypatch.delenv("DS01_GPU_INVENTORY", raising=False)
     monkeypatch.setattr(nvml, "_INITIALISED", False)
-    assert load_inventory(parse("")).slots() == []
+    assert load_inventory(None).slots() == []
     with pytest.raises(nvml.NvmlUnavailable) as caught:
-        load_inventory(parse(""), required=True)
+        load_inventory(None, required=True)
     assert "DS01_GPU_INVENTORY" in caught.value.hint
 
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ds01 import sandbox
+from tests.support import sandbox
 
 pytestmark = pytest.mark.usefixtures("dockerd")
 
@@ -250,7 +250,7 @@ def test_an_existing_image_is_not_replaced_without_force(sh, users, client):
 def test_the_wizard_asks_each_phase_on_a_terminal(sh, users):
     pexpect = pytest.importorskip("pexpect")
     alice = users["alice"]
-    from tests.conftest import BIN
+    from tests.support.harness import BIN
 
     child = pexpect.spawn(sandbox.as_user_command(alice, [str(BIN / "image-create"), "wiz", "--no-build",
                                                           "--guided"])[0],
@@ -313,7 +313,7 @@ def test_an_existing_dockerfile_builds_with_its_directory_as_context(sh, users, 
 
 def test_on_a_terminal_the_build_shows_one_rewritten_step_line(sh, users, client):
     pexpect = pytest.importorskip("pexpect")
-    from tests.conftest import BIN
+    from tests.support.harness import BIN
 
     alice = users["alice"]
     argv = sandbox.as_user_command(alice, [str(BIN / "image-create"), "tty", "-f", "pytorch", "-t", "rl",

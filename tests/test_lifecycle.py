@@ -9,10 +9,11 @@ import portalocker
 import pytest
 
 from ds01 import labels as L
-from ds01 import notify, sandbox
+from ds01 import notify
+from tests.support import sandbox
 from ds01.gpu.holdings import parse_time
-from tests.conftest import Shell
-from tests.test_notify import fake_logins
+from tests.support.harness import Shell
+from tests.support.logins import fake_logins
 
 IMAGE = sandbox.BASE_IMAGE
 MINUTE = 60
@@ -97,8 +98,8 @@ class LifeLab:
             """))
         for path in (self.policy, directory / "lifecycle-exemptions.yaml", self.inventory_path):
             os.chmod(path, 0o644)
-        self.sh = Shell(dockerd, self.policy, {"DS01_STATE_DIR": str(self.state), "DS01_LOG_DIR": str(self.logs),
-                                               "DS01_UTMP": str(self.utmp), "DS01_TTY_DIR": str(self.ttys)})
+        self.sh = Shell(dockerd, self.policy, self.logs, {"DS01_STATE_DIR": str(self.state),
+                                                          "DS01_UTMP": str(self.utmp), "DS01_TTY_DIR": str(self.ttys)})
         self.root = sandbox.pwd.getpwnam("root")
 
     def set_inventory(self, u0="null", p20="[]"):

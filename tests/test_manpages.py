@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from ds01 import policy, registry
-from tests.conftest import REPO
+from tests.support.harness import REPO
 
 MAN = REPO / "man"
 

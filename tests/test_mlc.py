@@ -4,7 +4,7 @@ import re
 
 import pexpect
 
-from ds01 import sandbox
+from tests.support import sandbox
 
 
 def mlc_create(sh, user, name, *extra):

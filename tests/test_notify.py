@@ -2,35 +2,14 @@
 
 import datetime
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 from ds01 import notify
+from tests.support.logins import fake_logins, utmp_entry
 
 BIN = Path(sys.executable).parent
-
-
-def utmp_entry(kind, login, line, pid=4242):
-    """One struct utmp record as glibc writes it (packed here independently of ds01)."""
-    return struct.pack("<hxxi32s4s32s256shhi2i4i20s", kind, pid, line.encode(), b"ts/0", login.encode(),
-                       b"host", 0, 0, 0, 0, 0, 0, 0, 0, 0, b"")
-
-
-def fake_logins(directory, entries):
-    """A utmp file and a terminal directory: one file per terminal, owned by its user."""
-    ttys = directory / "dev"
-    (ttys / "pts").mkdir(parents=True)
-    records = b""
-    for login, line, owner_uid, kind in entries:
-        records += utmp_entry(kind, login, line)
-        path = ttys / line
-        path.touch()
-        os.chown(path, owner_uid, -1)
-    utmp = directory / "utmp"
-    utmp.write_bytes(records)
-    return utmp, ttys
 
 
 def test_a_notice_goes_to_each_terminal_of_the_user_only(tmp_path, users):

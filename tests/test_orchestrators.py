@@ -7,8 +7,8 @@ import zipfile
 import pexpect
 import pytest
 
-from ds01 import sandbox
-from tests.test_gpu_cli import GpuLab
+from tests.support import sandbox
+from tests.support.gpulab import GpuLab
 
 IMAGE = sandbox.BASE_IMAGE
 

@@ -144,7 +144,7 @@ def test_no_shm_size_means_host_ipc(tmp_path):
 
 
 def test_the_shipped_policy_loads_and_its_defaults_are_the_embedded_ones():
-    from tests.conftest import REPO
+    from tests.support.harness import REPO
 
     shipped = policy.load(str(REPO / "etc" / "ds01" / "resource-limits.yaml"))
     defaults = shipped.section("defaults")

@@ -8,7 +8,7 @@ import tomllib
 import pexpect
 import pytest
 
-from tests.test_gpu_cli import GpuLab
+from tests.support.gpulab import GpuLab
 
 
 @pytest.fixture

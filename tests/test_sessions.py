@@ -2,7 +2,7 @@
 
 import pexpect
 
-from ds01 import sandbox
+from tests.support import sandbox
 
 
 def create(sh, user, name):

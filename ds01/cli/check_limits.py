@@ -37,15 +37,13 @@ def cli(user, no_sample, json_flag, table_flag, config):
     if out.table:
         import sys
 
-        out.renderer = lambda rows: render(rows[0], color=sys.stdout.isatty() and not _no_color())
+        out.renderer = lambda rows: render(rows[0], color=sys.stdout.isatty() and not _no_color(rt))
     out.emit(record)
     out.close()
 
 
-def _no_color():
-    import os
-
-    return bool(os.environ.get("NO_COLOR"))
+def _no_color(rt):
+    return bool(rt.settings.get("no_color"))
 
 
 def bar(share, color=False):

@@ -45,12 +45,13 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
     if user is not None and user != rt.caller.login and not rt.admin:
         raise PermissionDenied(f"the events of {user} are for admins only", hint="ds01-events shows your own")
     try:
-        since_at = clock.parse_since(since) if since else None
-        until_at = clock.parse_since(until) if until else None
+        now = rt.now()
+        since_at = clock.parse_since(since, now) if since else None
+        until_at = clock.parse_since(until, now) if until else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     accept = events.Filter(user, type_prefix, container, since_at, until_at)
-    path = os.path.join(events.log_dir(rt.policy), events.FILE_NAME)
+    path = os.path.join(rt.settings.get("log_dir"), events.FILE_NAME)
     out = new_output(json_flag, table_flag, COLUMNS)
     if follow:
         _follow(path, accept, out)

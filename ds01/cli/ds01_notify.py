@@ -25,7 +25,7 @@ def cli(user, message, container, title, json_flag, table_flag, config):
     """Send MESSAGE (or stdin) to USER; prints where it was delivered."""
     import sys
 
-    from .. import clock, notify
+    from .. import notify
     from ..errors import NotFound, PermissionDenied, UsageError
     from ..identity import lookup
     from ..runtime import Runtime
@@ -45,8 +45,8 @@ def cli(user, message, container, title, json_flag, table_flag, config):
         if rec["status"] != "running":
             raise UsageError(f"{rec['name']} is {rec['status']}; only a running container gets the alerts file")
         cid = rt.api.inspect_container(rec["id"])
-    result = notify.deliver(target.login, target.uid, notify.banner(title, text, clock.now()), cid,
-                            rt.engine if cid else None)
+    result = notify.deliver(target.login, target.uid, notify.banner(title, text, rt.now()), cid,
+                            rt.engine if cid else None, **notify.places(rt))
     for error in result["errors"]:
         sys.stderr.write(f"ds01-notify: warning: {error}\n")
     out = new_output(json_flag, table_flag, [("user", "USER"), ("terminals", "TERMINALS"),

@@ -30,7 +30,7 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
     if all_archs:
         archs = cat.archs()
     else:
-        chosen, how = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
+        chosen, how = catalog.arch_for(rt, cat, arch)
         archs = [chosen]
         rt.progress(f"architecture {chosen} ({how}); catalog {cat.source}")
     name = None

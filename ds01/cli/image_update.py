@@ -108,7 +108,7 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
     if edit:
         if not changes["changed"]:
             images.save_dockerfile(path, original, user)  # only to keep the .bak the edit starts from
-        _edit(path)
+        _edit(rt, path)
         with open(path, encoding="utf-8") as handle:
             edited = handle.read()
         Blocks(edited, path)  # the markers must still be readable
@@ -199,16 +199,15 @@ def _show(blocks):
         sys.stderr.write(f"{PHASE_TITLES.get(phase, phase)}: {' '.join(packages) if packages else '(none)'}\n")
 
 
-def _edit(path):
-    """$VISUAL / $EDITOR (split like a shell word list, never run through a shell), else nano or vi."""
-    import os
+def _edit(rt, path):
+    """The editor setting (VISUAL, EDITOR; split like a shell word list, never run through a shell), else nano or vi."""
     import shlex
     import shutil
     import subprocess
 
     from ..errors import Ds01Error
 
-    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    command = rt.settings.get("editor")
     argv = shlex.split(command) if command else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]
     result = subprocess.run([*argv, path])
     if result.returncode != 0:

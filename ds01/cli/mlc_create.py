@@ -42,7 +42,7 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
 
     rt = Runtime(config)
     cat = catalog.load(rt.policy)
-    chosen_arch, how = catalog.choose_arch(cat, arch, rt.policy, lambda: rt.inventory)
+    chosen_arch, how = catalog.arch_for(rt, cat, arch)
     if info:
         say(f"Architecture: {chosen_arch} ({how}); available: {', '.join(cat.archs())}")
         for name_ in cat.frameworks(chosen_arch):

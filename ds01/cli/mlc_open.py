@@ -28,7 +28,7 @@ def cli(name, script, config):
     if rec["status"] != "running":
         sessions.start(rt, rec)
     say(f"[{rec['name']}] opening shell to container")
-    code = sessions.run_session(rec, rt.caller)
+    code = sessions.run_session(rt, rec)
     say(f"[{rec['name']}] detached from container" if code else f"[{rec['name']}] container shell closed successfully")
     outcome = sessions.stop_if_idle(rt, rec)
     if outcome == "kept":

@@ -33,7 +33,7 @@ def cli(name, command, detach, script, config):
     if not command:
         say(f"[{rec['name']}] container started. To open a shell please run: mlc open {rec['name']}")
         return 0
-    argv = sessions.exec_argv(rec["container"], rt.caller.uid, rt.caller.gid, command, tty=False, detach=detach)
+    argv = sessions.exec_argv(rt, rec["container"], command, tty=False, detach=detach)
     return subprocess.run(argv, check=False).returncode
 
 

@@ -58,12 +58,11 @@ def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, ta
         click.echo(ds01_limits.answer(asked[0], limits, rt.policy))
         return
     if exemption_type:
-        from ..clock import now
         from ..lifecycle import exemptions
 
         if exemption_type not in exemptions.TIMERS:
             raise UsageError(f"unknown exemption type {exemption_type!r}", hint="one of: " + ", ".join(exemptions.TIMERS))
-        found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, now())
+        found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, rt.now())
         click.echo(ds01_limits.exemption_line(found))
         return
     if json_flag and prog() == "get_resource_limits.py":

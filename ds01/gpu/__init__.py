@@ -1,16 +1,10 @@
 """GPUs and MIG slices: the inventory (NVML or simulated), who holds what, and the allocator."""
 
-import os
 
 
-def inventory_source(policy):
-    """The simulated inventory file in use ($DS01_GPU_INVENTORY, else the policy's gpu.inventory), or None for NVML."""
-    return os.environ.get("DS01_GPU_INVENTORY") or policy.section("gpu").get("inventory") or None
-
-
-def load_inventory(policy, required=False):
-    """The host's GPUs: simulated when configured, else NVML. Without a driver: no GPUs (or an error if `required`)."""
-    path = inventory_source(policy)
+def load_inventory(path=None, required=False):
+    """The host's GPUs: simulated from `path` (the gpu_inventory setting) when given, else NVML.
+    Without a driver: no GPUs (or an error if `required`)."""
     if path:
         from . import simulated
 

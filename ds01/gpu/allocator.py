@@ -303,9 +303,9 @@ class Allocator:
 
     @functools.cached_property
     def state(self):
-        from .state import DEFAULT_LOCK_TIMEOUT, State, state_dir
+        from .state import DEFAULT_LOCK_TIMEOUT, State
 
-        return State(state_dir(self.rt.policy), self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
+        return State(self.rt.settings.get("state_dir"), self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
 
     @property
     def strategy(self):
@@ -315,9 +315,7 @@ class Allocator:
         """Who holds and claims what now; `exclude` (a container id) is left out, as if it were removed."""
         from .state import RELEASED
 
-        from .. import clock
-
-        now_dt = now or clock.now()
+        now_dt = now or self.rt.now()
         released = self.state.read(RELEASED, {})
         slots = self.inventory.slots()
         found = [h for h in H.read(self.rt.api, self.rt.policy, slots, released, now_dt) if h.id != exclude]

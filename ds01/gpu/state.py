@@ -13,15 +13,10 @@ import time
 
 from ..errors import Ds01Error, NoCapacity
 
-DEFAULT_STATE_DIR = "/var/lib/ds01"
 DEFAULT_LOCK_TIMEOUT = 30.0
 CLAIMS = "gpu-claims.json"
 RELEASED = "gpu-released.json"
 QUEUE = "gpu-queue.json"
-
-
-def state_dir(policy):
-    return os.environ.get("DS01_STATE_DIR") or policy.section("paths").get("state_dir") or DEFAULT_STATE_DIR
 
 
 class State:

@@ -123,7 +123,7 @@ class Job:
         from .. import clock
 
         started = time.monotonic()
-        self.now = clock.now()
+        self.now = self.rt.now()
         self.prepare()  # configuration errors stop the run before anything is touched
         lock = self._lock()
         if lock is False:
@@ -165,9 +165,7 @@ class Job:
     # ---------------------------------------------------------------- lock and memory
 
     def jobs_dir(self):
-        from ..gpu.state import state_dir
-
-        return os.path.join(state_dir(self.rt.policy), "jobs")
+        return os.path.join(self.rt.settings.get("state_dir"), "jobs")
 
     def _ensure_jobs_dir(self):
         directory = self.jobs_dir()
@@ -383,4 +381,4 @@ class Job:
         text = notify.banner(title, body, self.now)
         running = in_container and subject.status == "running"
         return notify.deliver(subject.user, subject.rec["uid"], text, subject.info if running else None,
-                              self.rt.engine if running else None)
+                              self.rt.engine if running else None, **notify.places(self.rt))

@@ -117,8 +117,8 @@ class Dockerd:
         return daemon
 
     def wait_ready(self, timeout):
-        from .dockerapi import DockerAPI
-        from .errors import Ds01Error
+        from ds01.dockerapi import DockerAPI
+        from ds01.errors import Ds01Error
 
         api = DockerAPI(self.host, timeout=5)
         deadline = time.monotonic() + timeout
@@ -199,8 +199,8 @@ def build_base_tarball(progress=print):
 
 def ensure_base_image(host, ref=BASE_IMAGE, progress=print):
     """Load the cached base image into the engine at `host` (docker import) unless it is there."""
-    from .dockerapi import DockerAPI
-    from .errors import NotFound
+    from ds01.dockerapi import DockerAPI
+    from ds01.errors import NotFound
 
     api = DockerAPI(host)
     try:
@@ -223,7 +223,7 @@ def ensure_ml_base_image(host, ref=ML_BASE_IMAGE, base=BASE_IMAGE):
     """The base image plus recording stand-ins for pip and apt-get: what a catalog image is in the sandbox."""
     import docker
 
-    from .images import context_tar
+    from ds01.images import context_tar
 
     client = docker.DockerClient(base_url=host, timeout=600)
     try:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """ds01-demo: a scripted walk-through on embedded defaults that leaves nothing behind.
 
 It shows a user's resolved limits and the (simulated) GPUs, the image catalog, builds the
@@ -35,7 +34,7 @@ def say(text):
 
 class Demo:
     def __init__(self):
-        from ds01 import sandbox
+        from tests.support import sandbox
         from ds01.dockerapi import DockerAPI
         from ds01.errors import Ds01Error
 

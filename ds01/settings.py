@@ -1,0 +1,110 @@
+"""Every value ds01 takes from its surroundings, in one table, read in one place, each with where it came from.
+
+This module is the only reader of the process environment. `Runtime` builds one `Settings` per
+command from the environment, the command's own arguments (`--config`) and the policy file; the rest
+of ds01 asks it. Each resolved value says its source (argument, environment, config or default), so a
+privileged side can refuse what an unprivileged caller's environment tried to set. The man pages'
+ENVIRONMENT section is rendered from `TABLE`.
+"""
+
+import os
+from dataclasses import dataclass
+
+ARGUMENT, ENVIRONMENT, CONFIG, DEFAULT = "argument", "environment", "config", "default"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: tuple  # variables read, the first one set wins
+    default: object
+    doc: str
+    config: tuple = ()  # (section, key) in the policy file, below the environment
+    documented: bool = True  # listed in the man pages' ENVIRONMENT
+
+
+TABLE = (
+    Setting("config", ("DS01_CONFIG",), "/etc/ds01/resource-limits.yaml",
+            "the policy file (default /etc/ds01/resource-limits.yaml; --config overrides it)"),
+    Setting("docker_host", ("DOCKER_HOST",), "unix:///var/run/docker.sock",
+            "the Docker engine to use (default unix:///var/run/docker.sock)"),
+    Setting("state_dir", ("DS01_STATE_DIR",), "/var/lib/ds01",
+            "GPU claims, reservations and the allocator lock (default /var/lib/ds01; the policy's paths.state_dir)",
+            config=("paths", "state_dir")),
+    Setting("gpu_inventory", ("DS01_GPU_INVENTORY",), None,
+            "a simulated GPU inventory (YAML) instead of NVML, for tests and demos (the policy's gpu.inventory)",
+            config=("gpu", "inventory")),
+    Setting("arch", ("MLC_ARCH",), None, "the catalog architecture, as for AIME's mlc (--arch overrides it)"),
+    Setting("log_dir", ("DS01_LOG_DIR",), "/var/log/ds01",
+            "where events.jsonl is written and read (default /var/log/ds01; the policy's paths.log_dir)",
+            config=("paths", "log_dir")),
+    Setting("now", ("DS01_NOW",), None,
+            "the time the lifecycle jobs and ds01-events use (Unix seconds or ISO 8601; tests)"),
+    Setting("utmp", ("DS01_UTMP",), "/var/run/utmp", "the login records notices are sent by (default /var/run/utmp; tests)"),
+    Setting("tty_dir", ("DS01_TTY_DIR",), "/dev", "where the terminals named in utmp are (default /dev; tests)"),
+    Setting("editor", ("VISUAL", "EDITOR"), None, "the editor image-update --edit opens (VISUAL, then EDITOR)"),
+    Setting("no_color", ("NO_COLOR",), None, "set to anything: tables without colour"),
+    Setting("sudo_uid", ("SUDO_UID",), None, "under sudo, the account that ran it, which is then the caller",
+            documented=False),
+    Setting("home", ("HOME",), "/", "the home of a caller without a passwd entry", documented=False),
+)
+BY_NAME = {s.name: s for s in TABLE}
+# What a shell in a container inherits from the caller's terminal (never ds01's own settings).
+SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    name: str
+    value: object
+    source: str  # ARGUMENT, ENVIRONMENT, CONFIG or DEFAULT
+    origin: str  # the variable, the flag, the policy key, or "built in"
+
+
+class Settings:
+    """One command's settings. `environ` is copied once; `policy` (a Policy, or a callable giving one) is
+    read only for settings that have a policy key, and only when asked."""
+
+    def __init__(self, environ=None, arguments=None, policy=None):
+        source = os.environ if environ is None else environ
+        names = {v for s in TABLE for v in s.env} | set(SESSION_PASS)
+        self._environ = {k: source[k] for k in names if source.get(k)}
+        self._arguments = {k: v for k, v in (arguments or {}).items() if v not in (None, "")}
+        self._policy = policy
+        self._cache = {}
+
+    def resolve(self, name):
+        """The value of `name` and where it came from: argument, then environment, then policy, then default."""
+        if name in self._cache:
+            return self._cache[name]
+        setting = BY_NAME[name]
+        found = None
+        if name in self._arguments:
+            found = Resolved(name, self._arguments[name], ARGUMENT, name)
+        for variable in setting.env:
+            if found is None and variable in self._environ:
+                found = Resolved(name, self._environ[variable], ENVIRONMENT, variable)
+        if found is None and setting.config and self._policy is not None:
+            policy = self._policy() if callable(self._policy) else self._policy
+            section, key = setting.config
+            value = policy.section(section).get(key)
+            if value not in (None, ""):
+                found = Resolved(name, value, CONFIG, f"{policy.path}: {section}.{key}")
+        if found is None:
+            found = Resolved(name, setting.default, DEFAULT, "built in")
+        self._cache[name] = found
+        return found
+
+    def get(self, name):
+        return self.resolve(name).value
+
+    def source(self, name):
+        return self.resolve(name).source
+
+    def session_environment(self):
+        """The caller's terminal variables a shell in a container gets (`docker exec -e`)."""
+        return {k: self._environ[k] for k in SESSION_PASS if k in self._environ}
+
+    def records(self):
+        """Every setting as a record (name, value, source, origin), for diagnostics."""
+        return [vars(self.resolve(s.name)) | {"env": list(s.env)} for s in TABLE]
