@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import NotFound, UsageError
-from .policy import PolicyError, read_config
+from .schema import PolicyError, read_config
 
 AIME_CATALOG = "/opt/aime-ml-containers/ml_images.repo"
 DEFAULT_ARCH = "CUDA_ADA"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import labels as L
 from . import names
 from .errors import NoCapacity, PermissionDenied, UsageError
-from .policy import sanitize_username
+from .names import sanitize_username
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
 FORBIDDEN_MOUNTS = ("/var/run/docker.sock", "/run/docker.sock")
@@ -70,24 +70,16 @@ class Plan:
         self.labels[L.GPU_EQ] = format(round(sum(s.weight for s in slots), 4), "g")
 
     def host_config(self):
-        limits = self.limits
+        from .policy import docker_terms
+
         config = {
             "binds": self.binds(),
             "network_mode": "host",
-            "nano_cpus": int(round(self.cpus * 1e9)),
-            "mem_limit": limits["memory"],
-            "memswap_limit": limits["memory_swap"],
-            "cgroup_parent": limits["slice"],
             "ulimits": [{"Name": name, "Soft": value, "Hard": value} for name, value in self.ulimits.items()],
             "devices": [f"{d}:{d}:rwm" for d in self.devices],
             "group_add": self.group_add,
         }
-        if limits["shm_size"] is None:
-            config["ipc_mode"] = "host"
-        else:
-            config["shm_size"] = limits["shm_size"]
-        if limits["pids_limit"] is not None:
-            config["pids_limit"] = limits["pids_limit"]
+        config.update((key, value) for key, value, _ in docker_terms(self.limits, self.limits["slice"], self.cpus))
         if self.gpus:
             config["device_requests"] = [{"driver": "nvidia", "device_ids": [g["uuid"] for g in self.gpus],
                                           "capabilities": [["gpu"]]}]
@@ -338,7 +330,8 @@ def create_container(rt, request, interface="atomic", dry_run=False):
     request.name = names.validate(request.name)
     allocator = None
     if not request.cpu_only:
-        from .gpu.allocator import Allocator, check_profile
+        from .gpu.allocator import Allocator
+        from .gpu.choice import check_profile
 
         allocator = Allocator(rt)
         check_profile(allocator.inventory, request.gpu_profile)  # bad input is refused before Docker is touched
@@ -453,7 +446,7 @@ def _gpu_request(rt, allocator, request):
     """(allocator, allocation request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
     if allocator is None:
         return None, None, []
-    from .gpu.allocator import Request, choose
+    from .gpu.choice import Request, choose
 
     given = request.gpu_options()
     if not given and not allocator.inventory.slots():

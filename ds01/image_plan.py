@@ -103,7 +103,7 @@ def plan(rt, name, answers, warn=None):
     """The Spec of image `name` for the caller. Raises before anything is written."""
     from . import images
     from .dockerfile import Spec
-    from .policy import sanitize_username
+    from .names import sanitize_username
 
     user = rt.caller
     phases, use_case = phases_for(answers, (answers.framework or "pytorch").lower(), warn)

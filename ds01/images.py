@@ -278,7 +278,7 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
     maintainer). The image `ref` named before is removed when nothing uses it any more.
     """
     from . import dockerfile as D
-    from .policy import sanitize_username
+    from .names import sanitize_username
 
     user = rt.caller
     with open(dockerfile_path, encoding="utf-8") as handle:

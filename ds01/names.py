@@ -1,4 +1,4 @@
-"""Container names: what users may type, and the Docker name `<name>._.<uid>` AIME uses."""
+"""Names: what users may type for a container, the Docker name `<name>._.<uid>` AIME uses, and logins in slice names."""
 
 import re
 
@@ -32,3 +32,21 @@ def split(docker_name):
     if sep and suffix.isdigit():
         return base, int(suffix)
     return docker_name, None
+
+
+def sanitize_username(login):
+    """A name safe inside a systemd slice name: `h.baker@x.lan` -> `h_baker`.
+
+    Strips the domain, maps everything but letters, digits, `_` and `:` to `_`, collapses
+    and trims underscores; names over 32 characters become 27 characters + `_` + 4 hex
+    digits of the md5 of the original (the same slice names DS01 produced).
+    """
+    name = str(login).split("@", 1)[0]
+    name = re.sub(r"[^A-Za-z0-9_:]", "_", name)
+    name = re.sub(r"_+", "_", name).strip("_")
+    if len(name) > 32:
+        import hashlib
+
+        digest = hashlib.md5(str(login).encode()).hexdigest()[:4]  # noqa: S324 - naming, not security
+        name = name[:27].rstrip("_") + "_" + digest
+    return name

@@ -6,188 +6,15 @@ file; otherwise `default_group`. Unlike DS01, an override is applied on top of t
 """
 
 import os
-import re
 from dataclasses import dataclass, field
 
-from .errors import Ds01Error, NotFound
-from .units import parse_bytes, parse_duration
+from .errors import NotFound
+from .names import sanitize_username
+from .schema import (Bool, Duration, ListOf, MapOf, Names, Number, Opaque, Percent, PolicyError, Section, Size,
+                     Text, Timestamp, LineMapping, load_yaml, validate)
 
 DEFAULT_PATH = "/etc/ds01/resource-limits.yaml"
 
-
-class PolicyError(Ds01Error):
-    """A policy file that cannot be used; the message names file, line and key."""
-
-
-# ---------------------------------------------------------------- value kinds
-
-class Kind:
-    """A validator for one key's value; `convert` returns the normalised value."""
-
-    nullable = False
-    doc = ""
-
-    def convert(self, value):  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class Number(Kind):
-    def __init__(self, nullable=False, minimum=0.0, maximum=None, integer=False, doc=""):
-        self.nullable, self.minimum, self.maximum, self.integer, self.doc = nullable, minimum, maximum, integer, doc
-
-    def convert(self, value):
-        if value is None:
-            if self.nullable:
-                return None
-            raise ValueError("must not be null")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"expected {'an integer' if self.integer else 'a number'}, got {value!r}")
-        if self.integer and not float(value).is_integer():
-            raise ValueError(f"expected an integer, got {value!r}")
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"must be at least {self.minimum}, got {value!r}")
-        if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"must be at most {self.maximum}, got {value!r}")
-        return int(value) if self.integer else float(value)
-
-
-class Bool(Kind):
-    def __init__(self, doc=""):
-        self.doc = doc
-
-    def convert(self, value):
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
-        return value
-
-
-class Text(Kind):
-    def __init__(self, nullable=False, choices=None, doc=""):
-        self.nullable, self.choices, self.doc = nullable, choices, doc
-
-    def convert(self, value):
-        if value is None and self.nullable:
-            return None
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {value!r}")
-        if self.choices and value not in self.choices:
-            raise ValueError(f"expected one of {', '.join(self.choices)}, got {value!r}")
-        return value
-
-
-class Size(Kind):
-    """A byte size such as `32g`; kept as bytes."""
-
-    def __init__(self, nullable=False, doc=""):
-        self.nullable, self.doc = nullable, doc
-
-    def convert(self, value):
-        if value is None:
-            if self.nullable:
-                return None
-            raise ValueError("must not be null")
-        return parse_bytes(value)
-
-
-class Duration(Kind):
-    """A duration; plain numbers are in `unit` (the key's suffix). Kept in that unit; None = unlimited."""
-
-    def __init__(self, unit, nullable=True, doc=""):
-        self.unit, self.nullable, self.doc = unit, nullable, doc
-
-    def convert(self, value):
-        seconds = parse_duration(value, self.unit)
-        if seconds is None:
-            if self.nullable:
-                return None
-            raise ValueError("must not be null")
-        return seconds / {"s": 1, "m": 60, "h": 3600}[self.unit]
-
-
-class Percent(Kind):
-    """A CPU quota like `9600%` (systemd CPUQuota) or a number of percent."""
-
-    def __init__(self, doc=""):
-        self.nullable, self.doc = True, doc
-
-    def convert(self, value):
-        if value is None:
-            return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-            return float(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*%\s*", value):
-            return float(value.strip().rstrip("%"))
-        raise ValueError(f"expected a percentage like 9600%, got {value!r}")
-
-
-class Timestamp(Kind):
-    """A point in time: `2026-12-01T09:00:00Z`, `2026-12-01 09:00` (local time) or a date (its midnight, local)."""
-
-    def __init__(self, nullable=False, doc=""):
-        self.nullable, self.doc = nullable, doc
-
-    def convert(self, value):
-        import datetime
-
-        if value is None and self.nullable:
-            return None
-        if isinstance(value, datetime.datetime):
-            moment = value
-        elif isinstance(value, datetime.date):
-            moment = datetime.datetime(value.year, value.month, value.day)
-        elif isinstance(value, str):
-            try:
-                moment = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                raise ValueError(f"expected a time like 2026-12-01T09:00:00Z, got {value!r}") from None
-        else:
-            raise ValueError(f"expected a time like 2026-12-01T09:00:00Z, got {value!r}")
-        return moment if moment.tzinfo else moment.astimezone()
-
-
-class Names(Kind):
-    """A list of strings (usernames, container names, paths)."""
-
-    def __init__(self, doc=""):
-        self.nullable, self.doc = True, doc
-
-    def convert(self, value):
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"expected a list of names, got {value!r}")
-        return [str(v) for v in value]
-
-
-class Section:
-    """A mapping with a fixed set of keys (each a Kind or a nested Section)."""
-
-    def __init__(self, keys, aliases=None, doc=""):
-        self.keys, self.aliases, self.doc = keys, aliases or {}, doc
-
-
-class MapOf:
-    """A mapping from free names (group names, usernames) to a Section."""
-
-    def __init__(self, section, doc=""):
-        self.section, self.doc = section, doc
-
-
-class ListOf:
-    """A list whose items are each a Section."""
-
-    def __init__(self, section, doc=""):
-        self.section, self.doc = section, doc
-
-
-class Opaque:
-    """A value ds01 stores but does not interpret (kept for DS01 configs)."""
-
-    def __init__(self, doc=""):
-        self.doc = doc
-
-
-# ---------------------------------------------------------------- the schema
 
 POLICY_KEYS = {
     "gpu_idle_threshold": Number(maximum=100, doc="GPU utilisation % below which a GPU counts as idle"),
@@ -305,6 +132,20 @@ TOP_KEYS = {
 }
 
 # Embedded defaults: what a policy without a key resolves to (DS01's shipped values).
+# Timers of containers by interface, for those made by tools other than ds01/AIME (DS01's
+# container_types); the policy's `container_types` section overrides them. ds01's own containers
+# (OWN_INTERFACES) use their owner's limits.
+INTERFACE_TIMERS = {
+    "devcontainer": {"idle_timeout_h": None, "max_runtime_h": 168.0, "sigterm_grace_s": 30.0},
+    "compose": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 45.0},
+    "docker": {"idle_timeout_h": 0.5, "max_runtime_h": 48.0, "sigterm_grace_s": 60.0},
+    "api": {"idle_timeout_h": None, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
+    # ds01's own: a JupyterHub single-user server (DS01 had no timers of its own for it)
+    "jupyter": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 30.0},
+    "unknown": {"idle_timeout_h": 0.25, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
+}
+OWN_INTERFACES = ("atomic", "orchestration")
+
 BUILTIN_LIMITS = {
     "max_gpu_equivalents": 1.0,
     "max_gpu_slots_per_container": 1,
@@ -337,103 +178,6 @@ BUILTIN_POLICIES = {
     "process_idle_threshold": 1,
     "gpu_hold_after_manual_stop_m": 15.0,
 }
-
-
-# ---------------------------------------------------------------- loading
-
-class _Mapping(dict):
-    """A dict that remembers the line of each key (1-based)."""
-
-    line = 0
-
-    def __init__(self):
-        super().__init__()
-        self.lines = {}
-
-
-def read_config(path, what, hint=None):
-    """The text of a configuration file; PolicyError naming the file when it cannot be read."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read the {what}: {exc.strerror}", hint=hint) from None
-
-
-def load_yaml(path, text):
-    """YAML whose mappings remember the line of each key (`.lines`, `.line`); PolicyError on bad YAML."""
-    import yaml
-
-    # libyaml's parser when PyYAML has it (about 5x faster: every command loads the policy)
-    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        pass
-
-    def construct_mapping(loader, node):
-        loader.flatten_mapping(node)
-        mapping = _Mapping()
-        mapping.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise PolicyError(f"{path}:{line}: keys must be names, got {key!r}")
-            key = str(key)
-            if key in mapping:
-                raise PolicyError(f"{path}:{line}: duplicate key '{key}' (first at line {mapping.lines[key]})")
-            mapping[key] = loader.construct_object(value_node, deep=True)
-            mapping.lines[key] = line
-        return mapping
-
-    Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
-    try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-
-
-def _suggest(key, known):
-    import difflib
-
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def validate(value, spec, path, where="", line=1):
-    """Return the normalised value for `spec`; raise PolicyError naming file:line and the key path."""
-    if isinstance(spec, Opaque):
-        return value
-    if isinstance(spec, Kind):
-        try:
-            return spec.convert(value)
-        except ValueError as exc:
-            raise PolicyError(f"{path}:{line}: {where}: {exc}") from None
-    if value is None:  # an empty section is valid
-        return [] if isinstance(spec, ListOf) else {}
-    if isinstance(spec, ListOf):
-        if not isinstance(value, list):
-            raise PolicyError(f"{path}:{line}: {where}: expected a list")
-        return [validate(item, spec.section, path, f"{where}[{i}]", getattr(item, "line", line))
-                for i, item in enumerate(value)]
-    if not isinstance(value, dict):
-        raise PolicyError(f"{path}:{line}: {where}: expected a mapping, got {value!r}")
-    lines = getattr(value, "lines", {})
-    result = {}
-    for key, item in value.items():
-        key_line = lines.get(key, line)
-        key_where = f"{where}.{key}" if where else key
-        if isinstance(spec, MapOf):
-            result[key] = validate(item, spec.section, path, key_where, key_line)
-            continue
-        name = spec.aliases.get(key, key)
-        if name not in spec.keys:
-            raise PolicyError(f"{path}:{key_line}: unknown key '{key_where}'{_suggest(key, spec.keys)}",
-                              hint="see man 5 ds01-resource-limits for every key")
-        if name in result:
-            raise PolicyError(f"{path}:{key_line}: '{key_where}' sets '{name}' twice (old and new name)")
-        result[name] = validate(item, spec.keys[name], path, key_where, key_line)
-    return result
 
 
 def _read_members(directory, group):
@@ -525,18 +269,7 @@ class Limits:
 
     def docker_args(self):
         """The `docker create` flags these limits become."""
-        from .units import format_bytes
-
-        args = [f"--cpus={self.values['max_cpus']:g}", f"--memory={format_bytes(self.values['memory'])}",
-                f"--memory-swap={format_bytes(self.values['memory_swap'])}"]
-        if self.values["shm_size"] is None:
-            args.append("--ipc=host")
-        else:
-            args.append(f"--shm-size={format_bytes(self.values['shm_size'])}")
-        if self.values["pids_limit"] is not None:
-            args.append(f"--pids-limit={self.values['pids_limit']}")
-        args.append(f"--cgroup-parent={self.slice_name}")
-        return args
+        return [flag for _, _, flag in docker_terms(self.values, self.slice_name)]
 
     def record(self):
         record = {"user": self.user, "group": self.group, "group_source": self.group_source,
@@ -545,6 +278,27 @@ class Limits:
         record["aggregate"] = self.aggregate
         record["policies"] = self.policies
         return record
+
+
+def docker_terms(values, slice_name, cpus=None):
+    """Limits in Docker's terms, written once: (host-config key, value, `docker create` flag) for each.
+
+    `values` are resolved limits (a Limits' values or its record); `cpus` caps max_cpus (the host's count).
+    """
+    from .units import format_bytes
+
+    cpus = values["max_cpus"] if cpus is None else cpus
+    terms = [("nano_cpus", int(round(cpus * 1e9)), f"--cpus={cpus:g}"),
+             ("mem_limit", values["memory"], f"--memory={format_bytes(values['memory'])}"),
+             ("memswap_limit", values["memory_swap"], f"--memory-swap={format_bytes(values['memory_swap'])}")]
+    if values["shm_size"] is None:
+        terms.append(("ipc_mode", "host", "--ipc=host"))
+    else:
+        terms.append(("shm_size", values["shm_size"], f"--shm-size={format_bytes(values['shm_size'])}"))
+    if values["pids_limit"] is not None:
+        terms.append(("pids_limit", values["pids_limit"], f"--pids-limit={values['pids_limit']}"))
+    terms.append(("cgroup_parent", slice_name, f"--cgroup-parent={slice_name}"))
+    return terms
 
 
 def load(path=None):
@@ -567,7 +321,7 @@ def load(path=None):
 def parse(text, path="<string>"):
     raw = load_yaml(path, text)
     if raw is None:
-        raw = _Mapping()
+        raw = LineMapping()
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}:1: the policy must be a mapping of sections")
     data = validate(raw, Section(TOP_KEYS), path, "", 1)
@@ -599,23 +353,3 @@ def parse(text, path="<string>"):
         line = raw.lines.get("default_group", 1)
         raise PolicyError(f"{path}:{line}: default_group '{default_group}' is not a group in 'groups'")
     return Policy(path=path, data=data, members=members, overrides=overrides)
-
-
-# ---------------------------------------------------------------- usernames
-
-def sanitize_username(login):
-    """A name safe inside a systemd slice name: `h.baker@x.lan` -> `h_baker`.
-
-    Strips the domain, maps everything but letters, digits, `_` and `:` to `_`, collapses
-    and trims underscores; names over 32 characters become 27 characters + `_` + 4 hex
-    digits of the md5 of the original (the same slice names DS01 produced).
-    """
-    name = str(login).split("@", 1)[0]
-    name = re.sub(r"[^A-Za-z0-9_:]", "_", name)
-    name = re.sub(r"_+", "_", name).strip("_")
-    if len(name) > 32:
-        import hashlib
-
-        digest = hashlib.md5(str(login).encode()).hexdigest()[:4]  # noqa: S324 - naming, not security
-        name = name[:27].rstrip("_") + "_" + digest
-    return name

@@ -41,7 +41,8 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
     """
     from .create import CreateRequest, create_container
     from .engine import image_repository
-    from .gpu.allocator import Allocator, Request, choose
+    from .gpu.allocator import Allocator
+    from .gpu.choice import Request, choose
 
     info = rt.api.inspect_container(rec["id"])
     mounts = {m.get("Destination"): m.get("Source") for m in info.get("Mounts") or [] if m.get("Type") == "bind"}

@@ -96,7 +96,8 @@ def _safe_stats(api, cid):
 
 def _gpu(rt, login, limits):
     """GPU-eq and slots held (containers and claims), the limits, and the user's place in the wait queue."""
-    from .gpu.allocator import Allocator, binding_limit
+    from .gpu.allocator import Allocator
+    from .gpu.choice import binding_limit
 
     allocator = Allocator(rt)
     snap = allocator.snapshot()

@@ -8,7 +8,7 @@ import pytest
 from ds01 import catalog
 from ds01.errors import NotFound, UsageError
 from ds01.gpu.model import Gpu, Inventory
-from ds01.policy import PolicyError
+from ds01.schema import PolicyError
 
 def _aime_catalog():
     """AIME's own catalog (not committed here): $DS01_AIME_CATALOG, else ../shared/reference beside a parent

@@ -8,7 +8,8 @@ import pytest
 from ds01.errors import NoCapacity, UsageError
 from ds01.gpu import holdings as H
 from ds01.gpu import simulated
-from ds01.gpu.allocator import Request, Snapshot, choose, reservations, simulate, user_record
+from ds01.gpu.choice import Request, Snapshot, choose, reservations, user_record
+from ds01.gpu.queue import simulate
 from ds01.policy import parse
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"

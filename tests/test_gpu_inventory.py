@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ds01.gpu import load_inventory, nvml, simulated
-from ds01.policy import PolicyError, parse
+from ds01.policy import parse
+from ds01.schema import PolicyError
 from ds01.runtime import Runtime
 from tests.support.fake_pynvml import FakeDriver
 

@@ -5,7 +5,8 @@ import textwrap
 import pytest
 
 from ds01 import policy
-from ds01.policy import BUILTIN_LIMITS, PolicyError
+from ds01.policy import BUILTIN_LIMITS
+from ds01.schema import PolicyError
 
 
 def write(tmp_path, text, name="resource-limits.yaml"):

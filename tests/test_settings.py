@@ -87,7 +87,7 @@ def test_a_config_named_by_the_environment_must_exist_but_the_default_may_be_abs
 
 
 def test_every_documented_variable_is_in_the_man_pages():
-    from ds01 import manpages
+    from ds01.generate import manpages
 
     from ds01.registry import by_name
 

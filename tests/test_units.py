@@ -2,7 +2,7 @@
 
 import pytest
 
-from ds01.policy import sanitize_username
+from ds01.names import sanitize_username
 from ds01.units import format_bytes, format_duration, parse_bytes, parse_duration
 
 

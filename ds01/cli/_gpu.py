@@ -39,3 +39,16 @@ def parse_wait(wait):
     if seconds is None or seconds < 0:
         raise UsageError(f"--wait takes a number of seconds (or a duration like 10m), got {wait!r}")
     return seconds
+
+
+def parse_count(text):
+    """`--num-gpus` as an int >= 1; UsageError (exit 2) for 0, negatives and words."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    if not text.isdigit() or int(text) < 1:
+        from ..errors import UsageError
+
+        raise UsageError(f"--num-gpus must be a whole number of at least 1, got {text!r}",
+                         hint="--cpu-only makes a container without a GPU")
+    return int(text)

@@ -42,7 +42,7 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
     from ..containers import TABLE_COLUMNS
     from ..create import CreateRequest, create_container
     from ..errors import UsageError
-    from ..gpu.allocator import parse_count
+    from ._gpu import parse_count
     from ..runtime import Runtime
 
     if image_arg and image_opt and image_arg != image_opt:

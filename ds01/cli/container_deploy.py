@@ -64,7 +64,7 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
         mode = "open" if terminal and len(targets) == 1 and not dry_run else "background"
     if mode == "open" and len(targets) > 1:
         raise UsageError("--open takes one container", hint="--background deploys several")
-    from ..gpu.allocator import parse_count
+    from ._gpu import parse_count
     from ._gpu import parse_wait
 
     options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=parse_count(num_gpus),

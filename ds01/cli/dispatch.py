@@ -64,7 +64,7 @@ def main(noun):
     prog = os.path.basename(sys.argv[0]) or noun
     args = sys.argv[1:]
     if noun == "ds01" and args[:1] == ["__complete"]:  # shell completion's helper (completions/)
-        from ..complete import main as complete
+        from ..completion_values import main as complete
 
         sys.exit(complete(args[1:]))
     if noun == "ds01":

@@ -23,7 +23,9 @@ See also: gpu-release, gpu-status, container-create""")
 def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_flag, config):
     """Claim GPU slots now and print the claim (claim, slots, uuids, gpu_eq, expires_at)."""
     from ..errors import PermissionDenied, UsageError
-    from ..gpu.allocator import Allocator, Request, check_profile, parse_count
+    from ..gpu.allocator import Allocator
+    from ..gpu.choice import Request, check_profile
+    from ._gpu import parse_count
     from ..identity import lookup
     from ..runtime import Runtime
 

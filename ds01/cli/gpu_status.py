@@ -19,7 +19,7 @@ See also: gpu-user-status, gpu-inventory, gpu-allocate""")
 @config_option
 def cli(json_flag, table_flag, config):
     """One record per GPU slot: slot, uuid, gpu, type, profile, memory, utilisation, state, containers, users."""
-    from ..gpu.allocator import Allocator, slot_records
+    from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
     allocator = Allocator(Runtime(config))
@@ -59,3 +59,25 @@ def _grouped(rows, inventory):
 
 def main():
     run(cli)
+
+
+def slot_records(snap):
+    """One record per slot, as gpu-status prints them."""
+    records = []
+    for slot in snap.slots:
+        holders = snap.holders(slot.id)
+        claims = snap.claimants(slot.id)
+        reservation = snap.reserved_for(slot.id)
+        state = snap.state(slot.id)
+        users = [h.user for h in holders] + [c.get("user") for _, c in claims]
+        records.append({
+            "slot": slot.id, "uuid": slot.uuid, "gpu": slot.gpu, "type": slot.type, "profile": slot.profile,
+            "gpu_eq": round(slot.weight, 4), "memory_used": slot.memory_used, "memory_total": slot.memory_total,
+            "utilization": slot.utilization, "state": state,
+            "containers": [h.container for h in holders], "users": list(dict.fromkeys(u for u in users if u)),
+            "claims": [cid for cid, _ in claims],
+            "reserved_for": reservation.user if reservation else None,
+            "reservation_reason": reservation.reason if reservation else None,
+            "host_pids": snap.busy.get(slot.id, []),
+        })
+    return records

@@ -16,7 +16,8 @@ See also: gpu-status, resource-limits""")
 def cli(user, json_flag, table_flag, config):
     """Held slots and containers, GPU-eq used / limit, per-container limit, and what USER could get now."""
     from ..errors import NotFound
-    from ..gpu.allocator import Allocator, user_record
+    from ..gpu.allocator import Allocator
+    from ..gpu.choice import user_record
     from ..identity import lookup
     from ..runtime import Runtime
 

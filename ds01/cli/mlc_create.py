@@ -36,7 +36,7 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     from .. import catalog
     from ..create import CreateRequest, create_container
     from ..errors import UsageError
-    from ..gpu.allocator import parse_count
+    from ._gpu import parse_count
     from ..runtime import Runtime
     from ._mlc import interactive, say
 

@@ -32,7 +32,7 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
     from ..containers import TABLE_COLUMNS
     from ..create import CreateRequest
     from ..deploy import GUIDE, deploy
-    from ..gpu.allocator import parse_count
+    from ._gpu import parse_count
     from ..runtime import Runtime
     from ._common import new_output, session
 

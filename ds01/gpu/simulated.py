@@ -6,7 +6,7 @@ errors naming file and line, like the policy.
 
 import re
 
-from ..policy import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, read_config, validate
+from ..schema import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, read_config, validate
 from .model import Gpu, Inventory, MigDevice, Process
 
 PROFILE_RE = re.compile(r"^(?:(\d+)c\.)?(\d+)g\.(\d+)gb(?:\+\w+)?$")

@@ -9,7 +9,7 @@ people an admin meant to protect.
 import os
 from dataclasses import dataclass
 
-from ..policy import ListOf, Names, Section, Text, Timestamp, load_yaml, read_config, validate
+from ..schema import ListOf, Names, Section, Text, Timestamp, load_yaml, read_config, validate
 
 FILE_NAME = "lifecycle-exemptions.yaml"
 TIMERS = ("idle_timeout_h", "max_runtime_h", "max_pause_time_h")
@@ -47,7 +47,7 @@ def path_for(policy):
 
 def load(policy):
     """Every exemption in the file (none when it does not exist); PolicyError when it is malformed."""
-    from ..policy import PolicyError
+    from ..schema import PolicyError
 
     path = path_for(policy)
     if path is None or not os.path.exists(path):

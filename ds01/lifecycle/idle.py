@@ -198,7 +198,7 @@ class IdleCheck(Job):
         exemption = E.find(self.exemptions, subject.user, "idle_timeout_h", self.now)
         if timeout is None or exemption:
             return self.exempt(subject, "idle_timeout_h", exemption,
-                               f"{subject.type} containers have no idle timeout", signals)
+                               f"{subject.interface} containers have no idle timeout", signals)
         share, factor = demand
         if factor is not None:
             timeout *= factor
@@ -269,7 +269,7 @@ class IdleCheck(Job):
     def _stop(self, subject, idle_for, timeout, signals, stale):
         name = subject.rec["name"]
         grace = self.stop_grace(subject)
-        remove = subject.type == "orchestration"
+        remove = subject.interface == "orchestration"
 
         def stop():
             after = ("It is then removed (made by container-deploy); your files in /workspace are kept, "

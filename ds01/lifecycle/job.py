@@ -9,99 +9,20 @@ sent, running time) lives in `<state dir>/jobs/<job>.json`, a root-owned directo
 cannot write, so nobody can edit their way out of a timer or hold the lock.
 """
 
-import datetime
 import json
 import os
-import re
 import sys
 import time
-from dataclasses import dataclass, field
 
-from .. import labels as L
+from . import subjects
 from ..errors import Ds01Error, NotFound
 
-# Timers of containers made by tools other than ds01/AIME (DS01's container_types); the policy's
-# `container_types` section overrides them. ds01's own containers use their owner's limits.
-TYPE_DEFAULTS = {
-    "devcontainer": {"idle_timeout_h": None, "max_runtime_h": 168.0, "sigterm_grace_s": 30.0},
-    "compose": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 45.0},
-    "docker": {"idle_timeout_h": 0.5, "max_runtime_h": 48.0, "sigterm_grace_s": 60.0},
-    "api": {"idle_timeout_h": None, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
-    # ds01's own: a JupyterHub single-user server (DS01 had no timers of its own for it)
-    "jupyter": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 30.0},
-    "unknown": {"idle_timeout_h": 0.25, "max_runtime_h": 24.0, "sigterm_grace_s": 30.0},
-}
-USER_TYPES = ("atomic", "orchestration")
-_COMPOSE_NAME = re.compile(r"_\d+$")
-COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("type", "TYPE"), ("status", "STATUS"),
+COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("interface", "INTERFACE"), ("status", "STATUS"),
            ("decision", "DECISION"), ("reason", "REASON")]
 
 
 class Skip(Exception):
     """The container changed since it was listed (say, started again): leave it this run."""
-
-
-def container_type(labels, tracked, name=""):
-    """atomic / orchestration (ds01, AIME), devcontainer, compose, jupyter, api, docker, or unknown.
-
-    In DS01's order: a creation-interface label wins; then `ds01.managed=true` or a ds01/DS01/AIME
-    container (labels or a `name._.uid` name) is atomic; then VS Code (`vscode-*` names, a
-    `devcontainer` label key), compose (its project label, `*_N` names), JupyterHub (`jupyter-*`,
-    `jupyterhub-*`, the `hub.jupyter.org/username` label); anything else is docker.
-    """
-    interface = L.first(labels, L.INTERFACE, L.DS01_INTERFACE, "ds01.container_type")
-    if interface:
-        interface = str(interface).lower()
-        return "devcontainer" if interface == "vscode" else interface
-    if tracked or str(labels.get(L.DS01_MANAGED, "")).lower() == "true":
-        return "atomic"
-    if name.startswith("vscode-") or any(key == "devcontainer" or key.startswith("devcontainer.") for key in labels):
-        return "devcontainer"
-    if "com.docker.compose.project" in labels or _COMPOSE_NAME.search(name):
-        return "compose"
-    if name.startswith(("jupyter-", "jupyterhub-")) or "hub.jupyter.org/username" in labels:
-        return "jupyter"
-    return "docker"
-
-
-@dataclass
-class Subject:
-    """One container as a job sees it."""
-
-    info: dict
-    rec: dict
-    type: str
-    devices: list
-    slots: list
-    limits: object
-    started: datetime.datetime | None
-    finished: datetime.datetime | None
-    created: datetime.datetime | None
-    tracked: bool                 # made by ds01, DS01 or AIME (labels or `name._.uid`): the only ones jobs remove
-    state: dict = field(default_factory=dict)  # this job's memory of it
-
-    @property
-    def id(self):
-        return self.info["Id"]
-
-    @property
-    def labels(self):
-        return (self.info.get("Config") or {}).get("Labels") or {}
-
-    @property
-    def status(self):
-        return self.info["State"].get("Status")
-
-    @property
-    def user(self):
-        return self.rec["user"]
-
-    def workspace(self):
-        """The host directory mounted at /workspace, or None: the mount itself, not the label (labels are
-        whatever the container's creator wrote)."""
-        from ..workspace_files import bind_source
-
-        return bind_source(self.info)
 
 
 class Job:
@@ -232,31 +153,8 @@ class Job:
     # ---------------------------------------------------------------- containers
 
     def subjects(self):
-        """Every container, inspected once, with owner, type, devices and the owner's limits."""
-        from ..containers import is_listed, record
-        from ..gpu.holdings import devices_from_inspect, parse_time, slots_for
-
-        slots = self.inventory_slots()
-        result = []
-        for entry in self.rt.api.containers(all=True):
-            try:
-                info = self.rt.api.inspect_container(entry["Id"])
-            except NotFound:
-                continue
-            rec = record(info)
-            labels = (info.get("Config") or {}).get("Labels") or {}
-            tracked = is_listed({"Labels": labels, "Names": [info["Name"]]})
-            kind = container_type(labels, tracked, info["Name"].lstrip("/"))
-            if kind == "docker" and not rec["user"]:
-                kind = "unknown"  # nobody to tell, no owner's limits: DS01's strictest timers
-            devices = devices_from_inspect(info)
-            state = info.get("State") or {}
-            result.append(Subject(
-                info=info, rec=rec, type=kind, devices=devices, slots=slots_for(devices, slots),
-                limits=self.rt.policy.resolve(rec["user"] or ""),
-                started=parse_time(state.get("StartedAt")), finished=parse_time(state.get("FinishedAt")),
-                created=parse_time(info.get("Created")), tracked=tracked))
-        return sorted(result, key=lambda s: s.rec["container"])
+        """Every container, inspected once (subjects.read)."""
+        return subjects.read(self.rt, self.inventory_slots())
 
     def inventory_slots(self):
         """The inventory's slots, read once per run (none, with a warning, when it cannot be read)."""
@@ -273,43 +171,20 @@ class Job:
         return self.all_containers or bool(subject.devices)
 
     def protected(self, subject):
-        """Why no job may touch this container, or None."""
-        labels = subject.labels
-        monitoring = self.rt.policy.section("monitoring")
-        for key in (L.PROTECTED, L.DS01_PROTECTED, monitoring.get("infrastructure_label")):
-            if key and str(labels.get(key, "")).lower() == "true":
-                return f"protected by label {key}=true"
-        names = set(monitoring.get("infrastructure_containers") or [])
-        if names & {subject.rec["container"], subject.rec["name"], subject.info["Name"].lstrip("/")}:
-            return "an infrastructure container (monitoring.infrastructure_containers)"
-        return None
+        return subjects.protected(self.rt.policy, subject)
 
     def timer(self, subject, key):
-        """Seconds of `key` (idle_timeout_h, max_runtime_h, max_pause_time_h) for this container; None = never."""
-        if subject.type in USER_TYPES or key not in TYPE_DEFAULTS["unknown"]:
-            return subject.limits.seconds(key)
-        configured = self.rt.policy.section("container_types").get(subject.type) or {}
-        if key in configured:
-            value = configured[key]
-        else:
-            value = TYPE_DEFAULTS.get(subject.type, TYPE_DEFAULTS["unknown"])[key]
-        return None if value is None else value * 3600
+        return subjects.timer(self.rt.policy, subject, key)
 
     def stop_grace(self, subject):
-        """Seconds between the stop signal and SIGKILL: the type's sigterm_grace_s, else the owner's policy."""
-        configured = self.rt.policy.section("container_types").get(subject.type) or {}
-        if "sigterm_grace_s" in configured:
-            return configured["sigterm_grace_s"]
-        if subject.type not in USER_TYPES and subject.type in TYPE_DEFAULTS:
-            return TYPE_DEFAULTS[subject.type]["sigterm_grace_s"]
-        return subject.limits.policies["sigterm_grace_s"]
+        return subjects.stop_grace(self.rt.policy, subject)
 
     # ---------------------------------------------------------------- decisions
 
     def decide(self, subject, decision, reason, signals=None, action=None, **extra):
         """Record one decision; run `action` unless this is a dry run. Returns the record."""
         record = {"job": self.name, "container": subject.rec["container"], "name": subject.rec["name"],
-                  "user": subject.user, "type": subject.type, "status": subject.status, "decision": decision,
+                  "user": subject.user, "interface": subject.interface, "type": subject.interface, "status": subject.status, "decision": decision,
                   "reason": reason, "signals": signals or {}, "dry_run": self.dry_run}
         record.update(extra)
         if action is not None and not self.dry_run:

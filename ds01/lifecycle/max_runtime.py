@@ -85,7 +85,7 @@ class MaxRuntime(Job):
         if limit is None or exemption:
             if subject.status != "paused":
                 self.exempt(subject, "max_runtime_h", exemption,
-                            f"no max runtime for {subject.type} containers of {subject.user or 'unknown owners'}",
+                            f"no max runtime for {subject.interface} containers of {subject.user or 'unknown owners'}",
                             signals)
             return False
         percent = total / limit * 100 if limit else 100.0

@@ -7,7 +7,7 @@ versions, MIG profiles, logins) come from `ds01 __complete KIND WORDS...` (ds01/
 
 import importlib
 
-from . import registry
+from .. import registry
 
 HEADER = "# Generated from ds01/registry.py by `make generate`; do not edit."
 

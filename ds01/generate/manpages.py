@@ -9,10 +9,10 @@ import importlib
 import os
 import re
 
-from . import registry
+from .. import registry
 
 SECTION_TITLE = "ds01 manual"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FILES = (
     ("/etc/ds01/resource-limits.yaml", "the policy: limits per group and user (ds01-resource-limits(5))"),
@@ -29,7 +29,7 @@ EXIT_CODES = (
 
 def environment_rows():
     """(variables, meaning) of every documented setting (ds01.settings.TABLE)."""
-    from .settings import TABLE
+    from ..settings import TABLE
 
     return [(", ".join(s.env), s.doc) for s in TABLE if s.documented]
 
@@ -195,7 +195,7 @@ def command_page(command, sections=None):
 
 
 def dispatcher_page(noun):
-    from .registry import DISPATCHER_SUMMARIES, verbs
+    from ..registry import DISPATCHER_SUMMARIES, verbs
 
     lines = _header(noun, 1, DISPATCHER_SUMMARIES.get(noun, "run a ds01 command by noun and verb"))
     lines += [".SH SYNOPSIS", f"\\fB{esc(noun)}\\fR \\fIVERB\\fR [\\fIARGS\\fR]...", ".SH DESCRIPTION", ".PP",
@@ -214,7 +214,7 @@ def dispatcher_page(noun):
 
 
 def ds01_dispatcher_page():
-    from .registry import DISPATCHERS, verbs
+    from ..registry import DISPATCHERS, verbs
 
     nouns = [n for n in DISPATCHERS if verbs(n)]
     lines = _header("ds01", 1, "run any ds01 command as ds01 NOUN VERB")
@@ -227,22 +227,18 @@ def ds01_dispatcher_page():
 
 def limits_page():
     """ds01-resource-limits(5): every policy key, from the schema in ds01/policy.py."""
-    from . import generate
-    from . import policy as P
+    from .. import policy as P
+    from ..schema import Section
+    from .schema_rows import POLICY_INTRO, rows
 
     lines = _header("ds01-resource-limits", 5, "the ds01 policy file: limits per group and user")
     lines += [".SH SYNOPSIS", "\\fI/etc/ds01/resource\\-limits.yaml\\fR", ".SH DESCRIPTION"]
-    for paragraph in generate.POLICY_INTRO:
+    for paragraph in POLICY_INTRO:
         lines += [".PP", inline(paragraph)]
 
     def table(title, keys, defaults=None, aliases=None):
         lines.append(".SH " + esc(title.upper()))
-        for key, spec in keys.items():
-            if isinstance(spec, P.Section):
-                kind, doc = "mapping", spec.doc + " (see below)"
-            else:
-                kind, doc = generate._kind_text(spec), getattr(spec, "doc", "")
-            default = "" if defaults is None or key not in defaults else generate._default_text(spec, defaults[key])
+        for key, kind, default, doc in rows(keys, defaults):
             tail = f" Default: {default}." if default else ""
             lines.extend([".TP", f"\\fB{esc(key)}\\fR ({esc(kind)})", esc(f"{doc}.{tail}".replace("..", "."))])
         if aliases:
@@ -255,7 +251,7 @@ def limits_page():
     table("policies (global, or per group or user)", P.POLICY_KEYS, P.BUILTIN_POLICIES)
     table("Top-level sections", {k: v for k, v in P.TOP_KEYS.items()})
     for key, spec in P.TOP_KEYS.items():
-        if isinstance(spec, P.Section) and key not in ("defaults", "policies"):
+        if isinstance(spec, Section) and key not in ("defaults", "policies"):
             table(f"{key} section", spec.keys)
     lines += [".SH EXAMPLES", ".nf", *[esc(line) for line in EXAMPLE_POLICY.splitlines()], ".fi",
               ".SH FILES", ".TP", "\\fI/etc/ds01/groups/GROUP.members\\fR", "members of GROUP, one login per line",

@@ -1,0 +1,51 @@
+"""docs/config.md: the policy reference, rendered from the schema in ds01/policy.py."""
+
+from ..schema import Section
+from .schema_rows import POLICY_INTRO, default_text, rows
+
+
+def config_reference():
+    """docs/config.md, from the policy schema in ds01/policy.py."""
+    from .. import policy as P
+
+    lines = [
+        "# Policy reference (`resource-limits.yaml`)",
+        "",
+        "Generated from `ds01/policy.py` by `make generate`; do not edit.",
+        "",
+        *POLICY_INTRO,
+        "",
+    ]
+
+    def section(title, keys, defaults=None, aliases=None):
+        lines.extend([f"## {title}", "", "| key | kind | default | meaning |", "|---|---|---|---|"])
+        for key, kind, default, doc in rows(keys, defaults):
+            lines.append(f"| `{key}` | {kind} | {default} | {doc} |")
+        if aliases:
+            lines.extend(["", "Old names still read: " + ", ".join(f"`{a}` → `{n}`" for a, n in aliases.items()) + "."])
+        lines.append("")
+
+    section("Limits (`defaults`, `groups.<name>`, `user_overrides.<user>`)", P.LIMIT_KEYS, P.BUILTIN_LIMITS,
+            P.LIMIT_ALIASES)
+    lines.extend(["Groups also take `members` (list of usernames) and `description`.", ""])
+    section("`aggregate` (per user, all containers)", P.AGGREGATE_KEYS)
+    section("`policies` (global, or per group / user)", P.POLICY_KEYS, P.BUILTIN_POLICIES)
+    lines.extend(["## Top-level sections", "", "| key | meaning |", "|---|---|"])
+    for key, spec in P.TOP_KEYS.items():
+        lines.append(f"| `{key}` | {getattr(spec, 'doc', '')} |")
+    lines.append("")
+    for key, spec in P.TOP_KEYS.items():
+        if isinstance(spec, Section) and key not in ("defaults", "policies"):
+            section(f"`{key}`", spec.keys)
+
+    section("`container_types.<interface>`", P.CONTAINER_TYPE_KEYS)
+    lines.extend([f"Timers of containers by interface. {' and '.join(f'`{t}`' for t in P.OWN_INTERFACES)} containers (made by "
+                  "ds01 or AIME) use their owner's limits; the others use these, whose built-in values are: "
+                  + "; ".join(f"`{t}` " + ", ".join(f"{k} {default_text(None, v)}" for k, v in values.items())
+                              for t, values in P.INTERFACE_TIMERS.items()) + ".", ""])
+    lines.extend(["## `lifecycle-exemptions.yaml`", "",
+                  "Beside the policy: `exemptions:` a list of `{username, exempt_from: [idle_timeout_h | max_runtime_h "
+                  "| max_pause_time_h], reason, category, approved_by, approved_on, expires_on}` (`expires_on: null` = "
+                  "permanent). A malformed file is an error naming file and line, and the lifecycle jobs then act "
+                  "on nothing.", ""])
+    return "\n".join(lines)
