@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client
 
-.PHONY: demo test deps system-deps generate check-generated bench clean
+.PHONY: demo test test-fast lint deps system-deps generate check-generated bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ deps: $(BIN)/python
 demo: deps system-deps
 	$(BIN)/python -m tests.support.demo
 
-test: deps system-deps
+# The whole suite, after the lint and type gate (make lint).
+test: deps system-deps lint
 	$(BIN)/python -m pytest -q tests
+
+# The pure-logic tier: no root, no Docker, a few seconds (-m "not system": tests/conftest.py marks the rest).
+test-fast: deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not system" tests
+
+# ruff (pyproject.toml) and mypy (strict on the modules pyproject.toml lists, checked everywhere else).
+lint: deps
+	$(BIN)/ruff check ds01 tests bench
+	$(BIN)/mypy
 
 generate: deps
 	$(BIN)/python -m ds01.generate

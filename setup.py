@@ -29,5 +29,7 @@ setup(
         "portalocker>=2.8,<3",  # 3.x reads its version through importlib.metadata: +30 ms per command
         "packaging>=23",
     ],
-    extras_require={"test": ["pytest>=8", "pexpect>=4.9"]},
+    # ruff and mypy are the lint gate `make test` runs; pinned so a new release cannot turn CI red.
+    extras_require={"test": ["pytest>=8", "pexpect>=4.9",
+                             "ruff==0.17.6", "mypy==2.4.1", "types-PyYAML==6.0.12.20261122"]},
 )

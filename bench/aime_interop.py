@@ -19,6 +19,7 @@ import tempfile
 import time
 
 from benchlib import BINDIR, docker_cli, engine, line, timed
+
 from tests.support import sandbox
 
 NAME = "aimebox"

@@ -18,7 +18,7 @@ BINDIR = os.path.dirname(sys.executable)
 def timed(argv, env):
     """(seconds, stdout) of one run of argv, which must succeed."""
     start = time.perf_counter()
-    result = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    result = subprocess.run(argv, env=env, capture_output=True, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"bench: {' '.join(argv)} failed: {result.stderr.decode()}")

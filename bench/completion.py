@@ -9,6 +9,7 @@ import argparse
 import os
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+
 from tests.support import sandbox
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -10,6 +10,7 @@ import os
 import sys
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+
 from tests.support import sandbox
 
 

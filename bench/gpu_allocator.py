@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall, timed
+
 from tests.support import sandbox
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bench: `image-list --json` against `docker images --format '{{json .}}'`, and `image-catalog` against `python -c pass`.
+"""Bench: `image-list --json` against `docker images --format '{{json .}}'`,
+and `image-catalog` against `python -c pass`.
 
 N user images (tags of the base image, each labelled as image-create labels it) and N containers
 using them, in a private dockerd (tests/support/sandbox.py); medians and ratios from the same run.
@@ -11,8 +12,9 @@ import os
 import sys
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
-from tests.support import sandbox
+
 from ds01.images import context_tar
+from tests.support import sandbox
 
 
 def main():

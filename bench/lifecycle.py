@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall, timed
+
 from tests.support import sandbox
 
 

@@ -12,7 +12,8 @@ LINES = (
     'set -eu;',
     'login="$1"; uid="$2"; gid="$3"; cname="$4"; sudoers="$5";',
     'if ! getent group "$gid" >/dev/null 2>&1; then',
-    '  if getent group "$login" >/dev/null 2>&1; then groupmod -g "$gid" "$login"; else groupadd -g "$gid" "$login"; fi;',
+    '  if getent group "$login" >/dev/null 2>&1; then groupmod -g "$gid" "$login"; else groupadd -g "$gid" '
+    '"$login"; fi;',
     'fi;',
     'existing=$(getent passwd "$uid" | cut -d: -f1 || true);',
     'if [ -n "$existing" ] && [ "$existing" != "$login" ]; then',

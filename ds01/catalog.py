@@ -9,6 +9,7 @@ built in, so a machine without AIME still resolves `pytorch`. Architecture prece
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import NotFound, UsageError
 from .schema import PolicyError, read_config
@@ -57,7 +58,7 @@ class Catalog:
 
     def archs(self):
         """Every architecture named in the catalog, in first-seen order."""
-        seen = {}
+        seen: dict[Any, Any] = {}
         for entry in self.entries:
             for arch in entry.archs:
                 seen.setdefault(arch, None)

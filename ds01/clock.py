@@ -9,7 +9,7 @@ locks and claims keep real time.
 import datetime
 import re
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 _RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
@@ -65,6 +65,6 @@ def parse_docker(text):
     text = text.replace("Z", "+00:00")
     main, _, rest = text.partition(".")
     if rest:
-        digits = re.match(r"\d*", rest).group(0)
+        digits = re.match(r"\d*", rest).group(0)  # type: ignore[union-attr]  # \d* always matches
         text = f"{main}.{digits[:6]}{rest[len(digits):]}"
     return datetime.datetime.fromisoformat(text)

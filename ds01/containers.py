@@ -14,7 +14,7 @@ TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("ima
 ACTIVE = ("running", "paused", "restarting")
 INACTIVE = ("created", "exited", "dead")
 
-_LOGINS = {}
+_LOGINS: dict[int, str | None] = {}
 _LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

@@ -231,7 +231,8 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
     return Plan(
         name=name, container=container, login=user.login, uid=user.uid, gid=user.gid, image=image,
-        run_image=setup_image or tag_image or image, setup_image=setup_image, tag_image=tag_image, workspace=ws_real, data=data_real,
+        run_image=setup_image or tag_image or image, setup_image=setup_image, tag_image=tag_image,
+        workspace=ws_real, data=data_real,
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
         group_add=["video", "sudo"] if (setup_image or baked) else [],

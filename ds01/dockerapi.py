@@ -115,7 +115,8 @@ class DockerAPI:
 
         `one_shot`: a single reading at once (memory is right; CPU % needs two readings).
         """
-        return self.get(f"/containers/{_quote(ref)}/stats", stream="false", **({"one-shot": "true"} if one_shot else {}))
+        extra = {"one-shot": "true"} if one_shot else {}
+        return self.get(f"/containers/{_quote(ref)}/stats", stream="false", **extra)
 
     def top(self, ref):
         """(host pid, command line) of every process in a running container (`docker top`)."""

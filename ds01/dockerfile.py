@@ -187,7 +187,7 @@ class Blocks:
             position = matches[-1] + 1 if kind == "apt" else matches[-1]
         new = ["", f"# ds01:begin {kind} {phase}", f"# ds01:end {kind} {phase}", ""]
         current = {p: list(v) for p, v in self.packages.items()}
-        self.__init__("\n".join(self.lines[:position] + new + self.lines[position:]), self.path)
+        Blocks.__init__(self, "\n".join(self.lines[:position] + new + self.lines[position:]), self.path)
         self.packages.update(current)
 
     def kind(self, phase):

@@ -76,7 +76,7 @@ def answer(flag, limits, policy):
 
 def aggregate_as_written(aggregate):
     """The aggregate section in DS01's units: cpu_quota "9600%", memory_max "96G"."""
-    shown = {}
+    shown: dict[str, str | None] = {}
     for key, value in aggregate.items():
         if value is None:
             shown[key] = None

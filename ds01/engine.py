@@ -4,6 +4,7 @@ Every step is checked; a failed create leaves no setup container and no image ta
 """
 
 import time
+from typing import Any
 
 from . import labels as L
 from .errors import Ds01Error, NotFound
@@ -41,7 +42,7 @@ class Engine:
     Every change is written to the event log through `log` (set by the Runtime), after it succeeded.
     """
 
-    log = None
+    log: Any = None  # the event log writer (Runtime sets it)
 
     def __init__(self):
         import docker
@@ -168,7 +169,8 @@ class Engine:
         self._event("container.start", info, running=bool(state.get("Running")))
         if not state.get("Running"):
             logs = self.api.logs(ref, tail=10).decode(errors="replace").strip()
-            raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): {logs or state.get('Error')}")
+            raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): "
+                            f"{logs or state.get('Error')}")
 
     def pause(self, ref):
         self._call(f"pause {ref}", self.api.pause, ref)
@@ -285,5 +287,5 @@ class Engine:
     def _quietly(fn, *args, **kwargs):
         try:
             fn(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - best-effort cleanup after an error already being reported
+        except Exception:  # noqa: BLE001, S110 - best-effort cleanup after an error already being reported
             pass

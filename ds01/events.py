@@ -94,7 +94,7 @@ class Log:
 def read(path):
     """Events in file order; lines that are not JSON objects are skipped."""
     try:
-        handle = open(path, encoding="utf-8", errors="replace")
+        handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         return
     except PermissionError:
@@ -158,7 +158,7 @@ def follow(path, accept, poll=0.5, stop=None):
     """Yield new matching events as they are appended (from the end of the file); survives rotation."""
     import time
 
-    position, inode = None, None
+    position, inode = 0, None
     pending = b""
     while stop is None or not stop():
         try:

@@ -18,7 +18,8 @@ FRAMEWORK_HELP = {
     "custom": "your own base image (--base-image), no default packages",
 }
 # Frameworks the AIME catalog does not carry.
-FIXED_BASES = {"jax": ("nvcr.io/nvidia/jax:23.10-py3", "JAX"), "pytorch-cpu": ("python:3.11-slim-bookworm", "Pytorch-cpu")}
+FIXED_BASES = {"jax": ("nvcr.io/nvidia/jax:23.10-py3", "JAX"),
+               "pytorch-cpu": ("python:3.11-slim-bookworm", "Pytorch-cpu")}
 CPU_WHEELS = ["--index-url", "https://download.pytorch.org/whl/cpu"]
 IMAGE_REF_RE = re.compile(
     r"^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?/)?"        # registry host[:port]/

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import time
+from typing import Any
 
 from . import labels as L
 from .errors import Ds01Error, NotFound, PermissionDenied, UsageError
@@ -118,7 +119,7 @@ def list_images(api, user, admin=False, all_users=False):
 
     summaries = api.images()
     containers = api.containers(all=True)
-    users = {}
+    users: dict[Any, Any] = {}
     result = []
     for summary in summaries:
         tags = summary.get("RepoTags") or []
@@ -194,7 +195,7 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
         kwargs.update(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True)
     log = []
     step = None
-    step_lines = []
+    step_lines: list[str] = []
     image_id = None
     error = None
     started = time.monotonic()

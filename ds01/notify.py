@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import struct
+from typing import Any
 
 UTMP = "/var/run/utmp"
 TTY_DIR = "/dev"
@@ -86,7 +87,7 @@ def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=No
     never counts as the container's own activity. Returns {terminals: [paths written],
     alerts_file: bool, errors: [...]}; never raises for a delivery problem.
     """
-    result = {"terminals": [], "alerts_file": False, "errors": []}
+    result: dict[str, Any] = {"terminals": [], "alerts_file": False, "errors": []}
     if login and uid is not None:
         for path in terminals(login, uid, utmp, tty_dir):
             try:
@@ -101,7 +102,8 @@ def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=No
             workspace_files.append(engine, container, uid, ALERTS_NAME, text)
             result["alerts_file"] = True
         except Exception as exc:  # noqa: BLE001 - a missing or unwritable workspace must not stop the job
-            result["errors"].append(f"{ALERTS_FILE}: {getattr(exc, 'message', None) or getattr(exc, 'strerror', None) or exc}")
+            reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or exc
+            result["errors"].append(f"{ALERTS_FILE}: {reason}")
     return result
 
 

@@ -10,8 +10,24 @@ from dataclasses import dataclass, field
 
 from .errors import NotFound
 from .names import sanitize_username
-from .schema import (Bool, Duration, ListOf, MapOf, Names, Number, Opaque, Percent, PolicyError, Section, Size,
-                     Text, Timestamp, LineMapping, load_yaml, validate)
+from .schema import (
+    Bool,
+    Duration,
+    LineMapping,
+    ListOf,
+    MapOf,
+    Names,
+    Number,
+    Opaque,
+    Percent,
+    PolicyError,
+    Section,
+    Size,
+    Text,
+    Timestamp,
+    load_yaml,
+    validate,
+)
 
 DEFAULT_PATH = "/etc/ds01/resource-limits.yaml"
 
@@ -19,11 +35,13 @@ DEFAULT_PATH = "/etc/ds01/resource-limits.yaml"
 POLICY_KEYS = {
     "gpu_idle_threshold": Number(maximum=100, doc="GPU utilisation % below which a GPU counts as idle"),
     "cpu_idle_threshold": Number(doc="CPU % below which a container counts as idle"),
-    "network_idle_threshold": Number(integer=True, doc="bytes received since the last check below which a container counts as idle"),
+    "network_idle_threshold": Number(integer=True, doc="bytes received since the last check below which a container "
+                                                       "counts as idle"),
     "idle_detection_window": Number(integer=True, minimum=1, doc="consecutive idle checks before acting"),
     "grace_period_m": Duration("m", nullable=False, doc="time after start before idle checks apply"),
     "keepalive_max_duration_h": Duration("h", doc="how long /workspace/.keep-alive is honoured after its mtime"),
-    "sigterm_grace_s": Duration("s", nullable=False, doc="seconds between SIGTERM and SIGKILL when a job stops a container"),
+    "sigterm_grace_s": Duration("s", nullable=False, doc="seconds between SIGTERM and SIGKILL when a job stops a "
+                                                         "container"),
     "high_demand_threshold": Number(maximum=1, doc="share of held GPU slots that triggers high-demand mode"),
     "high_demand_idle_reduction": Number(maximum=1, doc="factor applied to idle timeouts in high-demand mode"),
     "created_container_timeout_m": Duration("m", doc="a container created but never started is removed after this"),
@@ -42,14 +60,18 @@ AGGREGATE_KEYS = {
 
 LIMIT_KEYS = {
     "max_gpu_equivalents": Number(nullable=True, doc="GPU-equivalents a user may hold at once; null = unlimited"),
-    "max_gpu_slots_per_container": Number(nullable=True, integer=True, minimum=0, doc="GPUs or MIG slices in one container; null = unlimited"),
+    "max_gpu_slots_per_container": Number(nullable=True, integer=True, minimum=0, doc="GPUs or MIG slices in one "
+                                                                                      "container; null = unlimited"),
     "allow_full_gpu": Bool(doc="false = MIG slices only"),
     "max_cpus": Number(minimum=0.01, doc="CPUs per container (--cpus)"),
     "memory": Size(doc="memory per container (--memory)"),
-    "memory_swap": Size(nullable=True, doc="memory+swap per container (--memory-swap); equal to memory = no swap; null = same as memory"),
-    "shm_size": Size(nullable=True, doc="/dev/shm size (--shm-size); null = host IPC"),
-    "pids_limit": Number(nullable=True, integer=True, minimum=1, doc="processes per container (--pids-limit); null = unlimited"),
-    "max_containers_per_user": Number(nullable=True, integer=True, doc="containers a user may have, stopped ones included; null = unlimited"),
+    "memory_swap": Size(nullable=True, doc="memory+swap per container (--memory-swap); equal to memory = no swap; "
+                                           "null = same as memory"),
+    "shm_size": Size(nullable=True, doc="/dev/shm size (--shm-size); null = host IPC"),  # noqa: S108 - a doc
+    "pids_limit": Number(nullable=True, integer=True, minimum=1, doc="processes per container (--pids-limit); null "
+                                                                     "= unlimited"),
+    "max_containers_per_user": Number(nullable=True, integer=True, doc="containers a user may have, stopped ones "
+                                                                       "included; null = unlimited"),
     "max_runtime_h": Duration("h", doc="running time after which a container is stopped; null = unlimited"),
     "idle_timeout_h": Duration("h", doc="idle time after which a container is stopped; null = never"),
     "gpu_hold_after_stop_h": Duration("h", doc="a stopped container keeps its GPU this long; null = indefinitely"),
@@ -92,7 +114,8 @@ TOP_KEYS = {
     "defaults": Section(LIMIT_KEYS, LIMIT_ALIASES, doc="limits every user starts from"),
     "groups": MapOf(Section(GROUP_KEYS, LIMIT_ALIASES), doc="named groups; the first group listing a user is theirs"),
     "default_group": Text(nullable=True, doc="group of users listed in no group"),
-    "user_overrides": MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES), doc="per-user limits applied on top of the user's group"),
+    "user_overrides": MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES),
+                            doc="per-user limits applied on top of the user's group"),
     "policies": Section(POLICY_KEYS, doc="global idle-detection policy"),
     "container_types": MapOf(Section(CONTAINER_TYPE_KEYS), doc="timers for containers by creation interface"),
     "monitoring": Section({
@@ -109,7 +132,8 @@ TOP_KEYS = {
     "enforcement": Section({"aggregate_limits": Bool(), "cgroup_driver": Text(choices=["systemd", "cgroupfs"])}),
     "gpu_allocation": Section({
         "strategy": Text(choices=["spread", "pack"], doc="spread: least-loaded GPU first; pack: fill GPUs in turn"),
-        "slots_per_gpu": Number(integer=True, minimum=1, doc="accepted for DS01 configs; unused (MIG weights come from the driver)"),
+        "slots_per_gpu": Number(integer=True, minimum=1, doc="accepted for DS01 configs; unused (MIG weights come "
+                                                             "from the driver)"),
         "claim_ttl_s": Number(integer=True, minimum=1, doc="seconds a gpu-allocate claim lives (default 120)"),
         "lock_timeout_s": Number(minimum=0, doc="seconds to wait for the allocator lock (default 30); then exit 3"),
         "wait_poll_s": Number(minimum=0.05, doc="seconds between checks while `--wait` waits for a slot (default 2)"),
@@ -126,7 +150,8 @@ TOP_KEYS = {
     "reservations": ListOf(Section(RESERVATION_KEYS), doc="GPU slots reserved for a user in a time window"),
     "bare_metal_access": Opaque(doc="accepted for DS01 configs; unused"),
     "ulimits": Section({
-        "memlock": Opaque(doc="max locked memory: unlimited, auto (unlimited where the host allows it, else its hard limit) or a size"),
+        "memlock": Opaque(doc="max locked memory: unlimited, auto (unlimited where the host allows it, else its "
+                              "hard limit) or a size"),
         "stack": Opaque(doc="stack size: a size (default 64m, as AIME) or unlimited"),
     }, doc="ulimits every container gets"),
 }
@@ -135,7 +160,7 @@ TOP_KEYS = {
 # Timers of containers by interface, for those made by tools other than ds01/AIME (DS01's
 # container_types); the policy's `container_types` section overrides them. ds01's own containers
 # (OWN_INTERFACES) use their owner's limits.
-INTERFACE_TIMERS = {
+INTERFACE_TIMERS: dict[str, dict[str, float | None]] = {
     "devcontainer": {"idle_timeout_h": None, "max_runtime_h": 168.0, "sigterm_grace_s": 30.0},
     "compose": {"idle_timeout_h": 0.5, "max_runtime_h": 72.0, "sigterm_grace_s": 45.0},
     "docker": {"idle_timeout_h": 0.5, "max_runtime_h": 48.0, "sigterm_grace_s": 60.0},
@@ -250,7 +275,7 @@ class Limits:
     group_source: str
     override: bool
     values: dict
-    aggregate: dict
+    aggregate: dict | None
     policies: dict
 
     def __getitem__(self, key):
@@ -350,6 +375,6 @@ def parse(text, path="<string>"):
             raise PolicyError(f"{path}:{line}: reservations[{index}]: 'end' is not after 'start'")
     default_group = data.get("default_group")
     if default_group and default_group not in (data.get("groups") or {}):
-        line = raw.lines.get("default_group", 1)
+        line = getattr(raw, "lines", {}).get("default_group", 1)
         raise PolicyError(f"{path}:{line}: default_group '{default_group}' is not a group in 'groups'")
     return Policy(path=path, data=data, members=members, overrides=overrides)

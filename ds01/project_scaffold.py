@@ -9,7 +9,17 @@ from dataclasses import dataclass
 
 import click
 
-from .projects import GITIGNORE, LAYOUT, TYPES, directory, image_reference, pyproject, readme, requirements, validate_name
+from .projects import (
+    GITIGNORE,
+    LAYOUT,
+    TYPES,
+    directory,
+    image_reference,
+    pyproject,
+    readme,
+    requirements,
+    validate_name,
+)
 
 GUIDE = {
     "name": "A project is a directory ~/workspace/NAME; inside a container it is /workspace.\n"

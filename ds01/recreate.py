@@ -46,7 +46,9 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
 
     info = rt.api.inspect_container(rec["id"])
     mounts = {m.get("Destination"): m.get("Source") for m in info.get("Mounts") or [] if m.get("Type") == "bind"}
-    request = CreateRequest(name=rec["name"], **{key: mounts.get(point) for key, point in MOUNT_POINTS})
+    request = CreateRequest(name=rec["name"])
+    for key, point in MOUNT_POINTS:
+        setattr(request, key, mounts.get(point))
     for key, value in (gpus or same_gpus(rt, info)).items():
         setattr(request, key, value)
     request.check()

@@ -131,7 +131,7 @@ def verbs(noun):
     """{verb: (Command, name typed)} that `noun VERB` runs, in registry order; legacy names included."""
     names = by_name()
     result = {}
-    for name, (command, legacy) in names.items():
+    for name, (command, _) in names.items():
         if name.startswith(noun + "-"):
             result[name[len(noun) + 1:]] = (command, name)
     for verb, target in DISPATCHERS.get(noun, {}).items():

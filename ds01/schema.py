@@ -6,6 +6,7 @@ every key, and `validate` normalises a value or raises a `PolicyError` naming fi
 """
 
 import re
+from typing import Any
 
 from .errors import Ds01Error
 from .units import parse_bytes, parse_duration
@@ -211,7 +212,9 @@ def load_yaml(path, text):
     import yaml
 
     # libyaml's parser when PyYAML has it (about 5x faster: every command loads the policy)
-    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):
         pass
 
     def construct_mapping(loader, node):

@@ -8,7 +8,9 @@ ENVIRONMENT section is rendered from `TABLE`.
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 ARGUMENT, ENVIRONMENT, CONFIG, DEFAULT = "argument", "environment", "config", "default"
 
@@ -16,10 +18,10 @@ ARGUMENT, ENVIRONMENT, CONFIG, DEFAULT = "argument", "environment", "config", "d
 @dataclass(frozen=True)
 class Setting:
     name: str
-    env: tuple  # variables read, the first one set wins
+    env: tuple[str, ...]  # variables read, the first one set wins
     default: object
     doc: str
-    config: tuple = ()  # (section, key) in the policy file, below the environment
+    config: tuple[str, ...] = ()  # (section, key) in the policy file, below the environment
     documented: bool = True  # listed in the man pages' ENVIRONMENT
 
 
@@ -40,7 +42,8 @@ TABLE = (
             config=("paths", "log_dir")),
     Setting("now", ("DS01_NOW",), None,
             "the time the lifecycle jobs and ds01-events use (Unix seconds or ISO 8601; tests)"),
-    Setting("utmp", ("DS01_UTMP",), "/var/run/utmp", "the login records notices are sent by (default /var/run/utmp; tests)"),
+    Setting("utmp", ("DS01_UTMP",), "/var/run/utmp", "the login records notices are sent by (default /var/run/utmp; "
+                                                     "tests)"),
     Setting("tty_dir", ("DS01_TTY_DIR",), "/dev", "where the terminals named in utmp are (default /dev; tests)"),
     Setting("editor", ("VISUAL", "EDITOR"), None, "the editor image-update --edit opens (VISUAL, then EDITOR)"),
     Setting("no_color", ("NO_COLOR",), None, "set to anything: tables without colour"),
@@ -56,7 +59,7 @@ SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
 @dataclass(frozen=True)
 class Resolved:
     name: str
-    value: object
+    value: Any
     source: str  # ARGUMENT, ENVIRONMENT, CONFIG or DEFAULT
     origin: str  # the variable, the flag, the policy key, or "built in"
 
@@ -65,20 +68,21 @@ class Settings:
     """One command's settings. `environ` is copied once; `policy` (a Policy, or a callable giving one) is
     read only for settings that have a policy key, and only when asked."""
 
-    def __init__(self, environ=None, arguments=None, policy=None):
+    def __init__(self, environ: Mapping[str, str] | None = None, arguments: Mapping[str, Any] | None = None,
+                 policy: Any = None) -> None:
         source = os.environ if environ is None else environ
         names = {v for s in TABLE for v in s.env} | set(SESSION_PASS)
         self._environ = {k: source[k] for k in names if source.get(k)}
         self._arguments = {k: v for k, v in (arguments or {}).items() if v not in (None, "")}
         self._policy = policy
-        self._cache = {}
+        self._cache: dict[str, Resolved] = {}
 
-    def resolve(self, name):
+    def resolve(self, name: str) -> Resolved:
         """The value of `name` and where it came from: argument, then environment, then policy, then default."""
         if name in self._cache:
             return self._cache[name]
         setting = BY_NAME[name]
-        found = None
+        found: Resolved | None = None
         if name in self._arguments:
             found = Resolved(name, self._arguments[name], ARGUMENT, name)
         for variable in setting.env:
@@ -95,16 +99,16 @@ class Settings:
         self._cache[name] = found
         return found
 
-    def get(self, name):
+    def get(self, name: str) -> Any:
         return self.resolve(name).value
 
-    def source(self, name):
+    def source(self, name: str) -> str:
         return self.resolve(name).source
 
-    def session_environment(self):
+    def session_environment(self) -> dict[str, str]:
         """The caller's terminal variables a shell in a container gets (`docker exec -e`)."""
         return {k: self._environ[k] for k in SESSION_PASS if k in self._environ}
 
-    def records(self):
+    def records(self) -> list[dict[str, Any]]:
         """Every setting as a record (name, value, source, origin), for diagnostics."""
         return [vars(self.resolve(s.name)) | {"env": list(s.env)} for s in TABLE]

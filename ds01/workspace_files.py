@@ -144,7 +144,8 @@ def _append_by_archive(engine, info, uid, name, data):
             if member is not None:
                 if not member.isfile():
                     raise Ds01Error(f"{path} is not a regular file; nothing written")
-                old = tar.extractfile(member).read()
+                extracted = tar.extractfile(member)  # a regular file: never None
+                old = extracted.read() if extracted is not None else b""
                 mode = member.mode & 0o777
     except engine.errors.NotFound:
         pass

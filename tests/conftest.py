@@ -16,6 +16,15 @@ from tests.support import sandbox
 from tests.support.harness import TEST_CATALOG_IMAGE, USERS, Shell, require, shared_log_dir, user_exists
 
 HOST_EVENT_LOG = "/var/log/ds01/events.jsonl"
+# A test that uses any of these needs root, real accounts or the private dockerd: the `system` tier.
+SYSTEM_FIXTURES = {"dockerd", "users"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the system tier by what a test uses, so `make test-fast` (-m "not system") needs no root or Docker."""
+    for item in items:
+        if SYSTEM_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
 
 
 def _host_log_state():
@@ -73,14 +82,17 @@ def users():
     """Real host accounts (created for the session, removed after): alice, bob and an admin."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
         require("test users need root, useradd and setpriv")
+    group_existed = sandbox.group_exists(sandbox.SOCKET_GROUP)
     made = {}
     for key, login in USERS.items():
         existed = user_exists(login)
         made[key] = (sandbox.ensure_user(login), existed)
     yield {key: entry for key, (entry, _) in made.items()}
-    for key, (entry, existed) in made.items():
+    for entry, existed in made.values():
         if not existed:
             sandbox.remove_user(entry.pw_name)
+    if not group_existed:
+        sandbox.remove_group(sandbox.SOCKET_GROUP)
 
 
 @pytest.fixture(scope="session")

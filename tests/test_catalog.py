@@ -10,6 +10,7 @@ from ds01.errors import NotFound, UsageError
 from ds01.gpu.model import Gpu, Inventory
 from ds01.schema import PolicyError
 
+
 def _aime_catalog():
     """AIME's own catalog (not committed here): $DS01_AIME_CATALOG, else ../shared/reference beside a parent
     of this checkout, else the workplace's /work/shared."""

@@ -95,7 +95,8 @@ def test_waiters_are_served_in_priority_order_as_slots_free(lab, extra_users, cl
     served = []
     for filler in fillers[:5]:
         filler.remove(force=True)
-        done = _until(lambda: [login for login, p in waiting.items() if p.poll() is not None and login not in served])
+        done = _until(lambda served=served: [login for login, p in waiting.items()
+                                             if p.poll() is not None and login not in served])
         assert len(done) == 1, done
         served += done
         assert waiting[done[0]].returncode == 0, waiting[done[0]].stderr.read()
@@ -161,7 +162,7 @@ def test_an_admin_with_null_limits_is_unlimited(lab, users):
 
 def test_a_reservation_holds_its_slots_for_its_user_only_inside_its_window(lab, users):
     alice = users["alice"]
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
 
     def window(a, b):
         return [(now + datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in (a, b)]

@@ -8,8 +8,8 @@ import pytest
 
 from ds01.gpu import load_inventory, nvml, simulated
 from ds01.policy import parse
-from ds01.schema import PolicyError
 from ds01.runtime import Runtime
+from ds01.schema import PolicyError
 from tests.support.fake_pynvml import FakeDriver
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"
@@ -40,7 +40,8 @@ def test_the_shipped_example_has_eleven_slots_with_their_weights():
      "    mig_devices:\n      - {index: 0, uuid: MIG-a, gpu_instance_id: 1, compute_instance_id: 0, profile: 4g.20gb}\n"
      "      - {index: 1, uuid: MIG-b, gpu_instance_id: 2, compute_instance_id: 0, profile: 4g.20gb}\n",
      ":9:", "MIG devices use 8 slices; GPU 0 has 7"),
-    ("gpus:\n  - index: 0\n    uuid: MIG-a\n    name: A\n    memory_total: 40g\n", ":2:", "expected a UUID starting with GPU-"),
+    ("gpus:\n  - index: 0\n    uuid: MIG-a\n    name: A\n    memory_total: 40g\n", ":2:", "expected a UUID starting "
+                                                                                          "with GPU-"),
     ("gpus:\n  - index: 0\n    uuid: GPU-a\n    name: A\n    memory_total: 40g\n    mig_mode: true\n"
      "    mig_devices:\n      - {index: 0, uuid: MIG-a, gpu_instance_id: 1, compute_instance_id: 0, profile: big}\n",
      ":8:", "expected a MIG profile like 3g.20gb"),

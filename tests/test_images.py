@@ -60,9 +60,10 @@ def test_image_create_without_a_terminal_builds_the_phases_in_order(sh, users, c
         ["timm", "albumentations", "opencv-python-headless", "kornia", "ultralytics"],
         ["wandb", "einops"]]
     assert "apt-get install -y --no-install-recommends git curl wget vim htop" in calls(client, ref(alice, "demo"))
-    account = client.containers.run(ref(alice, "demo"), ["sh", "-c", "id -u {0}; id -g {0}; sudo -l -U {0}; "
+    account = client.containers.run(ref(alice, "demo"), ["sh", "-c", f"id -u {alice.pw_name}; id -g "
+                                                                     f"{alice.pw_name}; sudo -l -U {alice.pw_name}; "
                                                           "stat -c %s /var/log/lastlog; echo $HF_HOME"
-                                    .format(alice.pw_name)], remove=True, entrypoint=[]).decode().split("\n")
+                                    ], remove=True, entrypoint=[]).decode().split("\n")
     assert account[:2] == [str(alice.pw_uid), str(alice.pw_gid)]
     assert any("NOPASSWD: ALL" in line for line in account)
     assert "/workspace/.cache/huggingface" in account
@@ -172,7 +173,8 @@ def test_image_update_adds_removes_and_rebuilds_then_recreates_the_container(sh,
     assert new_image.id != old_image
     assert pip_calls(client, ref(alice, "upd")) == [["pandas", "scipy", "scikit-learn", "matplotlib"],
                                                    ["gymnasium", "stable-baselines3"], ["wandb"]]
-    assert "apt-get install -y --no-install-recommends git curl wget vim htop ffmpeg" in calls(client, ref(alice, "upd"))
+    wanted = "apt-get install -y --no-install-recommends git curl wget vim htop ffmpeg"
+    assert wanted in calls(client, ref(alice, "upd"))
     container = client.containers.get(created["container"])
     assert container.image.id == new_image.id and container.id != created["id"]
     assert container.labels["aime.mlc.WORK_MOUNT"] == created["workspace"]

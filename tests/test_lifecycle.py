@@ -10,8 +10,8 @@ import pytest
 
 from ds01 import labels as L
 from ds01 import notify
-from tests.support import sandbox
 from ds01.gpu.holdings import parse_time
+from tests.support import sandbox
 from tests.support.harness import Shell
 from tests.support.logins import fake_logins
 
@@ -448,7 +448,8 @@ def test_one_run_at_a_time(life, users, job):
     box.stop(timeout=0) if job == "ds01-release-stale" else None
     jobs = life.state / "jobs"
     jobs.mkdir(mode=0o755)
-    with portalocker.Lock(str(jobs / f"{job}.lock"), mode="a", timeout=0, flags=portalocker.LOCK_EX | portalocker.LOCK_NB):
+    flags = portalocker.LOCK_EX | portalocker.LOCK_NB
+    with portalocker.Lock(str(jobs / f"{job}.lock"), mode="a", timeout=0, flags=flags):
         result = life.job(job, life.started(box) + 100 * 3600, check=False)
     assert result.returncode == 0
     assert f"{job}: another run is active; nothing done" in result.stderr

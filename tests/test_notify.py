@@ -22,7 +22,7 @@ def test_a_notice_goes_to_each_terminal_of_the_user_only(tmp_path, users):
         (alice.pw_name, "pts/7", alice.pw_uid, 8),                    # a dead process entry
     ])
     text = notify.banner("thesis idle", "It will be stopped at 14:30.",
-                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.timezone.utc))
+                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.UTC))
     result = notify.deliver(alice.pw_name, alice.pw_uid, text, utmp=str(utmp), tty_dir=str(ttys))
     assert result["terminals"] == [str(ttys / "pts/3"), str(ttys / "pts/4")]
     for line in ("pts/3", "pts/4"):

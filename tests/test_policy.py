@@ -82,13 +82,15 @@ def test_ldap_logins_match_their_sanitised_member_name(tmp_path):
 
 
 def test_null_means_unlimited(tmp_path):
-    limits = policy.load(write(tmp_path, "defaults:\n  idle_timeout_h: null\n  max_gpu_equivalents: null\n")).resolve("x")
+    path = write(tmp_path, "defaults:\n  idle_timeout_h: null\n  max_gpu_equivalents: null\n")
+    limits = policy.load(path).resolve("x")
     assert limits["idle_timeout_h"] is None and limits.seconds("idle_timeout_h") is None
     assert limits["max_gpu_equivalents"] is None
 
 
 def test_old_key_names_still_work(tmp_path):
-    limits = policy.load(write(tmp_path, "defaults:\n  max_mig_instances: 3\n  cpus: 4\n  max_gpus_per_container: 2\n")).resolve("x")
+    path = write(tmp_path, "defaults:\n  max_mig_instances: 3\n  cpus: 4\n  max_gpus_per_container: 2\n")
+    limits = policy.load(path).resolve("x")
     assert (limits["max_gpu_equivalents"], limits["max_cpus"], limits["max_gpu_slots_per_container"]) == (3, 4, 2)
 
 

@@ -80,7 +80,7 @@ def test_a_config_named_by_the_environment_must_exist_but_the_default_may_be_abs
     from ds01.errors import NotFound
 
     with pytest.raises(NotFound):
-        Runtime(environ={"DS01_CONFIG": str(tmp_path / "missing.yaml")}).policy
+        _ = Runtime(environ={"DS01_CONFIG": str(tmp_path / "missing.yaml")}).policy
     (tmp_path / "p.yaml").write_text("defaults: {max_containers_per_user: 7}\n")
     rt = Runtime(config=str(tmp_path / "p.yaml"), environ={"DS01_CONFIG": "/nonexistent"})
     assert rt.settings.source("config") == S.ARGUMENT and rt.policy.path == str(tmp_path / "p.yaml")
@@ -88,7 +88,6 @@ def test_a_config_named_by_the_environment_must_exist_but_the_default_may_be_abs
 
 def test_every_documented_variable_is_in_the_man_pages():
     from ds01.generate import manpages
-
     from ds01.registry import by_name
 
     page = manpages.command_page(by_name()["container-list"][0])

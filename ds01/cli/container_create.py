@@ -30,7 +30,8 @@ See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.option("--dry-run", is_flag=True, help="Print the create plan as JSON and change nothing.")
 @output_options
 @config_option
-def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu,
+def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, cpu_only, num_gpus, gpu_profile,
+        full_gpu,
         claim_id, wait, dry_run, json_flag, table_flag, config):
     """Create container NAME from IMAGE for you, with your limits and GPU slots applied at create time.
 
@@ -42,8 +43,8 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
     from ..containers import TABLE_COLUMNS
     from ..create import CreateRequest, create_container
     from ..errors import UsageError
-    from ._gpu import parse_count
     from ..runtime import Runtime
+    from ._gpu import parse_count
 
     if image_arg and image_opt and image_arg != image_opt:
         raise UsageError("two different images given (argument and --image)")

@@ -6,7 +6,6 @@ from ._common import config_option, new_output, output_options, run, session
 from ._gpu import mount_options, request_options, wait_option
 
 
-
 @click.command(epilog="""\b
 Examples:
   container-deploy thesis                        your image ds01-<uid>/thesis, a GPU, then a shell
@@ -64,8 +63,7 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
         mode = "open" if terminal and len(targets) == 1 and not dry_run else "background"
     if mode == "open" and len(targets) > 1:
         raise UsageError("--open takes one container", hint="--background deploys several")
-    from ._gpu import parse_count
-    from ._gpu import parse_wait
+    from ._gpu import parse_count, parse_wait
 
     options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=parse_count(num_gpus),
                    gpu_profile=gpu_profile, full_gpu=full_gpu, wait=parse_wait(wait))

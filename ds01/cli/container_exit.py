@@ -15,6 +15,7 @@ See also: container-run, container-stop, container-retire""")
 def cli(json_flag, table_flag, config):
     """Explain how to leave a session, and what happens to the container and its GPU afterwards."""
     import os
+    import sys
 
     from ..errors import Ds01Error
     from ..output import is_tty
@@ -37,7 +38,7 @@ def cli(json_flag, table_flag, config):
         "idle_timeout_h": limits["idle_timeout_h"] if limits else None,
         "inside_container": os.path.exists("/.dockerenv"),
     }
-    if json_flag or not (table_flag or is_tty(click.get_text_stream("stdout"))):
+    if json_flag or not (table_flag or is_tty(sys.stdout)):
         out = new_output(True, False, [])
         out.emit(rec)
         out.close()

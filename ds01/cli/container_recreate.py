@@ -31,9 +31,9 @@ def cli(name, num_gpus, gpu_profile, full_gpu, cpu_only, json_flag, table_flag, 
     """Make stopped container NAME again from its image, with its mounts and the GPU request given."""
     from ..containers import ACTIVE, TABLE_COLUMNS
     from ..errors import UsageError
-    from ._gpu import parse_count
     from ..recreate import recreate
     from ..runtime import Runtime
+    from ._gpu import parse_count
 
     gpus = {"cpu_only": cpu_only, "num_gpus": parse_count(num_gpus), "gpu_profile": gpu_profile,
             "full_gpu": full_gpu}

@@ -18,7 +18,8 @@ See also: container-deploy, container-stop, container-remove, image-delete""")
 @click.option("-f", "--force", is_flag=True, help="No question; running containers are stopped too.")
 @click.option("--save-packages", is_flag=True,
               help="Commit Python packages installed since creation to your image (shows them first).")
-@click.option("--images", "delete_image", is_flag=True, help="Also delete the container's image if it is yours and unused.")
+@click.option("--images", "delete_image", is_flag=True, help="Also delete the container's image if it is yours and "
+                                                             "unused.")
 @click.option("-a", "--all", "all_containers", is_flag=True, help="All your containers.")
 @click.option("-t", "--timeout", default=10, show_default=True, type=click.IntRange(0, 3600),
               help="Seconds a running container gets to stop before it is killed.")

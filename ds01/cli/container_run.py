@@ -1,4 +1,5 @@
-"""container-run: a shell (or one command) in your container, started if needed; stopped again when the last session leaves it idle."""
+"""container-run: a shell (or one command) in your container, started if needed;
+stopped again when the last session leaves it idle."""
 
 import click
 

@@ -1,5 +1,8 @@
 """ds01-events: what happened, from the event log: who created, stopped, removed, allocated, warned."""
 
+from collections.abc import Iterable
+from typing import Any
+
 import click
 
 from ._common import config_option, new_output, output_options, run
@@ -56,7 +59,7 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
     if follow:
         _follow(path, accept, out)
         return
-    found = (e for e in events.read(path) if accept(e))
+    found: Iterable[dict[str, Any]] = (e for e in events.read(path) if accept(e))
     if limit is not None:
         found = collections.deque(found, maxlen=limit)
     for event in found:

@@ -12,7 +12,8 @@ Examples:
   echo "a longer notice" | ds01-notify alice
 Terminals are the user's logins in utmp (who); only terminals the user owns are written.
 With --container (running), the text is also appended to /workspace/.ds01-alerts inside it,
-written as the container's owner from outside it (nothing runs in the container). The lifecycle jobs use the same delivery. Admins only.
+written as the container's owner from outside it (nothing runs in the container). The lifecycle jobs
+use the same delivery. Admins only.
 Testing: DS01_UTMP and DS01_TTY_DIR point at a utmp file and a terminal directory.
 See also: ds01-idle-check, ds01-events""")
 @click.argument("user")

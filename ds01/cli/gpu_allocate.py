@@ -25,9 +25,9 @@ def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_f
     from ..errors import PermissionDenied, UsageError
     from ..gpu.allocator import Allocator
     from ..gpu.choice import Request, check_profile
-    from ._gpu import parse_count
     from ..identity import lookup
     from ..runtime import Runtime
+    from ._gpu import parse_count
 
     count = parse_count(num_gpus)
     if gpu_profile and full_gpu:

@@ -26,7 +26,7 @@ def cli(json_flag, table_flag, config):
                                              ("num_gpus", "GPUS"), ("gpu_profile", "PROFILE"),
                                              ("container", "FOR"), ("waiting_since", "SINCE")])
     for position, entry in enumerate(allocator.queue(), 1):
-        since = datetime.datetime.fromtimestamp(entry["enqueued_at"], datetime.timezone.utc)
+        since = datetime.datetime.fromtimestamp(entry["enqueued_at"], datetime.UTC)
         out.emit({"position": position, "id": entry["id"], "user": entry["user"], "priority": entry["priority"],
                   "num_gpus": entry.get("num_gpus"), "gpu_profile": entry.get("gpu_profile"),
                   "full_gpu": entry.get("full_gpu"), "container": entry.get("container"),

@@ -1,5 +1,7 @@
 """image-catalog: the framework images AIME's catalog offers for this host's GPU architecture."""
 
+from typing import Any
+
 import click
 
 from ._common import config_option, new_output, output_options, run
@@ -45,7 +47,7 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
                                              ("arch", "ARCH"), ("image", "IMAGE"), ("latest", "LATEST")])
     for each in archs:
         entries = cat.for_arch(each)
-        firsts = {}
+        firsts: dict[Any, Any] = {}
         for entry in entries:
             firsts.setdefault(entry.framework, entry)
         for entry in sorted(entries, key=lambda e: e.framework.lower()):  # stable: versions keep file order

@@ -212,7 +212,7 @@ def _created(info):
     text = info.get("Created", "")[:19]
     try:
         return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
+            tzinfo=datetime.UTC).timestamp()
     except ValueError:
         return 0
 

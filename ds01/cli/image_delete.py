@@ -1,5 +1,7 @@
 """image-delete: delete your images; the Dockerfile is kept unless you ask for it to go."""
 
+from typing import Any
+
 import click
 
 from ._common import batch, config_option, new_output, output_options, read_targets, run, warn
@@ -30,7 +32,8 @@ def cli(names, force, delete_dockerfile, json_flag, table_flag, config):
 
     rt = Runtime(config)
     targets = read_targets(names, what="image", keys=("image", "name"))
-    every_container = []  # one `docker ps -a` for the whole batch (refreshed after --force removes some)
+    # one `docker ps -a` for the whole batch (refreshed after --force removes some)
+    every_container: list[list[dict[str, Any]]] = []
 
     def using_image(image_id):
         if not every_container:

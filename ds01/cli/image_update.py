@@ -1,5 +1,7 @@
 """image-update: change an image's packages in its Dockerfile, rebuild it, and optionally recreate its container."""
 
+from typing import Any
+
 import click
 
 from ._common import config_option, new_output, output_options, run, warn
@@ -139,7 +141,7 @@ def _apply(blocks, added, required, added_system, removed, base=()):
     from ..dockerfile import PHASE_TITLES
 
     PHASE_TITLES = dict(PHASE_TITLES, base="the base image")
-    result = {"changed": False, "added": [], "removed": []}
+    result: dict[str, Any] = {"changed": False, "added": [], "removed": []}
     present = {P.canonical(b): "base" for b in base}
     present.update({P.name_of(pkg): phase for phase, pkg in blocks.all_packages("pip")})
     for phase, new in (("requirements", required), ("additional", added)):

@@ -19,7 +19,8 @@ See also: container-create, image-catalog, mlc-open, mlc-list""")
 @click.argument("name", required=False)
 @click.argument("framework", required=False)
 @click.argument("version", required=False)
-@click.option("-arch", "--architecture", "arch", metavar="ARCH", help="GPU architecture (default: $MLC_ARCH, else detected).")
+@click.option("-arch", "--architecture", "arch", metavar="ARCH", help="GPU architecture (default: $MLC_ARCH, else "
+                                                                      "detected).")
 @click.option("-w", "--workspace_dir", "workspace", metavar="DIR", default="~/workspace", show_default=True,
               help="Host directory mounted at /workspace.")
 @click.option("-d", "--data_dir", "data", metavar="DIR", help="Host directory mounted at /data.")
@@ -36,8 +37,8 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     from .. import catalog
     from ..create import CreateRequest, create_container
     from ..errors import UsageError
-    from ._gpu import parse_count
     from ..runtime import Runtime
+    from ._gpu import parse_count
     from ._mlc import interactive, say
 
     rt = Runtime(config)

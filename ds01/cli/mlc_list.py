@@ -14,7 +14,8 @@ Examples:
 Differs from AIME: no colour codes; a comma in a label does not break the listing;
 containers made by ds01, DS01 and AIME are all listed.
 See also: container-list, mlc-stats, mlc-open""")
-@click.option("-a", "--all", "all_columns", is_flag=True, help="Show all columns (still only your containers without -au).")
+@click.option("-a", "--all", "all_columns", is_flag=True, help="Show all columns (still only your containers "
+                                                               "without -au).")
 @click.option("-au", "--all_users", is_flag=True, help="Every user's containers, with a USER column.")
 @click.option("-arch", "--architecture", is_flag=True, help="Add the ARCHITECTURE column.")
 @click.option("-d", "--data", is_flag=True, help="Add the DATA column.")

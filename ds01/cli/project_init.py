@@ -5,7 +5,6 @@ import click
 from ._common import config_option, new_output, output_options, run
 
 
-
 @click.command(epilog="""\b
 Examples:
   project-init thesis                           a few questions on a terminal

@@ -27,14 +27,14 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
     import sys
 
     from .. import images, projects
-    from ..errors import Ds01Error, NotFound, UsageError
-    from ..output import is_tty
     from ..containers import TABLE_COLUMNS
     from ..create import CreateRequest
     from ..deploy import GUIDE, deploy
-    from ._gpu import parse_count
+    from ..errors import Ds01Error, NotFound, UsageError
+    from ..output import is_tty
     from ..runtime import Runtime
     from ._common import new_output, session
+    from ._gpu import parse_count
 
     terminal = is_tty(sys.stdin) and is_tty(sys.stdout)
     if mode == "open" and not terminal:

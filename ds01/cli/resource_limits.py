@@ -61,7 +61,8 @@ def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, ta
         from ..lifecycle import exemptions
 
         if exemption_type not in exemptions.TIMERS:
-            raise UsageError(f"unknown exemption type {exemption_type!r}", hint="one of: " + ", ".join(exemptions.TIMERS))
+            raise UsageError(f"unknown exemption type {exemption_type!r}",
+                             hint="one of: " + ", ".join(exemptions.TIMERS))
         found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, rt.now())
         click.echo(ds01_limits.exemption_line(found))
         return

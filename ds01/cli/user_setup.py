@@ -181,4 +181,5 @@ def main():
     run(cli)
 
 
-MAN_OUTPUT = "One record per step: step (docker, workspace, ssh, limits, onboarding), status (ok, created, skipped, action), detail."
+MAN_OUTPUT = ("One record per step: step (docker, workspace, ssh, limits, onboarding), "
+              "status (ok, created, skipped, action), detail.")

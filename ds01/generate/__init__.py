@@ -13,6 +13,7 @@ import sys
 from .. import registry
 from .bins import HEADER, bin_script, dispatcher_script
 
+
 def expected_files():
     from ..registry import DISPATCHERS, verbs
     from .completion_scripts import expected_completions
@@ -67,7 +68,10 @@ def main(argv=None):
                     os.remove(os.path.join(args.root, rel))
     for rel, text in expected.items():
         path = os.path.join(args.root, rel)
-        current = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+        current = None
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                current = handle.read()
         if current != text:
             drift.append(f"{rel}: {'missing' if current is None else 'differs from the registry'}")
             if not args.check:

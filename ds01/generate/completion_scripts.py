@@ -6,6 +6,7 @@ versions, MIG profiles, logins) come from `ds01 __complete KIND WORDS...` (ds01/
 """
 
 import importlib
+from typing import Any
 
 from .. import registry
 
@@ -71,7 +72,7 @@ def _q(text):
 
 def _tables(facts, dispatchers, shell):
     """The data both scripts share, as associative arrays (bash: one key per line; zsh: key/value lists)."""
-    tables = {name: {} for name in ("opts", "valued", "okind", "args", "verbs", "verbcmd")}
+    tables: dict[str, dict[str, Any]] = {name: {} for name in ("opts", "valued", "okind", "args", "verbs", "verbcmd")}
     for name, (command, options, valued) in facts.items():
         tables["opts"][name] = " ".join(options)
         tables["valued"][name] = " " + " ".join(valued) + " "

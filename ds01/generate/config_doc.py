@@ -39,7 +39,8 @@ def config_reference():
             section(f"`{key}`", spec.keys)
 
     section("`container_types.<interface>`", P.CONTAINER_TYPE_KEYS)
-    lines.extend([f"Timers of containers by interface. {' and '.join(f'`{t}`' for t in P.OWN_INTERFACES)} containers (made by "
+    lines.extend([f"Timers of containers by interface. {' and '.join(f'`{t}`' for t in P.OWN_INTERFACES)} "
+                  f"containers (made by "
                   "ds01 or AIME) use their owner's limits; the others use these, whose built-in values are: "
                   + "; ".join(f"`{t}` " + ", ".join(f"{k} {default_text(None, v)}" for k, v in values.items())
                               for t, values in P.INTERFACE_TIMERS.items()) + ".", ""])

@@ -50,7 +50,8 @@ def inline(markdown):
 
 def markdown_to_roff(text):
     """The subset docs/records.md uses: paragraphs and tables (rendered as tagged paragraphs)."""
-    out, paragraph = [], []
+    out: list[str] = []
+    paragraph: list[str] = []
 
     def flush():
         if paragraph:
@@ -309,8 +310,8 @@ def overview_page():
         group = [c for c in registry.COMMANDS if c.layer == layer]
         if group:
             lines += [".SS", esc(title)]
-            for command in group:
-                lines += [".TP", f"\\fB{esc(command.name)}\\fR(1)", esc(command.summary)]
+            for entry in group:
+                lines += [".TP", f"\\fB{esc(entry.name)}\\fR(1)", esc(entry.summary)]
     lines += [".SH PIPES", ".PP", esc("Records flow between commands: container-list -a --json | container-start; "
                                       "image-list | image-delete; gpu-allocate --num-gpus 2 | container-create "
                                       "exp IMAGE. Plain names one per line, NDJSON and JSON arrays all work."),

@@ -38,7 +38,8 @@ def default_text(spec, value):
 
 POLICY_INTRO = (
     "Path: `--config`, else `$DS01_CONFIG`, else `/etc/ds01/resource-limits.yaml`, else the embedded "
-    "defaults below. A user's limits are `defaults`, overlaid by their group, then by their override. Their group is the "
+    "defaults below. A user's limits are `defaults`, overlaid by their group, then by their override. Their group "
+    "is the "
     "first group (in file order) listing them, inline or in `groups/<group>.members` beside the file, "
     "else `default_group`. Overrides come from `user_overrides:` and `user-overrides.yaml` beside the "
     "file (the file wins), and apply on top of the group. `aggregate` and `policies` merge key by key.",

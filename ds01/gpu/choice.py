@@ -9,6 +9,7 @@ lock and acts on the choice.
 import datetime
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import NoCapacity, UsageError
 from . import holdings as H
@@ -84,7 +85,7 @@ class Snapshot:
         self.claims = dict(claims)
         self.now = now
         self.reservations = [r for r in reservations_ if r.active(now)]
-        self.held = {}  # slot id -> holdings that hold it (one pass, not one per question)
+        self.held: dict[str, list[Any]] = {}  # slot id -> holdings that hold it (one pass, not one per question)
         for holding in holdings:
             if holding.holds:
                 for slot_id in holding.slots:
@@ -94,7 +95,7 @@ class Snapshot:
     def _host_processes(self):
         """Slots with compute processes that run in no container: host use, flagged and not given out."""
         ids = {h.id for h in self.holdings}
-        busy = {}
+        busy: dict[str, list[int]] = {}
         for slot in self.slots:
             for process in slot.processes:
                 if process.container:  # a simulated process that says which container it runs in
@@ -146,7 +147,8 @@ class Snapshot:
 
     def loads(self):
         """Per GPU, the share of its weight that is not free (0 idle .. 1 full)."""
-        total, taken = {}, {}
+        total: dict[int, float] = {}
+        taken: dict[int, float] = {}
         for slot in self.slots:
             total[slot.gpu] = total.get(slot.gpu, 0.0) + slot.weight
             if self.state(slot.id) != "free":
@@ -177,7 +179,8 @@ def choose(snap, login, limits, request, strategy="spread"):
         fitting = [s for s in fitting if not s.is_mig]
     if request.profile:
         fitting = [s for s in fitting if s.profile == request.profile]
-    chosen, total, blocked = [], used, None
+    chosen: list[Any] = []
+    total, blocked = used, None
     remaining = list(fitting)
     while remaining and len(chosen) < request.count:
         remaining.sort(key=functools.partial(_preference, snap, login, strategy, snap.loads()))

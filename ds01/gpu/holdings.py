@@ -12,6 +12,7 @@ device request, so only other containers (AIME, plain docker, compose) are inspe
 import datetime
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .. import labels as L
 from ..clock import iso
@@ -73,7 +74,7 @@ def devices_from_labels(labels):
 def slots_for(devices, inventory_slots):
     """Slot ids covered by device ids: UUIDs, a GPU's UUID or index (all its slots), `N:M`, `all`, `count:N`."""
     by_uuid = {s.uuid: [s.id] for s in inventory_slots}
-    by_gpu = {}
+    by_gpu: dict[str, list[Any]] = {}
     for slot in inventory_slots:
         by_gpu.setdefault(str(slot.gpu), []).append(slot.id)
         by_uuid.setdefault(slot.gpu_uuid, [])
@@ -97,9 +98,8 @@ def slots_for(devices, inventory_slots):
 
 def read(api, policy, inventory_slots, released=None, now=None):
     """Every container that names a GPU, with whether it holds its slots now."""
-    from ..errors import NotFound
-
     from .. import clock
+    from ..errors import NotFound
 
     now = now or clock.now()
     released = released or {}

@@ -5,6 +5,7 @@ device. Slot ids follow DS01 (`"0"`, `"2.3"` = GPU 2, MIG device 3); UUIDs reach
 """
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -25,7 +26,7 @@ class MigDevice:
     memory_total: int             # bytes
     memory_used: int = 0
     utilization: int | None = None
-    processes: list = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
 
 @dataclass
@@ -40,8 +41,8 @@ class Gpu:
     mig_current: bool = False
     mig_pending: bool = False
     mig_slices: int = 7           # slices of the whole GPU (the weight denominator of its MIG devices)
-    mig_devices: list = field(default_factory=list)
-    processes: list = field(default_factory=list)
+    mig_devices: list[MigDevice] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
 
 @dataclass
@@ -56,23 +57,23 @@ class Slot:
     memory_total: int
     memory_used: int
     utilization: int | None
-    processes: list
+    processes: list[Process]
 
     @property
-    def is_mig(self):
+    def is_mig(self) -> bool:
         return self.type == "mig"
 
 
 @dataclass
 class Inventory:
-    gpus: list
+    gpus: list[Gpu]
     source: str                   # "nvml", or the simulated file's path
     driver: str | None = None
     cuda_version: str | None = None   # the CUDA version the driver supports, "12.4"
 
-    def slots(self):
+    def slots(self) -> list[Slot]:
         """Allocatable slots in id order. A GPU in MIG mode with no MIG devices offers none."""
-        result = []
+        result: list[Slot] = []
         for gpu in self.gpus:
             if not gpu.mig_current:
                 result.append(Slot(str(gpu.index), gpu.uuid, gpu.index, gpu.uuid, "gpu", None, 1.0,
@@ -84,11 +85,11 @@ class Inventory:
                                    mig.utilization, mig.processes))
         return result
 
-    def profiles(self):
+    def profiles(self) -> list[str]:
         """MIG profiles present, in slot order without repeats."""
         return list(dict.fromkeys(s.profile for s in self.slots() if s.profile))
 
-    def records(self):
+    def records(self) -> list[dict[str, Any]]:
         """The raw inventory as records: one per GPU, its MIG devices nested."""
         result = []
         for gpu in self.gpus:

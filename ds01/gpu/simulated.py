@@ -58,7 +58,8 @@ def parse(text, path="<string>"):
         raise PolicyError(f"{path}:1: a GPU inventory is a mapping with a 'gpus' list")
     data = validate(raw, TOP, path)
     raw_gpus = raw.get("gpus") or []
-    seen_index, seen_uuid = {}, {}
+    seen_index: dict[int, int] = {}
+    seen_uuid: dict[str, int] = {}
 
     def need(item, key, where):
         if key not in item:

@@ -33,7 +33,7 @@ class State:
         if not os.path.isdir(self.directory):
             try:
                 os.makedirs(self.directory, exist_ok=True)
-                os.chmod(self.directory, 0o1777)
+                os.chmod(self.directory, 0o1777)  # noqa: S103 - shared today; issue 17 makes it root-only
             except OSError as exc:
                 raise Ds01Error(f"the state dir {self.directory} is missing and cannot be created: {exc.strerror}",
                                 hint=f"an admin creates it once: install -d -m 1777 {self.directory}") from None
@@ -42,7 +42,8 @@ class State:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise Ds01Error(f"cannot open {path}: {exc.strerror}",
-                            hint=f"the state dir must be writable by every user (chmod 1777 {self.directory})") from None
+                            hint=f"the state dir must be writable by every user (chmod 1777 {self.directory})",
+                            ) from None
         try:
             if os.fstat(fd).st_uid == os.geteuid():
                 os.fchmod(fd, 0o666)
@@ -83,7 +84,8 @@ class State:
         return value if isinstance(value, type(default)) else default
 
     def write(self, name, value):
-        assert self.locked, "state files are written under the lock"
+        if not self.locked:
+            raise RuntimeError("state files are written under the lock")
         path = self._ensure(name)
         data = json.dumps(value, indent=1, sort_keys=True)
         with open(path, "r+", encoding="utf-8") as handle:

@@ -6,6 +6,7 @@ file and line, and the job does nothing: failing open would stop the containers 
 people an admin meant to protect.
 """
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -29,9 +30,9 @@ TOP = Section({"exemptions": ListOf(ENTRY)})
 @dataclass
 class Exemption:
     user: str
-    timers: tuple
+    timers: tuple[str, ...]
     reason: str | None
-    expires: object  # aware datetime or None
+    expires: datetime.datetime | None  # aware
 
     def describe(self):
         until = f"until {self.expires.strftime('%Y-%m-%dT%H:%M:%SZ')}" if self.expires else "permanent"
@@ -73,6 +74,7 @@ def load(policy):
 def find(exemptions, user, timer, now):
     """The exemption of `user` from `timer` in force at `now`, or None."""
     for exemption in exemptions:
-        if exemption.user == user and timer in exemption.timers and (exemption.expires is None or now < exemption.expires):
+        current = exemption.expires is None or now < exemption.expires
+        if exemption.user == user and timer in exemption.timers and current:
             return exemption
     return None

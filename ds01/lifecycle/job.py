@@ -14,8 +14,8 @@ import os
 import sys
 import time
 
-from . import subjects
 from ..errors import Ds01Error, NotFound
+from . import subjects
 
 COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("interface", "INTERFACE"), ("status", "STATUS"),
            ("decision", "DECISION"), ("reason", "REASON")]
@@ -33,7 +33,7 @@ class Job:
         self.counts = {}
         self.errors = 0
         self.checked = 0
-        self.now = None
+        self.now = rt.now()  # read again when a run starts
         self.memory = {}
         self._slots = None
 
@@ -94,7 +94,7 @@ class Job:
             parent = os.path.dirname(directory)
             if not os.path.isdir(parent):  # the shared state dir: every user's claims live there (1777, like /tmp)
                 os.makedirs(parent, exist_ok=True)
-                os.chmod(parent, 0o1777)
+                os.chmod(parent, 0o1777)  # noqa: S103 - shared today; issue 17 makes it root-only
             os.makedirs(directory, mode=0o755, exist_ok=True)
         except OSError as exc:
             raise Ds01Error(f"cannot create {directory}: {exc.strerror}", hint="the jobs run as root (cron)") from None
@@ -184,7 +184,8 @@ class Job:
     def decide(self, subject, decision, reason, signals=None, action=None, **extra):
         """Record one decision; run `action` unless this is a dry run. Returns the record."""
         record = {"job": self.name, "container": subject.rec["container"], "name": subject.rec["name"],
-                  "user": subject.user, "interface": subject.interface, "type": subject.interface, "status": subject.status, "decision": decision,
+                  "user": subject.user, "interface": subject.interface, "type": subject.interface,
+                  "status": subject.status, "decision": decision,
                   "reason": reason, "signals": signals or {}, "dry_run": self.dry_run}
         record.update(extra)
         if action is not None and not self.dry_run:

@@ -81,7 +81,7 @@ class Subject:
 
 
 def read(rt, slots):
-    """Every container, inspected once, with owner, interface, devices, GPU slots (of `slots`) and the owner's limits."""
+    """Every container, inspected once: owner, interface, devices, GPU slots (of `slots`), the owner's limits."""
     from ..containers import is_listed, record
     from ..gpu.holdings import devices_from_inspect, parse_time, slots_for
 

@@ -34,9 +34,9 @@ def say(text):
 
 class Demo:
     def __init__(self):
-        from tests.support import sandbox
         from ds01.dockerapi import DockerAPI
         from ds01.errors import Ds01Error
+        from tests.support import sandbox
 
         self.sandbox = sandbox
         self.daemon = None

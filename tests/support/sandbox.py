@@ -94,8 +94,9 @@ class Dockerd:
 
     @classmethod
     def start(cls, timeout=60):
+        reap_stale()
         ensure_group(SOCKET_GROUP)
-        root = tempfile.mkdtemp(prefix="ds01d-", dir="/tmp")
+        root = tempfile.mkdtemp(prefix=STALE_PREFIX, dir="/tmp")
         os.chmod(root, 0o711)
         bindir = os.path.join(root, "bin")
         os.mkdir(bindir)
@@ -158,6 +159,43 @@ class Dockerd:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+STALE_PREFIX = "ds01d-"
+
+
+def reap_stale():
+    """Stop the private dockerds a killed run left behind (/tmp/ds01d-*), and remove their directories.
+
+    Only a process whose pidfile is in such a directory and whose command line names that directory
+    as its data root is stopped: never the host's own engine.
+    """
+    import glob
+
+    for root in glob.glob(os.path.join("/tmp", STALE_PREFIX + "*")):
+        pid = None
+        try:
+            with open(os.path.join(root, "dockerd.pid"), encoding="ascii") as handle:
+                pid = int(handle.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+            if os.path.join(root, "data").encode() not in argv:
+                pid = None
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 30
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.1)  # waiting for a stranger process to exit, not synchronising a test
+            if os.path.exists(f"/proc/{pid}"):
+                os.kill(pid, signal.SIGKILL)
+        for mount in sorted(mounts_under(root), key=len, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def mounts_under(root):
     """Mount points at or below `root` (dockerd leaves e.g. exec/netns/default mounted)."""
     prefix = os.path.realpath(root).rstrip("/") + "/"
@@ -182,7 +220,8 @@ def build_base_tarball(progress=print):
         progress("building the base image with debootstrap (once; cached in %s) ..." % directory)
         rootfs = os.path.join(work, "rootfs")
         mirror = os.environ.get("DS01_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-        result = subprocess.run(["debootstrap", "--variant=minbase", "--include=sudo,passwd,python3-pip", "bookworm", rootfs, mirror],
+        result = subprocess.run(["debootstrap", "--variant=minbase", "--include=sudo,passwd,python3-pip", "bookworm",
+                                 rootfs, mirror],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"debootstrap failed: {result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -257,7 +296,22 @@ def ensure_user(login, uid=None, groups=(SOCKET_GROUP,)):
 
 
 def remove_user(login):
+    """Remove the account, its home and its own group (useradd -U made one)."""
     subprocess.run(["userdel", "-r", login], capture_output=True)
+    remove_group(login)
+
+
+def group_exists(name):
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def remove_group(name):
+    if group_exists(name):
+        subprocess.run(["groupdel", name], capture_output=True)
 
 
 def as_user_command(entry, argv):
