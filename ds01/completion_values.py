@@ -57,7 +57,7 @@ def images():
 
 
 def _catalog():
-    from . import catalog
+    from .images import catalog
 
     return catalog.load(_runtime().policy)
 
@@ -76,7 +76,7 @@ def frameworks(words):
     cat = _catalog()
     names = {e.framework for e in cat.entries}
     if words and os.path.basename(words[0]) in ("image-create", "image"):  # image-create's -f takes lower case
-        from .image_plan import FIXED_BASES
+        from .images.plan import FIXED_BASES
 
         return sorted({n.lower() for n in names} | set(FIXED_BASES))
     return sorted(names, key=str.lower)

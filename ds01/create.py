@@ -166,8 +166,8 @@ def check_mount(path, user, admin, mount_roots, what, must_exist=True):
 
 def host_arch(rt):
     """The architecture detected from this host's GPUs (or the policy's aime.arch), None when neither says."""
-    from .catalog import detect_arch
     from .errors import Ds01Error
+    from .images.catalog import detect_arch
 
     try:
         detected, _ = detect_arch(rt.inventory)
@@ -416,7 +416,7 @@ def _framework_like(word):
 
 def _catalog_image(rt, word, version, arch):
     """(image, AIME framework label, arch) for FRAMEWORK [VERSION]; a bare word that is no framework is an image."""
-    from . import catalog
+    from .images import catalog
 
     cat = catalog.load(rt.policy)
     if cat.framework_name(word) is None:

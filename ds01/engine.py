@@ -106,7 +106,7 @@ class Engine:
         setup = None
         committed = False
         try:
-            from .account import script
+            from .images.account import script
 
             setup = self._call("create setup container", self.api.create_container,
                                plan.image, command=["sh", "-c", script(), "ds01-setup", plan.login,

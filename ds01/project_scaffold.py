@@ -127,7 +127,7 @@ def ask_name(rt, prog="project-init"):
 
 
 def ask_type():
-    from . import packages as P
+    from .images import packages as P
     from .pick import choose
 
     labels = [f"{k:<7} {P.USE_CASE_HELP[k]}: {' '.join(P.USE_CASES[k][:4]) or 'your own list'}" for k in TYPES]
@@ -171,8 +171,9 @@ class Scaffold:
             self._write_devcontainer()
 
     def _write_dockerfile(self):
-        from . import image_plan, images
-        from .dockerfile import render
+        from . import images
+        from .images import plan as image_plan
+        from .images.dockerfile import render
 
         answers = image_plan.Answers(framework=self.framework, use_case="custom", jupyter=True, data_science=False,
                                      requirements=os.path.join(self.path, "requirements.txt"))

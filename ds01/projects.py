@@ -107,7 +107,7 @@ def pyproject(name, description, kind, image, created, author):
 
 def requirements(kind):
     """requirements.txt for a project type: the data-science set plus the type's packages."""
-    from . import packages as P
+    from .images import packages as P
 
     if kind not in TYPES:
         raise UsageError(f"unknown project type {kind!r}", hint="choose from: " + ", ".join(TYPES))
@@ -117,7 +117,7 @@ def requirements(kind):
 
 
 def readme(name, description, kind, image):
-    from . import packages as P
+    from .images import packages as P
 
     return f"""# {name}
 

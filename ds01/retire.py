@@ -67,8 +67,8 @@ def _save_packages(rt, rec, confirm):
     """Snapshot, compare with the image it was created from, show the difference, keep it in the user's image."""
     import sys
 
-    from . import installed
     from .identity import lookup
+    from .images import installed
 
     owner = lookup(rec["user"]) or rt.caller
     info = rt.api.inspect_container(rec["id"])

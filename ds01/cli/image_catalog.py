@@ -22,7 +22,7 @@ See also: image-create, container-create""")
 @config_option
 def cli(framework, arch, all_archs, json_flag, table_flag, config):
     """One record per framework version: framework, version, arch, archs, image, latest."""
-    from .. import catalog
+    from ..images import catalog
     from ..runtime import Runtime
 
     rt = Runtime(config)

@@ -54,8 +54,9 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     import os
     import sys
 
-    from .. import image_plan, images
+    from .. import images
     from ..errors import Ds01Error, UsageError
+    from ..images import plan as image_plan
     from ..output import is_tty
     from ..runtime import Runtime
 
@@ -104,7 +105,7 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
                                         data_science=data_science, packages=packages, system=system,
                                         base_image=base_image), explain=explain)
     spec = image_plan.plan(rt, name, answers, warn=warn)
-    from ..dockerfile import render
+    from ..images.dockerfile import render
 
     text = render(spec)
     images.save_dockerfile(target, text, user)
@@ -130,8 +131,8 @@ def _wizard(rt, answers, given, explain):
     use case, additional packages, system packages."""
     import sys
 
-    from .. import packages as P
-    from ..image_plan import FRAMEWORK_HELP, FRAMEWORKS
+    from ..images import packages as P
+    from ..images.plan import FRAMEWORK_HELP, FRAMEWORKS
 
     if not given["framework"] and not given["base_image"]:
         explain("framework")

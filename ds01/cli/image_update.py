@@ -39,9 +39,9 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
     import sys
 
     from .. import images
-    from .. import packages as P
-    from ..dockerfile import Blocks
     from ..errors import NotFound, UsageError
+    from ..images import packages as P
+    from ..images.dockerfile import Blocks
     from ..output import is_tty
     from ..runtime import Runtime
 
@@ -137,8 +137,8 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
 
 def _apply(blocks, added, required, added_system, removed, base=()):
     """Change the phase lists; returns what changed. Duplicates and unknown removals are warned about."""
-    from .. import packages as P
-    from ..dockerfile import PHASE_TITLES
+    from ..images import packages as P
+    from ..images.dockerfile import PHASE_TITLES
 
     PHASE_TITLES = dict(PHASE_TITLES, base="the base image")
     result: dict[str, Any] = {"changed": False, "added": [], "removed": []}
@@ -194,7 +194,7 @@ def _menu(blocks):
 def _show(blocks):
     import sys
 
-    from ..dockerfile import PHASE_TITLES
+    from ..images.dockerfile import PHASE_TITLES
 
     for phase in sorted(blocks.spans, key=lambda p: blocks.spans[p][1]):
         packages = blocks.packages[phase]

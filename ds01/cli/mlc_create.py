@@ -34,9 +34,9 @@ def cli(name, framework, version, arch, workspace, data, models, gpus, info, scr
     """Create container NAME from FRAMEWORK VERSION of the AIME catalog (AIME syntax)."""
     import os
 
-    from .. import catalog
     from ..create import CreateRequest, create_container
     from ..errors import UsageError
+    from ..images import catalog
     from ..runtime import Runtime
     from ._gpu import parse_count
     from ._mlc import interactive, say

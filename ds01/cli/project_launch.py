@@ -83,9 +83,9 @@ def _sync_requirements(dockerfile, requirements, user):
     """Put requirements.txt's current content into the Dockerfile's requirements phase (when it has one)."""
     import os
 
-    from .. import dockerfile as D
     from .. import images
-    from ..packages import read_requirements
+    from ..images import dockerfile as D
+    from ..images.packages import read_requirements
 
     if not os.path.isfile(requirements):
         return

@@ -49,7 +49,7 @@ class Spec:
 
     def labels(self):
         """The image labels (values carry no commas: AIME's `mlc list` splits on them)."""
-        from . import labels as L
+        from .. import labels as L
 
         return {
             L.MAINTAINER: L.clean(self.login),
@@ -140,12 +140,12 @@ class Blocks:
         for index in range(start + 1, len(self.lines)):
             if self.lines[index].strip() == marker:
                 return index
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"{self.path}:{start + 1}: '# ds01:begin {kind} {phase}' has no matching end marker")
 
     def _parse(self, kind, phase, lines, offset):
-        from .errors import UsageError
+        from ..errors import UsageError
 
         text = "\n".join(l for l in lines if not l.lstrip().startswith("#")).replace("\\\n", " ").strip()
         if not text:

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NotFound, UsageError
-from .schema import PolicyError, read_config
+from ..errors import NotFound, UsageError
+from ..schema import PolicyError, read_config
 
 AIME_CATALOG = "/opt/aime-ml-containers/ml_images.repo"
 DEFAULT_ARCH = "CUDA_ADA"

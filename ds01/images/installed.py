@@ -7,8 +7,8 @@ counts. The container's side is read from a commit of it, so a stopped container
 
 import json
 
-from . import labels as L
-from .errors import Ds01Error
+from .. import labels as L
+from ..errors import Ds01Error
 
 LIST_SCRIPT = ("import importlib.metadata as m, json\n"
                "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name']}))")
@@ -95,7 +95,7 @@ def record_in_dockerfile(path, change, user):
     import os
 
     from . import dockerfile as D
-    from .images import save_dockerfile
+    from . import save_dockerfile
 
     if not path or not os.path.isfile(path):
         return False

@@ -8,7 +8,7 @@ normalised, version specifiers ignored).
 
 import re
 
-from .errors import UsageError
+from ..errors import UsageError
 
 JUPYTER = ("jupyter", "jupyterlab", "ipykernel", "ipywidgets", "notebook")
 DATA_SCIENCE = ("pandas", "scipy", "scikit-learn", "matplotlib", "seaborn")

@@ -10,8 +10,8 @@ import sys
 import time
 from typing import Any
 
-from . import labels as L
-from .errors import Ds01Error, NotFound, PermissionDenied, UsageError
+from .. import labels as L
+from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
 
 REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 OWNED_RE = re.compile(r"^ds01-(\d+)/([^:@]+)(?::([^@]+))?$")
@@ -22,7 +22,7 @@ LOG_SUFFIX = ".build.log"
 
 def validate_name(name):
     """An image name a user may type: lower-case, usable as a Docker repository component and a container name."""
-    from .names import validate
+    from ..names import validate
 
     normal = validate(name) if name else name
     if not normal or not REPO_COMPONENT.match(normal):
@@ -89,7 +89,7 @@ def human_size(size):
 
 def record(summary, labels, containers, dockerfile=None):
     """The image record (docs/records.md) from an `/images/json` entry."""
-    from .containers import iso
+    from ..containers import iso
 
     tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
     owned = next((t for t in tags if parse_reference(t)), tags[0] if tags else None)
@@ -114,8 +114,8 @@ def record(summary, labels, containers, dockerfile=None):
 
 def list_images(api, user, admin=False, all_users=False):
     """Records of the caller's images (every ds01 image for admins with `all_users`), sorted by name."""
-    from . import names
-    from .identity import lookup
+    from .. import names
+    from ..identity import lookup
 
     summaries = api.images()
     containers = api.containers(all=True)
@@ -278,8 +278,8 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
     Labels the Dockerfile does not set itself are added (where it came from, the base, the
     maintainer). The image `ref` named before is removed when nothing uses it any more.
     """
+    from ..names import sanitize_username
     from . import dockerfile as D
-    from .names import sanitize_username
 
     user = rt.caller
     with open(dockerfile_path, encoding="utf-8") as handle:
@@ -314,7 +314,7 @@ def save_dockerfile(path, text, user):
 
     Refuses to write through a symlink or into someone else's file.
     """
-    from .create import make_workspace
+    from ..create import make_workspace
 
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):

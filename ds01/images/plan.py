@@ -8,8 +8,8 @@ Nothing is written here, so a refused package leaves no trace.
 import re
 from dataclasses import dataclass, field
 
+from ..errors import UsageError
 from . import packages as P
-from .errors import UsageError
 
 FRAMEWORKS = ("pytorch", "tensorflow", "jax", "pytorch-cpu", "custom")
 FRAMEWORK_HELP = {
@@ -102,9 +102,9 @@ def phases_for(answers, framework, warn=None):
 
 def plan(rt, name, answers, warn=None):
     """The Spec of image `name` for the caller. Raises before anything is written."""
-    from . import images
+    from .. import images
+    from ..names import sanitize_username
     from .dockerfile import Spec
-    from .names import sanitize_username
 
     user = rt.caller
     phases, use_case = phases_for(answers, (answers.framework or "pytorch").lower(), warn)
