@@ -8,12 +8,13 @@ locks and claims keep real time.
 
 import datetime
 import re
+from typing import Any
 
 UTC = datetime.UTC
 _RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
-def parse_moment(text):
+def parse_moment(text: Any) -> datetime.datetime:
     """An aware UTC datetime from Unix seconds or ISO 8601; ValueError otherwise."""
     text = str(text).strip()
     try:
@@ -27,7 +28,7 @@ def parse_moment(text):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def now(fixed=None):
+def now(fixed: Any = None) -> datetime.datetime:
     """The current time (aware, UTC), or `fixed` (the `now` setting, DS01_NOW) when given."""
     if fixed:
         try:
@@ -39,24 +40,24 @@ def now(fixed=None):
     return datetime.datetime.now(UTC)
 
 
-def parse_since(text, reference=None):
+def parse_since(text: Any, reference: datetime.datetime | None = None) -> datetime.datetime:
     """`--since`/`--until` values: ISO 8601, Unix seconds, or an age such as `30m`, `1h`, `2d` before now."""
     from .units import parse_duration
 
     match = _RELATIVE_RE.match(str(text))
     if match:
-        return (reference or now()) - datetime.timedelta(seconds=parse_duration(text))
+        return (reference or now()) - datetime.timedelta(seconds=parse_duration(text) or 0.0)
     return parse_moment(text)
 
 
-def iso(moment):
+def iso(moment: datetime.datetime | float) -> str:
     """`2026-11-23T14:30:00Z` (seconds precision) for an aware datetime or Unix seconds."""
     if not isinstance(moment, datetime.datetime):
         moment = datetime.datetime.fromtimestamp(moment, UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_docker(text):
+def parse_docker(text: str | None) -> datetime.datetime | None:
     """Docker's RFC 3339 timestamps (nanoseconds, Z) as aware datetimes; None for the zero time or no time."""
     import re
 

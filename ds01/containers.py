@@ -1,6 +1,7 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
 import re
+from typing import Any
 
 from . import labels as L
 from . import names
@@ -44,7 +45,7 @@ def _workspace(labels, mounts):
     return None
 
 
-def record(entry):
+def record(entry: dict[str, Any]) -> dict[str, Any]:
     """The container record for one engine `ps` entry (or an inspect result)."""
     if "Config" in entry:  # an inspect result: reshape to the ps form
         entry = {"Id": entry["Id"], "Names": [entry["Name"]], "Labels": entry["Config"].get("Labels") or {},

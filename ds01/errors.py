@@ -1,5 +1,7 @@
 """Errors that carry their exit code, so every command maps failures the same way."""
 
+from collections.abc import Iterable
+
 OK = 0
 FAILURE = 1
 USAGE = 2
@@ -13,7 +15,7 @@ class Ds01Error(Exception):
 
     code = FAILURE
 
-    def __init__(self, message, hint=None, code=None):
+    def __init__(self, message: str, hint: str | None = None, code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -37,6 +39,6 @@ class PermissionDenied(Ds01Error):
     code = PERMISSION
 
 
-def worst(codes):
+def worst(codes: Iterable[int]) -> int:
     """The exit code of a batch: the highest code any target produced (0 when all succeeded)."""
     return max(codes, default=OK)

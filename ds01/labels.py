@@ -5,6 +5,9 @@ It reads AIME v1-v4 and DS01's `ds01.*` labels so a migrating lab sees its old c
 No value may contain a comma: AIME's `mlc list` splits the label string on commas.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 OWNER = "aime.mlc"
 NAME = "aime.mlc.NAME"
 USER = "aime.mlc.USER"
@@ -55,17 +58,17 @@ DS01_IMAGE_UID = "ds01.user_id"
 DS01_IMAGE_GID = "ds01.group_id"
 
 
-def clean(value):
+def clean(value: Any) -> str:
     """A label value safe for AIME's list: commas become semicolons, None becomes empty."""
     return "" if value is None else str(value).replace(",", LIST_SEPARATOR)
 
 
-def is_tracked(labels):
+def is_tracked(labels: Mapping[str, Any]) -> bool:
     """True for containers made by AIME (any version), DS01 or ds01."""
     return OWNER in labels or USER in labels or DS01_USER in labels or MANAGED in labels
 
 
-def owner(labels):
+def owner(labels: Mapping[str, Any]) -> Any:
     """The owner's login as recorded in labels (AIME first, then DS01), or None."""
     for key in (USER, OWNER, DS01_USER, "aime.mlc.username"):
         value = labels.get(key)
@@ -74,18 +77,20 @@ def owner(labels):
     return None
 
 
-def either(labels, key, ds01_key):
+def either(labels: Mapping[str, Any], key: str | None, ds01_key: str | None) -> Any:
     """AIME's label as written (even `-`) when present, else DS01's twin, else ''."""
-    return labels[key] if key in labels else labels.get(ds01_key, "")
+    if key is not None and key in labels:
+        return labels[key]
+    return labels.get(ds01_key, "") if ds01_key is not None else ""
 
 
-def names_gpus(labels):
+def names_gpus(labels: Mapping[str, Any]) -> bool:
     """True when the labels say a GPU was asked for (AIME's `-g`, DS01's `ds01.gpus`) without naming UUIDs."""
     value = labels.get(GPUS, labels.get(DS01_GPUS, ""))
     return value not in ("", "-", "none", "void") and not gpu_uuids(labels)
 
 
-def first(labels, *keys):
+def first(labels: Mapping[str, Any], *keys: str) -> Any:
     for key in keys:
         value = labels.get(key)
         if value not in (None, "", "-"):
@@ -93,14 +98,14 @@ def first(labels, *keys):
     return None
 
 
-def split_list(value):
+def split_list(value: str | None) -> list[str]:
     """Items of a label list; accepts ds01's `;` and DS01's `,`."""
     if not value:
         return []
     return [item for item in value.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR) if item]
 
 
-def gpu_uuids(labels):
+def gpu_uuids(labels: Mapping[str, Any]) -> list[str]:
     """GPU/MIG UUIDs a container was given, as recorded in labels."""
     recorded = first(labels, GPU_UUIDS, *DS01_GPU_UUIDS)
     if recorded:
@@ -111,7 +116,7 @@ def gpu_uuids(labels):
     return []
 
 
-def image_has_user(labels, uid, gid):
+def image_has_user(labels: Mapping[str, Any], uid: int, gid: int) -> bool:
     """True when an image already carries the account for uid:gid (ds01's or DS01's build labels)."""
     if labels.get(USER_ID) == str(uid) and labels.get(GROUP_ID) == str(gid):
         return True

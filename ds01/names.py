@@ -1,6 +1,7 @@
 """Names: what users may type for a container, the Docker name `<name>._.<uid>` AIME uses, and logins in slice names."""
 
 import re
+from typing import Any
 
 from .errors import UsageError
 
@@ -8,7 +9,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SEPARATOR = "._."
 
 
-def validate(name):
+def validate(name: Any) -> str:
     """The normalised (lower-case) name, or UsageError before anything touches Docker."""
     if not isinstance(name, str) or not name:
         raise UsageError("a container name is required")
@@ -20,12 +21,12 @@ def validate(name):
     return normal
 
 
-def container_name(name, uid):
+def container_name(name: str, uid: int) -> str:
     """Docker name for a user's container: `pt271` + 1000 -> `pt271._.1000`."""
     return f"{name}{SEPARATOR}{uid}"
 
 
-def split(docker_name):
+def split(docker_name: str) -> tuple[str, int | None]:
     """(display name, uid or None) from a Docker name; legacy names without a suffix keep their full name."""
     docker_name = docker_name.lstrip("/")
     base, sep, suffix = docker_name.partition(SEPARATOR)
@@ -34,7 +35,7 @@ def split(docker_name):
     return docker_name, None
 
 
-def sanitize_username(login):
+def sanitize_username(login: Any) -> str:
     """A name safe inside a systemd slice name: `h.baker@x.lan` -> `h_baker`.
 
     Strips the domain, maps everything but letters, digits, `_` and `:` to `_`, collapses

@@ -6,7 +6,9 @@ file; otherwise `default_group`. Unlike DS01, an override is applied on top of t
 """
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import NotFound
 from .names import sanitize_username
@@ -205,7 +207,7 @@ BUILTIN_POLICIES = {
 }
 
 
-def _read_members(directory, group):
+def _read_members(directory: str, group: str) -> list[str]:
     """Usernames from `groups/<group>.members`: one per line, `#` starts a comment."""
     members_path = os.path.join(directory, "groups", f"{group}.members")
     try:
@@ -223,14 +225,14 @@ class Policy:
     """A validated policy: normalised sections plus where it came from."""
 
     path: str
-    data: dict
-    members: dict = field(default_factory=dict)   # group -> [usernames], file order
-    overrides: dict = field(default_factory=dict)  # username -> limits section
+    data: dict[str, Any]
+    members: dict[str, list[str]] = field(default_factory=dict)   # group -> [usernames], file order
+    overrides: dict[str, Any] = field(default_factory=dict)  # username -> limits section
 
-    def section(self, name):
+    def section(self, name: str) -> Any:
         return self.data.get(name) or {}
 
-    def group_of(self, login):
+    def group_of(self, login: str) -> tuple[str, str]:
         """(group, how) for a login: the first group listing it, else default_group."""
         candidates = {login, sanitize_username(login)}
         for group, members in self.members.items():
@@ -238,11 +240,11 @@ class Policy:
                 return group, "member"
         return self.data.get("default_group") or "default", "default"
 
-    def groups_listing(self, login):
+    def groups_listing(self, login: str) -> list[str]:
         candidates = {login, sanitize_username(login)}
         return [g for g, members in self.members.items() if candidates & set(members)]
 
-    def resolve(self, login):
+    def resolve(self, login: str) -> "Limits":
         """The limits that apply to `login`."""
         group, how = self.group_of(login)
         limits = dict(BUILTIN_LIMITS)
@@ -274,29 +276,30 @@ class Limits:
     group: str
     group_source: str
     override: bool
-    values: dict
-    aggregate: dict | None
-    policies: dict
+    values: dict[str, Any]
+    aggregate: dict[str, Any] | None
+    policies: dict[str, Any]
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         return self.values[key]
 
     @property
-    def slice_name(self):
+    def slice_name(self) -> str:
         return f"ds01-{sanitize_username(self.group)}-{sanitize_username(self.user)}.slice"
 
-    def seconds(self, key):
+    def seconds(self, key: str) -> float | None:
         """A duration limit in seconds (None = unlimited)."""
         value = self.values[key] if key in self.values else self.policies[key]
         if value is None:
             return None
-        return value * {"h": 3600, "m": 60, "s": 1}[key.rsplit("_", 1)[1]]
+        seconds: float = value * {"h": 3600, "m": 60, "s": 1}[key.rsplit("_", 1)[1]]
+        return seconds
 
-    def docker_args(self):
+    def docker_args(self) -> list[str]:
         """The `docker create` flags these limits become."""
         return [flag for _, _, flag in docker_terms(self.values, self.slice_name)]
 
-    def record(self):
+    def record(self) -> dict[str, Any]:
         record = {"user": self.user, "group": self.group, "group_source": self.group_source,
                   "override": self.override, "slice": self.slice_name}
         record.update(self.values)
@@ -305,7 +308,7 @@ class Limits:
         return record
 
 
-def docker_terms(values, slice_name, cpus=None):
+def docker_terms(values: Mapping[str, Any], slice_name: str, cpus: float | None = None) -> list[tuple[str, Any, str]]:
     """Limits in Docker's terms, written once: (host-config key, value, `docker create` flag) for each.
 
     `values` are resolved limits (a Limits' values or its record); `cpus` caps max_cpus (the host's count).
@@ -326,7 +329,7 @@ def docker_terms(values, slice_name, cpus=None):
     return terms
 
 
-def load(path=None):
+def load(path: str | None = None) -> Policy:
     """Load and validate the policy: `path` (which must exist), else /etc/ds01's, else the embedded defaults."""
     explicit = path
     path = explicit or DEFAULT_PATH
@@ -343,7 +346,7 @@ def load(path=None):
     return parse(text, path)
 
 
-def parse(text, path="<string>"):
+def parse(text: str, path: str = "<string>") -> Policy:
     raw = load_yaml(path, text)
     if raw is None:
         raw = LineMapping()

@@ -6,6 +6,7 @@ every key, and `validate` normalises a value or raises a `PolicyError` naming fi
 """
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from .errors import Ds01Error
@@ -24,15 +25,16 @@ class Kind:
     nullable = False
     doc = ""
 
-    def convert(self, value):  # pragma: no cover - interface
+    def convert(self, value: Any) -> Any:  # pragma: no cover - interface
         raise NotImplementedError
 
 
 class Number(Kind):
-    def __init__(self, nullable=False, minimum=0.0, maximum=None, integer=False, doc=""):
+    def __init__(self, nullable: bool = False, minimum: float | None = 0.0, maximum: float | None = None,
+                 integer: bool = False, doc: str = "") -> None:
         self.nullable, self.minimum, self.maximum, self.integer, self.doc = nullable, minimum, maximum, integer, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if value is None:
             if self.nullable:
                 return None
@@ -49,20 +51,20 @@ class Number(Kind):
 
 
 class Bool(Kind):
-    def __init__(self, doc=""):
+    def __init__(self, doc: str = "") -> None:
         self.doc = doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {value!r}")
         return value
 
 
 class Text(Kind):
-    def __init__(self, nullable=False, choices=None, doc=""):
+    def __init__(self, nullable: bool = False, choices: Sequence[str] | None = None, doc: str = "") -> None:
         self.nullable, self.choices, self.doc = nullable, choices, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if value is None and self.nullable:
             return None
         if not isinstance(value, str):
@@ -75,10 +77,10 @@ class Text(Kind):
 class Size(Kind):
     """A byte size such as `32g`; kept as bytes."""
 
-    def __init__(self, nullable=False, doc=""):
+    def __init__(self, nullable: bool = False, doc: str = "") -> None:
         self.nullable, self.doc = nullable, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if value is None:
             if self.nullable:
                 return None
@@ -89,10 +91,10 @@ class Size(Kind):
 class Duration(Kind):
     """A duration; plain numbers are in `unit` (the key's suffix). Kept in that unit; None = unlimited."""
 
-    def __init__(self, unit, nullable=True, doc=""):
+    def __init__(self, unit: str, nullable: bool = True, doc: str = "") -> None:
         self.unit, self.nullable, self.doc = unit, nullable, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         seconds = parse_duration(value, self.unit)
         if seconds is None:
             if self.nullable:
@@ -104,10 +106,10 @@ class Duration(Kind):
 class Percent(Kind):
     """A CPU quota like `9600%` (systemd CPUQuota) or a number of percent."""
 
-    def __init__(self, doc=""):
+    def __init__(self, doc: str = "") -> None:
         self.nullable, self.doc = True, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if value is None:
             return None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
@@ -120,10 +122,10 @@ class Percent(Kind):
 class Timestamp(Kind):
     """A point in time: `2026-12-01T09:00:00Z`, `2026-12-01 09:00` (local time) or a date (its midnight, local)."""
 
-    def __init__(self, nullable=False, doc=""):
+    def __init__(self, nullable: bool = False, doc: str = "") -> None:
         self.nullable, self.doc = nullable, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         import datetime
 
         if value is None and self.nullable:
@@ -145,10 +147,10 @@ class Timestamp(Kind):
 class Names(Kind):
     """A list of strings (usernames, container names, paths)."""
 
-    def __init__(self, doc=""):
+    def __init__(self, doc: str = "") -> None:
         self.nullable, self.doc = True, doc
 
-    def convert(self, value):
+    def convert(self, value: Any) -> Any:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
@@ -159,28 +161,28 @@ class Names(Kind):
 class Section:
     """A mapping with a fixed set of keys (each a Kind or a nested Section)."""
 
-    def __init__(self, keys, aliases=None, doc=""):
+    def __init__(self, keys: dict[str, Any], aliases: dict[str, str] | None = None, doc: str = "") -> None:
         self.keys, self.aliases, self.doc = keys, aliases or {}, doc
 
 
 class MapOf:
     """A mapping from free names (group names, usernames) to a Section."""
 
-    def __init__(self, section, doc=""):
+    def __init__(self, section: Any, doc: str = "") -> None:
         self.section, self.doc = section, doc
 
 
 class ListOf:
     """A list whose items are each a Section."""
 
-    def __init__(self, section, doc=""):
+    def __init__(self, section: Any, doc: str = "") -> None:
         self.section, self.doc = section, doc
 
 
 class Opaque:
     """A value ds01 stores but does not interpret (kept for DS01 configs)."""
 
-    def __init__(self, doc=""):
+    def __init__(self, doc: str = "") -> None:
         self.doc = doc
 
 
@@ -188,17 +190,17 @@ class Opaque:
 
 # ---------------------------------------------------------------- loading
 
-class LineMapping(dict):
+class LineMapping(dict[str, Any]):
     """A dict that remembers the line of each key (1-based)."""
 
     line = 0
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.lines = {}
+        self.lines: dict[str, int] = {}
 
 
-def read_config(path, what, hint=None):
+def read_config(path: str, what: str, hint: str | None = None) -> str:
     """The text of a configuration file; PolicyError naming the file when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -207,7 +209,7 @@ def read_config(path, what, hint=None):
         raise PolicyError(f"{path}: cannot read the {what}: {exc.strerror}", hint=hint) from None
 
 
-def load_yaml(path, text):
+def load_yaml(path: str, text: str) -> Any:
     """YAML whose mappings remember the line of each key (`.lines`, `.line`); PolicyError on bad YAML."""
     import yaml
 
@@ -217,7 +219,7 @@ def load_yaml(path, text):
     class Loader(base):
         pass
 
-    def construct_mapping(loader, node):
+    def construct_mapping(loader: Any, node: Any) -> LineMapping:
         loader.flatten_mapping(node)
         mapping = LineMapping()
         mapping.line = node.start_mark.line + 1
@@ -242,14 +244,14 @@ def load_yaml(path, text):
         raise PolicyError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
-def _suggest(key, known):
+def _suggest(key: str, known: Any) -> str:
     import difflib
 
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def validate(value, spec, path, where="", line=1):
+def validate(value: Any, spec: Any, path: str, where: str = "", line: int = 1) -> Any:
     """Return the normalised value for `spec`; raise PolicyError naming file:line and the key path."""
     if isinstance(spec, Opaque):
         return value

@@ -1,6 +1,7 @@
 """Durations and byte sizes as written in the policy (`0.5h`, `90m`, `32g`)."""
 
 import re
+from typing import Any
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -10,7 +11,7 @@ _BYTE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**
 _BYTES_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
-def parse_duration(value, default_unit="s"):
+def parse_duration(value: Any, default_unit: str = "s") -> float | None:
     """Seconds for a duration; None means unlimited.
 
     Plain numbers are in `default_unit` (the unit a key's suffix names: `_h`, `_m`, `_s`).
@@ -34,7 +35,7 @@ def parse_duration(value, default_unit="s"):
     return float(number) * _DURATION_UNITS[(unit or default_unit).lower()]
 
 
-def format_duration(seconds):
+def format_duration(seconds: float | None) -> str:
     """Short human form: 90000 -> '1d 1h'; None -> 'unlimited'."""
     if seconds is None:
         return "unlimited"
@@ -49,7 +50,7 @@ def format_duration(seconds):
     return " ".join(parts[:2])
 
 
-def parse_bytes(value):
+def parse_bytes(value: Any) -> int:
     """Bytes for a size like `32g`, `512m`, `1.5G`, or a plain integer (bytes)."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a size: {value!r}")
@@ -64,7 +65,7 @@ def parse_bytes(value):
     return int(float(number) * _BYTE_UNITS[unit.lower()])
 
 
-def format_bytes(count):
+def format_bytes(count: int | None) -> str:
     """Docker-style short size: 34359738368 -> '32g'."""
     if count is None:
         return "unlimited"

@@ -10,7 +10,7 @@ import pytest
 
 from ds01 import labels as L
 from ds01 import notify
-from ds01.gpu.holdings import parse_time
+from ds01.clock import parse_docker as parse_time
 from tests.support import sandbox
 from tests.support.harness import Shell
 from tests.support.logins import fake_logins

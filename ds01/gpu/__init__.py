@@ -1,8 +1,9 @@
 """GPUs and MIG slices: the inventory (NVML or simulated), who holds what, and the allocator."""
 
+from .model import Inventory
 
 
-def load_inventory(path=None, required=False):
+def load_inventory(path: str | None = None, required: bool = False) -> Inventory:
     """The host's GPUs: simulated from `path` (the gpu_inventory setting) when given, else NVML.
     Without a driver: no GPUs (or an error if `required`)."""
     if path:

@@ -5,14 +5,22 @@ after taking it, and the lock is held until the container (or claim) that record
 decision exists. Nothing is decided on stale data and nothing runs unlocked.
 """
 
+import datetime
 import functools
 import os
 import time
+from collections.abc import Callable
+from typing import Any, NoReturn
 
+from ..clock import iso
+from ..containers import ACTIVE
 from ..containers import iso as iso_timestamp
+from ..errors import NoCapacity
 from . import holdings as H
 from .choice import AllocationError, Request, Snapshot, choose, quota_error, reservations, user_record
+from .model import Inventory, Slot
 from .queue import alive, pid_start, queue_order, simulate
+from .state import State
 
 DEFAULT_CLAIM_TTL = 120
 DEFAULT_WAIT_POLL = 2.0
@@ -21,25 +29,26 @@ DEFAULT_WAIT_POLL = 2.0
 class Allocator:
     """Allocation for one command: snapshot, choose and act, under the lock."""
 
-    def __init__(self, rt):
+    def __init__(self, rt: Any) -> None:
         self.rt = rt
         self.settings = rt.policy.section("gpu_allocation")
 
     @property
-    def inventory(self):
-        return self.rt.inventory
+    def inventory(self) -> Inventory:
+        inventory: Inventory = self.rt.inventory
+        return inventory
 
     @functools.cached_property
-    def state(self):
+    def state(self) -> State:
         from .state import DEFAULT_LOCK_TIMEOUT, State
 
         return State(self.rt.settings.get("state_dir"), self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
 
     @property
-    def strategy(self):
-        return self.settings.get("strategy", "spread")
+    def strategy(self) -> str:
+        return str(self.settings.get("strategy", "spread"))
 
-    def snapshot(self, now=None, exclude=None):
+    def snapshot(self, now: datetime.datetime | None = None, exclude: str | None = None) -> Snapshot:
         """Who holds and claims what now; `exclude` (a container id) is left out, as if it were removed."""
         from .state import RELEASED
 
@@ -50,22 +59,23 @@ class Allocator:
         return Snapshot(self.inventory, found, self.state.claims(now_dt.timestamp()),
                         reservations(self.rt.policy, slots), now_dt)
 
-    def _queue(self):
+    def _queue(self) -> list[dict[str, Any]]:
         from .state import QUEUE
 
         entries = [e for e in self.state.read(QUEUE, []) if isinstance(e, dict) and alive(e)]
         return entries
 
-    def _save_queue(self, entries):
+    def _save_queue(self, entries: list[dict[str, Any]]) -> None:
         from .state import QUEUE
 
         self.state.write(QUEUE, entries)
 
-    def queue(self):
+    def queue(self) -> list[dict[str, Any]]:
         """The wait queue in serving order (dead waiters left out)."""
         return sorted(self._queue(), key=queue_order)
 
-    def allocate(self, login, request, then, wait=None, progress=None, label=None):
+    def allocate(self, login: str, request: Request, then: Callable[[list[Slot]], Any], wait: float | None = None,
+                 progress: Callable[[str], Any] | None = None, label: str | None = None) -> Any:
         """Choose slots for `login` and call `then(slots)` under the lock; its result is returned.
 
         `wait`: None = fail at once with AllocationError; 0 = wait indefinitely; N = wait N seconds.
@@ -81,12 +91,13 @@ class Allocator:
                           gpu_eq=round(sum(s.weight for s in slots), 4), container=label, claim=_claim_of(result))
         return result
 
-    def log_reject(self, login, exc, request=None, label=None):
+    def log_reject(self, login: str, exc: NoCapacity, request: Request | None = None, label: str | None = None) -> None:
         """The event for a request that got no slot (`exc` an AllocationError or NoCapacity)."""
         self.rt.log_event("gpu.reject", login, reason=getattr(exc, "reason", None), message=exc.message,
                           container=label, **(request.record() if request else {}))
 
-    def _allocate(self, login, request, then, wait, progress, label):
+    def _allocate(self, login: str, request: Request, then: Callable[[list[Slot]], Any], wait: float | None,
+                  progress: Callable[[str], Any] | None, label: str | None) -> Any:
         limits = self.rt.limits(login)
         me = {"id": os.urandom(6).hex(), "user": login, "priority": int(limits["priority"] or 0),
               "enqueued_at": time.time(), "pid": os.getpid(), "pid_start": pid_start(os.getpid()),
@@ -130,18 +141,19 @@ class Allocator:
                     self._save_queue([e for e in self._queue() if e["id"] != me["id"]])
 
     @staticmethod
-    def _explain(snap, login, limits, request, waiting, strategy):
+    def _explain(snap: Snapshot, login: str, limits: Any, request: Request, waiting: list[dict[str, Any]],
+                 strategy: str) -> NoReturn:
         """Why `login` gets nothing now: the limit that stops them, or who is ahead in the queue."""
         choose(snap, login, limits, request, strategy)  # raises with the limit, if one applies
         ahead = len(waiting)
         raise AllocationError("NO_CAPACITY", f"{ahead} waiting", "the free slots go to requests already waiting",
                               hint="--wait joins the queue (priority, then arrival)")
 
-    def claim_record(self, cid, claim):
+    def claim_record(self, cid: str, claim: dict[str, Any]) -> dict[str, Any]:
         return {"claim": cid, "user": claim["user"], "slots": claim["slots"], "uuids": claim["uuids"],
                 "gpu_eq": round(claim["gpu_eq"], 4), "expires_at": iso_timestamp(claim["expires_at"])}
 
-    def write_claim(self, login, slots, ttl=None):
+    def write_claim(self, login: str, slots: list[Slot], ttl: float | None = None) -> dict[str, Any]:
         """Under the lock: record a claim on `slots` for `login`; returns its record."""
         ttl = ttl or self.settings.get("claim_ttl_s", DEFAULT_CLAIM_TTL)
         claims = self.state.claims()
@@ -152,7 +164,7 @@ class Allocator:
         self.state.save_claims(claims)
         return self.claim_record(cid, claims[cid])
 
-    def consume_claim(self, login, cid, then):
+    def consume_claim(self, login: str, cid: str, then: Callable[[list[Slot]], Any]) -> Any:
         """Under the lock: check the claim is the caller's and still good, `then(slots)`, drop the claim."""
         from ..errors import NotFound, PermissionDenied
 
@@ -173,7 +185,7 @@ class Allocator:
             self.state.save_claims(claims)
             return result
 
-    def release_claim(self, cid, login, admin=False):
+    def release_claim(self, cid: str, login: str, admin: bool = False) -> dict[str, Any]:
         from ..errors import NotFound, PermissionDenied
 
         with self.state.lock():
@@ -190,7 +202,7 @@ class Allocator:
         return {"target": cid, "kind": "claim", "user": claim["user"], "slots": claim["slots"],
                 "uuids": claim["uuids"], "released": True}
 
-    def release_container(self, rec, reason="released"):
+    def release_container(self, rec: dict[str, Any], reason: str = "released") -> dict[str, Any]:
         """Give up the slots of a stopped container before its hold ends (recorded in the state dir).
 
         `reason`: `released` (a person asked) or `hold_expired` (ds01-release-stale).
@@ -203,13 +215,13 @@ class Allocator:
             holding = next((h for h in snap.holdings if h.id.startswith(rec["id"])), None)
             if holding is None:
                 raise Ds01Error(f"{rec['name']} has no GPU to release")
-            if holding.status in H.RUNNING_STATES:
+            if holding.status in ACTIVE:
                 raise Ds01Error(f"{rec['name']} is {holding.status}; its GPU is in use",
                                 hint=f"container-stop {rec['name']} first")
             live = {entry["Id"] for entry in self.rt.api.containers(all=True)}
             released = {k: v for k, v in self.state.read(RELEASED, {}).items() if k in live}
             released[holding.id] = {"container": holding.container, "user": holding.user, "slots": holding.slots,
-                                    "released_at": H.iso(snap.now), "reason": reason}
+                                    "released_at": iso(snap.now), "reason": reason}
             self.state.write(RELEASED, released)
         self.rt.log_event("gpu.release", holding.user, container=holding.container, name=holding.name,
                           slots=holding.slots, uuids=[snap.by_id[s].uuid for s in holding.slots if s in snap.by_id],
@@ -217,7 +229,7 @@ class Allocator:
         return {"target": rec["name"], "kind": "container", "user": holding.user, "slots": holding.slots,
                 "uuids": [snap.by_id[s].uuid for s in holding.slots], "released": True}
 
-    def start_checked(self, rec, start):
+    def start_checked(self, rec: dict[str, Any], start: Callable[[], Any]) -> Any:
         """Under the lock: make sure the container's slots are still its own, then `start()`.
 
         A stopped container past its hold (or released) takes its slots back only if they are
@@ -229,7 +241,7 @@ class Allocator:
             self.log_reject(rec["user"], exc, label=rec["container"])
             raise
 
-    def _start_checked(self, rec, start):
+    def _start_checked(self, rec: dict[str, Any], start: Callable[[], Any]) -> Any:
         from .state import RELEASED
 
         with self.state.lock():
@@ -256,7 +268,7 @@ class Allocator:
                     raise AllocationError("SLOT_TAKEN", slot, f"{rec['name']}'s GPU slot {slot} is {state}",
                                           hint=hint)
             if not holding.holds:
-                used, _ = snap.usage(holding.user, exclude_container=holding.id)
+                used, _ = snap.usage(holding.user or "", exclude_container=holding.id)
                 weight = sum(snap.by_id[s].weight for s in holding.slots)
                 error = quota_error(limits, used, weight, Request(len(holding.slots)))
                 if error:
@@ -267,12 +279,12 @@ class Allocator:
                     self.state.write(RELEASED, released)
             return start()
 
-    def recreate_hint(self, snap, rec, holding, limits):
+    def recreate_hint(self, snap: Snapshot, rec: dict[str, Any], holding: H.Holding, limits: Any) -> str:
         """A command that works when a start is refused: the container made again, same image and mounts,
         asking for what its owner can get now (a GPU count within the quota, else no GPU)."""
         without = Snapshot(snap.inventory, [h for h in snap.holdings if h.id != holding.id], snap.claims,
                            snap.reservations, snap.now)  # as it will be once the container is made again
-        count = user_record(without, holding.user, limits, self.strategy)["can_get_now"]
+        count = user_record(without, holding.user or "", limits, self.strategy)["can_get_now"]
         if holding.slots and not H.asks_for_any(holding.devices):
             count = min(count, len(holding.slots))  # no more than it had
         ask = f"--num-gpus {count}" if count else "--cpu-only"
@@ -280,5 +292,5 @@ class Allocator:
                 f"(your files stay); then container-start {rec['name']}")
 
 
-def _claim_of(result):
+def _claim_of(result: Any) -> Any:
     return result.get("claim") if isinstance(result, dict) else None

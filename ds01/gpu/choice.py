@@ -8,16 +8,22 @@ lock and acts on the choice.
 
 import datetime
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NoCapacity, UsageError
 from . import holdings as H
+from .holdings import Holding
+from .model import Inventory, Slot
+
+if TYPE_CHECKING:
+    from ..policy import Limits, Policy
 
 EPS = 1e-6
 
 
-def fmt(value):
+def fmt(value: float) -> str:
     """GPU-equivalents for people: 0.428571 -> 0.429, 2.0 -> 2."""
     return format(round(value, 3), "g")
 
@@ -25,12 +31,12 @@ def fmt(value):
 class AllocationError(NoCapacity):
     """No slot for this request; `reason` is the short code (USER_AT_LIMIT, NO_CAPACITY, ...)."""
 
-    def __init__(self, reason, detail, message, hint=None):
+    def __init__(self, reason: str, detail: str | None, message: str, hint: str | None = None) -> None:
         super().__init__(f"{reason}{f' ({detail})' if detail else ''}: {message}", hint=hint)
         self.reason = reason
 
 
-def check_profile(inventory, profile):
+def check_profile(inventory: Inventory, profile: str | None) -> None:
     """UsageError (exit 2) listing the profiles present when `profile` is not one of them."""
     if profile and profile not in inventory.profiles():
         present = ", ".join(inventory.profiles()) or "none (no MIG devices here)"
@@ -43,27 +49,27 @@ class Request:
     profile: str | None = None
     full: bool = False
 
-    def record(self):
+    def record(self) -> dict[str, Any]:
         return {"num_gpus": self.count, "gpu_profile": self.profile, "full_gpu": self.full}
 
     @classmethod
-    def from_record(cls, record):
+    def from_record(cls, record: dict[str, Any]) -> "Request":
         return cls(int(record.get("num_gpus") or 1), record.get("gpu_profile"), bool(record.get("full_gpu")))
 
 
 @dataclass
 class Reservation:
     user: str
-    slots: frozenset
+    slots: frozenset[str]
     start: datetime.datetime
     end: datetime.datetime
     reason: str | None
 
-    def active(self, now):
+    def active(self, now: datetime.datetime) -> bool:
         return self.start <= now < self.end
 
 
-def reservations(policy, slots):
+def reservations(policy: "Policy", slots: list[Slot]) -> list[Reservation]:
     """The policy's reservations with UUIDs turned into slot ids."""
     by_uuid = {s.uuid: s.id for s in slots}
     result = []
@@ -76,7 +82,8 @@ def reservations(policy, slots):
 class Snapshot:
     """Slots, who holds them, live claims and reservations at one moment."""
 
-    def __init__(self, inventory, holdings, claims, reservations_, now):
+    def __init__(self, inventory: Inventory, holdings: list[Holding], claims: dict[Any, Any],
+                 reservations_: list[Reservation], now: datetime.datetime) -> None:
         self.inventory = inventory
         self.slots = inventory.slots()
         self.by_id = {s.id: s for s in self.slots}
@@ -85,14 +92,14 @@ class Snapshot:
         self.claims = dict(claims)
         self.now = now
         self.reservations = [r for r in reservations_ if r.active(now)]
-        self.held: dict[str, list[Any]] = {}  # slot id -> holdings that hold it (one pass, not one per question)
+        self.held: dict[str, list[Holding]] = {}  # slot id -> holdings that hold it (one pass, not one per question)
         for holding in holdings:
             if holding.holds:
                 for slot_id in holding.slots:
                     self.held.setdefault(slot_id, []).append(holding)
         self.busy = self._host_processes()
 
-    def _host_processes(self):
+    def _host_processes(self) -> dict[str, list[int]]:
         """Slots with compute processes that run in no container: host use, flagged and not given out."""
         ids = {h.id for h in self.holdings}
         busy: dict[str, list[int]] = {}
@@ -104,19 +111,20 @@ class Snapshot:
                     busy.setdefault(slot.id, []).append(process.pid)
         return busy
 
-    def holders(self, slot_id, exclude=None):
+    def holders(self, slot_id: str, exclude: str | None = None) -> list[Holding]:
         return [h for h in self.held.get(slot_id, ()) if h.id != exclude]
 
-    def claimants(self, slot_id, exclude=None):
+    def claimants(self, slot_id: str, exclude: Any = None) -> list[tuple[Any, dict[str, Any]]]:
         return [(cid, c) for cid, c in self.claims.items() if slot_id in c.get("slots", ()) and cid != exclude]
 
-    def reserved_for(self, slot_id):
+    def reserved_for(self, slot_id: str) -> Reservation | None:
         for reservation in self.reservations:
             if slot_id in reservation.slots:
                 return reservation
         return None
 
-    def state(self, slot_id, login=None, exclude_container=None, exclude_claim=None):
+    def state(self, slot_id: str, login: str | None = None, exclude_container: str | None = None,
+              exclude_claim: Any = None) -> str:
         """free / held / claimed / busy-host / reserved, as `login` would see it."""
         if self.holders(slot_id, exclude_container):
             return "held"
@@ -129,7 +137,8 @@ class Snapshot:
             return "reserved"
         return "free"
 
-    def usage(self, login, exclude_container=None, exclude_claim=None):
+    def usage(self, login: str, exclude_container: str | None = None,
+              exclude_claim: Any = None) -> tuple[float, list[str]]:
         """(GPU-equivalents, slot ids) the user holds through containers and claims."""
         held = []
         for holding in self.holdings:
@@ -141,11 +150,11 @@ class Snapshot:
         held = [s for s in dict.fromkeys(held) if s in self.by_id]
         return sum(self.by_id[s].weight for s in held), held
 
-    def claim(self, key, login, slot_ids):
+    def claim(self, key: Any, login: str, slot_ids: Iterable[str]) -> None:
         """Mark slots as claimed by `login` in this snapshot only (queue simulation)."""
         self.claims[key] = {"user": login, "slots": list(slot_ids)}
 
-    def loads(self):
+    def loads(self) -> dict[int, float]:
         """Per GPU, the share of its weight that is not free (0 idle .. 1 full)."""
         total: dict[int, float] = {}
         taken: dict[int, float] = {}
@@ -156,7 +165,7 @@ class Snapshot:
         return {gpu: taken.get(gpu, 0.0) / (weight or 1.0) for gpu, weight in total.items()}
 
 
-def choose(snap, login, limits, request, strategy="spread"):
+def choose(snap: Snapshot, login: str, limits: "Limits", request: Request, strategy: str = "spread") -> list[Slot]:
     """The slots `login` gets for `request` now, or AllocationError naming the limit that stops it."""
     cap = limits["max_gpu_slots_per_container"]
     if cap is not None and request.count > cap:
@@ -206,14 +215,14 @@ def choose(snap, login, limits, request, strategy="spread"):
                           hint="--wait queues for one; gpu-status shows who holds what; --cpu-only needs no GPU")
 
 
-def gpu_bounds(limits):
+def gpu_bounds(limits: "Limits") -> list[tuple[float, str]]:
     """[(GPU-eq bound, refusal reason)] that apply to a user: max_gpu_equivalents and aggregate.gpu_limit."""
     pairs = ((limits["max_gpu_equivalents"], "USER_AT_LIMIT"),
              ((limits.aggregate or {}).get("gpu_limit"), "AGGREGATE_GPU_LIMIT"))
     return [(value, name) for value, name in pairs if value is not None]
 
 
-def binding_limit(limits):
+def binding_limit(limits: "Limits") -> tuple[float | None, str | None]:
     """(GPU-eq, which key) of the tighter of the two bounds, what a user can really hold; (None, None) if neither."""
     bounds = gpu_bounds(limits)
     if not bounds:
@@ -222,7 +231,8 @@ def binding_limit(limits):
     return value, ("aggregate.gpu_limit" if name == "AGGREGATE_GPU_LIMIT" else "max_gpu_equivalents")
 
 
-def quota_error(limits, used, weight=0.0, request=None, reported_use=None):
+def quota_error(limits: "Limits", used: float, weight: float = 0.0, request: Request | None = None,
+                reported_use: float | None = None) -> "AllocationError | None":
     """The AllocationError when `weight` more GPU-eq on top of `used` passes a bound (with no weight: when
     `used` already reaches one), else None. The one quota check: choosing, and starting a stopped container.
     `reported_use` is the use the message names (what the user holds, before this request)."""
@@ -232,7 +242,7 @@ def quota_error(limits, used, weight=0.0, request=None, reported_use=None):
     return None
 
 
-def _at_limit(name, used, bound, request=None):
+def _at_limit(name: str, used: float, bound: float, request: Request | None = None) -> "AllocationError":
     scope = "you hold" if name == "USER_AT_LIMIT" else "your containers together hold"
     more = " and this request would exceed it" if request else ""
     return AllocationError(name, f"{fmt(used)}/{fmt(bound)} GPU-eq", f"{scope} {fmt(used)} of {fmt(bound)} "
@@ -240,18 +250,19 @@ def _at_limit(name, used, bound, request=None):
                            hint="stop and gpu-release a container, or ask for a smaller MIG slice (--gpu-profile)")
 
 
-def _preference(snap, login, strategy, loads, slot):
+def _preference(snap: Snapshot, login: str, strategy: str, loads: dict[int, float],
+                slot: Slot) -> tuple[int, float, float, int, tuple[int, ...]]:
     reservation = snap.reserved_for(slot.id)
     mine = 0 if reservation and reservation.user == login else 1
     order = loads[slot.gpu] if strategy == "spread" else -loads[slot.gpu]
     return (mine, order, slot.weight, slot.gpu, _slot_order(slot.id))
 
 
-def _slot_order(slot_id):
+def _slot_order(slot_id: str) -> tuple[int, ...]:
     return tuple(int(p) for p in slot_id.split("."))
 
 
-def user_record(snap, login, limits, strategy="spread"):
+def user_record(snap: Snapshot, login: str, limits: "Limits", strategy: str = "spread") -> dict[str, Any]:
     """A user's GPU standing: what they hold, their limits, and what they could still get now."""
     used, held = snap.usage(login)
     limit = limits["max_gpu_equivalents"]

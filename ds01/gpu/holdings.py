@@ -11,16 +11,20 @@ device request, so only other containers (AIME, plain docker, compose) are inspe
 
 import datetime
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import labels as L
-from ..clock import iso
-from ..clock import parse_docker as parse_time
+from ..clock import iso, parse_docker
 from ..containers import ACTIVE as RUNNING_STATES  # holds while running, paused or restarting
 from ..containers import record as container_record
 
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
+
+if TYPE_CHECKING:
+    from ..policy import Policy
+    from .model import Slot
 
 
 @dataclass
@@ -30,14 +34,14 @@ class Holding:
     name: str
     user: str | None
     status: str
-    devices: list                 # device ids as Docker has them (UUIDs, indices, or "all")
-    slots: list                   # the slot ids those devices cover
+    devices: list[str]            # device ids as Docker has them (UUIDs, indices, or "all")
+    slots: list[str]              # the slot ids those devices cover
     holds: bool
     why: str                      # running / held until … / hold expired … / released …
     until: str | None = None      # when a stopped container's hold ends (ISO), None = indefinitely
 
 
-def devices_from_inspect(info):
+def devices_from_inspect(info: dict[str, Any]) -> list[str]:
     """Device ids a container was given: DeviceRequests, else the nvidia runtime's env, else DS01's labels."""
     host = info.get("HostConfig") or {}
     found = []
@@ -60,7 +64,7 @@ def devices_from_inspect(info):
     return found
 
 
-def devices_from_labels(labels):
+def devices_from_labels(labels: dict[str, str]) -> list[str] | None:
     """For containers ds01 made: the devices its labels record, or None when the labels cannot say."""
     if labels.get(L.MANAGED) != "true":
         return None
@@ -71,7 +75,7 @@ def devices_from_labels(labels):
     return None
 
 
-def slots_for(devices, inventory_slots):
+def slots_for(devices: list[str], inventory_slots: "list[Slot]") -> list[str]:
     """Slot ids covered by device ids: UUIDs, a GPU's UUID or index (all its slots), `N:M`, `all`, `count:N`."""
     by_uuid = {s.uuid: [s.id] for s in inventory_slots}
     by_gpu: dict[str, list[Any]] = {}
@@ -96,7 +100,8 @@ def slots_for(devices, inventory_slots):
     return list(dict.fromkeys(c for c in covered if c in {s.id for s in inventory_slots}))
 
 
-def read(api, policy, inventory_slots, released=None, now=None):
+def read(api: Any, policy: "Policy", inventory_slots: "list[Slot]", released: dict[str, Any] | None = None,
+         now: datetime.datetime | None = None) -> list[Holding]:
     """Every container that names a GPU, with whether it holds its slots now."""
     from .. import clock
     from ..errors import NotFound
@@ -128,12 +133,13 @@ def read(api, policy, inventory_slots, released=None, now=None):
     return result
 
 
-def asks_for_any(devices):
+def asks_for_any(devices: list[str]) -> bool:
     """True for requests that name no particular GPU (`all`, `count:N`): the runtime picks at each start."""
     return any(d == "all" or d.startswith("count:") for d in devices)
 
 
-def _decide_hold(holding, info, policy, released, now):
+def _decide_hold(holding: Holding, info: dict[str, Any] | None, policy: "Policy", released: dict[str, Any] | None,
+                 now: datetime.datetime) -> None:
     if holding.status in RUNNING_STATES:
         return
     if asks_for_any(holding.devices):  # AIME's default `-g all`: never given particular slots to keep
@@ -145,9 +151,9 @@ def _decide_hold(holding, info, policy, released, now):
         return
     limits = policy.resolve(holding.user) if holding.user else policy.resolve("")
     state = (info or {}).get("State") or {}
-    finished = parse_time(state.get("FinishedAt"))
+    finished = parse_docker(state.get("FinishedAt"))
     if finished is None:  # created, never started
-        since = parse_time((info or {}).get("Created")) or now
+        since = parse_docker((info or {}).get("Created")) or now
         hold = limits.seconds("created_container_timeout_m")
         what = "created, not started"
     else:
@@ -165,7 +171,7 @@ def _decide_hold(holding, info, policy, released, now):
         holding.holds, holding.why = False, f"{what}; hold expired {holding.until}"
 
 
-def in_a_container(pid, container_ids):
+def in_a_container(pid: int, container_ids: Iterable[str]) -> bool:
     """True when a host pid runs in a container: one listed, or any docker/containerd cgroup (/proc/PID/cgroup)."""
     try:
         with open(f"/proc/{pid}/cgroup", encoding="ascii", errors="replace") as handle:

@@ -6,6 +6,8 @@ GPU-instance profile of its GPU), not from a hard-coded 7.
 
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import Ds01Error
 from .model import Gpu, Inventory, MigDevice, Process
@@ -18,7 +20,7 @@ class NvmlUnavailable(Ds01Error):
     """No NVIDIA driver here (or it cannot be used): the host has no GPUs ds01 can give out."""
 
 
-def _nvml():
+def _nvml() -> Any:
     global _INITIALISED
     import pynvml
 
@@ -32,11 +34,11 @@ def _nvml():
     return pynvml
 
 
-def _text(value):
+def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _optional(fn, *args, default=None):
+def _optional(fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
     """Facts some GPUs or drivers do not report (utilisation under MIG, for one) are None, not errors."""
     import pynvml
 
@@ -46,12 +48,12 @@ def _optional(fn, *args, default=None):
         return default
 
 
-def _processes(nv, handle):
+def _processes(nv: Any, handle: Any) -> list[Process]:
     found = _optional(nv.nvmlDeviceGetComputeRunningProcesses, handle, default=[]) or []
     return [Process(pid=int(p.pid), used_memory=int(p.usedGpuMemory or 0)) for p in found]
 
 
-def _total_slices(nv, handle):
+def _total_slices(nv: Any, handle: Any) -> int:
     """Slices of the whole GPU: the slice count of its largest GPU-instance profile (7 on A100/H100)."""
     best = 0
     for profile in range(nv.NVML_GPU_INSTANCE_PROFILE_COUNT):
@@ -61,7 +63,7 @@ def _total_slices(nv, handle):
     return best or 7
 
 
-def _profile(nv, mig_handle, attributes):
+def _profile(nv: Any, mig_handle: Any, attributes: Any) -> str:
     match = PROFILE_IN_NAME.search(_text(_optional(nv.nvmlDeviceGetName, mig_handle, default="")))
     if match:
         return match.group(0)
@@ -70,7 +72,7 @@ def _profile(nv, mig_handle, attributes):
     return f"{gi}g.{memory}gb" if ci == gi else f"{ci}c.{gi}g.{memory}gb"
 
 
-def _mig_devices(nv, handle):
+def _mig_devices(nv: Any, handle: Any) -> list[MigDevice]:
     devices = []
     for index in range(nv.nvmlDeviceGetMaxMigDeviceCount(handle)):
         try:
@@ -92,7 +94,7 @@ def _mig_devices(nv, handle):
     return devices
 
 
-def load():
+def load() -> Inventory:
     nv = _nvml()
     gpus = []
     for index in range(nv.nvmlDeviceGetCount()):

@@ -4,11 +4,15 @@ Entries live in the state dir (`gpu-queue.json`), written under the allocator lo
 whose process has gone (pid and its start time) no longer counts.
 """
 
+from typing import Any
+
 from ..errors import NoCapacity, UsageError
-from .choice import Request, choose
+from ..policy import Policy
+from .choice import Request, Snapshot, choose
+from .model import Slot
 
 
-def pid_start(pid):
+def pid_start(pid: int) -> str | None:
     """The start time (clock ticks after boot) of `pid`, which tells a reused pid apart; None if gone."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
@@ -17,17 +21,17 @@ def pid_start(pid):
         return None
 
 
-def alive(entry):
+def alive(entry: dict[str, Any]) -> bool:
     """Whether the process that queued `entry` still runs."""
     start = pid_start(entry.get("pid", 0))
     return start is not None and start == entry.get("pid_start")
 
 
-def queue_order(entry):
+def queue_order(entry: dict[str, Any]) -> tuple[int, float, str]:
     return (-int(entry.get("priority", 0)), entry.get("enqueued_at", 0), entry.get("id", ""))
 
 
-def simulate(snap, policy, entries, strategy):
+def simulate(snap: Snapshot, policy: Policy, entries: list[dict[str, Any]], strategy: str) -> dict[str, list[Slot]]:
     """Serve the queue on this snapshot, in priority then arrival order: {entry id: slots} for those who fit now.
 
     A waiter whose request does not fit does not block those behind it (they may use what is left).

@@ -5,6 +5,7 @@ errors naming file and line, like the policy.
 """
 
 import re
+from typing import Any
 
 from ..schema import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, read_config, validate
 from .model import Gpu, Inventory, MigDevice, Process
@@ -46,13 +47,13 @@ TOP = Section({"driver": Opaque(doc="driver version shown in records"),
                "cuda_version": Opaque(doc="CUDA version the driver supports, e.g. 12.4"), "gpus": ListOf(GPU)})
 
 
-def load(path):
+def load(path: str) -> Inventory:
     text = read_config(path, "simulated GPU inventory",
                        hint="DS01_GPU_INVENTORY or gpu.inventory in the policy names this file")
     return parse(text, path)
 
 
-def parse(text, path="<string>"):
+def parse(text: str, path: str = "<string>") -> Inventory:
     raw = load_yaml(path, text)
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}:1: a GPU inventory is a mapping with a 'gpus' list")
@@ -61,11 +62,11 @@ def parse(text, path="<string>"):
     seen_index: dict[int, int] = {}
     seen_uuid: dict[str, int] = {}
 
-    def need(item, key, where):
+    def need(item: Any, key: str, where: str) -> None:
         if key not in item:
             raise PolicyError(f"{path}:{getattr(item, 'line', 1)}: {where}: '{key}' is required")
 
-    def unique_uuid(uuid, prefix, line, where):
+    def unique_uuid(uuid: Any, prefix: str, line: int, where: str) -> None:
         if not uuid.startswith(prefix):
             raise PolicyError(f"{path}:{line}: {where}.uuid: expected a UUID starting with {prefix}, got {uuid!r}")
         if uuid in seen_uuid:
@@ -123,6 +124,6 @@ def parse(text, path="<string>"):
                      cuda_version=None if cuda is None else str(cuda))
 
 
-def _processes(items):
+def _processes(items: Any) -> list[Process]:
     return [Process(pid=p["pid"], used_memory=p.get("used_memory") or 0, container=p.get("container"))
             for p in items or []]

@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from ..errors import Ds01Error, NoCapacity
 
@@ -20,15 +22,15 @@ QUEUE = "gpu-queue.json"
 
 
 class State:
-    def __init__(self, directory, lock_timeout=DEFAULT_LOCK_TIMEOUT):
+    def __init__(self, directory: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.directory = directory
         self.lock_timeout = lock_timeout
         self.locked = False
 
-    def path(self, name):
+    def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
 
-    def _ensure(self, name):
+    def _ensure(self, name: str) -> str:
         """Create the directory (1777) and the file (0666) when missing, so every user can use them."""
         if not os.path.isdir(self.directory):
             try:
@@ -52,7 +54,7 @@ class State:
         return path
 
     @contextlib.contextmanager
-    def lock(self):
+    def lock(self) -> Iterator["State"]:
         """The allocator lock. Fails closed: on timeout the caller gets NoCapacity, never an unlocked run."""
         import portalocker
 
@@ -70,7 +72,7 @@ class State:
             self.locked = False
             lock.release()
 
-    def read(self, name, default):
+    def read(self, name: str, default: Any) -> Any:
         """A state file's content. Decisions read it under the lock; a damaged file reads as empty."""
         try:
             with open(self.path(name), encoding="utf-8") as handle:
@@ -83,7 +85,7 @@ class State:
             return default
         return value if isinstance(value, type(default)) else default
 
-    def write(self, name, value):
+    def write(self, name: str, value: Any) -> None:
         if not self.locked:
             raise RuntimeError("state files are written under the lock")
         path = self._ensure(name)
@@ -96,10 +98,10 @@ class State:
 
     # -- claims: {claim id: record}
 
-    def claims(self, now=None):
+    def claims(self, now: float | None = None) -> dict[str, Any]:
         """Live claims (expired ones are dropped from the file on the next write)."""
         now = now or time.time()
         return {cid: c for cid, c in self.read(CLAIMS, {}).items() if c.get("expires_at", 0) > now}
 
-    def save_claims(self, claims):
+    def save_claims(self, claims: dict[str, Any]) -> None:
         self.write(CLAIMS, claims)

@@ -82,8 +82,9 @@ class Subject:
 
 def read(rt, slots):
     """Every container, inspected once: owner, interface, devices, GPU slots (of `slots`), the owner's limits."""
+    from ..clock import parse_docker
     from ..containers import is_listed, record
-    from ..gpu.holdings import devices_from_inspect, parse_time, slots_for
+    from ..gpu.holdings import devices_from_inspect, slots_for
 
     result = []
     for entry in rt.api.containers(all=True):
@@ -102,8 +103,8 @@ def read(rt, slots):
         result.append(Subject(
             info=info, rec=rec, interface=kind, devices=devices, slots=slots_for(devices, slots),
             limits=rt.policy.resolve(rec["user"] or ""),
-            started=parse_time(state.get("StartedAt")), finished=parse_time(state.get("FinishedAt")),
-            created=parse_time(info.get("Created")), tracked=tracked))
+            started=parse_docker(state.get("StartedAt")), finished=parse_docker(state.get("FinishedAt")),
+            created=parse_docker(info.get("Created")), tracked=tracked))
     return sorted(result, key=lambda s: s.rec["container"])
 
 
