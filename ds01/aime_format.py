@@ -68,6 +68,9 @@ def _docker_size(n):
 
 def table(titles, rows):
     """AIME's layout: a blank line, the header, the rows, a blank line; width = longest + 2."""
+    from .visible import visible
+
+    rows = [[visible(c) for c in r] for r in rows]
     widths = [max([len(t)] + [len(r[i]) for r in rows]) + 2 for i, t in enumerate(titles)]
 
     def line(cells):
@@ -83,7 +86,9 @@ STATS_TITLES = ("CONTAINER", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PROCESSES (
 def stats_table(rows):
     lines = ["Current stats of the running containers:",
              "".join(t.ljust(w) for t, w in zip(STATS_TITLES, STATS_WIDTHS)).rstrip()]
-    lines += ["".join(str(c).ljust(w) for c, w in zip(row, STATS_WIDTHS)).rstrip() for row in rows]
+    from .visible import visible
+
+    lines += ["".join(visible(c).ljust(w) for c, w in zip(row, STATS_WIDTHS)).rstrip() for row in rows]
     return "\n".join(lines) + "\n"
 
 

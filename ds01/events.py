@@ -91,8 +91,9 @@ class Log:
             return False
 
 
-def read(path):
-    """Events in file order; lines that are not JSON objects are skipped."""
+def read(path, skipped=None):
+    """Events in file order. A line that is not an event (not JSON, or not an event's shape: anyone
+    in the docker group can append to the log) is skipped, and counted in `skipped` (a list) if given."""
     try:
         handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
@@ -107,14 +108,23 @@ def read(path):
             event = _parse(line)
             if event is not None:
                 yield event
+            elif skipped is not None and line.strip():
+                skipped.append(line)
 
 
 def _parse(line):
+    """The event on `line`, or None unless it has an event's shape (the keys envelope() writes, typed)."""
     try:
         event = json.loads(line)
     except ValueError:
         return None
-    return event if isinstance(event, dict) and "event_type" in event else None
+    if not isinstance(event, dict) or not isinstance(event.get("event_type"), str):
+        return None
+    if not isinstance(event.get("details", {}), dict) or not isinstance(event.get("user") or "", str):
+        return None
+    if not isinstance(event.get("timestamp") or "", str) or not isinstance(event.get("source") or "", str):
+        return None
+    return event
 
 
 class Filter:

@@ -109,4 +109,7 @@ def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=No
 
 def banner(title, body, moment):
     """The notice as people see it: a title line with the time, then the body."""
-    return f"--- ds01: {title} ({moment.strftime('%Y-%m-%d %H:%M UTC')}) ---\n{body.rstrip()}\n"
+    from .visible import visible
+
+    stamp = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"--- ds01: {visible(title)} ({stamp}) ---\n{visible(body.rstrip(), keep_newlines=True)}\n"

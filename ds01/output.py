@@ -3,6 +3,8 @@
 import json
 import sys
 
+from .visible import visible, visible_record
+
 
 def is_tty(stream):
     try:
@@ -31,7 +33,9 @@ class Output:
     def close(self, empty=None):
         """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:
-            self.stream.write(self.renderer(self.rows) if self.renderer else render_table(self.rows, self.columns))
+            text = (self.renderer([visible_record(r) for r in self.rows]) if self.renderer
+                    else render_table(self.rows, self.columns))
+            self.stream.write(text)
             self.stream.flush()
         elif self.table and empty:
             sys.stderr.write(empty + "\n")
@@ -43,10 +47,10 @@ def _cell(value):
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value) or "-"
+        return ";".join(visible(v) for v in value) or "-"
     if isinstance(value, dict):
-        return " ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    return str(value)
+        return " ".join(f"{visible(k)}={_cell(v)}" for k, v in value.items())
+    return visible(value)
 
 
 def render_table(rows, columns=None):

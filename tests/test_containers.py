@@ -286,3 +286,21 @@ def test_space_syntax_and_legacy_names_act_like_the_command(sh, users):
     removed = sh.records(alice, "container", "cleanup", "sp")  # DS01's old name, through the dispatcher
     assert [(r["name"], r["status"]) for r in removed] == [("sp", "removed")]
     assert sh.records(alice, "container-list", "-a") == []
+
+
+def test_control_characters_in_a_containers_labels_never_reach_the_terminal_raw(sh, users, client):
+    """A container made outside ds01 (with Docker access, as AIME's mlc does) names itself with escapes:
+    clear the screen, retitle the terminal, and a newline to forge a second row."""
+    alice = users["alice"]
+    evil = "x\x1b[2J\x1b]0;owned\x07\nFAKE ROW\u202e"
+    client.containers.create(sandbox.BASE_IMAGE, ["true"], name=f"evil._.{alice.pw_uid}",
+                             labels={"aime.mlc": alice.pw_name, "aime.mlc.USER": alice.pw_name,
+                                     "aime.mlc.NAME": evil, "aime.mlc.FRAMEWORK": "\x1b[31mred"})
+    for argv in (["container-list", "-a", "--table"], ["mlc-list"]):
+        result = sh.run(alice, *argv)
+        assert result.returncode == 0, result.stderr
+        assert not any(c in result.stdout for c in "\x1b\x07\u202e"), argv
+        assert "x\\e[2J\\e]0;owned\\x07\\nFAKE ROW\\u202e" in result.stdout, argv
+        assert not any(line.startswith("FAKE ROW") for line in result.stdout.splitlines()), argv
+    record = sh.records(alice, "container-list", "-a", "--json")[0]
+    assert record["name"] == evil  # the data itself is kept as it is: only what reaches a terminal is escaped

@@ -113,7 +113,8 @@ def _query(env, *argv):
 
     result = CliRunner().invoke(cli, ["--json", *argv], env=env)
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
+    assert "1 line of" in result.stderr and "skipped" in result.stderr  # the fixture's "not json" line
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_events_filter_by_type_prefix_user_container_and_time(events_env):
@@ -142,7 +143,7 @@ def test_events_table_shows_one_row_per_event_with_its_details(events_env):
 
     result = CliRunner().invoke(cli, ["--table", "--type", "gpu"], env=events_env)
     assert result.exit_code == 0
-    header, row = result.output.splitlines()
+    header, row = result.stdout.splitlines()
     assert header.split()[:4] == ["TIME", "TYPE", "USER", "CONTAINER"]
     assert "gpu.allocate" in row and "bob" in row and 'slots=["0"]' in row
 
@@ -211,3 +212,30 @@ def test_every_event_type_is_documented_in_the_record_schemas():
     text = (Path(__file__).resolve().parents[1] / "docs" / "records.md").read_text()
     section = text.split("## Event (`ds01-events`)", 1)[1].split("\n## ", 1)[0]
     assert [t for t in events.TYPES if f"`{t}`" not in section] == []
+
+
+def test_forged_event_lines_are_skipped_and_counted_never_a_crash_or_raw_escapes(offline_sh, users, user_tmp):
+    """Anyone who may append to the log (the docker group) writes lines that are not events, and one whose
+    details carry terminal escapes; alice then reads the log."""
+    alice = users["alice"]
+    log = user_tmp / events.FILE_NAME
+    log.touch()
+    os.chmod(log, 0o666)
+    forged = "\n".join([
+        json.dumps({"event_type": "container.stop", "user": alice.pw_name, "details": "str"}),
+        "[1]",
+        json.dumps({"event_type": "container.stop", "user": alice.pw_name, "timestamp": 5}),
+        json.dumps(events.envelope("container.stop", alice.pw_name, "x", {"container": "c\x1b]0;owned\x07"})),
+    ]) + "\n"
+    written = offline_sh.run(alice, "python3", "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2])",
+                             str(log), forged)
+    assert written.returncode == 0, written.stderr
+    env = {"DS01_LOG_DIR": str(user_tmp)}
+    for argv in (["--table"], ["--container", "x", "--table"], ["--container", "c\x1b]0;owned\x07"], []):
+        result = offline_sh.run(alice, "ds01-events", *argv, extra_env=env)
+        assert result.returncode == 0, (argv, result.stderr)
+        assert "3 lines of" in result.stderr and "skipped" in result.stderr, argv
+        if "--table" in argv:
+            assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    table = offline_sh.run(alice, "ds01-events", "--table", extra_env=env).stdout
+    assert "c\\e]0;owned\\x07" in table

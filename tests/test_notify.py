@@ -58,3 +58,15 @@ def test_ds01_notify_reports_where_it_delivered(tmp_path, users):
     missing = subprocess.run([str(BIN / "ds01-notify"), "ds01t_nobody_here", "hi"], capture_output=True, text=True,
                              env=env, stdin=subprocess.DEVNULL)
     assert missing.returncode == 4
+
+
+def test_a_notice_carrying_terminal_escapes_reaches_the_terminal_escaped(tmp_path, users):
+    """A container name or an admin's message with escapes (clear screen, retitle) is shown, not obeyed."""
+    alice = users["alice"]
+    utmp, ttys = fake_logins(tmp_path, [(alice.pw_name, "pts/1", alice.pw_uid, notify.USER_PROCESS)])
+    text = notify.banner("x\x1b]0;owned\x07 idle", "line one\nline two\x1b[2J\u202e",
+                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.UTC))
+    notify.deliver(alice.pw_name, alice.pw_uid, text, utmp=str(utmp), tty_dir=str(ttys))
+    shown = (ttys / "pts/1").read_text()
+    assert not any(c in shown for c in "\x1b\x07\u202e")
+    assert "x\\e]0;owned\\x07 idle" in shown and "line one\nline two\\e[2J\\u202e" in shown

@@ -29,9 +29,11 @@ def warn(message):
 
 
 def report(error):
-    sys.stderr.write(f"{prog()}: error: {error.message}\n")
+    from ..visible import visible
+
+    sys.stderr.write(f"{prog()}: error: {visible(error.message, keep_newlines=True)}\n")
     if error.hint:
-        sys.stderr.write(f"  hint: {error.hint}\n")
+        sys.stderr.write(f"  hint: {visible(error.hint, keep_newlines=True)}\n")
 
 
 def read_targets(args, what="container", keys=None, pick=None):

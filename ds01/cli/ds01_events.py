@@ -59,12 +59,18 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
     if follow:
         _follow(path, accept, out)
         return
-    found: Iterable[dict[str, Any]] = (e for e in events.read(path) if accept(e))
+    skipped: list[str] = []
+    found: Iterable[dict[str, Any]] = (e for e in events.read(path, skipped) if accept(e))
     if limit is not None:
         found = collections.deque(found, maxlen=limit)
     for event in found:
         out.emit(_row(event) if out.table else event)
     out.close(empty="no events match")
+    if skipped:
+        import sys
+
+        sys.stderr.write(f"ds01-events: warning: {len(skipped)} line{'s' if len(skipped) != 1 else ''} of {path} "
+                         "are not events (not JSON, or not an event's shape); skipped\n")
 
 
 def _row(event):
