@@ -227,6 +227,9 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     for key, value in image_labels.items():
         if "," in str(value) and key not in label_map:
             label_map[key] = L.clean(value)
+    infrastructure = rt.policy.section("monitoring").get("infrastructure_label")
+    for key in (*L.CONTAINER_FACTS, *([infrastructure] if infrastructure else [])):
+        label_map.setdefault(key, "")  # not what the image says: nothing, unless ds01 sets it
     label_map = {k: L.clean(v) for k, v in label_map.items()}
     devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
     return Plan(

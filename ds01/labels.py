@@ -54,6 +54,14 @@ DS01_GPUS = "ds01.gpus"
 DS01_GPU_UUIDS = ("ds01.gpu.uuids", "ds01.gpu.uuid", "ds01.gpu_slot")
 DS01_PROTECTED = "ds01.protected"
 DS01_USER_SETUP = "ds01.has_user_setup"
+DS01_CONTAINER_TYPE = "ds01.container_type"
+AIME_USERNAME = "aime.mlc.username"  # AIME v1-v3
+
+# Keys ds01 reads as facts about a container (its owner, GPUs, protection, how it was made). A
+# container inherits its image's labels, and a user writes their image: every create sets each of
+# these itself (empty when it has nothing to say), so no image can claim GPUs, an owner or protection.
+CONTAINER_FACTS = (PROTECTED, GPU_SLOTS, GPU_UUIDS, GPU_EQ, DS01_USER, DS01_NAME, DS01_MANAGED, DS01_INTERFACE,
+                   DS01_CONTAINER_TYPE, DS01_CREATED_AT, DS01_GPUS, *DS01_GPU_UUIDS, DS01_PROTECTED, AIME_USERNAME)
 DS01_IMAGE_UID = "ds01.user_id"
 DS01_IMAGE_GID = "ds01.group_id"
 
@@ -70,7 +78,7 @@ def is_tracked(labels: Mapping[str, Any]) -> bool:
 
 def owner(labels: Mapping[str, Any]) -> Any:
     """The owner's login as recorded in labels (AIME first, then DS01), or None."""
-    for key in (USER, OWNER, DS01_USER, "aime.mlc.username"):
+    for key in (USER, OWNER, DS01_USER, AIME_USERNAME):
         value = labels.get(key)
         if value:
             return value

@@ -362,3 +362,27 @@ def test_ctrl_c_leaves_the_queue_and_leaves_nothing_behind(lab, users, client):
     assert lab.sh.records(alice, "gpu-queue") == []
     assert not [c for c in client.containers.list(all=True) if c.name.startswith("patient")]
     assert not [t for i in client.images.list() for t in i.tags if "patient" in t]  # the account-setup tag is gone
+
+
+def test_an_image_cannot_claim_gpus_an_owner_or_protection_for_its_containers(lab, users, client):
+    """alice's own image carries labels that claim every GPU slot and protection (as `LABEL` lines in her
+    Dockerfile would); a --cpu-only container from it holds nothing and is protected from nothing."""
+    import io
+
+    alice, bob = users["alice"], users["bob"]
+    every = ";".join(UUIDS.values())
+    dockerfile = (f"FROM {IMAGE}\nLABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS=\"{every}\" "
+                  f"aime.mlc.DS01_GPU_SLOTS=\"{';'.join(UUIDS)}\" ds01.protected=true ds01.gpu.uuids=\"{every}\" "
+                  f"ds01.user={bob.pw_name} ds01.managed=true ds01.interface=devcontainer\n")
+    ref = f"ds01-{alice.pw_uid}/claims:latest"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True, pull=False)
+    made = lab.sh.records(alice, "container-create", "claims", ref, "--cpu-only")[0]
+    labels = client.api.inspect_container(made["container"])["Config"]["Labels"]
+    assert [labels[k] for k in ("aime.mlc.DS01_PROTECTED", "aime.mlc.DS01_GPU_UUIDS", "ds01.protected",
+                                "ds01.gpu.uuids", "ds01.user", "ds01.interface")] == ["", "", "", "", "", ""]
+    lab.sh.run(alice, "container-start", "claims", check=True)
+    assert all(not row["containers"] for row in status(lab, alice).values())  # no slot held by it
+    assert lab.sh.records(bob, "container-create", "mine", IMAGE, "--num-gpus", "1")[0]["gpus"]
+    checked = lab.sh.records(users["admin"], "ds01-max-runtime", "--dry-run", "--all", "--json")
+    mine = [r for r in checked if r.get("container") == made["container"]]
+    assert mine and mine[0]["decision"] != "protected" and mine[0]["interface"] == "atomic"

@@ -25,7 +25,7 @@ def interface_of(labels, tracked, name=""):
     `devcontainer` label key), compose (its project label, `*_N` names), JupyterHub (`jupyter-*`,
     `jupyterhub-*`, the `hub.jupyter.org/username` label); anything else is docker.
     """
-    interface = L.first(labels, L.INTERFACE, L.DS01_INTERFACE, "ds01.container_type")
+    interface = L.first(labels, L.INTERFACE, L.DS01_INTERFACE, L.DS01_CONTAINER_TYPE)
     if interface:
         interface = str(interface).lower()
         return "devcontainer" if interface == "vscode" else interface
