@@ -9,6 +9,7 @@ import shutil
 
 from .containers import INACTIVE
 from .errors import Ds01Error, UsageError
+from .settings import CHILD_PATH
 
 STOPPED = INACTIVE  # the states a session starts a container from
 ENTERABLE = ("running", "paused")  # the states a session enters without a start (a paused one is thawed)
@@ -31,7 +32,7 @@ def start(rt, rec):
 
 
 def docker_cli():
-    path = shutil.which("docker")
+    path = shutil.which("docker", path=CHILD_PATH)  # never a `docker` the caller put on their PATH
     if path is None:
         raise Ds01Error("the docker command is not installed", hint="apt-get install docker.io (the client)")
     return path
@@ -67,7 +68,7 @@ def run_session(rt, rec, command=(), tty=None):
         tty = sys.stdin.isatty() and sys.stdout.isatty()
     argv = exec_argv(rt, rec["container"], command, tty)
     try:
-        return subprocess.run(argv, check=False).returncode
+        return subprocess.run(argv, check=False, env=rt.settings.docker_cli_environment(rt.caller.home)).returncode
     except KeyboardInterrupt:
         return 130
 

@@ -54,6 +54,7 @@ TABLE = (
 BY_NAME = {s.name: s for s in TABLE}
 # What a shell in a container inherits from the caller's terminal (never ds01's own settings).
 SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
+CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class Settings:
     def session_environment(self) -> dict[str, str]:
         """The caller's terminal variables a shell in a container gets (`docker exec -e`)."""
         return {k: self._environ[k] for k in SESSION_PASS if k in self._environ}
+
+    def docker_cli_environment(self, home: str) -> dict[str, str]:
+        """The whole environment of the `docker` client a session runs: a fixed PATH, the caller's home,
+        and the terminal variables. Nothing else of the caller's (DOCKER_CONFIG, DOCKER_CONTEXT, …)
+        reaches it; the engine is named by `--host` from the docker_host setting."""
+        return {"PATH": CHILD_PATH, "HOME": home, **self.session_environment()}
 
     def records(self) -> list[dict[str, Any]]:
         """Every setting as a record (name, value, source, origin), for diagnostics."""

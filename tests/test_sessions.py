@@ -101,3 +101,25 @@ def test_legacy_container_open_runs_container_run(sh, users, client):
     create(sh, alice, "old")
     done = sh.run(alice, "container-open", "old", "--", "sh", "-c", "exit 7")
     assert done.returncode == 7 and done.stderr == ""  # the deprecation note is for terminals only
+
+
+def test_a_session_ignores_the_docker_client_settings_and_the_docker_on_the_callers_path(sh, users, user_tmp):
+    """alice puts her own `docker` first on PATH and points the client at another config and context: the
+    session still runs in her container, through the real client, with none of that."""
+    import os
+
+    alice = users["alice"]
+    create(sh, alice, "env")
+    fake = user_tmp / "bin"
+    fake.mkdir()
+    marker = user_tmp / "fake-docker-ran"
+    (fake / "docker").write_text(f"#!/bin/sh\ntouch {marker}\nexit 0\n")
+    os.chmod(fake / "docker", 0o755)
+    os.chown(user_tmp, alice.pw_uid, -1)
+    env = {"PATH": f"{fake}:{sh.env(alice)['PATH']}", "DOCKER_CONTEXT": "evil", "DOCKER_CONFIG": str(user_tmp),
+           "TERM": "xterm"}
+    done = sh.run(alice, "container-run", "env", "--", "sh", "-c", 'echo "${TERM}|${DOCKER_CONTEXT:-none}"',
+                  extra_env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "xterm|none\n"  # the terminal's TERM passes; ds01's and Docker's settings do not
+    assert not marker.exists()
