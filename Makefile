@@ -27,6 +27,8 @@ system-deps:
 
 deps: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@# the commands' interpreter runs isolated (-I): pip keeps the interpreter but drops the flag
+	$(BIN)/python -c 'import sys; from ds01.generate.bins import isolate; isolate(*sys.argv[1:])' $(BIN) $(abspath $(BIN))/python3
 	@# byte-compile now: with PYTHONDONTWRITEBYTECODE set, every command would recompile its modules
 	$(BIN)/python -m compileall -q ds01
 

@@ -10,7 +10,6 @@
 Runs as root in a private dockerd. Usage: bench/aime_interop.py [-r 5]
 """
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -18,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import BINDIR, docker_cli, engine, line, timed
+from benchlib import BINDIR, arguments, docker_cli, engine, line, timed
 
 from tests.support import sandbox
 
@@ -50,9 +49,7 @@ def cpu_per_notice(client, cid, deliver, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-r", "--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__, count=None, runs=5)
     if os.geteuid() != 0:
         sys.exit("bench: runs as root (the private dockerd)")
     cli = docker_cli()

@@ -59,3 +59,16 @@ def ds01_labels(login, name):
 def line(label, seconds, floor=None):
     ratio = f"   ratio {seconds / floor:.2f}x" if floor else ""
     print(f"{label:<34}: {seconds * 1000:7.1f} ms{ratio}")
+
+
+def arguments(doc, count=("containers", 100), runs=15, more=()):
+    """The benches' options: -n (how many `count[0]`), -r (runs), and `more` ((flag, default, help), ...)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    if count:
+        parser.add_argument("-n", f"--{count[0]}", type=int, default=count[1])
+    for flag, default, text in more:
+        parser.add_argument(flag, type=int, default=default, help=text)
+    parser.add_argument("-r", "--runs", type=int, default=runs)
+    return parser.parse_args()

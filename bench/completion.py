@@ -5,10 +5,9 @@ The target is an absolute one: a completion must answer within 150 ms. Medians f
 Usage: bench/completion.py [-n 100] [-r 15]
 """
 
-import argparse
 import os
 
-from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall
 
 from tests.support import sandbox
 
@@ -21,10 +20,7 @@ _ds01_complete
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--containers", type=int, default=100)
-    parser.add_argument("-r", "--runs", type=int, default=15)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     cli = docker_cli()
     with engine() as (host, client):
         uid, login = os.getuid(), os.environ.get("USER", "root")

@@ -5,20 +5,16 @@ Runs in a private dockerd (tests/support/sandbox.py), reports medians and their 
 Usage: bench/container_list.py [-n 100] [-r 15]
 """
 
-import argparse
 import os
 import sys
 
-from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall
 
 from tests.support import sandbox
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--containers", type=int, default=100)
-    parser.add_argument("-r", "--runs", type=int, default=15)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     cli = docker_cli()
     with engine() as (host, client):
         uid, login = os.getuid(), os.environ.get("USER", "root")

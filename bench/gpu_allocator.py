@@ -7,14 +7,13 @@ inventory (etc/ds01/gpus.sim.yaml) stands in for NVML.
 Usage: bench/gpu_allocator.py [-n 100] [--unlabelled 10] [-r 15]
 """
 
-import argparse
 import json
 import os
 import statistics
 import sys
 import tempfile
 
-from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall, timed
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall, timed
 
 from tests.support import sandbox
 
@@ -22,11 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--containers", type=int, default=100)
-    parser.add_argument("--unlabelled", type=int, default=10, help="of those, plain docker GPU containers")
-    parser.add_argument("-r", "--runs", type=int, default=15)
-    args = parser.parse_args()
+    args = arguments(__doc__, more=(("--unlabelled", 10, "of those, plain docker GPU containers"),))
     cli = docker_cli()
     from ds01.gpu import simulated
 

@@ -7,21 +7,17 @@ using them, in a private dockerd (tests/support/sandbox.py); medians and ratios 
 Usage: bench/images.py [-n 50] [-r 15]
 """
 
-import argparse
 import os
 import sys
 
-from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall
 
 from ds01.images import context_tar
 from tests.support import sandbox
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--images", type=int, default=50)
-    parser.add_argument("-r", "--runs", type=int, default=15)
-    args = parser.parse_args()
+    args = arguments(__doc__, count=("images", 50))
     cli = docker_cli()
     with engine() as (host, client):
         uid, login = os.getuid(), os.environ.get("USER", "root")

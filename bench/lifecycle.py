@@ -7,21 +7,17 @@ use one-shot stats and the previous reading. Runs as root in a private dockerd.
 Usage: bench/lifecycle.py [-n 20] [-r 5]
 """
 
-import argparse
 import os
 import sys
 import tempfile
 
-from benchlib import BINDIR, docker_cli, ds01_labels, engine, line, median_wall, timed
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall, timed
 
 from tests.support import sandbox
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", "--containers", type=int, default=20)
-    parser.add_argument("-r", "--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__, count=("containers", 20), runs=5)
     if os.geteuid() != 0:
         sys.exit("bench: the lifecycle jobs run as root")
     cli = docker_cli()

@@ -1,6 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env -S python3 -I
 # Generated from ds01/registry.py by `make generate`; do not edit.
-from ds01.cli._common import deprecated
-deprecated('get_resource_limits.py', 'resource-limits')
-from ds01.cli.resource_limits import main
-main()
+from ds01.client import main
+main('get_resource_limits.py', 'ds01.cli.resource_limits', renamed='resource-limits')

@@ -42,7 +42,10 @@ class DockerAPI:
         else:
             raise Ds01Error(f"unsupported DOCKER_HOST {self.host!r}", hint="use unix:///path or tcp://host:port")
         sock.settimeout(self.timeout)
-        sock.connect(address)
+        from .privilege import root_files
+
+        with root_files():  # in a ds01d worker: the engine is root's to reach, not the caller's
+            sock.connect(address)
         return sock
 
     def ping(self):

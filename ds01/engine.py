@@ -36,6 +36,25 @@ def caught_signals(pid):
     return None
 
 
+def _connect_with_root_rights():
+    """In a ds01d worker, the SDK's Unix-socket connections are opened with root's rights (the engine
+    is root's to reach; everything else the worker opens uses its caller's): one wrapper, once."""
+    from docker.transport import unixconn
+
+    original = unixconn.UnixHTTPConnection.connect
+    if getattr(original, "ds01_root_rights", False):
+        return
+
+    def connect(self):
+        from .privilege import root_files
+
+        with root_files():
+            original(self)
+
+    connect.ds01_root_rights = True  # type: ignore[attr-defined]
+    unixconn.UnixHTTPConnection.connect = connect
+
+
 class Engine:
     """The docker SDK client (imported lazily: it is slow to import).
 
@@ -44,12 +63,17 @@ class Engine:
 
     log: Any = None  # the event log writer (Runtime sets it)
 
-    def __init__(self):
+    def __init__(self, host=None):
+        """`host` is the docker_host setting (the SDK reads no DOCKER_* variable itself)."""
         import docker
 
+        from .privilege import root_files
+
         self._errors = self.errors = docker.errors
+        _connect_with_root_rights()
         try:
-            self.client = docker.from_env(timeout=600)
+            with root_files():
+                self.client = docker.DockerClient(base_url=host or "unix:///var/run/docker.sock", timeout=600)
         except docker.errors.DockerException as exc:
             raise Ds01Error(f"cannot reach the Docker engine: {exc}",
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
@@ -122,7 +146,7 @@ class Engine:
             self._call("commit user setup", self.api.commit, setup["Id"], repository=repo, tag=tag,
                        changes=["WORKDIR /workspace", 'CMD ["bash"]'])
             committed = True
-        except Exception:
+        except BaseException:  # an interrupt too (a ds01d client that went away): no orphan tag
             if committed:
                 self._quietly(self.api.remove_image, plan.setup_image)
             raise

@@ -50,8 +50,11 @@ def append(path, event):
     """Append one event atomically (one write on O_APPEND, under flock). Raises OSError/ValueError."""
     import fcntl
 
+    from .privilege import root_files
+
     data = encode(event)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o664)
+    with root_files():  # in a ds01d worker: the log is root's (0640), never the caller's to write
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         written = os.write(fd, data)
@@ -94,15 +97,18 @@ class Log:
 def read(path, skipped=None):
     """Events in file order. A line that is not an event (not JSON, or not an event's shape: anyone
     in the docker group can append to the log) is skipped, and counted in `skipped` (a list) if given."""
+    from .privilege import root_files
+
     try:
-        handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
+        with root_files():  # ds01-events, served by ds01d, filters what a non-admin sees
+            handle = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         return
     except PermissionError:
         from .errors import PermissionDenied
 
         raise PermissionDenied(f"cannot read the event log {path}",
-                               hint="it is readable by the docker group (root:docker 0664)") from None
+                               hint="it is root's (0640); ds01-events reads it through ds01d") from None
     with handle:
         for line in handle:
             event = _parse(line)
@@ -168,11 +174,14 @@ def follow(path, accept, poll=0.5, stop=None):
     """Yield new matching events as they are appended (from the end of the file); survives rotation."""
     import time
 
+    from .privilege import root_files
+
     position, inode = 0, None
     pending = b""
     while stop is None or not stop():
         try:
-            stat = os.stat(path)
+            with root_files():
+                stat = os.stat(path)
         except FileNotFoundError:
             time.sleep(poll)
             continue
@@ -180,7 +189,7 @@ def follow(path, accept, poll=0.5, stop=None):
             position = stat.st_size if inode is None else 0  # start at the end; after rotation, at the start
             inode, pending = stat.st_ino, b""
         if stat.st_size > position:
-            with open(path, "rb") as handle:
+            with root_files(), open(path, "rb") as handle:
                 handle.seek(position)
                 chunk = handle.read()
                 position = handle.tell()

@@ -39,7 +39,13 @@ def lookup(login_or_uid):
 
 
 def caller(sudo_uid=None, home="/"):
-    """The person running the command. Under sudo, the user who ran sudo (`sudo_uid`, SUDO_UID), not root."""
+    """The person running the command: in a ds01d worker, the one the kernel named (SO_PEERCRED);
+    under sudo, the user who ran sudo (`sudo_uid`, SUDO_UID), not root."""
+    from .privilege import acting_for
+
+    acting = acting_for()
+    if acting is not None:
+        return acting
     uid = os.getuid()
     if uid == 0 and str(sudo_uid or "").isdigit():
         user = lookup(int(sudo_uid))
@@ -53,8 +59,12 @@ def caller(sudo_uid=None, home="/"):
 
 
 def has_root():
-    """True when the process itself has root's powers (run as root or through sudo)."""
-    return os.geteuid() == 0
+    """True when the caller has root's powers: runs as root (or through sudo) in-process, or is root
+    on the other end of ds01d. A worker's own root acts for its caller and does not count."""
+    from .privilege import acting_for
+
+    acting = acting_for()
+    return acting.uid == 0 if acting is not None else os.geteuid() == 0
 
 
 def is_admin(user, policy):

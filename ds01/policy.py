@@ -28,6 +28,7 @@ from .schema import (
     Text,
     Timestamp,
     load_yaml,
+    read_trusted,
     validate,
 )
 
@@ -211,8 +212,7 @@ def _read_members(directory: str, group: str) -> list[str]:
     """Usernames from `groups/<group>.members`: one per line, `#` starts a comment."""
     members_path = os.path.join(directory, "groups", f"{group}.members")
     try:
-        with open(members_path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+        lines = read_trusted(members_path, "group member list").splitlines()
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -334,8 +334,7 @@ def load(path: str | None = None) -> Policy:
     explicit = path
     path = explicit or DEFAULT_PATH
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_trusted(path, "policy")
     except FileNotFoundError:
         if explicit:
             raise NotFound(f"policy file {path} does not exist",
@@ -364,8 +363,7 @@ def parse(text: str, path: str = "<string>") -> Policy:
     if directory:
         overrides_path = os.path.join(directory, "user-overrides.yaml")
         if os.path.exists(overrides_path):
-            with open(overrides_path, encoding="utf-8") as handle:
-                file_raw = load_yaml(overrides_path, handle.read())
+            file_raw = load_yaml(overrides_path, read_trusted(overrides_path, "user overrides"))
             overrides.update(validate(file_raw, MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES)), overrides_path, "", 1))
     for index, (item, raw_item) in enumerate(zip(data.get("reservations") or [], raw.get("reservations") or [])):
         line = getattr(raw_item, "line", 1)

@@ -212,9 +212,11 @@ class Scaffold:
         import subprocess
 
         from .errors import Ds01Error
+        from .privilege import caller_process
 
         def git(*args, check=True):
-            return subprocess.run(["git", "-C", self.path, *args], capture_output=True, text=True, check=check)
+            return subprocess.run(["git", "-C", self.path, *args], capture_output=True, text=True, check=check,
+                                  **caller_process(self.rt.settings.session_environment()))
 
         try:
             git("-c", "init.defaultBranch=main", "init", "-q")

@@ -17,11 +17,17 @@ class Runtime:
 
     @functools.cached_property
     def policy(self):
+        import contextlib
+
         from . import policy
-        from .settings import DEFAULT
+        from .privilege import root_files
+        from .settings import ARGUMENT, DEFAULT
 
         config = self.settings.resolve("config")
-        return policy.load(None if config.source == DEFAULT else config.value)
+        # ds01d's own policy with root's rights; a --config the caller named, with the caller's own
+        # (and, like every policy a privileged ds01 reads, it must be root's: schema.read_trusted)
+        with contextlib.nullcontext() if config.source == ARGUMENT else root_files():
+            return policy.load(None if config.source == DEFAULT else config.value)
 
     @functools.cached_property
     def caller(self):
@@ -53,8 +59,10 @@ class Runtime:
     def inventory(self):
         """The host's GPUs (simulated when configured, else NVML; none without a driver)."""
         from .gpu import load_inventory
+        from .privilege import root_files
 
-        return load_inventory(self.settings.get("gpu_inventory"))
+        with root_files():
+            return load_inventory(self.settings.get("gpu_inventory"))
 
     @functools.cached_property
     def api(self):
@@ -66,7 +74,7 @@ class Runtime:
     def engine(self):
         from .engine import Engine
 
-        engine = Engine()
+        engine = Engine(self.settings.get("docker_host"))
         engine.log = self.log_event
         return engine
 

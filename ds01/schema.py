@@ -5,6 +5,7 @@ exemptions are all read with it: a schema is a `Section` of kinds, `load_yaml` k
 every key, and `validate` normalises a value or raises a `PolicyError` naming file, line and key.
 """
 
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -198,6 +199,33 @@ class LineMapping(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self.lines: dict[str, int] = {}
+
+
+def untrusted_reason(info: os.stat_result) -> str | None:
+    """Why a configuration file must not steer a privileged ds01 (None when it may): settings come
+    only from files root owns and no one else can write."""
+    import stat
+
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if info.st_uid != 0:
+        return f"is owned by uid {info.st_uid}, not root"
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and info.st_gid != 0):
+        return f"is writable by others (mode {info.st_mode & 0o7777:04o})"
+    return None
+
+
+def read_trusted(path: str, what: str) -> str:
+    """A configuration file's text. In a privileged process (root, or ds01d acting for a caller) the file
+    must be root's and writable by no one else; PolicyError otherwise. FileNotFoundError passes through."""
+    with open(path, encoding="utf-8") as handle:
+        if os.geteuid() == 0:
+            reason = untrusted_reason(os.fstat(handle.fileno()))
+            if reason:
+                raise PolicyError(f"{path}: refusing the {what}: it {reason}",
+                                  hint=f"settings come only from root-owned files: chown root:root {path} && "
+                                       f"chmod go-w {path}")
+        return handle.read()
 
 
 def read_config(path: str, what: str, hint: str | None = None) -> str:

@@ -38,6 +38,17 @@ def docker_cli():
     return path
 
 
+def cli_environment(rt):
+    """The docker client's environment. In a ds01d worker the client runs as root, so its HOME (whose
+    ~/.docker/config.json can name plugin dirs and credential helpers) is root's, never the caller's."""
+    import pwd
+
+    from .privilege import acting_for
+
+    home = pwd.getpwuid(0).pw_dir if acting_for() is not None else rt.caller.home
+    return rt.settings.docker_cli_environment(home)
+
+
 def require_terminal(command, hint):
     """A shell (no `command`) needs a terminal: refuse before anything is started."""
     import sys
@@ -68,7 +79,7 @@ def run_session(rt, rec, command=(), tty=None):
         tty = sys.stdin.isatty() and sys.stdout.isatty()
     argv = exec_argv(rt, rec["container"], command, tty)
     try:
-        return subprocess.run(argv, check=False, env=rt.settings.docker_cli_environment(rt.caller.home)).returncode
+        return subprocess.run(argv, check=False, env=cli_environment(rt)).returncode
     except KeyboardInterrupt:
         return 130
 

@@ -45,8 +45,13 @@ TABLE = (
     Setting("utmp", ("DS01_UTMP",), "/var/run/utmp", "the login records notices are sent by (default /var/run/utmp; "
                                                      "tests)"),
     Setting("tty_dir", ("DS01_TTY_DIR",), "/dev", "where the terminals named in utmp are (default /dev; tests)"),
+    Setting("socket", ("DS01_SOCKET",), "/run/ds01/ds01.sock",
+            "the ds01d socket the commands use (default /run/ds01/ds01.sock); read by the client, so pointing it "
+            "elsewhere fools only its own caller"),
     Setting("editor", ("VISUAL", "EDITOR"), None, "the editor image-update --edit opens (VISUAL, then EDITOR)"),
     Setting("no_color", ("NO_COLOR",), None, "set to anything: tables without colour"),
+    Setting("notify_socket", ("NOTIFY_SOCKET",), None, "systemd's readiness socket (ds01d says READY=1 on it)",
+            documented=False),
     Setting("sudo_uid", ("SUDO_UID",), None, "under sudo, the account that ran it, which is then the caller",
             documented=False),
     Setting("home", ("HOME",), "/", "the home of a caller without a passwd entry", documented=False),
@@ -54,6 +59,13 @@ TABLE = (
 BY_NAME = {s.name: s for s in TABLE}
 # What a shell in a container inherits from the caller's terminal (never ds01's own settings).
 SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
+# The caller's variables a ds01d worker takes from its client (ds01.client.PASSED is the client's copy);
+# everything else a worker knows comes from ds01d's own environment and root-owned files.
+CLIENT_PASS = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
+               "VISUAL", "EDITOR")  # the editor runs as the caller (privilege.caller_process)
+CLIENT_PASS_PREFIXES = ("LC_",)
+# Variables of ds01d's own environment a worker never keeps: its caller is the kernel's answer.
+DAEMON_ONLY = ("SUDO_UID", "SUDO_GID", "SUDO_USER", "SUDO_COMMAND", "LISTEN_FDS", "LISTEN_PID", "NOTIFY_SOCKET")
 CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -119,3 +131,23 @@ class Settings:
     def records(self) -> list[dict[str, Any]]:
         """Every setting as a record (name, value, source, origin), for diagnostics."""
         return [vars(self.resolve(s.name)) | {"env": list(s.env)} for s in TABLE]
+
+
+def worker_environment(daemon: Mapping[str, str], client: Mapping[str, str],
+                       account: Mapping[str, str]) -> dict[str, str]:
+    """A ds01d worker's environment: ds01d's own (root's choice), minus what names a caller, plus the
+    caller's account (HOME, USER, LOGNAME from passwd, so `~` is theirs) and the client's terminal
+    variables (CLIENT_PASS); nothing else of the client's."""
+    passed = {k: v for k, v in client.items() if isinstance(k, str) and isinstance(v, str)
+              and (k in CLIENT_PASS or k.startswith(CLIENT_PASS_PREFIXES)) and "\0" not in v}
+    return {k: v for k, v in daemon.items() if k not in DAEMON_ONLY} | dict(account) | passed
+
+
+def adopt(environ: Mapping[str, str]) -> None:
+    """Make `environ` this process's environment (a ds01d worker, before it runs a command)."""
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def daemon_environment() -> dict[str, str]:
+    return dict(os.environ)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import sandbox
+from tests.support import brokers, sandbox
 from tests.support.harness import TEST_CATALOG_IMAGE, USERS, Shell, require, shared_log_dir, user_exists
 
 HOST_EVENT_LOG = "/var/log/ds01/events.jsonl"
@@ -41,6 +41,15 @@ def host_event_log_untouched():
     before = _host_log_state()
     yield
     assert _host_log_state() == before, f"the tests wrote to {HOST_EVENT_LOG}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_brokers():
+    """The private ds01d processes the Shells start (tests/support/brokers.py): stopped at the end."""
+    if os.geteuid() == 0:
+        brokers.reap_stale()
+    yield
+    brokers.stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ def lab(user_tmp, users, dockerd, sh):
     """A two-GPU host (simulated inventory), a state dir, and a policy: alice may hold one GPU."""
     state = user_tmp / "state"
     state.mkdir()
-    os.chmod(state, 0o1777)
+    os.chmod(state, 0o755)
     inventory = user_tmp / "gpus.yaml"
     inventory.write_text("gpus:\n" + "".join(
         f"  - {{index: {i}, uuid: {u}, name: A100, memory_total: 40g}}\n" for i, u in enumerate(UUIDS)))

@@ -18,7 +18,7 @@ def lab(user_tmp, users, dockerd, sh):
     """DS01's shapes of policy: a student group with an aggregate, an override for alice, an exemption for bob."""
     state = user_tmp / "state"
     state.mkdir()
-    os.chmod(state, 0o1777)
+    os.chmod(state, 0o755)
     alice, bob, admin = (users[k].pw_name for k in ("alice", "bob", "admin"))
     policy = user_tmp / "resource-limits.yaml"
     policy.write_text(textwrap.dedent(f"""\

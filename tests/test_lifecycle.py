@@ -45,11 +45,11 @@ class LifeLab:
         self.directory, self.users, self.client = directory, users, client
         self.state = directory / "state"
         self.logs = directory / "log"
-        for path, mode in ((self.state, 0o1777), (self.logs, 0o1777)):
+        for path in (self.state, self.logs):
             path.mkdir()
-            os.chmod(path, mode)
+            os.chmod(path, 0o755)
         (self.logs / "events.jsonl").touch()
-        os.chmod(self.logs / "events.jsonl", 0o666)
+        os.chmod(self.logs / "events.jsonl", 0o640)
         self.inventory_path = directory / "gpus.yaml"
         self.set_inventory()
         alice, bob = users["alice"], users["bob"]
@@ -589,21 +589,24 @@ def test_logrotate_covers_every_log_cron_and_the_commands_write():
     _, jobs = _cron_jobs()
     for _, _, _, command in jobs:
         assert command[-1] in rotated
-    assert "/var/log/ds01/events.jsonl {" in rotated and "create 0664 root docker" in rotated
+    assert "/var/log/ds01/events.jsonl {" in rotated and "create 0640 root adm" in rotated
     tmpfiles = (etc / "tmpfiles.d" / "ds01.conf").read_text()
-    assert "f /var/log/ds01/events.jsonl   0664 root docker" in tmpfiles
+    assert "f /var/log/ds01/events.jsonl   0640 root adm" in tmpfiles
+    assert "d /var/lib/ds01                0755 root root" in tmpfiles and "1777" not in tmpfiles
 
 
-def test_a_first_job_run_creates_the_state_dir_users_can_still_write(life, users):
+def test_a_first_job_run_creates_a_state_dir_only_root_writes_and_users_work_through_ds01d(life, users):
     import stat
 
     fresh = life.directory / "fresh-state"
     result = life.sh.run(life.root, "ds01-release-stale", "--json", extra_env={"DS01_STATE_DIR": str(fresh)})
     assert result.returncode == 0, result.stderr
-    assert stat.S_IMODE(fresh.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o755 and fresh.stat().st_uid == 0
     assert stat.S_IMODE((fresh / "jobs").stat().st_mode) == 0o755
     claim = life.sh.run(users["alice"], "gpu-allocate", "--json", extra_env={"DS01_STATE_DIR": str(fresh)})
     assert claim.returncode == 0, claim.stderr
+    assert stat.S_IMODE((fresh / "gpu-claims.json").stat().st_mode) == 0o644
+    assert (fresh / "gpu-claims.json").stat().st_uid == 0
 
 
 def test_container_types_follow_ds01s_detection_rules(life, users, client):

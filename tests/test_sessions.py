@@ -123,3 +123,18 @@ def test_a_session_ignores_the_docker_client_settings_and_the_docker_on_the_call
     assert done.returncode == 0, done.stderr
     assert done.stdout == "xterm|none\n"  # the terminal's TERM passes; ds01's and Docker's settings do not
     assert not marker.exists()
+
+
+def test_the_terminal_size_and_its_changes_reach_a_session_through_ds01d(sh, users, client):
+    """The client passes its terminal itself (SCM_RIGHTS) and forwards SIGWINCH to the worker's docker client."""
+    alice = users["alice"]
+    assert sh.run(alice, "container-create", "win", sandbox.BASE_IMAGE, "--cpu-only").returncode == 0
+    child = sh.spawn(alice, "container-run", "win", "--", "bash", "-c",
+                     'trap "stty size" WINCH; stty size; while :; do sleep 60 & wait $!; done')
+    child.expect("40 160")
+    child.setwinsize(30, 100)
+    child.expect("30 100")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130

@@ -14,14 +14,35 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_nothing_but_the_settings_module_reads_the_environment():
+    """The client (ds01/client.py) is the other reader: it runs as the caller, before anything is imported,
+    and hands ds01d only the terminal variables, which the worker filters again (settings.CLIENT_PASS)."""
     readers = []
     for path in sorted((ROOT / "ds01").rglob("*.py")):
-        if path.name == "settings.py" and path.parent.name == "ds01":
+        if path.name in ("settings.py", "client.py") and path.parent.name == "ds01":
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"\bos\.(environ|getenv|environb)\b|\bgetenv\(", line):
                 readers.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert readers == []
+
+
+def test_the_client_passes_exactly_the_variables_a_worker_keeps():
+    import signal
+
+    from ds01 import client
+
+    assert client.PASSED == S.CLIENT_PASS and client.PASSED_PREFIXES == S.CLIENT_PASS_PREFIXES
+    assert client.FORWARDED == (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGWINCH)
+    request = client.encode("container-run", ["x", "--", "sh", "-c", "a=b; echo $a"], 0o027, {"TERM": "xterm"})
+    assert client.decode(request[4:]) == ("container-run", ["x", "--", "sh", "-c", "a=b; echo $a"], 0o027,
+                                          {"TERM": "xterm"})
+    assert client.SOCKET_VARIABLE in S.BY_NAME["socket"].env and S.BY_NAME["socket"].default == client.DEFAULT_SOCKET
+    daemon = {"DS01_CONFIG": "/etc/ds01/r.yaml", "SUDO_UID": "0", "PATH": "/usr/bin", "HOME": "/root"}
+    caller = {"DS01_CONFIG": "/home/a/evil.yaml", "DS01_NOW": "1", "TERM": "xterm", "LC_ALL": "C", "PATH": "/x",
+              "HOME": "/tmp", "LD_PRELOAD": "/home/a/x.so"}
+    env = S.worker_environment(daemon, caller, {"HOME": "/home/a", "USER": "a", "LOGNAME": "a"})
+    assert env == {"DS01_CONFIG": "/etc/ds01/r.yaml", "PATH": "/usr/bin", "HOME": "/home/a", "USER": "a",
+                   "LOGNAME": "a", "TERM": "xterm", "LC_ALL": "C"}
 
 
 def test_each_value_says_where_it_came_from():

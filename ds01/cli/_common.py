@@ -10,7 +10,7 @@ from ..output import Output, is_tty, parse_targets
 
 
 def config_option(fn):
-    return click.option("--config", "config", metavar="PATH", envvar="DS01_CONFIG",
+    return click.option("--config", "config", metavar="PATH",
                         help="Policy file (default $DS01_CONFIG, else /etc/ds01/resource-limits.yaml).")(fn)
 
 

@@ -211,7 +211,9 @@ def _edit(rt, path):
 
     command = rt.settings.get("editor")
     argv = shlex.split(command) if command else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]
-    result = subprocess.run([*argv, path])
+    from ..privilege import caller_process
+
+    result = subprocess.run([*argv, path], **caller_process(rt.settings.session_environment()))
     if result.returncode != 0:
         raise Ds01Error(f"the editor ({argv[0]}) exited with {result.returncode}; nothing was rebuilt")
 

@@ -34,7 +34,7 @@ def cli(name, command, detach, script, config):
         say(f"[{rec['name']}] container started. To open a shell please run: mlc open {rec['name']}")
         return 0
     argv = sessions.exec_argv(rt, rec["container"], command, tty=False, detach=detach)
-    return subprocess.run(argv, check=False, env=rt.settings.docker_cli_environment(rt.caller.home)).returncode
+    return subprocess.run(argv, check=False, env=sessions.cli_environment(rt)).returncode
 
 
 def main():

@@ -5,7 +5,8 @@ import click
 from ._common import config_option, new_output, output_options, run
 
 EXPLAIN = {
-    "docker": "ds01 runs your work in Docker containers; your account needs access to the Docker engine.",
+    "docker": "ds01 runs your work in Docker containers. You never use Docker directly: every ds01 command\n"
+              "reaches it through ds01d, which knows who you are and applies your limits.",
     "workspace": "~/workspace holds your projects. Each container sees its project directory as /workspace,\n"
                  "so files there survive when containers are removed.",
     "ssh": "An SSH key on this server lets you reach git hosts (GitHub, GitLab) from here: add the public key\n"
@@ -77,8 +78,30 @@ def _docker(rt, user, **_):
     try:
         rt.api.ping()
     except Ds01Error as exc:
-        return "action", f"cannot reach the Docker engine ({exc.message}): ask an admin to give you access"
-    return "ok", "you can use the Docker engine"
+        return "action", f"cannot reach the Docker engine ({exc.message}): ask an admin to check ds01d"
+    group = socket_group(rt)
+    if group is not None and user.uid != 0 and group in user.groups:
+        return "warn", (f"you are in the {group} group, which can use Docker directly (that is root on this host); "
+                        f"ds01 does not need it: ask an admin to remove you (gpasswd -d {user.login} {group})")
+    return "ok", "ds01 reaches the Docker engine for you"
+
+
+def socket_group(rt):
+    """The group that owns the engine's Unix socket (docker, usually), or None (TCP, unreadable, root)."""
+    import grp
+    import os
+
+    from ..privilege import root_files
+
+    host = rt.settings.get("docker_host")
+    if not host.startswith("unix://"):
+        return None
+    try:
+        with root_files():
+            gid = os.stat(host[len("unix://"):]).st_gid
+        return grp.getgrgid(gid).gr_name if gid != 0 else None
+    except (OSError, KeyError):
+        return None
 
 
 def _workspace(rt, user, **_):
@@ -99,6 +122,8 @@ def _ssh(rt, user, no_ssh=False, **_):
     import socket
     import subprocess
 
+    from ..privilege import caller_process
+
     key = os.path.join(user.home, ".ssh", "id_ed25519")
     for existing in (key, os.path.join(user.home, ".ssh", "id_rsa"), os.path.join(user.home, ".ssh", "id_ecdsa")):
         if os.path.exists(existing + ".pub"):
@@ -108,7 +133,7 @@ def _ssh(rt, user, no_ssh=False, **_):
     os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)
     try:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{user.login}@{socket.gethostname()}",
-                        "-f", key], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+                        "-f", key], check=True, capture_output=True, stdin=subprocess.DEVNULL, **caller_process())
     except FileNotFoundError:
         return "action", "ssh-keygen is not installed (openssh-client): ask an admin"
     except subprocess.CalledProcessError as exc:

@@ -25,10 +25,8 @@ def expected_files():
         files[os.path.join("bin", noun)] = dispatcher_script(noun)
     for command in registry.COMMANDS:
         files[command.path] = bin_script(command)
-        for alias in command.aliases:
-            files[os.path.join("bin", alias)] = bin_script(command)
-        for old in command.legacy:
-            files[os.path.join("bin", old)] = bin_script(command, legacy=old)
+        for name in (*command.aliases, *command.legacy):
+            files[os.path.join("bin", name)] = bin_script(command, name)
 
     files.update(expected_pages())
     files.update(expected_completions())

@@ -17,7 +17,7 @@ from ..containers import ACTIVE
 from ..containers import iso as iso_timestamp
 from ..errors import NoCapacity
 from . import holdings as H
-from .choice import AllocationError, Request, Snapshot, choose, quota_error, reservations, user_record
+from .choice import AllocationError, Request, Snapshot, check_claim, choose, quota_error, reservations, user_record
 from .model import Inventory, Slot
 from .queue import alive, pid_start, queue_order, simulate
 from .state import State
@@ -180,6 +180,7 @@ class Allocator:
             if taken:
                 raise AllocationError("NO_CAPACITY", None, f"slot {taken[0]} of claim {cid} is no longer available",
                                       hint="gpu-allocate makes a new claim")
+            check_claim(snap, login, self.rt.limits(login), cid, claim["slots"])
             result = then([snap.by_id[s] for s in claim["slots"]])
             claims.pop(cid, None)
             self.state.save_claims(claims)

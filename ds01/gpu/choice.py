@@ -215,6 +215,24 @@ def choose(snap: Snapshot, login: str, limits: "Limits", request: Request, strat
                           hint="--wait queues for one; gpu-status shows who holds what; --cpu-only needs no GPU")
 
 
+def check_claim(snap: Snapshot, login: str, limits: "Limits", cid: Any, slot_ids: list[str]) -> None:
+    """A claim about to become a container is held to the limits a fresh request would meet (the state
+    file is data, not authority): the per-container cap, whole GPUs, and the GPU-equivalent bounds."""
+    slots = [snap.by_id[s] for s in slot_ids]
+    cap = limits["max_gpu_slots_per_container"]
+    if cap is not None and len(slots) > cap:
+        raise AllocationError("EXCEEDS_CONTAINER_LIMIT", f"{len(slots)}>{cap}",
+                              f"claim {cid} holds {len(slots)} GPU slots; one container may have at most {cap}",
+                              hint=f"gpu-allocate --num-gpus {cap} makes a claim within it")
+    if not limits["allow_full_gpu"] and any(not s.is_mig for s in slots):
+        raise AllocationError("MIG_ONLY", None, f"claim {cid} holds a whole GPU; your group may use MIG slices only",
+                              hint="gpu-allocate makes a claim within your limits")
+    used, _ = snap.usage(login, exclude_claim=cid)
+    error = quota_error(limits, used, sum(s.weight for s in slots), Request(len(slots)), reported_use=used)
+    if error:
+        raise error
+
+
 def gpu_bounds(limits: "Limits") -> list[tuple[float, str]]:
     """[(GPU-eq bound, refusal reason)] that apply to a user: max_gpu_equivalents and aggregate.gpu_limit."""
     pairs = ((limits["max_gpu_equivalents"], "USER_AT_LIMIT"),

@@ -1,24 +1,54 @@
 """The little state ds01 writes: short-lived claims, early releases and the wait queue, under one lock.
 
 Everything else is read from Docker. The files live in the state dir ($DS01_STATE_DIR, else
-`paths.state_dir`, else /var/lib/ds01), which every user allowed to run containers can write
-(mode 1777, like /tmp). All of them are read and written only while holding `gpu.lock`, so
-they are rewritten in place (the sticky bit forbids replacing another user's file).
+`paths.state_dir`, else /var/lib/ds01), which belongs to root and only root writes (0755, files
+0644, the lock 0600): users reach it only through ds01d, whose workers use root's rights here
+and nowhere else (privilege.root_files). So no user can hold the lock, forge a claim or a
+queue entry, or plant a file. Even so, every file is treated as data, not authority:
+- every open uses O_NOFOLLOW and refuses what is not a regular file (a FIFO cannot hang a reader);
+- every write is atomic (a temporary file, fsync, rename, fsync of the directory): a full disk
+  leaves the old content, never half a file;
+- a malformed file or record is skipped with one warning, never a traceback.
 """
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
+import stat
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..errors import Ds01Error, NoCapacity
+from ..privilege import root_files
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CLAIMS = "gpu-claims.json"
 RELEASED = "gpu-released.json"
 QUEUE = "gpu-queue.json"
+LOCK = "gpu.lock"
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One warning per problem and process (stderr: the caller's terminal, or the job's log)."""
+    if message not in _warned:
+        _warned.add(message)
+        sys.stderr.write(f"ds01: warning: {message}\n")
+
+
+def directory_problem(info: os.stat_result) -> str | None:
+    """Why a state dir cannot be trusted: anyone but its owner (root, or this account) may write it."""
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    if info.st_uid not in (0, os.geteuid()):
+        return f"belongs to uid {info.st_uid}"
+    if info.st_mode & 0o022:
+        return f"is writable by others (mode {info.st_mode & 0o7777:04o})"
+    return None
 
 
 class State:
@@ -30,78 +60,133 @@ class State:
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
 
-    def _ensure(self, name: str) -> str:
-        """Create the directory (1777) and the file (0666) when missing, so every user can use them."""
-        if not os.path.isdir(self.directory):
+    def _ensure_directory(self) -> None:
+        """Create the state dir (0755) when missing; refuse one that others may write."""
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
             try:
-                os.makedirs(self.directory, exist_ok=True)
-                os.chmod(self.directory, 0o1777)  # noqa: S103 - shared today; issue 17 makes it root-only
+                os.makedirs(self.directory, mode=0o755, exist_ok=True)
+                info = os.lstat(self.directory)
             except OSError as exc:
                 raise Ds01Error(f"the state dir {self.directory} is missing and cannot be created: {exc.strerror}",
-                                hint=f"an admin creates it once: install -d -m 1777 {self.directory}") from None
-        path = self.path(name)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            raise Ds01Error(f"cannot open {path}: {exc.strerror}",
-                            hint=f"the state dir must be writable by every user (chmod 1777 {self.directory})",
-                            ) from None
-        try:
-            if os.fstat(fd).st_uid == os.geteuid():
-                os.fchmod(fd, 0o666)
-        finally:
+                                hint=f"an admin creates it once: install -d -m 0755 -o root {self.directory}"
+                                ) from None
+        problem = directory_problem(info)
+        if problem:
+            raise Ds01Error(f"refusing the state dir {self.directory}: it {problem}",
+                            hint=f"only root may write it: chown root:root {self.directory} && "
+                                 f"chmod 0755 {self.directory}")
+
+    def _open(self, name: str, flags: int, mode: int = 0o644) -> int:
+        """An fd on a regular state file (O_NOFOLLOW, O_NONBLOCK); OSError(ELOOP/EINVAL) for anything else."""
+        fd = os.open(self.path(name), flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-        return path
+            raise OSError(errno.EINVAL, "not a regular file")
+        return fd
 
     @contextlib.contextmanager
     def lock(self) -> Iterator["State"]:
         """The allocator lock. Fails closed: on timeout the caller gets NoCapacity, never an unlocked run."""
-        import portalocker
-
-        lock = portalocker.Lock(self._ensure("gpu.lock"), mode="a", timeout=self.lock_timeout, check_interval=0.02,
-                                flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
+        with root_files():
+            self._ensure_directory()
+            try:
+                fd = self._open(LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise Ds01Error(f"cannot open {self.path(LOCK)}: {exc.strerror}",
+                                hint=f"it must be a regular file only root may open (rm {self.path(LOCK)})"
+                                ) from None
         try:
-            lock.acquire()
-        except portalocker.LockException:
-            raise NoCapacity(f"allocator busy: could not take {self.path('gpu.lock')} within {self.lock_timeout:g}s",
-                             hint="try again; gpu_allocation.lock_timeout_s sets how long to wait") from None
-        self.locked = True
-        try:
-            yield self
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise NoCapacity(f"allocator busy: could not take {self.path(LOCK)} within "
+                                         f"{self.lock_timeout:g}s",
+                                         hint="try again; gpu_allocation.lock_timeout_s sets how long to wait"
+                                         ) from None
+                    time.sleep(0.02)
+            self.locked = True
+            try:
+                yield self
+            finally:
+                self.locked = False
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            self.locked = False
-            lock.release()
+            os.close(fd)
 
     def read(self, name: str, default: Any) -> Any:
-        """A state file's content. Decisions read it under the lock; a damaged file reads as empty."""
+        """A state file's content; missing, not a regular file, or damaged: `default` (with a warning)."""
         try:
-            with open(self.path(name), encoding="utf-8") as handle:
-                text = handle.read()
+            with root_files():
+                fd = self._open(name, os.O_RDONLY)
         except FileNotFoundError:
             return default
-        try:
-            value = json.loads(text) if text.strip() else default
-        except ValueError:
+        except OSError as exc:
+            warn(f"ignoring {self.path(name)}: {exc.strerror or exc}")
             return default
-        return value if isinstance(value, type(default)) else default
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
+        try:
+            value = json.loads(data) if data.strip() else default
+        except ValueError:
+            warn(f"ignoring {self.path(name)}: not JSON")
+            return default
+        if not isinstance(value, type(default)):
+            warn(f"ignoring {self.path(name)}: not a JSON {type(default).__name__}")
+            return default
+        return value
 
     def write(self, name: str, value: Any) -> None:
+        """Replace a state file atomically, under the lock."""
         if not self.locked:
             raise RuntimeError("state files are written under the lock")
-        path = self._ensure(name)
-        data = json.dumps(value, indent=1, sort_keys=True)
-        with open(path, "r+", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.truncate()
-            handle.flush()
-            os.fsync(handle.fileno())
+        data = json.dumps(value, indent=1, sort_keys=True).encode()
+        temporary = f".{name}.{os.getpid()}.tmp"
+        with root_files():
+            try:
+                fd = os.open(self.path(temporary), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644)
+                try:
+                    os.fchmod(fd, 0o644)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.rename(self.path(temporary), self.path(name))
+                directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path(temporary))
+                raise Ds01Error(f"cannot write {self.path(name)}: {exc.strerror or exc}; nothing was changed",
+                                hint="is the disk full? the old content is kept") from None
 
     # -- claims: {claim id: record}
 
     def claims(self, now: float | None = None) -> dict[str, Any]:
         """Live claims (expired ones are dropped from the file on the next write)."""
         now = now or time.time()
-        return {cid: c for cid, c in self.read(CLAIMS, {}).items() if c.get("expires_at", 0) > now}
+        return {cid: c for cid, c in self.read(CLAIMS, {}).items() if _good_claim(self.path(CLAIMS), cid, c)
+                and c["expires_at"] > now}
 
     def save_claims(self, claims: dict[str, Any]) -> None:
         self.write(CLAIMS, claims)
+
+
+def _good_claim(path: str, cid: Any, claim: Any) -> bool:
+    good = (isinstance(claim, dict) and isinstance(claim.get("user"), str)
+            and isinstance(claim.get("expires_at"), (int, float))
+            and isinstance(claim.get("slots"), list) and all(isinstance(s, str) for s in claim["slots"]))
+    if not good:
+        warn(f"{path}: skipping the malformed claim {str(cid)[:40]!r}")
+    return good

@@ -92,9 +92,7 @@ class Job:
         directory = self.jobs_dir()
         try:
             parent = os.path.dirname(directory)
-            if not os.path.isdir(parent):  # the shared state dir: every user's claims live there (1777, like /tmp)
-                os.makedirs(parent, exist_ok=True)
-                os.chmod(parent, 0o1777)  # noqa: S103 - shared today; issue 17 makes it root-only
+            os.makedirs(parent, mode=0o755, exist_ok=True)  # the state dir: root's (gpu/state.py)
             os.makedirs(directory, mode=0o755, exist_ok=True)
         except OSError as exc:
             raise Ds01Error(f"cannot create {directory}: {exc.strerror}", hint="the jobs run as root (cron)") from None
@@ -108,8 +106,11 @@ class Job:
         """The job's lock: None in a dry run without write access, False when another run holds it."""
         import portalocker
 
+        from ..privilege import root_files
+
         try:
-            directory = self._ensure_jobs_dir()
+            with root_files():
+                directory = self._ensure_jobs_dir()
         except Ds01Error:
             if self.dry_run:
                 return None
@@ -117,7 +118,8 @@ class Job:
         lock = portalocker.Lock(os.path.join(directory, f"{self.name}.lock"), mode="a", timeout=0,
                                 fail_when_locked=True, flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
         try:
-            lock.acquire()
+            with root_files():
+                lock.acquire()
         except portalocker.LockException:
             return False
         return lock
@@ -126,19 +128,26 @@ class Job:
         return os.path.join(self.jobs_dir(), f"{self.name}.json")
 
     def _load_memory(self):
+        from ..privilege import root_files
+
         try:
-            with open(self._memory_path(), encoding="utf-8") as handle:
+            with root_files(), open(self._memory_path(), encoding="utf-8") as handle:
                 value = json.load(handle)
         except (OSError, ValueError):
             return {}
         return value if isinstance(value, dict) else {}
 
     def _save_memory(self):
+        from ..privilege import root_files
+
         path = self._memory_path()
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.memory, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        with root_files():
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(self.memory, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
 
     def remember(self, subjects):
         """This job's memory of each subject (created on first sight); forgets containers that are gone."""

@@ -24,7 +24,7 @@ class GpuLab:
         self.directory = directory
         self.state = directory / "state"
         self.state.mkdir()
-        os.chmod(self.state, 0o1777)
+        os.chmod(self.state, 0o755)
         self.policy = directory / "resource-limits.yaml"
         self.users = users
         self.dockerd = dockerd

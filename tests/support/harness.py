@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import sandbox
+from ds01.settings import TABLE
+from tests.support import brokers, sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's bin, where setup.py installed the commands
 TEST_CATALOG_IMAGE = sandbox.ML_BASE_IMAGE.rsplit(":", 1)[0]
 USERS = {"alice": "ds01t_alice", "bob": "ds01t_bob", "admin": "ds01t_admin"}
+SETTING_VARIABLES = {v for s in TABLE for v in s.env if v.startswith(("DS01_", "DOCKER_", "MLC_"))} - {"DS01_SOCKET"}
 
 
 def require(reason):
@@ -33,12 +35,13 @@ def user_exists(login):
 
 
 def shared_log_dir(directory):
-    """An event log dir every test user can write (as /var/log/ds01 is for the docker group)."""
+    """An event log dir as ds01 installs it (root's: 0755, events.jsonl 0640), never the host's /var/log/ds01.
+    Users write to it and read it only through ds01d."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o1777)
+    os.chmod(directory, 0o755)
     (directory / "events.jsonl").touch()
-    os.chmod(directory / "events.jsonl", 0o666)
+    os.chmod(directory / "events.jsonl", 0o640)
     return directory
 
 
@@ -52,29 +55,42 @@ class Shell:
         self.log_dir = log_dir
         self.extra_env = dict(extra_env or {})
 
-    def env(self, entry, extra=None):
-        env = sandbox.user_env(entry, {
-            "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "DOCKER_HOST": self.dockerd.host if self.dockerd else "unix:///nonexistent/docker.sock",
-            "DS01_CONFIG": str(self.policy_file),
-            "DS01_LOG_DIR": str(self.log_dir),
-            "LANG": "C.UTF-8",
-        })
-        env.update(self.extra_env)
-        env.update(extra or {})
+    def settings(self, extra=None):
+        """What ds01 is configured with: a root command's environment, and the environment of the ds01d
+        that serves the test users."""
+        env = {"DOCKER_HOST": self.dockerd.host if self.dockerd else "unix:///nonexistent/docker.sock",
+               "DS01_CONFIG": str(self.policy_file), "DS01_LOG_DIR": str(self.log_dir)}
+        env.update({k: v for k, v in {**self.extra_env, **(extra or {})}.items() if k in SETTING_VARIABLES})
         return env
 
-    def run(self, entry, *argv, input=None, extra_env=None, check=False):
+    def broker(self, extra=None):
+        """The test ds01d for these settings (one per distinct set, shared by the session)."""
+        return brokers.for_settings(self.settings(extra))
+
+    def env(self, entry, extra=None, user_env=None):
+        """A command's environment. Root runs ds01 in-process with the settings in its environment; a
+        test user's client gets only DS01_SOCKET (the broker with those settings) and `extra`'s other
+        variables, plus `user_env`: what a user sets in their own shell (an attack, or a terminal)."""
+        base = {"PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        if entry.pw_uid == 0:
+            env = sandbox.user_env(entry, {**base, **self.settings(extra)})
+        else:
+            env = sandbox.user_env(entry, {**base, "DS01_SOCKET": self.broker(extra).socket})
+        env.update({k: v for k, v in {**self.extra_env, **(extra or {})}.items() if k not in SETTING_VARIABLES})
+        env.update(user_env or {})
+        return env
+
+    def run(self, entry, *argv, input=None, extra_env=None, user_env=None, check=False, cwd="/"):
         command = [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0], *argv[1:]]
         stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
-        result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env),
-                                input=input, capture_output=True, text=True, cwd="/", timeout=300, **stdin)
+        result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env, user_env),
+                                input=input, capture_output=True, text=True, cwd=cwd, timeout=300, **stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"{argv} exited {result.returncode}: {result.stderr}")
         return result
 
-    def records(self, entry, *argv, input=None, extra_env=None):
-        result = self.run(entry, *argv, input=input, check=True, extra_env=extra_env)
+    def records(self, entry, *argv, input=None, extra_env=None, user_env=None):
+        result = self.run(entry, *argv, input=input, check=True, extra_env=extra_env, user_env=user_env)
         return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
     def pipe(self, entry, first, second):

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Bench: commands through ds01d as an ordinary user, and in-process as root, against the docker CLI.
+
+A private dockerd with N containers of a bench account, one ds01d (tests/support/brokers.py) with
+the example GPU inventory. Medians of R runs, each as ratios to `docker ps -a --format json` run
+by root in the same run (create + start against `docker create` + `docker start` of the same image).
+Usage: bench/broker.py [-n 100] [-r 15]
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall, timed
+
+from ds01.images import context_tar
+from tests.support import brokers, sandbox
+
+LOGIN = "ds01b_bench"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INVENTORY = os.path.join(REPO, "etc", "ds01", "gpus.sim.yaml")
+TAB = f"""source {REPO}/completions/ds01.bash
+COMP_WORDS=(container-stop ""); COMP_CWORD=1
+_ds01_complete
+[ "${{#COMPREPLY[@]}}" -gt 0 ]
+"""
+
+
+def as_user(entry, argv):
+    return sandbox.as_user_command(entry, argv)
+
+
+def pair_median(runs, first, second, env, cleanup):
+    """Median seconds of running `first` then `second` (each a function of the run's index)."""
+    samples = []
+    for i in range(runs):
+        start = time.perf_counter()
+        timed(first(i), env)
+        timed(second(i), env)
+        samples.append(time.perf_counter() - start)
+        cleanup(i)
+    return statistics.median(samples)
+
+
+def main():
+    args = arguments(__doc__)
+    cli = docker_cli()
+    entry = sandbox.ensure_user(LOGIN)
+    work = tempfile.mkdtemp(prefix="ds01-bench-")
+    os.chmod(work, 0o755)  # noqa: S103 - ds01d's state and log dirs live here, as /var/lib does
+    state, logs = os.path.join(work, "state"), os.path.join(work, "log")
+    os.mkdir(logs)
+    policy = os.path.join(work, "resource-limits.yaml")
+    with open(policy, "w", encoding="utf-8") as handle:
+        handle.write("defaults:\n  max_containers_per_user: 1000\n  max_cpus: 1\n  memory: 1g\n")
+    with engine() as (host, client):
+        uid, gid = entry.pw_uid, entry.pw_gid
+        own = f"ds01-{uid}/bench:latest"
+        text = (f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.DS01_USER_ID={uid} aime.mlc.DS01_GROUP_ID={gid}\n")
+        client.images.build(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True, tag=own)
+        for i in range(args.containers):  # half of them running: container-stop <TAB> offers those
+            made = client.api.create_container(sandbox.BASE_IMAGE, ["sleep", "infinity"], name=f"bench{i}._.{uid}",
+                                               labels=ds01_labels(LOGIN, f"bench{i}"))
+            if i % 2 == 0:
+                client.api.start(made["Id"])
+        settings = {"DOCKER_HOST": host, "DS01_STATE_DIR": state, "DS01_LOG_DIR": logs,
+                    "DS01_GPU_INVENTORY": INVENTORY, "DS01_CONFIG": policy}
+        broker = brokers.Broker(settings).start()
+        try:
+            root_env = dict(os.environ, **settings, PATH=BINDIR + os.pathsep + os.environ["PATH"])
+            user_env = {"PATH": BINDIR + ":/usr/bin:/bin", "HOME": entry.pw_dir, "USER": LOGIN, "LANG": "C.UTF-8",
+                        "DS01_SOCKET": broker.socket}
+            floor = median_wall([cli, "ps", "-a", "--format", "{{json .}}"], root_env, args.runs)
+            print(f"containers: {args.containers}, runs: {args.runs}")
+            line("docker ps -a --format json (root)", floor)
+            for argv in (["container-list", "-a", "--json"], ["gpu-status", "--json"]):
+                command = [os.path.join(BINDIR, argv[0]), *argv[1:]]
+                line(f"{' '.join(argv)} via ds01d", median_wall(as_user(entry, command), user_env, args.runs), floor)
+                line(f"{' '.join(argv)} in-process", median_wall(command, root_env, args.runs), floor)
+            line("setpriv true (the runner's own cost)", median_wall(as_user(entry, ["true"]), user_env, args.runs),
+                 floor)
+            line("bash: container-stop <TAB> via ds01d",
+                 median_wall(as_user(entry, ["bash", "-c", TAB]), user_env, args.runs), floor)
+
+            def remove(i, name):
+                client.api.remove_container(name.format(i=i, uid=uid), force=True)
+
+            docker_pair = pair_median(
+                args.runs, lambda i: [cli, "create", "--name", f"plain{i}", own, "sleep", "infinity"],
+                lambda i: [cli, "start", f"plain{i}"], root_env, lambda i: remove(i, "plain{i}"))
+            line("docker create + docker start (root)", docker_pair)
+            for image, label in ((own, "own image"), (sandbox.BASE_IMAGE, "with the account setup")):
+                ds01_pair = pair_median(
+                    args.runs, lambda i, image=image: as_user(entry, [os.path.join(BINDIR, "container-create"),
+                                                                      f"c{i}", image, "--cpu-only"]),
+                    lambda i: as_user(entry, [os.path.join(BINDIR, "container-start"), f"c{i}"]), user_env,
+                    lambda i: remove(i, "c{i}._.{uid}"))
+                line(f"container-create + start, {label}", ds01_pair, docker_pair)
+                for repo_tag in client.images.list():
+                    for tag in repo_tag.tags:
+                        if "._." in tag:
+                            client.images.remove(tag)
+        finally:
+            if os.environ.get("BENCH_BROKER_LOG"):
+                print(broker.log_tail(400))
+            broker.stop()
+    bare = median_wall([sys.executable, "-I", "-c", "pass"], os.environ, args.runs)
+    print(f"python -I -c pass: {bare * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

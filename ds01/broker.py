@@ -1,0 +1,346 @@
+"""ds01d: the root broker every user's command goes through, so users need no Docker access at all.
+
+One warm process (the library, click and the Docker SDK already imported) accepts connections
+on a Unix socket and forks one worker per request. The worker:
+- knows its caller only from the kernel (SO_PEERCRED on the connection), never from the request;
+- takes the client's stdin, stdout, stderr and working directory as file descriptors
+  (SCM_RIGHTS), so pipes, terminals, pick lists and `docker exec` sessions work as in-process;
+- replaces its environment with ds01d's own plus the client's terminal variables
+  (settings.worker_environment), so DS01_CONFIG, DS01_NOW and the rest are root's choice;
+- drops its filesystem rights to the caller's (privilege.act_for) before it touches any path, and
+  takes root's back only for the Docker socket, the state dir, the event log and root's config;
+- runs the same command implementation (entry.run_named) and exits with its status, which
+  ds01d sends back to the client after reaping the worker.
+
+The worker stays root by uid (real, effective and saved), so its caller can neither signal nor
+trace it; the client asks for SIGINT, SIGTERM, SIGHUP and SIGWINCH over the connection instead,
+and a client that goes away is an interrupt: the command rolls back as it would on Ctrl-C.
+"""
+
+import array
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+from .client import FORWARDED, decode
+
+DEFAULT_SOCKET = "/run/ds01/ds01.sock"
+MAX_REQUEST = 1 << 20
+REQUEST_TIMEOUT = 10.0
+FDS = 4  # stdin, stdout, stderr, working directory
+
+
+def log(message):
+    """One line for journald (ds01d's own stderr; a worker keeps a copy of it)."""
+    from .visible import visible
+
+    try:
+        os.write(_log_fd, (f"ds01d[{os.getpid()}]: " + visible(message) + "\n").encode())
+    except OSError:
+        pass
+
+
+_log_fd = 2
+
+
+def warm_up():
+    """Import what commands need, once, before the first fork (each worker then starts warm)."""
+    import importlib
+
+    import click  # noqa: F401
+    import docker  # noqa: F401
+    import yaml  # noqa: F401
+
+    from . import registry
+
+    for command in registry.COMMANDS:
+        importlib.import_module(command.module)
+    for name in ("ds01.cli.dispatch", "ds01.completion_values", "ds01.containers", "ds01.engine", "ds01.create",
+                 "ds01.gpu.allocator", "ds01.policy", "ds01.runtime", "ds01.sessions", "ds01.events"):
+        importlib.import_module(name)
+
+
+def listen(path):
+    """The socket, mode 0666 in a 0755 directory (anyone may connect; the kernel says who did)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    old = os.umask(0o111)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o666)  # noqa: S103 - every user connects; the kernel tells ds01d who they are
+    sock.listen(128)
+    return sock
+
+
+def peer(conn):
+    """(pid, uid, gid) of the process on the other end, from the kernel."""
+    pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid, uid, gid
+
+
+class Broker:
+    def __init__(self, sock, overrides=None):
+        self.sock = sock
+        self.overrides = dict(overrides or {})  # ds01d's own flags (--config), as its environment
+        self.workers = {}  # pid -> (connection, caller uid, start time)
+        self.stopping = False
+
+    def serve(self):
+        """Accept and fork until SIGTERM or SIGINT; then stop accepting and wait for the workers."""
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ, "accept")
+        selector.register(wake_r, selectors.EVENT_READ, "signal")
+        while not (self.stopping and not self.workers):
+            for key, _ in selector.select(timeout=None if not self.stopping else 1.0):
+                if key.data == "accept":
+                    self.accept()
+                else:
+                    self.signals(wake_r, selector)
+            self.reap()
+        signal.set_wakeup_fd(-1)
+
+    def signals(self, wake_r, selector):
+        try:
+            received = os.read(wake_r, 512)
+        except BlockingIOError:
+            return
+        if {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} & set(received) and not self.stopping:
+            self.stopping = True
+            selector.unregister(self.sock)
+            self.sock.close()
+            log(f"stopping: {len(self.workers)} worker(s) still running")
+
+    def accept(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        try:
+            _, uid, gid = peer(conn)
+            pid = os.fork()
+        except OSError as exc:
+            log(f"cannot serve a request: {exc}")
+            conn.close()
+            return
+        if pid == 0:
+            code = 1
+            try:
+                self.sock.close()
+                signal.set_wakeup_fd(-1)
+                code = work(conn, uid, gid, self.overrides)
+            except BaseException as exc:  # noqa: BLE001 - a worker never returns into the accept loop
+                log(f"worker failed: {type(exc).__name__}: {exc}")
+            finally:
+                os._exit(code)
+        self.workers[pid] = (conn, uid, time.monotonic())
+
+    def reap(self):
+        while self.workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            entry = self.workers.pop(pid, None)
+            if entry is None:
+                continue
+            conn, uid, started = entry
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code
+            try:
+                conn.sendall(b"exit %d\n" % code)
+            except OSError:
+                pass  # the client went away
+            conn.close()
+            log(f"uid {uid}: worker {pid} exited {code} after {1000 * (time.monotonic() - started):.0f} ms")
+
+
+def read_request(conn):
+    """The request and its four fds; ValueError for anything malformed."""
+    conn.settimeout(REQUEST_TIMEOUT)
+    fds = array.array("i")
+    data, ancillary, flags, _ = conn.recvmsg(65536, socket.CMSG_SPACE(FDS * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    received = list(fds)
+    try:
+        if flags & socket.MSG_CTRUNC or len(received) != FDS:
+            raise ValueError(f"expected {FDS} file descriptors, got {len(received)}")
+        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+            if len(data) >= 4 and int.from_bytes(data[:4], "big") > MAX_REQUEST:
+                raise ValueError("request too large")
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise ValueError("connection closed mid-request")
+            data += chunk
+        size = int.from_bytes(data[:4], "big")
+        command, argv, umask, env = decode(data[4:4 + size])
+        message = {"command": command, "argv": argv, "umask": umask, "env": env}
+    except BaseException:
+        for fd in received:
+            os.close(fd)
+        raise
+    conn.settimeout(None)
+    return message, received
+
+
+def _caller(uid, gid):
+    from .identity import User, lookup
+
+    user = lookup(uid)
+    if user is None:
+        return User(login=str(uid), uid=uid, gid=gid, home="/"), [gid]
+    return user, os.getgrouplist(user.login, user.gid)
+
+
+def _listen_for_signals(conn):
+    """The client's signals go to the worker's process group (it and its children, as from a
+    terminal); the client going away is an interrupt."""
+    stream = conn.makefile("rb")
+    for line in stream:
+        word, _, number = line.strip().partition(b" ")
+        if word == b"signal" and number.isdigit() and int(number) in FORWARDED:
+            os.killpg(0, int(number))
+    os.killpg(0, signal.SIGINT)
+
+
+def _standard_streams():
+    """New sys.std* objects on fds 0-2 (the client's), buffered as Python buffers its own."""
+    import io
+
+    def stream(fd, mode, errors, line_buffering):
+        raw = io.open(fd, mode + "b", closefd=False)  # noqa: SIM115, UP020 - the process's own fds
+        return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, line_buffering=line_buffering)
+
+    sys.stdin = stream(0, "r", "surrogateescape", False)
+    sys.stdout = stream(1, "w", "surrogateescape", os.isatty(1))
+    sys.stderr = stream(2, "w", "backslashreplace", True)
+
+
+def work(conn, uid, gid, overrides=None):
+    """A worker: one request, for the caller the kernel named; returns the exit status."""
+    global _log_fd
+    from . import privilege, settings
+    from .entry import resolve
+
+    os.setsid()  # its own process group: the client's signals reach it and its children, nothing else
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        message, fds = read_request(conn)
+    except (OSError, ValueError) as exc:
+        log(f"uid {uid}: bad request: {exc}")
+        return 2
+    _log_fd = os.dup(2)
+    os.set_inheritable(_log_fd, False)
+    for target, fd in enumerate(fds[:3]):
+        os.dup2(fd, target)
+    user, groups = _caller(uid, gid)
+    command = message["command"]
+    log(f"{user.login} (uid {uid}): {' '.join([command, *message['argv']])}")
+    account = {"HOME": user.home, "USER": user.login, "LOGNAME": user.login}
+    settings.adopt(settings.worker_environment(settings.daemon_environment() | (overrides or {}), message["env"],
+                                               account))
+    privilege.act_for(user, groups)
+    try:
+        os.fchdir(fds[3])
+    except OSError:
+        os.chdir("/")
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.umask(message["umask"] & 0o777)
+    _standard_streams()
+    sys.argv = [command, *message["argv"]]
+    threading.Thread(target=_listen_for_signals, args=(conn,), daemon=True).start()
+    try:
+        found, _, _ = resolve(command)
+    except KeyError:
+        sys.stderr.write(f"{command}: error: ds01d runs ds01's commands only\n")
+        return 2
+    if found is not None and found.place == "libexec" and not _admin_command_allowed(found):
+        sys.stderr.write(f"{command}: error: {command} is for admins only\n"
+                         "  hint: the lifecycle jobs run as root from cron or systemd\n")
+        return 5
+    return run(command)
+
+
+def _admin_command_allowed(command):
+    if command.name == "ds01d":
+        return False
+    from .runtime import Runtime
+
+    return bool(Runtime().admin)
+
+
+def run(command):
+    from .entry import run_named
+
+    code = 0
+    try:
+        run_named(command)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{command}: interrupted\n")
+        code = 130
+    except BaseException as exc:  # noqa: BLE001 - the caller gets one line; the admin the details
+        import traceback
+
+        log(f"{command}: internal error: {''.join(traceback.format_exception(exc))}")
+        sys.stderr.write(f"{command}: error: internal error ({type(exc).__name__}); logged for the admin\n")
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+def notify_ready(address):
+    """sd_notify(READY=1): systemd (Type=notify), or a test, learns the socket is listening."""
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as notify:
+        try:
+            notify.sendto(b"READY=1\nSTATUS=serving\n", address)
+        except OSError as exc:
+            log(f"warning: cannot tell {address} that ds01d is ready: {exc.strerror}")
+
+
+def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None):
+    """ds01d in the foreground: warm up, listen, say so, serve."""
+    warm_up()
+    sock = listen(socket_path)
+    log(f"listening on {socket_path}")
+    notify_ready(notify_socket)
+    try:
+        Broker(sock, overrides).serve()
+    finally:
+        try:
+            os.unlink(socket_path)
+        except OSError:
+            pass
+    log("stopped")

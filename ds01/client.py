@@ -1,0 +1,173 @@
+"""The one client: what every bin/ command is when ds01d is reachable, and nothing else.
+
+It sends the command's name, its arguments and a few terminal variables over ds01d's socket,
+with its stdin, stdout, stderr and working directory as file descriptors (SCM_RIGHTS); the
+worker uses them directly, so pipes, terminals and interactive sessions behave as in-process.
+SIGINT, SIGTERM, SIGHUP and SIGWINCH are passed on; the exit status is the worker's. Who is
+calling is not part of the request: ds01d asks the kernel (SO_PEERCRED).
+
+Kept small on purpose: it imports only the interpreter's built-in C modules (_socket, _signal),
+not even json or socket (whose enum and re imports cost 10 ms), so a command costs one
+interpreter start and one fork in a warm process. Its interpreter runs with -I -S (the shebang
+`make deps` writes, with ds01's own directory put on sys.path), so user site-packages, .pth
+files and PYTHON* variables inject nothing, and `site` loads only for an in-process run.
+
+The wire format (ds01/broker.py reads it): a request is a 4-byte big-endian length and
+NUL-separated fields (`ds01/1`, the command, the umask, the argument count, the arguments, then
+NAME=VALUE variables), sent with four fds; then lines, `signal N` from the client and `exit N`
+or `error TEXT` from ds01d. NUL cannot occur in an argument or a variable, so nothing is escaped.
+
+Without a broker, root and members of the docker group run the command in-process, as before
+ds01d existed (tests, the demo, admins); anyone else is told to ask for ds01d.
+"""
+
+import os
+import sys
+
+DEFAULT_SOCKET = "/run/ds01/ds01.sock"
+SOCKET_VARIABLE = "DS01_SOCKET"  # settings.TABLE documents it; read here because the client imports nothing
+DEFAULT_DOCKER = "/var/run/docker.sock"
+# The caller's variables a worker may see (settings.CLIENT_PASS is the server's list; a test keeps them equal).
+PASSED = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
+          "VISUAL", "EDITOR")
+PASSED_PREFIXES = ("LC_",)
+FORWARDED = (2, 15, 1, 28)  # SIGINT, SIGTERM, SIGHUP, SIGWINCH (Linux numbers; a test checks them)
+MAGIC = "ds01/1"
+NOT_RUNNING = 5
+AF_UNIX, SOCK_STREAM, SOL_SOCKET, SCM_RIGHTS = 1, 1, 1, 1
+
+
+def passed_environment(environ):
+    return {k: v for k, v in environ.items() if k in PASSED or k.startswith(PASSED_PREFIXES)}
+
+
+def encode(command, argv, umask, env):
+    fields = [MAGIC, command, str(umask), str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
+    body = "\0".join(fields).encode("utf-8", "surrogateescape")
+    return len(body).to_bytes(4, "big") + body
+
+
+def decode(body):
+    """(command, argv, umask, env) from a request body; ValueError when it is not one."""
+    fields = body.decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) < 4 or fields[0] != MAGIC:
+        raise ValueError("not a ds01 request of this version")
+    command, umask, count = fields[1], int(fields[2]), int(fields[3])
+    if count < 0 or len(fields) < 4 + count:
+        raise ValueError("malformed request")
+    argv = fields[4:4 + count]
+    env = dict(f.split("=", 1) for f in fields[4 + count:] if "=" in f)
+    return command, argv, umask, env
+
+
+def _std_fds():
+    """fds 0, 1 and 2, with /dev/null for any that is closed (the worker always gets three)."""
+    fds, opened = [], []
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            null = os.open(os.devnull, mode)
+            fds.append(null)
+            opened.append(null)
+    return fds, opened
+
+
+def request(sock, command, argv, environ):
+    """Send the request; the caller's fds go with its first byte."""
+    fds, opened = _std_fds()
+    try:
+        cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        cwd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    data = encode(command, list(argv), umask, passed_environment(environ))
+    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (*fds, cwd))
+    sent = sock.sendmsg([data[:1]], [(SOL_SOCKET, SCM_RIGHTS, rights)])
+    sock.sendall(data[sent:])
+    for fd in (cwd, *opened):
+        os.close(fd)
+
+
+def connect(path):
+    import _socket
+
+    sock = _socket.socket(AF_UNIX, SOCK_STREAM | os.O_CLOEXEC)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def remote(sock, command, argv, environ):
+    """Run through ds01d; returns the worker's exit status."""
+    import _signal
+
+    def forward(signum, _frame):
+        try:
+            sock.sendall(b"signal %d\n" % signum)
+        except OSError:
+            pass
+
+    for signum in FORWARDED:
+        _signal.signal(signum, forward)
+    request(sock, command, argv, environ)
+    buffered = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            sys.stderr.write(f"{command}: error: ds01d closed the connection without an exit status\n"
+                             "  hint: an admin finds why in `journalctl -u ds01d`\n")
+            return 1
+        buffered += chunk
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            word, _, rest = line.partition(b" ")
+            if word == b"exit" and rest.isdigit():
+                return int(rest)
+            if word == b"error":
+                sys.stderr.write(f"{command}: error: {rest.decode(errors='replace')}\n")
+
+
+def docker_reachable(environ):
+    """True when this process could speak to the engine itself (root, or in the socket's group)."""
+    if os.geteuid() == 0:
+        return True
+    host = environ.get("DOCKER_HOST") or "unix://" + DEFAULT_DOCKER
+    if not host.startswith("unix://"):
+        return True  # a TCP engine: whoever can reach it, can
+    return os.access(host[len("unix://"):], os.R_OK | os.W_OK)
+
+
+def in_process(name, module, renamed):
+    from ds01.entry import run
+
+    run(name, module, renamed)
+
+
+def main(name, module, renamed=None, local=False):
+    """A bin/ command: through ds01d when it answers, else in-process when this caller may.
+
+    Root always runs in-process (its DS01_* variables are the tests', the demo's and admins'
+    way to point ds01 elsewhere). `local` commands (help, reference) need no engine.
+    """
+    environ = os.environ
+    if os.geteuid() == 0 or local:
+        return in_process(name, module, renamed)
+    sock = connect(environ.get(SOCKET_VARIABLE) or DEFAULT_SOCKET)
+    if sock is None:
+        if docker_reachable(environ):
+            return in_process(name, module, renamed)
+        sys.stderr.write(f"{name}: error: ds01d is not running (ask an admin: systemctl start ds01d)\n"
+                         f"  hint: ds01 reaches Docker only through ds01d; {SOCKET_VARIABLE} names another socket\n")
+        sys.exit(NOT_RUNNING)
+    try:
+        code = remote(sock, name, sys.argv[1:], environ)
+    finally:
+        sock.close()
+    sys.stdout.flush()
+    sys.exit(code)

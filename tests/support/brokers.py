@@ -1,0 +1,112 @@
+"""Private ds01d brokers for the tests: one per distinct set of settings, reused for the session.
+
+The test users cannot reach the private dockerd (its socket is root's, 0660 root:root); they
+reach it only through one of these, as users of a real host reach Docker only through the
+system's ds01d. Each broker runs as root with its settings in its own environment, exactly as
+systemd starts ds01d, and says READY=1 on a notify socket when it listens (no polling).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+PREFIX = "ds01-broker-"
+READY_TIMEOUT = 60.0
+
+
+class Broker:
+    def __init__(self, settings):
+        self.settings = dict(settings)
+        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        os.chmod(self.root, 0o755)
+        self.socket = str(self.root / "run" / "ds01.sock")
+        self.log_path = self.root / "ds01d.log"
+        self.process = None
+
+    def start(self):
+        notify_path = str(self.root / "notify")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+            notify.bind(notify_path)
+            notify.settimeout(READY_TIMEOUT)
+            env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+                   "HOME": "/root", "NOTIFY_SOCKET": notify_path, **self.settings}
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen([str(BIN / "ds01d"), "--socket", self.socket], env=env,
+                                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                start_new_session=True)
+            try:
+                message = notify.recv(4096)
+            except TimeoutError:
+                message = b""
+        if b"READY=1" not in message:
+            self.stop()
+            raise RuntimeError(f"ds01d did not become ready:\n{self.log_tail()}")
+        return self
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines=30):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_running = {}  # settings -> Broker, least recently used first
+KEPT = 4  # most tests use one or two sets of settings; older brokers are stopped
+
+
+def for_settings(settings):
+    """The broker serving these settings (started on first use; the least recently used beyond KEPT stop)."""
+    key = tuple(sorted(settings.items()))
+    broker = _running.pop(key, None)
+    if broker is not None and not broker.alive():
+        raise AssertionError(f"a test ds01d died:\n{broker.log_tail()}")
+    if broker is None:
+        broker = Broker(settings).start()
+    _running[key] = broker
+    while len(_running) > KEPT:
+        _running.pop(next(iter(_running))).stop()
+    return broker
+
+
+def stop_all():
+    while _running:
+        _, broker = _running.popitem()
+        broker.stop()
+
+
+def reap_stale():
+    """ds01d processes an interrupted earlier run left (their sockets live under /tmp/ds01-broker-*)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"/ds01d") for a in argv[:2]) and any(PREFIX.encode() in a for a in argv):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+    for stale in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
