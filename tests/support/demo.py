@@ -8,7 +8,9 @@ jobs on them (an idle check, and a max-runtime dry run 25 hours ahead), stops th
 `container-list | container-stop`, removes them with `container-list -a | container-remove`,
 shows the event log, and cleans up. It uses the Docker
 engine that is running; if none is, it starts a private one (root) for the demo only.
-As root it runs the commands as a temporary demo user; otherwise as you.
+As root it shows the real model: a private ds01d, and a temporary demo user who has no access
+to the Docker engine and works through that ds01d (the jobs run as root, in-process, as cron
+runs them). Otherwise it runs the commands in-process as you (you need Docker access).
 """
 
 import os
@@ -27,6 +29,14 @@ SIM_INVENTORY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.
                              "etc", "ds01", "gpus.sim.yaml")
 
 
+CONNECT = """import socket, sys
+try:
+    socket.socket(socket.AF_UNIX).connect(sys.argv[1])
+except PermissionError as exc:
+    print("connect", sys.argv[1], "->", exc.strerror)
+"""
+
+
 def say(text):
     sys.stderr.write(f"\n\033[1m== {text}\033[0m\n" if sys.stderr.isatty() else f"\n== {text}\n")
     sys.stderr.flush()
@@ -40,6 +50,7 @@ class Demo:
 
         self.sandbox = sandbox
         self.daemon = None
+        self.broker = None
         self.made_user = False
         self.imported = False
         host = os.environ.get("DOCKER_HOST")
@@ -68,9 +79,8 @@ class Demo:
                 pwd.getpwnam(DEMO_USER)
             except KeyError:
                 self.made_user = True
-            groups = (self.sandbox.SOCKET_GROUP,) if self.daemon else ("docker",)
-            self.user = self.sandbox.ensure_user(DEMO_USER, groups=groups)
-            say(f"running as the demo user {DEMO_USER} (uid {self.user.pw_uid})")
+            self.user = self.sandbox.ensure_user(DEMO_USER)  # in no group that can reach an engine
+            say(f"running as the demo user {DEMO_USER} (uid {self.user.pw_uid}), who has no Docker access")
         else:
             self.user = pwd.getpwuid(os.getuid())
         import tempfile
@@ -78,7 +88,7 @@ class Demo:
         # No GPU here: the example inventory (4x A100, two of them split into MIG slices) stands in for NVML,
         # and claims/queue live in a state dir of the demo's own.
         self.state = tempfile.mkdtemp(prefix="ds01-demo-state-")
-        os.chmod(self.state, 0o1777)
+        os.chmod(self.state, 0o755)  # noqa: S103 - root's, as /var/lib/ds01 is; users go through ds01d
         say(f"building {DEMO_FRAMEWORK_IMAGE}: the base plus stand-ins for pip and apt-get (no network here)")
         self.framework_imported = self.sandbox.ensure_ml_base_image(self.host, DEMO_FRAMEWORK_IMAGE, DEMO_IMAGE)
         catalog = os.path.join(self.state, "ml_images.repo")
@@ -90,23 +100,31 @@ class Demo:
         os.chmod(catalog, 0o644)
         os.chmod(policy, 0o644)
         logs = os.path.join(self.state, "log")  # the event log, here instead of /var/log/ds01
-        os.mkdir(logs)
-        os.chmod(logs, 0o1777)
-        env = {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "DOCKER_HOST": self.host, "LANG": "C.UTF-8",
-               "DS01_GPU_INVENTORY": os.environ.get("DS01_GPU_INVENTORY") or SIM_INVENTORY,
-               "DS01_STATE_DIR": self.state, "DS01_CONFIG": policy, "DS01_LOG_DIR": logs}
-        self.env = self.sandbox.user_env(self.user, env)
+        os.mkdir(logs, 0o755)
+        inventory = os.environ.get("DS01_GPU_INVENTORY") or SIM_INVENTORY
+        settings = {"DOCKER_HOST": self.host, "DS01_GPU_INVENTORY": inventory, "DS01_STATE_DIR": self.state,
+                    "DS01_CONFIG": policy, "DS01_LOG_DIR": logs}
+        base = {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        self.root_env = dict(base, **settings)
+        if os.geteuid() == 0:
+            from tests.support import brokers
+
+            say("starting a private ds01d with these settings (systemd starts /opt/ds01/current/libexec/ds01/ds01d)")
+            self.broker = brokers.Broker(settings).start()
+            self.env = self.sandbox.user_env(self.user, dict(base, DS01_SOCKET=self.broker.socket))
+        else:
+            self.env = self.sandbox.user_env(self.user, self.root_env)
 
     def cmd(self, *argv, as_root=False):
-        full = [os.path.join(BIN, argv[0]), *argv[1:]]
+        full = [os.path.join(BIN, argv[0]) if os.path.exists(os.path.join(BIN, argv[0])) else argv[0], *argv[1:]]
         return self.sandbox.as_user_command(self.user, full) if os.geteuid() == 0 and not as_root else full
 
-    def run(self, *argv, check=True, extra_env=None, as_root=False):
-        shown = " ".join(f"{k}={v}" for k, v in (extra_env or {}).items())
-        sys.stderr.write(f"$ {shown + ' ' if shown else ''}{' '.join(argv)}\n")
+    def run(self, *argv, check=True, extra_env=None, as_root=False, shown=None):
+        prefix = " ".join(f"{k}={v}" for k, v in (extra_env or {}).items())
+        sys.stderr.write(f"$ {prefix + ' ' if prefix else ''}{shown or ' '.join(argv)}\n")
         sys.stderr.flush()
-        result = subprocess.run(self.cmd(*argv, as_root=as_root), env=dict(self.env, **(extra_env or {})), cwd="/",
-                                stdin=subprocess.DEVNULL)
+        env = dict(self.root_env if as_root else self.env, **(extra_env or {}))
+        result = subprocess.run(self.cmd(*argv, as_root=as_root), env=env, cwd="/", stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
             raise SystemExit(f"ds01-demo: error: {' '.join(argv)} exited {result.returncode}")
         return result
@@ -122,6 +140,11 @@ class Demo:
             raise SystemExit(f"ds01-demo: error: the pipeline {left[0]} | {right[0]} failed")
 
     def walk(self):
+        if self.broker is not None:
+            socket_path = self.host[len("unix://"):] if self.host.startswith("unix://") else None
+            if socket_path:
+                say("0. the demo user cannot speak to Docker itself; every ds01 command goes through ds01d")
+                self.run("python3", "-c", CONNECT, socket_path, shown=f"python3 -c 'connect to {socket_path}'")
         say("1. the limits that apply to this user (embedded defaults; /etc/ds01/resource-limits.yaml overrides them)")
         self.run("resource-limits", "--table")
         self.run("resource-limits", "--docker-args")
@@ -184,13 +207,15 @@ class Demo:
                 client.images.remove(DEMO_FRAMEWORK_IMAGE)
             if self.imported:
                 client.images.remove(DEMO_IMAGE)
+        if self.broker is not None:
+            self.broker.stop()
         if getattr(self, "state", None):
             shutil.rmtree(self.state, ignore_errors=True)
         if self.made_user:
             self.sandbox.remove_user(DEMO_USER)
         if self.daemon:
             self.daemon.stop()
-        sys.stderr.write("done: no containers, images, users or engine left behind\n")
+        sys.stderr.write("done: no containers, images, users, broker or engine left behind\n")
 
 
 def main():
