@@ -12,7 +12,8 @@ EXPLAIN = {
     "ssh": "An SSH key on this server lets you reach git hosts (GitHub, GitLab) from here: add the public key\n"
            "to your account there.",
     "limits": "Your group's limits decide how many containers, GPUs, CPUs and how much memory you get.",
-    "vscode": "VS Code can work on this server through Remote-SSH; the steps are below and in ~/ONBOARDING.md.",
+    "vscode": "VS Code works inside your containers through Remote-SSH: ssh runs container-run NAME for it\n"
+              "(no Docker access needed). The steps are below and in ~/ONBOARDING.md.",
 }
 
 
@@ -49,6 +50,8 @@ def cli(quick, no_ssh, force, json_flag, table_flag, config):
         if is_tty(sys.stderr) and not quick:
             sys.stderr.write(f"  {status}: {detail}\n")
     say("vscode")
+    status, detail = _ssh_config(rt, user, host)
+    steps.append({"step": "vscode", "status": status, "detail": detail})
     guide = vscode_guide(user.login, host)
     if not quick and is_tty(sys.stderr):
         sys.stderr.write(guide)
@@ -153,17 +156,52 @@ def _limits(rt, user, **_):
                   "(check-limits shows more)")
 
 
+SSH_CONFIG = ".ssh/ds01-vscode.conf"
+
+
+def ssh_blocks(login, host, containers, command):
+    """~/.ssh/config blocks for a laptop: `ds01` for the host, `ds01-NAME` for a shell in each container
+    (ssh runs `container-run NAME` there; VS Code needs remote.SSH.enableRemoteCommand)."""
+    blocks = [f"Host ds01\n    HostName {host}\n    User {login}\n"]
+    for name in containers:
+        blocks.append(f"Host ds01-{name}\n    HostName {host}\n    User {login}\n    RequestTTY yes\n"
+                      f"    RemoteCommand {command} {name}\n")
+    return "# ds01: VS Code Remote-SSH into your containers (user-setup writes this; it rewrites it each run)\n" + \
+        "\n".join(blocks)
+
+
+def _ssh_config(rt, user, host):
+    """Write ~/.ssh/ds01-vscode.conf (as the caller: a worker's file rights are theirs) for the laptop."""
+    import os
+    import sys
+
+    from ..containers import owned_by
+
+    names = sorted(r["name"] for r in rt.finder.records() if owned_by(r, user))
+    installed = os.path.join(os.path.dirname(sys.executable), "container-run")
+    command = installed if os.path.exists(installed) else "container-run"
+    path = os.path.join(user.home, SSH_CONFIG)
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        partial = path + ".partial"
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(ssh_blocks(user.login, host, names, command))
+        os.replace(partial, path)
+    except OSError as exc:
+        return "action", f"cannot write {path}: {exc.strerror}"
+    return "ok", f"{path}: Host ds01 and {len(names)} container{'s' if len(names) != 1 else ''} (ds01-NAME)"
+
+
 def vscode_guide(login, host):
     return f"""
-VS Code on this server (Remote-SSH):
+VS Code on this server (Remote-SSH into a container; no Docker access is needed):
   1. On your laptop, once: ssh-keygen -t ed25519, then ssh-copy-id {login}@{host}
-  2. Add to ~/.ssh/config on your laptop:
-       Host ds01
-           HostName {host}
-           User {login}
-  3. In VS Code: install "Remote - SSH", then "Remote-SSH: Connect to Host..." -> ds01
-  4. Open ~/workspace/PROJECT; run project-launch PROJECT in the terminal, then
-     "Dev Containers: Attach to Running Container..." to work inside it.
+  2. Copy ~/{SSH_CONFIG} from here into ~/.ssh/config on your laptop. It has
+       Host ds01              (this server)
+       Host ds01-NAME         (RemoteCommand container-run NAME, for each of your containers)
+     and user-setup rewrites it each time, so run it again after creating a container.
+  3. In VS Code: install "Remote - SSH", set "remote.SSH.enableRemoteCommand": true, then
+     "Remote-SSH: Connect to Host..." -> ds01-NAME. The container starts if it is stopped.
 """
 
 
@@ -206,5 +244,5 @@ def main():
     run(cli)
 
 
-MAN_OUTPUT = ("One record per step: step (docker, workspace, ssh, limits, onboarding), "
-              "status (ok, created, skipped, action), detail.")
+MAN_OUTPUT = ("One record per step: step (docker, workspace, ssh, limits, vscode, onboarding), "
+              "status (ok, created, skipped, action, warn), detail.")
