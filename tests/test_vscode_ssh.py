@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import sandbox
 from tests.support.harness import BIN, require
+from tests.support.services import start_notified
 
 SSHD = "/usr/sbin/sshd"
 
@@ -45,20 +46,10 @@ def sshd(sh, users):
         handle.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/host_ed25519\nPidFile {root}/sshd.pid\n"
                      f"AuthorizedKeysFile {keys}/%u\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                      f"UsePAM yes\nStrictModes no\nAllowUsers {alice.pw_name}\nSetEnv DS01_SOCKET={broker.socket}\n")
-    notify_path = os.path.join(root, "notify")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-        notify.bind(notify_path)
-        notify.settimeout(30)
-        env = {"NOTIFY_SOCKET": notify_path, "PATH": "/usr/bin"}  # Debian's sshd says READY=1 there
-        log_path = os.path.join(root, "sshd.log")
-        with open(log_path, "wb") as log:
-            daemon = subprocess.Popen([SSHD, "-D", "-e", "-f", config], env=env, stdin=subprocess.DEVNULL,
-                                      stdout=log, stderr=log)
-        try:
-            ready = notify.recv(4096)
-        except TimeoutError:
-            ready = b""
-    if b"READY=1" not in ready:
+    log_path = os.path.join(root, "sshd.log")
+    env = {"PATH": "/usr/bin"}  # Debian's sshd says READY=1 on NOTIFY_SOCKET
+    daemon, ready = start_notified([SSHD, "-D", "-e", "-f", config], env, root, log_path, 30)
+    if not ready:
         daemon.kill()
         daemon.wait()
         pytest.fail(f"sshd did not start: {open(log_path, encoding='utf-8', errors='replace').read()[-2000:]}")

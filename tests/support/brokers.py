@@ -9,11 +9,12 @@ systemd starts ds01d, and says READY=1 on a notify socket when it listens (no po
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tests.support.services import start_notified
 
 BIN = Path(sys.executable).parent
 PREFIX = "ds01-broker-"
@@ -30,21 +31,11 @@ class Broker:
         self.process = None
 
     def start(self):
-        notify_path = str(self.root / "notify")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
-            notify.bind(notify_path)
-            notify.settimeout(READY_TIMEOUT)
-            env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-                   "HOME": "/root", "NOTIFY_SOCKET": notify_path, **self.settings}
-            with open(self.log_path, "ab") as log:
-                self.process = subprocess.Popen([str(BIN / "ds01d"), "--socket", self.socket], env=env,
-                                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                                start_new_session=True)
-            try:
-                message = notify.recv(4096)
-            except TimeoutError:
-                message = b""
-        if b"READY=1" not in message:
+        env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+               "HOME": "/root", **self.settings}
+        self.process, ready = start_notified([str(BIN / "ds01d"), "--socket", self.socket], env, str(self.root),
+                                             self.log_path, READY_TIMEOUT, new_session=True)
+        if not ready:
             self.stop()
             raise RuntimeError(f"ds01d did not become ready:\n{self.log_tail()}")
         return self
