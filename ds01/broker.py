@@ -61,8 +61,12 @@ def warm_up():
     for command in registry.COMMANDS:
         importlib.import_module(command.module)
     for name in ("ds01.cli.dispatch", "ds01.completion_values", "ds01.containers", "ds01.engine", "ds01.create",
-                 "ds01.gpu.allocator", "ds01.policy", "ds01.runtime", "ds01.sessions", "ds01.events"):
+                 "ds01.gpu.allocator", "ds01.policy", "ds01.runtime", "ds01.sessions", "ds01.events", "ds01.entry",
+                 "ds01.output", "ds01.visible", "ds01.identity", "ds01.dockerapi", "syslog", "traceback"):
         importlib.import_module(name)
+    from . import privilege
+
+    privilege.filesystem_uid()  # loads libc through ctypes now, not in every worker
 
 
 def listen(path):

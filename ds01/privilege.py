@@ -38,6 +38,11 @@ def _set_fs(uid: int, gid: int) -> None:
         raise OSError(0, f"could not set the filesystem identity to {uid}:{gid}")
 
 
+def filesystem_uid() -> int:
+    """The filesystem uid this thread uses now (setfsuid(-1) changes nothing and answers it)."""
+    return _call("setfsuid", -1)
+
+
 def act_for(user: Any, groups: list[int]) -> None:
     """Use `user`'s rights (uid, gid, `groups`) for every file access of this process from now on."""
     global _caller

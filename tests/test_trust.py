@@ -245,12 +245,15 @@ def test_user_setup_warns_a_user_who_can_still_use_docker_directly(sh, users, do
     try:
         warned = {r["step"]: r for r in sh.records(bob, "user-setup", "--quick", "--no-ssh")}
         fine = {r["step"]: r for r in sh.records(alice, "user-setup", "--quick", "--no-ssh")}
+        roster = {r["step"]: r for r in sh.records(users["admin"], "user-setup", "--quick", "--no-ssh")}
     finally:
         os.chown(dockerd.socket, 0, 0)
         sandbox.remove_group(group)
     assert warned["docker"]["status"] == "warn"
     assert f"gpasswd -d {bob.pw_name} {group}" in warned["docker"]["detail"]
     assert fine["docker"]["status"] == "ok"
+    assert roster["docker"]["status"] == "warn" and f"in the {group} group" in roster["docker"]["detail"]
+    assert bob.pw_name in roster["docker"]["detail"] and alice.pw_name not in roster["docker"]["detail"]
 
 
 def _worker_exits(broker, before):

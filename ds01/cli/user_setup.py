@@ -83,10 +83,26 @@ def _docker(rt, user, **_):
     except Ds01Error as exc:
         return "action", f"cannot reach the Docker engine ({exc.message}): ask an admin to check ds01d"
     group = socket_group(rt)
+    if group is not None and rt.admin:
+        members = docker_members(group)
+        if members:
+            return "warn", (f"{len(members)} account(s) in the {group} group can use Docker directly (that is root "
+                            f"on this host): {', '.join(members)}; ds01 needs none of them there "
+                            f"(gpasswd -d LOGIN {group})")
     if group is not None and user.uid != 0 and group in user.groups:
         return "warn", (f"you are in the {group} group, which can use Docker directly (that is root on this host); "
                         f"ds01 does not need it: ask an admin to remove you (gpasswd -d {user.login} {group})")
     return "ok", "ds01 reaches the Docker engine for you"
+
+
+def docker_members(group):
+    """Every account in `group`, as a supplementary or as its primary group (the migration list for admins)."""
+    import grp
+    import pwd
+
+    entry = grp.getgrnam(group)
+    primary = [p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid]
+    return sorted(set(entry.gr_mem) | set(primary))
 
 
 def socket_group(rt):

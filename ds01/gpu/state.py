@@ -34,10 +34,14 @@ _warned: set[str] = set()
 
 
 def warn(message: str) -> None:
-    """One warning per problem and process (stderr: the caller's terminal, or the job's log)."""
+    """One warning per problem and process: on stderr (the caller's terminal, or the job's log) and in the
+    system log for the admin (journald), since a damaged state file is the host's problem, not the caller's."""
     if message not in _warned:
         _warned.add(message)
         sys.stderr.write(f"ds01: warning: {message}\n")
+        import syslog
+
+        syslog.syslog(syslog.LOG_WARNING, f"ds01 state: {message}")
 
 
 def directory_problem(info: os.stat_result) -> str | None:
