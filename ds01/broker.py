@@ -32,6 +32,8 @@ from .client import FORWARDED, decode
 DEFAULT_SOCKET = "/run/ds01/ds01.sock"
 MAX_REQUEST = 1 << 20
 REQUEST_TIMEOUT = 10.0
+MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root
+MAX_WORKERS = 512
 FDS = 4  # stdin, stdout, stderr, working directory
 
 
@@ -137,6 +139,14 @@ class Broker:
             return
         try:
             _, uid, gid = peer(conn)
+            self.reap()  # workers that have exited no longer count, even before their SIGCHLD is read
+            busy = sum(1 for _, owner, _ in self.workers.values() if owner == uid)
+            if uid != 0 and (busy >= MAX_PER_CALLER or len(self.workers) >= MAX_WORKERS):
+                log(f"uid {uid}: refused a request: {busy} of its requests are running")
+                conn.sendall(b"error ds01d is busy with %d of your commands; try again when they finish\nexit 3\n"
+                             % busy)
+                conn.close()
+                return
             pid = os.fork()
         except OSError as exc:
             log(f"cannot serve a request: {exc}")

@@ -311,3 +311,29 @@ def test_a_client_killed_while_its_worker_waits_for_the_allocator_leaves_nothing
         _worker_exits(broker, before)
     assert lab.claims() == {} and not client.containers.list(all=True, filters={"name": "locked"})
     assert lab.sh.records(alice, "container-create", "free", IMAGE, "--num-gpus", "1")[0]["gpus"]
+
+
+def test_ds01d_survives_garbage_silence_and_a_flood_from_one_user(sh, users):
+    """A client that sends nonsense, one that connects and says nothing, and more connections than one user
+    may have at once: each is refused on its own, and ds01d goes on answering everyone."""
+    from ds01 import broker as B
+
+    alice, bob = users["alice"], users["bob"]
+    broker = sh.broker()
+    path = broker.socket
+    before = set(_children(broker.process.pid))
+    probe = ("import socket, sys\n"
+             "conns = []\n"
+             "for i in range(int(sys.argv[2])):\n"
+             "    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); conns.append(s)\n"
+             "print(repr(conns[-1].makefile('rb').read().decode()))\n")
+    flooded = sh.run(alice, "python3", "-c", probe, path, str(B.MAX_PER_CALLER + 1))
+    over = "'error ds01d is busy with 64 of your commands; try again when they finish\\nexit 3\\n'"
+    assert flooded.stdout.splitlines() == [over], flooded.stderr  # the 65th is over alice's share
+    assert sh.run(bob, "container-list").returncode == 0  # others are served meanwhile
+    _worker_exits(broker, before)  # the flood's connections closed: their workers end
+    garbage = sh.run(alice, "python3", "-c", "import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+                     "s.connect(sys.argv[1]); s.sendall(b'\\x00\\x00\\x00\\x05junk!')\n"
+                     "print(s.recv(100).decode().strip())", path)
+    assert garbage.stdout.strip() == "exit 2"  # no fds: a bad request, refused by its worker
+    assert sh.run(alice, "container-list").returncode == 0
