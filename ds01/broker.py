@@ -27,9 +27,8 @@ import sys
 import threading
 import time
 
-from .client import FORWARDED, decode
+from .client import DEFAULT_SOCKET, FORWARDED, decode
 
-DEFAULT_SOCKET = "/run/ds01/ds01.sock"
 MAX_REQUEST = 1 << 20
 REQUEST_TIMEOUT = 10.0
 MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root

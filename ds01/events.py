@@ -96,7 +96,7 @@ class Log:
 
 def read(path, skipped=None):
     """Events in file order. A line that is not an event (not JSON, or not an event's shape: anyone
-    in the docker group can append to the log) is skipped, and counted in `skipped` (a list) if given."""
+    could once append to the log) is skipped, and counted in `skipped` (a list) if given."""
     from .privilege import root_files
 
     try:
