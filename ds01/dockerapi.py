@@ -87,7 +87,7 @@ class DockerAPI:
                 sock.close()
         except PermissionError:
             raise PermissionDenied(f"no permission to use the Docker engine at {self.host}",
-                                   hint="users reach Docker through ds01d: is it running? (systemctl status ds01d)") from None
+                                   hint="users reach Docker through ds01d: systemctl status ds01d") from None
         except OSError as exc:
             raise Ds01Error(f"cannot reach the Docker engine at {self.host}: {exc.strerror or exc}",
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
