@@ -61,13 +61,18 @@ def warm_up():
 
     for command in registry.COMMANDS:
         importlib.import_module(command.module)
-    for name in ("ds01.cli.dispatch", "ds01.completion_values", "ds01.containers", "ds01.engine", "ds01.create",
+    for name in ("difflib",  # click's suggestion for an unknown option: `-a` is tried as a long one first
+                 "ds01.cli.dispatch", "ds01.completion_values", "ds01.containers", "ds01.engine", "ds01.create",
                  "ds01.gpu.allocator", "ds01.policy", "ds01.runtime", "ds01.sessions", "ds01.events", "ds01.entry",
                  "ds01.output", "ds01.visible", "ds01.identity", "ds01.dockerapi", "syslog", "traceback"):
         importlib.import_module(name)
     from . import privilege
 
     privilege.filesystem_uid()  # loads libc through ctypes now, not in every worker
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def listen(path):
