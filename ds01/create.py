@@ -26,7 +26,7 @@ class Plan:
     gid: int
     image: str
     run_image: str
-    setup_image: str
+    account_setup: bool  # the image lacks the caller's account: it is written into the container
     tag_image: str
     workspace: str
     data: str
@@ -41,6 +41,7 @@ class Plan:
     stop_signal: str = "SIGHUP"
     create_workspace: bool = False
     gpus: list = field(default_factory=list)  # [{slot, uuid, gpu_eq}] once slots are allocated
+    image_id: str = ""  # the image's ID, once the engine has it (the account files are cached by it)
 
     @property
     def cpus(self):
@@ -89,8 +90,8 @@ class Plan:
         """The plan as printed by `--dry-run`."""
         return {
             "name": self.name, "container": self.container, "user": self.login, "uid": self.uid, "gid": self.gid,
-            "image": self.image, "run_image": self.run_image, "user_setup": bool(self.setup_image),
-            "setup_image": self.setup_image or None, "workspace": self.workspace, "data": self.data or None,
+            "image": self.image, "run_image": self.run_image, "user_setup": self.account_setup,
+            "setup_image": None, "workspace": self.workspace, "data": self.data or None,
             "models": self.models or None, "create_workspace": self.create_workspace,
             "cpus": self.cpus, "policy_cpus": self.limits["max_cpus"], "memory": self.limits["memory"],
             "memory_swap": self.limits["memory_swap"], "shm_size": self.limits["shm_size"],
@@ -194,13 +195,11 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     image_labels = image_labels or {}
     baked = L.image_has_user(image_labels, user.uid, user.gid)
     container = names.container_name(name, user.uid)
-    # Every container runs from a tag of its own, `<repo>:<name>._.<uid>` (AIME's per-container image):
-    # made by the account setup's commit, or, for an image that has the account, a second tag of the
-    # same image ID (no space). AIME's `mlc remove` deletes the container's image reference; this way
+    # Every container runs from a tag of its own, `<repo>:<name>._.<uid>` (AIME's per-container image), a
+    # second tag of the same image ID (no space; no commit: the account, when the image lacks it, is written
+    # into the container itself). AIME's `mlc remove` deletes the container's image reference; this way
     # that is the container's own tag, never the user's `ds01-<uid>/NAME:latest`.
-    own_tag = f"{_repository(image)}:{container}"
-    setup_image = "" if baked else own_tag
-    tag_image = own_tag if baked and not _IMAGE_ID_RE.match(image) else ""
+    tag_image = "" if _IMAGE_ID_RE.match(image) else f"{_repository(image)}:{container}"
     env = {"NVIDIA_VISIBLE_DEVICES": "void"}
     env.update(environment or {})
     gpus_label = "none" if env.get("NVIDIA_VISIBLE_DEVICES") == "void" else env.get("NVIDIA_VISIBLE_DEVICES", "all")
@@ -234,11 +233,11 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
     return Plan(
         name=name, container=container, login=user.login, uid=user.uid, gid=user.gid, image=image,
-        run_image=setup_image or tag_image or image, setup_image=setup_image, tag_image=tag_image,
+        run_image=tag_image or image, account_setup=not baked, tag_image=tag_image,
         workspace=ws_real, data=data_real,
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
-        group_add=["video", "sudo"] if (setup_image or baked) else [],
+        group_add=["video", "sudo"],
         create_workspace=not os.path.isdir(ws_real))
 
 
@@ -352,9 +351,10 @@ def create_container(rt, request, interface="atomic", dry_run=False):
     check_container_quota(rt, existing.values(), limits)
     allocator, gpu_request, preview = _gpu_request(rt, allocator, request)
     engine = rt.engine
-    image_labels = engine.ensure_image(image, progress=rt.progress)
+    image_id, image_labels = engine.ensure_image(image, progress=rt.progress)
     made_plan = plan(rt, request.name, image, workspace=request.workspace, data=request.data, models=request.models,
                      interface=interface, image_labels=image_labels, framework=framework_label, arch=arch_label)
+    made_plan.image_id = image_id
     if dry_run:
         if preview:
             made_plan.assign_gpus(preview)
@@ -363,14 +363,12 @@ def create_container(rt, request, interface="atomic", dry_run=False):
 
     def make(slots):
         made_plan.assign_gpus(slots)
-        return engine.create(made_plan)
+        return engine.create(made_plan, warn=rt.warn)
 
     try:
-        if made_plan.setup_image:
-            rt.progress(f"setting up your account in {image} ...")
         engine.prepare(made_plan)
         if allocator is None:
-            cid = engine.create(made_plan)
+            cid = engine.create(made_plan, warn=rt.warn)
         elif request.claim:
             cid = allocator.consume_claim(user.login, _claim_key(request.claim), make)
         else:

@@ -62,6 +62,7 @@ class Engine:
     """
 
     log: Any = None  # the event log writer (Runtime sets it)
+    etc_cache: Any = None  # images' account files by image ID (account_layer.Cache; Runtime sets it)
 
     def __init__(self, host=None):
         """`host` is the docker_host setting (the SDK reads no DOCKER_* variable itself)."""
@@ -98,14 +99,15 @@ class Engine:
 
     # -- images
 
-    def image_labels(self, ref):
+    def image(self, ref):
+        """(image ID, labels) of `ref`."""
         info = self._call(f"inspect image {ref}", self.api.inspect_image, ref)
-        return (info.get("Config") or {}).get("Labels") or {}
+        return info["Id"], (info.get("Config") or {}).get("Labels") or {}
 
     def ensure_image(self, ref, progress=None):
-        """Labels of `ref`, pulling it when it is not present locally."""
+        """(image ID, labels) of `ref`, pulling it when it is not present locally."""
         try:
-            return self.image_labels(ref)
+            return self.image(ref)
         except NotFound:
             pass
         if progress:
@@ -116,7 +118,7 @@ class Engine:
         except (self._errors.APIError, self._errors.DockerException) as exc:
             raise NotFound(f"image {ref} is not present and could not be pulled: {exc}",
                            hint="build it with image-create, or check the name with docker images") from None
-        return self.image_labels(ref)
+        return self.image(ref)
 
     def remove_image(self, ref):
         self._call(f"remove image {ref}", self.api.remove_image, ref)
@@ -125,51 +127,69 @@ class Engine:
 
     # -- containers
 
-    def run_user_setup(self, plan):
-        """AIME's setup step: a container with the final name creates the account; commit to a per-container tag."""
-        setup = None
-        committed = False
-        try:
-            from .images.account import script
+    def set_up_account(self, cid, plan):
+        """AIME's account setup, without running the image: the caller's account, home and sudoers drop-in
+        written into the created container `cid` (ds01.images.account_layer). Returns the warnings."""
+        from .images import account_layer as A
 
-            setup = self._call("create setup container", self.api.create_container,
-                               plan.image, command=["sh", "-c", script(), "ds01-setup", plan.login,
-                                                    str(plan.uid), str(plan.gid), plan.name, plan.sudoers_file],
-                               name=plan.container, user="0:0", entrypoint=[],
-                               host_config=self.api.create_host_config(network_mode="host"))
-            self._call("start setup container", self.api.start, setup["Id"])
-            result = self._call("wait for setup container", self.api.wait, setup["Id"], timeout=300)
-            if result.get("StatusCode") != 0:
-                logs = self.api.logs(setup["Id"], stdout=True, stderr=True, tail=20).decode(errors="replace")
-                raise Ds01Error(f"user setup in {plan.image} failed (exit {result.get('StatusCode')}): {logs.strip()}")
-            repo, tag = plan.setup_image.rsplit(":", 1)
-            self._call("commit user setup", self.api.commit, setup["Id"], repository=repo, tag=tag,
-                       changes=["WORKDIR /workspace", 'CMD ["bash"]'])
-            committed = True
-        except BaseException:  # an interrupt too (a ds01d client that went away): no orphan tag
-            if committed:
-                self._quietly(self.api.remove_image, plan.setup_image)
-            raise
-        finally:
-            if setup is not None:
-                self._quietly(self.api.remove_container, setup["Id"], force=True)
+        account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file)
+        etc = self.etc_cache.get(plan.image_id) if self.etc_cache is not None else None
+        if etc is None:
+            etc = A.read_etc(self._archive(cid, "/etc"))
+            if self.etc_cache is not None:
+                self.etc_cache.put(plan.image_id, etc)
+        try:
+            home = A.existing_home(etc, account)
+            bashrc = None
+            if home is not None:
+                try:
+                    bashrc = self._file(cid, home + "/.bashrc")
+                except NotFound:
+                    bashrc = b""
+            made = A.layer(etc, account, bashrc)
+        except A.BadImage as exc:
+            raise Ds01Error(f"cannot set up your account in {plan.image}: {exc}",
+                            hint="ds01 needs an image with a Linux userland (/etc/passwd)") from None
+        self._call("write your account into the container", self.api.put_archive, cid, "/", made.tar)
+        return made.warnings
+
+    def _archive(self, cid, path):
+        """The engine's tar of `path` in the container, at most account_layer.MAX_ETC bytes."""
+        from .images.account_layer import MAX_ETC
+
+        stream, _ = self._call(f"read {path} of the image", self.api.get_archive, cid, path)
+        chunks, size = [], 0
+        for chunk in stream:
+            size += len(chunk)
+            if size > MAX_ETC:
+                raise Ds01Error(f"the image's {path} is larger than {MAX_ETC >> 20} MiB")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _file(self, cid, path):
+        import io
+        import tarfile
+
+        with tarfile.open(fileobj=io.BytesIO(self._archive(cid, path)), mode="r:") as tar:
+            member = tar.next()
+            handle = tar.extractfile(member) if member is not None and member.isreg() else None
+            return handle.read() if handle is not None else b""
 
     def prepare(self, plan):
-        """Everything before the container itself: the account setup (when the image lacks it), else the
-        container's own tag on the image."""
-        if plan.setup_image:
-            self.run_user_setup(plan)
-        elif plan.tag_image:
+        """Everything before the container itself: its own tag on the image (AIME's per-container image)."""
+        if plan.tag_image:
             repo, tag = plan.tag_image.rsplit(":", 1)
             self._call(f"tag {plan.image} as {plan.tag_image}", self.api.tag, plan.image, repo, tag)
 
     def discard(self, plan):
-        """Undo `prepare` after the container could not be made (a tag goes; the image it named stays)."""
-        if plan.setup_image or plan.tag_image:
-            self._quietly(self.api.remove_image, plan.setup_image or plan.tag_image)
+        """Undo `prepare` after the container could not be made (the tag goes; the image it named stays)."""
+        if plan.tag_image:
+            self._quietly(self.api.remove_image, plan.tag_image)
 
-    def create(self, plan):
-        """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id."""
+    def create(self, plan, warn=None):
+        """Create the container described by `plan` (ds01.create.Plan, prepared) and, when the image lacks the
+        caller's account, set it up; returns its id. On any failure (an interrupt too) nothing is left."""
+        created = None
         try:
             host_config = self.api.create_host_config(**plan.host_config())
             created = self._call("create container", self.api.create_container, plan.run_image,
@@ -177,7 +197,13 @@ class Engine:
                                  working_dir="/workspace", tty=True, stdin_open=True, labels=plan.labels,
                                  environment=plan.environment, stop_signal=plan.stop_signal, entrypoint=[],
                                  host_config=host_config)
-        except Exception:
+            if plan.account_setup:
+                for warning in self.set_up_account(created["Id"], plan):
+                    if warn is not None:
+                        warn(warning)
+        except BaseException:
+            if created is not None:
+                self._quietly(self.api.remove_container, created["Id"], force=True)
             self.discard(plan)
             raise
         if self.log is not None:

@@ -4,7 +4,6 @@ Optionally first the Python packages installed since it was created are saved in
 owner's image (and Dockerfile), and afterwards its image is deleted when it is the caller's own.
 """
 
-import os
 import sys
 
 from .containers import ACTIVE
@@ -38,18 +37,13 @@ def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=F
         rt.engine.stop(rec["id"], timeout=timeout, force=True)
     note = rt.engine.remove(rec["id"], force=True)
     if note:
-        _warn(note)
+        rt.warn(note)
     result["status"] = "removed"
     result["gpus_freed"] = rec["gpus"]
     if delete_image:
         result["image_deleted"] = _delete_image(rt, rec)
     rt.progress(f"retired {rec['name']}" + (f"; GPU slots {', '.join(rec['gpus'])} are free" if rec["gpus"] else ""))
     return result
-
-
-def _warn(message):
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
-    sys.stderr.write(f"{prog}: warning: {message}\n")
 
 
 def _user_image(rt, rec):
@@ -104,11 +98,11 @@ def _delete_image(rt, rec):
 
     parsed = images.parse_reference(rec["image"] or "")
     if not parsed or (parsed[0] != rt.caller.uid and not rt.admin):
-        _warn(f"kept image {rec['image']}: only your own ds01-<uid>/ images are deleted")
+        rt.warn(f"kept image {rec['image']}: only your own ds01-<uid>/ images are deleted")
         return False
     try:
         rt.engine.remove_image(rec["image"])
     except Exception as exc:  # noqa: BLE001 - in use by another container, or gone
-        _warn(f"kept image {rec['image']}: {getattr(exc, 'message', exc)}")
+        rt.warn(f"kept image {rec['image']}: {getattr(exc, 'message', exc)}")
         return False
     return True

@@ -73,9 +73,12 @@ class Runtime:
     @functools.cached_property
     def engine(self):
         from .engine import Engine
+        from .gpu.state import State
+        from .images.account_layer import Cache
 
         engine = Engine(self.settings.get("docker_host"))
         engine.log = self.log_event
+        engine.etc_cache = Cache(State(self.settings.get("state_dir")))
         return engine
 
     @functools.cached_property
@@ -95,6 +98,14 @@ class Runtime:
         from .containers import Finder
 
         return Finder(self.api, self.caller, self.admin)
+
+    def warn(self, message):
+        """A warning for people, always (the command goes on)."""
+        from .visible import visible
+
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
+        sys.stderr.write(f"{prog}: warning: {visible(message)}\n")
+        sys.stderr.flush()
 
     def progress(self, message):
         """Progress for people: only on a terminal."""

@@ -84,12 +84,10 @@ def test_an_existing_uid_in_the_image_still_gives_the_callers_login(sh, users, c
 def test_an_image_with_the_user_baked_in_needs_no_setup(sh, users, client):
     alice = users["alice"]
     create(sh, alice, "first")
-    baked = client.images.get(f"ds01-test/base:first._.{alice.pw_uid}")
-    # Label a copy as ds01's image builder does (aime.mlc.DS01_USER_ID / DS01_GROUP_ID).
-    holder = client.containers.create(baked.id, ["true"])
-    holder.commit("ds01-test/baked", "latest", changes=[f"LABEL aime.mlc.DS01_USER_ID={alice.pw_uid}",
-                                                         f"LABEL aime.mlc.DS01_GROUP_ID={alice.pw_gid}"])
-    holder.remove()
+    # Save it (its account is in its own layer) labelled as ds01's image builder does.
+    client.containers.get(f"first._.{alice.pw_uid}").commit(
+        "ds01-test/baked", "latest", changes=[f"LABEL aime.mlc.DS01_USER_ID={alice.pw_uid}",
+                                              f"LABEL aime.mlc.DS01_GROUP_ID={alice.pw_gid}"])
     plan = sh.records(alice, "container-create", "second", "ds01-test/baked:latest", "--dry-run")[0]
     own = f"ds01-test/baked:second._.{alice.pw_uid}"  # its own tag of the same image: no setup, no copy
     assert plan["user_setup"] is False and plan["run_image"] == own

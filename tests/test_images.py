@@ -24,6 +24,16 @@ def pip_calls(client, image):
     return [line.split()[3:] for line in calls(client, image) if line.startswith("pip install")]
 
 
+def passwd_of(container):
+    """/etc/passwd of a container, started or not (the engine's archive API)."""
+    import io
+    import tarfile
+
+    stream, _ = container.get_archive("/etc/passwd")
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        return tar.extractfile(tar.next()).read().decode()
+
+
 def dockerfile_of(entry, name):
     return os.path.join(entry.pw_dir, "workspace", name, "Dockerfile")
 
@@ -218,7 +228,9 @@ def test_container_create_with_a_framework_uses_the_catalog_image(sh, users, cli
     container = client.containers.get(created["container"])
     assert container.labels["aime.mlc.FRAMEWORK"] == "Pytorch-2.5.1"
     assert container.labels["aime.mlc.ARCH"] == "CUDA_ADA"
-    assert container.image.tags == [f"ds01-test/ml-base:{created['container']}"]  # AIME's per-container setup
+    # AIME's per-container image: a tag of the catalog image's own (the account is in the container)
+    assert container.attrs["Config"]["Image"] == f"ds01-test/ml-base:{created['container']}"
+    assert container.image.id == client.images.get("ds01-test/ml-base:latest").id
     missing = sh.run(alice, "container-create", "pt2", "pytorch", "9.9", "--cpu-only")
     assert missing.returncode == 4 and "versions for CUDA_ADA: 2.7.1, 2.5.1" in missing.stderr
 
@@ -308,8 +320,9 @@ def test_an_existing_dockerfile_builds_with_its_directory_as_context(sh, users, 
     assert "aime.mlc.DS01_USER_ID" not in image.labels  # nothing says the account is inside
     assert client.containers.run(ref(alice, "hand"), ["cat", "/opt/data.txt"], remove=True).strip() == b"hello"
     created = sh.records(alice, "container-create", "hand", "--cpu-only")[0]
-    assert client.containers.get(created["container"]).image.tags == [
-        f"ds01-{alice.pw_uid}/hand:{created['container']}"]  # so AIME's account setup ran
+    container = client.containers.get(created["container"])
+    assert container.attrs["Config"]["Image"] == f"ds01-{alice.pw_uid}/hand:{created['container']}"
+    assert f"{alice.pw_name}:x:{alice.pw_uid}:" in passwd_of(container)  # so the account was set up
     assert sh.run(alice, "image-create", "hand2", "--dockerfile", path, "-p", "numpy").returncode == 2
 
 

@@ -33,8 +33,8 @@ def test_a_plan_turns_the_callers_limits_into_the_containers_host_config(tmp_pat
     assert plan.labels[L.CREATED_AT] == "2026-11-23T14:30:00Z"  # the command's clock
     assert plan.labels[L.ARCH] == "CUDA_AMPERE"  # the A100s of the simulated inventory
     assert plan.create_workspace and plan.workspace == str(tmp_path / "ws")
-    # an image without the caller's account gets the setup step, into a tag of the container's own
-    assert plan.setup_image == plan.run_image == f"ds01-1000/thesis:thesis._.{uid}"
+    # an image without the caller's account gets it written into the container, which runs from its own tag
+    assert plan.account_setup and plan.tag_image == plan.run_image == f"ds01-1000/thesis:thesis._.{uid}"
 
 
 def test_the_host_config_and_resource_limits_docker_args_say_the_same_limits(tmp_path):
@@ -57,7 +57,7 @@ def test_an_image_with_the_account_needs_no_setup_and_runs_from_a_second_tag(tmp
     rt = runtime(tmp_path)
     labels = {L.USER_ID: str(os.getuid()), L.GROUP_ID: str(os.getgid())}
     plan = create.plan(rt, "t", "ds01-1/x:latest", workspace=str(tmp_path / "ws"), image_labels=labels)
-    assert plan.setup_image == "" and plan.tag_image == plan.run_image == f"ds01-1/x:t._.{os.getuid()}"
+    assert not plan.account_setup and plan.tag_image == plan.run_image == f"ds01-1/x:t._.{os.getuid()}"
 
 
 def test_a_mount_docker_cannot_express_or_the_engines_socket_is_refused_by_the_plan(tmp_path):

@@ -149,14 +149,22 @@ class State:
         """Replace a state file atomically, under the lock."""
         if not self.locked:
             raise RuntimeError("state files are written under the lock")
-        data = json.dumps(value, indent=1, sort_keys=True).encode()
+        self._replace(name, json.dumps(value, indent=1, sort_keys=True).encode(), 0o644)
+
+    def store(self, name: str, value: Any, mode: int = 0o600) -> None:
+        """Write a file no one else changes (a cache keyed by content): atomically, without the lock."""
+        with root_files():
+            self._ensure_directory()
+        self._replace(name, json.dumps(value, sort_keys=True).encode(), mode)
+
+    def _replace(self, name: str, data: bytes, mode: int) -> None:
         temporary = f".{name}.{os.getpid()}.tmp"
         with root_files():
             try:
                 fd = os.open(self.path(temporary), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, 0o644)
+                             | os.O_CLOEXEC, mode)
                 try:
-                    os.fchmod(fd, 0o644)
+                    os.fchmod(fd, mode)
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view):]
