@@ -209,7 +209,7 @@ def test_a_command_imports_nothing_the_caller_planted_and_no_library_before_ds01
     with open(sh.env(alice)["PATH"].split(":")[0] + "/container-list", encoding="utf-8") as handle:
         shebang = handle.readline()
     assert shebang.endswith(" -IS\n")
-    heavy = "{'click', 'yaml', 'docker', 'requests', 'urllib3', 'json', 'socket', 'signal', 'enum'}"
+    heavy = "{'click', 'yaml', 'docker', 'requests', 'urllib3', 'json', 'socket', 'signal', 'enum', 'os'}"
     loaded = sh.run(alice, shebang[2:].split()[0], "-IS", "-c",
                     "import sys; sys.path.insert(0, sys.argv[1]); import ds01.client; "
                     f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))", str(REPO))
