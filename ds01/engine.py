@@ -18,6 +18,14 @@ def image_repository(ref):
     return ref[:colon] if colon > slash else ref
 
 
+def is_own_tag(image, container):
+    """True when `image` is the per-container tag `<repo>:<container>` of a `name._.uid` container."""
+    from .names import split
+
+    repository = image_repository(image)
+    return split(container)[1] is not None and image == f"{repository}:{container}" and bool(repository)
+
+
 SIGHUP, SIGTERM = 1, 15
 
 
@@ -320,13 +328,14 @@ class Engine:
                     return None
 
     def remove(self, ref, force=False, **details):
-        """Remove the container, then its image only if that image is its own per-container tag."""
+        """Remove the container, then its image only if that image is its own per-container tag: the tag is
+        exactly the container's `name._.uid` (a legacy name such as `latest` never names its own image)."""
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
         name = info["Name"].lstrip("/")
         image = info["Config"].get("Image") or ""
         self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force)
         self._event("container.remove", info, status=info["State"].get("Status"), **details)
-        if image.endswith(":" + name):
+        if is_own_tag(image, name):
             try:
                 self.api.remove_image(image)
             except self._errors.APIError as exc:

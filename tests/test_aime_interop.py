@@ -146,6 +146,20 @@ def test_removing_a_ds01_container_the_aime_way_keeps_the_users_image(lab, users
     assert client.images.get(f"{own}:latest").tags == [f"{own}:latest"]
 
 
+def test_removing_a_legacy_container_named_like_a_tag_keeps_the_image_it_ran(lab, users, client):
+    """An AIME v1-style container (no `._.uid`) named `latest`, from bob's `ds01-<bob>/thesis:latest`: its
+    image reference ends with `:latest` but is not its own tag, so alice's remove keeps bob's image."""
+    alice, bob, sh = users["alice"], users["bob"], lab
+    bobs = f"ds01-{bob.pw_uid}/thesis:latest"
+    client.images.get(sandbox.BASE_IMAGE).tag(bobs)
+    client.api.create_container(bobs, ["bash"], name="latest", labels={
+        "aime.mlc": alice.pw_name, "aime.mlc.USER": alice.pw_name, "aime.mlc.VERSION": "1"})
+    removed = sh.run(alice, "container-remove", "latest")
+    assert removed.returncode == 0, removed.stderr
+    assert not client.containers.list(all=True, filters={"name": "latest"})
+    assert client.images.get(bobs)  # still there
+
+
 # ---------------------------------------------------------------- e, f: listings and the architecture label
 
 def test_mlc_list_shows_sizes_and_ds01_labelled_containers_like_aime(lab, users, client):

@@ -71,7 +71,9 @@ def _race(lab, extra_users, client, piped):
     assert sorted(given) == sorted(UUIDS.values())  # every slot once, none twice
     assert not lab.claims()  # every claim was consumed
     # all forty went through one ds01d, which is still up and answers
-    assert lab.sh.broker().alive() and len(status(lab, extra_users[CROWD[0]])) == 11
+    broker = lab.sh.broker()
+    served = [line for line in broker.log_path.read_text().splitlines() if "): container-create race" in line]
+    assert len(served) == 40 and broker.alive() and len(status(lab, extra_users[CROWD[0]])) == 11
 
 
 def test_forty_users_racing_for_eleven_slots_get_eleven_distinct_slots(lab, extra_users, client):

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from tests.support.services import start_notified
@@ -61,27 +62,30 @@ class Broker:
 
 
 _running = {}  # settings -> Broker, least recently used first
+_lock = threading.Lock()  # tests run commands from threads (forty racing users): one broker per settings
 KEPT = 4  # most tests use one or two sets of settings; older brokers are stopped
 
 
 def for_settings(settings):
     """The broker serving these settings (started on first use; the least recently used beyond KEPT stop)."""
     key = tuple(sorted(settings.items()))
-    broker = _running.pop(key, None)
-    if broker is not None and not broker.alive():
-        raise AssertionError(f"a test ds01d died:\n{broker.log_tail()}")
-    if broker is None:
-        broker = Broker(settings).start()
-    _running[key] = broker
-    while len(_running) > KEPT:
-        _running.pop(next(iter(_running))).stop()
-    return broker
+    with _lock:
+        broker = _running.pop(key, None)
+        if broker is not None and not broker.alive():
+            raise AssertionError(f"a test ds01d died:\n{broker.log_tail()}")
+        if broker is None:
+            broker = Broker(settings).start()
+        _running[key] = broker
+        while len(_running) > KEPT:
+            _running.pop(next(iter(_running))).stop()
+        return broker
 
 
 def stop_all():
-    while _running:
-        _, broker = _running.popitem()
-        broker.stop()
+    with _lock:
+        while _running:
+            _, broker = _running.popitem()
+            broker.stop()
 
 
 def reap_stale():
@@ -94,7 +98,7 @@ def reap_stale():
                 argv = handle.read().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"/ds01d") for a in argv[:2]) and any(PREFIX.encode() in a for a in argv):
+        if any(a.endswith(b"/ds01d") for a in argv[:3]) and any(PREFIX.encode() in a for a in argv):  # python3 -IS
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except OSError:
