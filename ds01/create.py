@@ -52,8 +52,14 @@ class Plan:
     def sudoers_file(self):
         return f"{sanitize_username(self.login)}_no_password"
 
+    @property
+    def sudo(self):
+        return bool(self.limits.get("sudo"))
+
     def binds(self):
         binds = {self.workspace: {"bind": "/workspace", "mode": "rw"}}
+        if not self.sudo:  # a `sudo` that says what to do instead (ds01's own file, read-only)
+            binds[SUDO_SHIM] = {"bind": "/usr/local/bin/sudo", "mode": "ro"}
         if self.data:
             binds[self.data] = {"bind": "/data", "mode": "rw"}
         if self.models:
@@ -99,13 +105,15 @@ class Plan:
             "pids_limit": self.limits["pids_limit"], "cgroup_parent": self.limits["slice"],
             "ulimits": self.ulimits, "network": "host", "devices": self.devices,
             "group_add": self.group_add, "environment": self.environment, "command": self.command,
-            "stop_signal": self.stop_signal, "labels": self.labels,
+            "stop_signal": self.stop_signal, "labels": self.labels, "sudo": self.sudo,
+            "capabilities": list(self.limits.get("capabilities") or []),
             "gpu_slots": [g["slot"] for g in self.gpus], "gpu_uuids": [g["uuid"] for g in self.gpus],
             "gpu_eq": round(sum(g["gpu_eq"] for g in self.gpus), 4),
         }
 
 
 CAP_SYS_RESOURCE = 24
+SUDO_SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images", "container-sudo")
 
 
 def _host_allows_unlimited_memlock():
@@ -237,7 +245,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         workspace=ws_real, data=data_real,
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
-        group_add=["video", "sudo"],
+        group_add=["video", "sudo"] if record.get("sudo") else ["video"],
         create_workspace=not os.path.isdir(ws_real))
 
 

@@ -140,7 +140,7 @@ class Engine:
         written into the created container `cid` (ds01.images.account_layer). Returns the warnings."""
         from .images import account_layer as A
 
-        account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file)
+        account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file, sudo=plan.sudo)
         etc = self.etc_cache.get(plan.image_id) if self.etc_cache is not None else None
         if etc is None:
             etc = A.read_etc(self._archive(cid, "/etc"))

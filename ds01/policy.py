@@ -6,6 +6,7 @@ file; otherwise `default_group`. Unlike DS01, an override is applied on top of t
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,19 @@ AGGREGATE_KEYS = {
     "gpu_limit": Number(nullable=True, doc="GPU-equivalents across all the user's containers"),
 }
 
+class Capabilities(Names):
+    """Linux capability names, as Docker takes them: `cap_sys_ptrace` or `SYS_PTRACE` -> `SYS_PTRACE`."""
+
+    def convert(self, value: Any) -> Any:
+        names = []
+        for name in super().convert(value):
+            normal = name.upper().removeprefix("CAP_")
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,31}", normal) or normal == "ALL":
+                raise ValueError(f"{name!r} is not a capability name (e.g. SYS_PTRACE)")
+            names.append(normal)
+        return names
+
+
 LIMIT_KEYS = {
     "max_gpu_equivalents": Number(nullable=True, doc="GPU-equivalents a user may hold at once; null = unlimited"),
     "max_gpu_slots_per_container": Number(nullable=True, integer=True, minimum=0, doc="GPUs or MIG slices in one "
@@ -82,6 +96,11 @@ LIMIT_KEYS = {
     "max_pause_time_h": Duration("h", doc="a paused container is stopped after this; null = unlimited"),
     "max_tasks": Number(nullable=True, integer=True, doc="accepted for DS01 configs; see aggregate.tasks_max"),
     "priority": Number(integer=True, minimum=0, doc="wait-queue priority; higher is served first"),
+    "sudo": Bool(doc="passwordless sudo in containers. Off (the default): no-new-privileges, every capability "
+                     "dropped, and `sudo` says how to add packages instead. On: the user is root in the container "
+                     "and so root-equivalent on its mounts, unless the mount roots are nosuid"),
+    "capabilities": Capabilities(doc="Linux capabilities added back to containers (e.g. SYS_PTRACE for debuggers); "
+                              "none by default"),
     "aggregate": Section(AGGREGATE_KEYS, doc="per-user totals across all containers (systemd slice)"),
     "policies": Section(POLICY_KEYS, doc="idle-detection thresholds for this group or user"),
 }
@@ -174,7 +193,7 @@ INTERFACE_TIMERS: dict[str, dict[str, float | None]] = {
 }
 OWN_INTERFACES = ("atomic", "orchestration")
 
-BUILTIN_LIMITS = {
+BUILTIN_LIMITS: dict[str, Any] = {
     "max_gpu_equivalents": 1.0,
     "max_gpu_slots_per_container": 1,
     "allow_full_gpu": True,
@@ -191,6 +210,8 @@ BUILTIN_LIMITS = {
     "max_pause_time_h": None,
     "max_tasks": None,
     "priority": 10,
+    "sudo": False,
+    "capabilities": [],
 }
 BUILTIN_POLICIES = {
     "gpu_idle_threshold": 5.0,
@@ -297,7 +318,7 @@ class Limits:
 
     def docker_args(self) -> list[str]:
         """The `docker create` flags these limits become."""
-        return [flag for _, _, flag in docker_terms(self.values, self.slice_name)]
+        return [flag for _, _, flags in docker_terms(self.values, self.slice_name) for flag in flags.split(" ")]
 
     def record(self) -> dict[str, Any]:
         record = {"user": self.user, "group": self.group, "group_source": self.group_source,
@@ -326,7 +347,14 @@ def docker_terms(values: Mapping[str, Any], slice_name: str, cpus: float | None 
     if values["pids_limit"] is not None:
         terms.append(("pids_limit", values["pids_limit"], f"--pids-limit={values['pids_limit']}"))
     terms.append(("cgroup_parent", slice_name, f"--cgroup-parent={slice_name}"))
+    if not values.get("sudo"):  # no way up from the caller's uid: no setuid gains, no capabilities
+        terms.append(("cap_drop", ["ALL"], "--cap-drop=ALL"))
+        terms.append(("security_opt", ["no-new-privileges"], "--security-opt=no-new-privileges"))
+    capabilities = values.get("capabilities") or []
+    if capabilities:
+        terms.append(("cap_add", capabilities, " ".join(f"--cap-add={c}" for c in capabilities)))
     return terms
+
 
 
 def load(path: str | None = None) -> Policy:

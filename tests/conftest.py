@@ -155,6 +155,7 @@ def policy_file(shared_tmp, users, data_root):
           student:
             members: [{users['alice'].pw_name}]
           researcher:
+            sudo: true
             max_cpus: 1
             memory: 384m
             memory_swap: 384m

@@ -55,16 +55,79 @@ def test_create_applies_every_limit_and_the_aime_labels(sh, users, client, data_
         rec["container"]]
 
 
-def test_inside_the_container_the_user_is_the_caller_with_sudo(sh, users, client):
+def test_inside_the_container_the_user_is_the_caller_with_no_way_to_root(sh, users, client):
     alice = users["alice"]
     create(sh, alice, "shell")
     sh.run(alice, "container-start", "shell", check=True)
     container = client.containers.get(f"shell._.{alice.pw_uid}")
-    code, out = container.exec_run(["bash", "-lc", "id -u; id -g; whoami; pwd; sudo -n true && echo sudo-ok"],
-                                   user=f"{alice.pw_uid}:{alice.pw_gid}")
+    code, out = container.exec_run(["bash", "-lc", "id -u; id -g; whoami; pwd; grep -E '^(CapBnd|CapAmb|NoNewPrivs)' "
+                                    "/proc/self/status"], user=f"{alice.pw_uid}:{alice.pw_gid}")
     assert code == 0
-    assert out.decode().split() == [str(alice.pw_uid), str(alice.pw_gid), alice.pw_name, "/workspace", "sudo-ok"]
+    assert out.decode().split() == [str(alice.pw_uid), str(alice.pw_gid), alice.pw_name, "/workspace",
+                                    "CapBnd:", "0000000000000000", "CapAmb:", "0000000000000000", "NoNewPrivs:", "1"]
+    code, out = container.exec_run(["bash", "-lc", "sudo -n true"], user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert code == 1 and b"image-update IMAGE --apt PACKAGE --recreate" in out  # what to do instead
+    code, _ = container.exec_run(["/usr/bin/sudo", "-n", "true"], user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert code != 0  # the real sudo, called by its path, cannot gain anything either
     assert [p[-1] for p in container.top()["Processes"]] == ["bash"]  # PID 1 is a single bash (AIME's open rule)
+    detailed = sh.records(alice, "container-list", "--detailed")[0]
+    assert (detailed["user_id"], detailed["capabilities"], detailed["no_new_privileges"]) == (
+        f"{alice.pw_uid}:{alice.pw_gid}", [], True)
+    workspace = os.path.join(alice.pw_dir, "workspace", "shell")
+    assert detailed["profile"] == (f"uid {alice.pw_uid}:{alice.pw_gid}, caps: none, no-new-privileges: yes, "
+                                   f"sudo: off, mounts: /workspace={workspace} (rw)")
+
+
+def test_a_setuid_root_shell_cannot_be_made_through_a_container(sh, users):
+    """Issue 18's repro 1: sudo cp /bin/bash into the bind-mounted workspace, chmod 4755, run it on the host."""
+    alice = users["alice"]
+    create(sh, alice, "ax")
+    attack = sh.run(alice, "container-run", "ax", "--", "sh", "-c",
+                    "sudo -n cp /bin/bash /workspace/rootbash && sudo -n chmod 4755 /workspace/rootbash")
+    assert attack.returncode != 0
+    planted = os.path.join(alice.pw_dir, "workspace", "ax", "rootbash")
+    assert not os.path.exists(planted) or os.stat(planted).st_uid != 0
+    # and the user's own setuid copy (a plain cp and chmod) runs as the user, not as root
+    sh.run(alice, "container-run", "ax", "--", "sh", "-c", "cp /bin/bash /workspace/mine && chmod 4755 /workspace/mine",
+           check=True)
+    ran = sh.run(alice, os.path.join(alice.pw_dir, "workspace", "ax", "mine"), "-p", "-c", "id -u")
+    assert ran.stdout.strip() == str(alice.pw_uid)
+
+
+def test_pip_install_user_works_without_root(sh, users):
+    """A wheel built here (no index is reachable), installed with pip --user inside a container that has no
+    sudo, no capabilities and no-new-privileges, then imported."""
+    import zipfile
+
+    alice = users["alice"]
+    create(sh, alice, "pip")
+    wheel = os.path.join(alice.pw_dir, "workspace", "pip", "hello_ds01-1.0-py3-none-any.whl")
+    files = {"hello_ds01.py": "GREETING = 'hello from a user wheel'\n",
+             "hello_ds01-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hello-ds01\nVersion: 1.0\n",
+             "hello_ds01-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                               "Tag: py3-none-any\n"}
+    files["hello_ds01-1.0.dist-info/RECORD"] = "".join(f"{name},,\n" for name in files) + \
+        "hello_ds01-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    os.chown(wheel, alice.pw_uid, alice.pw_gid)
+    ran = sh.run(alice, "container-run", "pip", "--", "sh", "-c",
+                 "pip install -q --user --no-index --break-system-packages /workspace/" + os.path.basename(wheel)
+                 + " && python3 -c 'import hello_ds01; print(hello_ds01.GREETING)'")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "hello from a user wheel"
+
+
+def test_a_group_the_policy_gives_sudo_has_it(sh, users, client):
+    bob = users["bob"]  # researcher: `sudo: true`
+    create(sh, bob, "root")
+    sh.run(bob, "container-start", "root", check=True)
+    code, out = client.containers.get(f"root._.{bob.pw_uid}").exec_run(
+        ["bash", "-lc", "sudo -n id -u"], user=f"{bob.pw_uid}:{bob.pw_gid}")
+    assert (code, out.decode().strip()) == (0, "0")
+    detailed = sh.records(bob, "container-list", "--detailed")[0]
+    assert detailed["capabilities"] == ["default"] and "sudo: on" in detailed["profile"]
 
 
 def test_an_existing_uid_in_the_image_still_gives_the_callers_login(sh, users, client):

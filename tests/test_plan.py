@@ -41,10 +41,32 @@ def test_the_host_config_and_resource_limits_docker_args_say_the_same_limits(tmp
     rt = runtime(tmp_path)
     limits = rt.limits(rt.caller.login)
     assert limits.docker_args() == ["--cpus=1", "--memory=1g", "--memory-swap=2g", "--shm-size=64m",
-                                    "--pids-limit=100", f"--cgroup-parent={limits.slice_name}"]
+                                    "--pids-limit=100", f"--cgroup-parent={limits.slice_name}", "--cap-drop=ALL",
+                                    "--security-opt=no-new-privileges"]
     plan = create.plan(rt, "t", "img:latest", workspace=str(tmp_path / "ws"))
     assert {k: plan.host_config()[k] for k, _, _ in docker_terms(limits.values, limits.slice_name)} == \
         {k: v for k, v, _ in docker_terms(limits.values, limits.slice_name)}
+
+
+def test_sudo_is_off_by_default_and_a_group_may_have_it_or_named_capabilities(tmp_path):
+    rt = runtime(tmp_path)
+    plan = create.plan(rt, "t", "img:latest", workspace=str(tmp_path / "ws"))
+    config = plan.host_config()
+    assert config["cap_drop"] == ["ALL"] and config["security_opt"] == ["no-new-privileges"]
+    assert config["group_add"] == ["video"] and "cap_add" not in config
+    assert config["binds"][create.SUDO_SHIM] == {"bind": "/usr/local/bin/sudo", "mode": "ro"}
+    assert plan.record()["sudo"] is False
+    rt = runtime(tmp_path, "user_overrides: {%s: {sudo: true, capabilities: [cap_sys_ptrace]}}\n"
+                 % rt.caller.login)
+    plan = create.plan(rt, "t", "img:latest", workspace=str(tmp_path / "ws"))
+    config = plan.host_config()
+    assert "cap_drop" not in config and "security_opt" not in config and config["cap_add"] == ["SYS_PTRACE"]
+    assert config["group_add"] == ["video", "sudo"] and create.SUDO_SHIM not in config["binds"]
+    assert rt.limits(rt.caller.login).docker_args()[-1] == "--cap-add=SYS_PTRACE"
+    from ds01.schema import PolicyError
+
+    with pytest.raises(PolicyError, match="not a capability name"):
+        runtime(tmp_path, "groups: {g: {capabilities: ['ALL']}}\n")
 
 
 def test_no_shm_limit_means_the_hosts_ipc(tmp_path):

@@ -138,7 +138,8 @@ def test_missing_explicit_file_is_not_found(tmp_path):
 def test_docker_args_and_slice(tmp_path):
     limits = policy.load(write(tmp_path, POLICY)).resolve("alice")
     assert limits.docker_args() == ["--cpus=8", "--memory=32g", "--memory-swap=32g", "--shm-size=16g",
-                                    "--pids-limit=4096", "--cgroup-parent=ds01-student-alice.slice"]
+                                    "--pids-limit=4096", "--cgroup-parent=ds01-student-alice.slice",
+                                    "--cap-drop=ALL", "--security-opt=no-new-privileges"]
 
 
 def test_no_shm_size_means_host_ipc(tmp_path):

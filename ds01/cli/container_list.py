@@ -28,7 +28,7 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
     if (all_users or user) and not rt.admin:
         raise PermissionDenied("only admins can list other users' containers",
                                hint="container-list -a shows all of yours")
-    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
+    out = new_output(json_flag, table_flag, DETAILED_COLUMNS if detailed else TABLE_COLUMNS)
     gpus = GpuLookup(rt)
     for entry in rt.api.containers(all=True):
         if not all_states and entry.get("State") not in ACTIVE:
@@ -49,6 +49,9 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
             rec.update(_details(info))
         out.emit(rec)
     out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
+
+
+DETAILED_COLUMNS = [("name", "NAME"), ("status", "STATUS"), ("gpus", "GPUS"), ("profile", "PROFILE")]
 
 
 class GpuLookup:
@@ -77,15 +80,47 @@ class GpuLookup:
 
 def _details(info):
     host = info.get("HostConfig") or {}
+    mounts = info.get("Mounts") or []
     return {
+        "user_id": (info.get("Config") or {}).get("User") or "0:0",
+        "capabilities": _capabilities(host),
+        "no_new_privileges": _no_new_privileges(host),
+        "privileged": bool(host.get("Privileged")),
+        "profile": _profile(info, host, mounts),
         "cpus": (host.get("NanoCpus") or 0) / 1e9 or None,
         "memory": host.get("Memory") or None,
         "shm_size": host.get("ShmSize") or None,
         "pids_limit": host.get("PidsLimit") or None,
         "cgroup_parent": host.get("CgroupParent") or None,
-        "mounts": {m["Destination"]: m["Source"] for m in info.get("Mounts") or []},
+        "mounts": {m["Destination"]: m["Source"] for m in mounts},
         "gpu_devices": [d for r in host.get("DeviceRequests") or [] for d in (r.get("DeviceIDs") or [])],
     }
+
+
+def _capabilities(host):
+    """The capabilities the container's processes can have: [] with --cap-drop=ALL, else Docker's defaults
+    ("default") plus what was added."""
+    dropped = {c.upper().removeprefix("CAP_") for c in host.get("CapDrop") or []}
+    added = sorted(c.upper().removeprefix("CAP_") for c in host.get("CapAdd") or [])
+    if host.get("Privileged"):
+        return ["ALL"]
+    return added if "ALL" in dropped else ["default", *added]
+
+
+def _no_new_privileges(host):
+    return any(o.startswith("no-new-privileges") and not o.endswith(":false") for o in host.get("SecurityOpt") or [])
+
+
+def _profile(info, host, mounts):
+    """One line for people: who the container runs as, what it may gain, what it sees of the host."""
+    user = (info.get("Config") or {}).get("User") or "0:0 (root)"
+    caps = _capabilities(host)
+    nnp = _no_new_privileges(host)
+    sudo = "off" if nnp or any(m.get("Destination") == "/usr/local/bin/sudo" for m in mounts) else "on"
+    shown = ", ".join(f"{m['Destination']}={m['Source']} ({'rw' if m.get('RW') else 'ro'})" for m in mounts
+                      if m.get("Destination") != "/usr/local/bin/sudo")
+    return (f"uid {user}, caps: {'+'.join(caps) if caps else 'none'}, "
+            f"no-new-privileges: {'yes' if nnp else 'no'}, sudo: {sudo}, mounts: {shown or 'none'}")
 
 
 def main():

@@ -167,6 +167,8 @@ class Demo:
         say("6. list them (a table on a terminal, NDJSON records when piped)")
         self.run("container-list", "--table")
         self.run("container-list", "--json")
+        say("   what each container may do: its uid, no capabilities, no way to gain privileges, no sudo, and mounts")
+        self.run("container-list", "--detailed", "--table")
         say("7. the lifecycle jobs cron runs (as root): an idle check now (it acts only after 3 idle checks and\n"
             "   30 minutes), and what max-runtime would do 25 hours from now (a dry run changes nothing)")
         if os.geteuid() == 0:
