@@ -52,6 +52,8 @@ POLICY_KEYS = {
     "process_idle_threshold": Number(integer=True, doc="a container with fewer processes than this (shells, sleep "
                                      "and the keep-alive not counted) counts as idle"),
     "gpu_hold_after_manual_stop_m": Duration("m", doc="accepted for DS01 configs; unused"),
+    "cpu_only_containers": Bool(doc="the idle check and max-runtime also act on containers without a GPU (DS01: "
+                                    "GPU containers only; `--all` covers them for one run)"),
 }
 
 AGGREGATE_KEYS = {
@@ -213,7 +215,7 @@ BUILTIN_LIMITS: dict[str, Any] = {
     "sudo": False,
     "capabilities": [],
 }
-BUILTIN_POLICIES = {
+BUILTIN_POLICIES: dict[str, Any] = {
     "gpu_idle_threshold": 5.0,
     "cpu_idle_threshold": 2.0,
     "network_idle_threshold": 1048576,
@@ -226,6 +228,7 @@ BUILTIN_POLICIES = {
     "created_container_timeout_m": 30.0,
     "process_idle_threshold": 1,
     "gpu_hold_after_manual_stop_m": 15.0,
+    "cpu_only_containers": False,
 }
 
 

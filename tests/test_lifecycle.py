@@ -313,6 +313,50 @@ def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
     assert status(box) == "exited"
 
 
+def test_a_keep_alive_dated_in_the_future_counts_from_the_check_that_first_saw_it(life, users):
+    """`touch -d 2099-01-01 ~/workspace/x/.keep-alive` was honoured until 2099 (issue 18, repro 10)."""
+    alice = users["alice"]
+    ws = life.workspace(alice, "far")
+    box = life.container(alice, "far", ["sleep", "infinity"], slot="1", workspace=ws)
+    t0 = life.started(box)
+    life.job("ds01-idle-check", t0 + 60)
+    life.job("ds01-idle-check", t0 + 31 * MINUTE)
+    keep_alive = ws / ".keep-alive"
+    keep_alive.touch()
+    year_2099 = 4070908800
+    os.utime(keep_alive, (year_2099, year_2099))
+    kept = life.decisions("ds01-idle-check", t0 + 65 * MINUTE)["far"]
+    assert kept["decision"] == "keep-alive" and "(in the future), counted from" in kept["reason"]
+    stopped = life.decisions("ds01-idle-check", t0 + 65 * MINUTE + 2 * 3600 + 60)["far"]  # keepalive_max: 2h
+    assert stopped["decision"] == "stop" and "ignored" in stopped["reason"]
+    assert status(box) == "exited"
+
+
+def test_a_process_that_only_exists_is_no_work(life, users):
+    """`tail -f /dev/null` counted as an active process forever (issue 18, repro 10); `yes` still counts."""
+    alice = users["alice"]
+    idle = life.container(alice, "tail", ["sh", "-c", "tail -f /dev/null"], slot="0")
+    busy = life.container(alice, "yes", ["sh", "-c", "yes > /dev/null"], slot="1")
+    t0 = max(life.started(idle), life.started(busy))
+    life.job("ds01-idle-check", t0 + 60)
+    second = life.decisions("ds01-idle-check", t0 + 2 * 60)
+    assert second["tail"]["decision"] == "grace" and second["tail"]["signals"]["processes"] == 0  # idle, in grace
+    assert second["yes"]["decision"] == "active" and second["yes"]["signals"]["process_names"] == ["yes"]
+
+
+def test_cpu_only_containers_are_checked_where_the_policy_says_so(life, users):
+    """Cron runs the jobs without --all: CPU-only containers were never stopped (issue 18, repro 10). DS01's default
+    stays (GPU containers only); `policies: {cpu_only_containers: true}` brings them in."""
+    alice = users["alice"]
+    box = life.container(alice, "cpu", ["sleep", "infinity"])
+    t0 = life.started(box)
+    assert "cpu" not in life.decisions("ds01-max-runtime", t0 + 11 * 3600)
+    life.policy.write_text(life.policy.read_text().replace("  keepalive_max_duration_h: 2\n",
+                                                           "  keepalive_max_duration_h: 2\n  cpu_only_containers: true\n"))
+    stopped = life.decisions("ds01-max-runtime", t0 + 11 * 3600)["cpu"]
+    assert stopped["decision"] == "stop" and status(box) == "exited"
+
+
 def test_high_demand_halves_the_idle_timeout(life, users):
     alice = users["alice"]
     boxes = [life.container(alice, f"hd{slot.replace('.', '')}", ["sleep", "infinity"], slot=slot)

@@ -5,13 +5,15 @@ Per check and container, four signals (DS01 §5.2, fixed):
   the compute processes of this container on it (count and memory). Unknown = not counted.
 - CPU %: from Docker's stats, averaged since the previous check (the first check takes a 1 s sample).
 - Network: bytes received since the previous check (DS01 used the total since start).
-- Processes: those that are not shells, `sleep`, init shims or the attach keep-alive.
+- Processes: those that are not shells, `sleep`, init shims or the attach keep-alive, and that used
+  CPU since the previous check (read from the host's /proc): `tail -f /dev/null` exists, it does not work.
 A check is idle when the GPU is below gpu_idle_threshold AND every other signal is below its
 threshold. The job acts only after idle_detection_window idle checks in a row and grace_period_m
 after the start: a warning at 80 % and 95 % of the idle timeout, a stop at 100 %
 (`docker stop -t <sigterm_grace_s>`), then removal for orchestration containers only.
-`/workspace/.keep-alive` postpones that for keepalive_max_duration_h after it was touched; it is read,
-like the notices are written, from outside the container (ds01.workspace_files), bind mount or not.
+`/workspace/.keep-alive` postpones that for keepalive_max_duration_h after it was touched (a date in
+the future counts from the check that first saw it); it is read, like the notices are written, from
+outside the container (ds01.workspace_files), bind mount or not.
 """
 
 import os
@@ -38,6 +40,38 @@ def counts_as_work(args):
         return False
     program = os.path.basename(words[0].lstrip("-"))
     return program not in NOT_WORK
+
+
+def process_ticks(pid):
+    """(start time, CPU ticks used) of a host process from /proc/PID/stat; None when it is gone."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as handle:
+            text = handle.read().decode("ascii", "replace")
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2:].split()  # after the command name, which may hold spaces and ')'
+    try:
+        return int(fields[19]), int(fields[11]) + int(fields[12])  # starttime; utime + stime
+    except (IndexError, ValueError):
+        return None
+
+
+def working(processes, previous):
+    """(the processes that count as work, the CPU ticks to remember): a process counts when it is not a shell,
+    sleep or shim and used CPU since the previous check (`previous`: "pid:start" -> ticks; a new one, since
+    it started)."""
+    ticks, work = {}, []
+    for pid, args in processes:
+        if not counts_as_work(args):
+            continue
+        reading = process_ticks(pid)
+        if reading is None:
+            continue
+        key = f"{pid}:{reading[0]}"
+        ticks[key] = reading[1]
+        if reading[1] > previous.get(key, 0):
+            work.append(args)
+    return work, ticks
 
 
 def cpu_reading(stats):
@@ -169,7 +203,7 @@ class IdleCheck(Job):
             state.update(started=started, last_activity=max(subject.started.timestamp(), observing_since),
                          streak=0, warned=[])
         pids = {pid for pid, _ in sample["processes"]}
-        work = [args for _, args in sample["processes"] if counts_as_work(args)]
+        work, state["ticks"] = working(sample["processes"], state.get("ticks") or {})
         rx = received_bytes(sample["stats"])
         rx_since = rx - state["rx"] if rx is not None and state.get("rx") is not None and rx >= state["rx"] else None
         gpu_slots, gpu_active = self._gpu(subject, pids, policies["gpu_idle_threshold"])
@@ -238,13 +272,23 @@ class IdleCheck(Job):
         touched = stat_mtime(self.rt.api, subject.info, subject.rec["uid"], KEEP_ALIVE_FILE)
         if touched is None:
             return False, None
+        now = self.now.timestamp()
+        said = f"touched {iso(touched)}"
+        if touched > now:  # `touch -d 2099-01-01`: it counts from when a check first saw that date, not from then
+            seen = subject.state.setdefault("keep_alive_future", {})
+            first = seen.get(str(touched))
+            if first is None:
+                seen.clear()
+                first = seen[str(touched)] = now
+            said = f"dated {iso(touched)} (in the future), counted from {iso(first)}"
+            touched = first
         limit = policies["keepalive_max_duration_h"]
         if limit is None:
-            return True, f".keep-alive touched {iso(touched)} (no maximum)"
+            return True, f".keep-alive {said} (no maximum)"
         until = touched + limit * 3600
-        if self.now.timestamp() < until:
-            return True, f".keep-alive touched {iso(touched)}, honoured until {iso(until)}"
-        return False, f".keep-alive touched {iso(touched)} is older than {format_duration(limit * 3600)} and ignored"
+        if now < until:
+            return True, f".keep-alive {said}, honoured until {iso(until)}"
+        return False, f".keep-alive {said} is older than {format_duration(limit * 3600)} and ignored"
 
     def _warn(self, subject, level, idle_for, timeout, signals, stale):
         name = subject.rec["name"]

@@ -176,8 +176,8 @@ class Job:
         return self._slots
 
     def in_scope(self, subject):
-        """GPU containers; with --all every container."""
-        return self.all_containers or bool(subject.devices)
+        """GPU containers; CPU-only ones too where the owner's policy says so (`cpu_only_containers`) or with --all."""
+        return self.all_containers or bool(subject.devices) or bool(subject.limits.policies["cpu_only_containers"])
 
     def protected(self, subject):
         return subjects.protected(self.rt.policy, subject)
