@@ -294,16 +294,21 @@ def test_gpu_use_keeps_a_container_active_whole_gpu_by_utilisation_mig_by_its_pr
     assert again["whole"]["decision"] == "idle" and again["mig"]["decision"] == "idle"
 
 
-def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
-    alice = users["alice"]
-    ws = life.workspace(alice, "ka")
-    box = life.container(alice, "ka", ["sleep", "infinity"], slot="1", workspace=ws)
+def _keep_alive_at(life, entry, name, mtime):
+    """An idle GPU container past its idle window and grace, whose .keep-alive is dated mtime(t0); (box, t0)."""
+    ws = life.workspace(entry, name)
+    box = life.container(entry, name, ["sleep", "infinity"], slot="1", workspace=ws)
     t0 = life.started(box)
     life.job("ds01-idle-check", t0 + 60)
     life.job("ds01-idle-check", t0 + 31 * MINUTE)
     keep_alive = ws / ".keep-alive"
     keep_alive.touch()
-    os.utime(keep_alive, (t0 + 50 * MINUTE, t0 + 50 * MINUTE))
+    os.utime(keep_alive, (mtime(t0), mtime(t0)))
+    return box, t0
+
+
+def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
+    box, t0 = _keep_alive_at(life, users["alice"], "ka", lambda t0: t0 + 50 * MINUTE)
     kept = life.decisions("ds01-idle-check", t0 + 65 * MINUTE)["ka"]
     assert kept["decision"] == "keep-alive" and "honoured until" in kept["reason"]
     assert status(box) == "running"
@@ -315,16 +320,7 @@ def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
 
 def test_a_keep_alive_dated_in_the_future_counts_from_the_check_that_first_saw_it(life, users):
     """`touch -d 2099-01-01 ~/workspace/x/.keep-alive` was honoured until 2099 (issue 18, repro 10)."""
-    alice = users["alice"]
-    ws = life.workspace(alice, "far")
-    box = life.container(alice, "far", ["sleep", "infinity"], slot="1", workspace=ws)
-    t0 = life.started(box)
-    life.job("ds01-idle-check", t0 + 60)
-    life.job("ds01-idle-check", t0 + 31 * MINUTE)
-    keep_alive = ws / ".keep-alive"
-    keep_alive.touch()
-    year_2099 = 4070908800
-    os.utime(keep_alive, (year_2099, year_2099))
+    box, t0 = _keep_alive_at(life, users["alice"], "far", lambda t0: 4070908800)  # 2099-01-01
     kept = life.decisions("ds01-idle-check", t0 + 65 * MINUTE)["far"]
     assert kept["decision"] == "keep-alive" and "(in the future), counted from" in kept["reason"]
     stopped = life.decisions("ds01-idle-check", t0 + 65 * MINUTE + 2 * 3600 + 60)["far"]  # keepalive_max: 2h
