@@ -54,7 +54,8 @@ def main():
     os.mkdir(logs)
     policy = os.path.join(work, "resource-limits.yaml")
     with open(policy, "w", encoding="utf-8") as handle:
-        handle.write("defaults:\n  max_containers_per_user: 1000\n  max_cpus: 1\n  memory: 1g\n")
+        handle.write("defaults:\n  max_containers_per_user: 1000\n  max_cpus: 1\n  memory: 1g\n"
+                     'images: {allowed: ["ds01-test/*"]}\n')
     with engine() as (host, client):
         uid, gid = entry.pw_uid, entry.pw_gid
         own = f"ds01-{uid}/bench:latest"

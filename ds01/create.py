@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from . import labels as L
 from . import names
-from .errors import NoCapacity, PermissionDenied, UsageError
+from .errors import Ds01Error, NoCapacity, PermissionDenied, UsageError
 from .names import sanitize_username
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
@@ -175,7 +175,6 @@ def check_mount(path, user, admin, mount_roots, what, must_exist=True):
 
 def host_arch(rt):
     """The architecture detected from this host's GPUs (or the policy's aime.arch), None when neither says."""
-    from .errors import Ds01Error
     from .images.catalog import detect_arch
 
     try:
@@ -269,20 +268,6 @@ def check_container_quota(rt, records, limits):
                          hint="remove one with container-remove NAME (container-list -a shows them all)")
 
 
-def make_workspace(path, user):
-    """Create the workspace (and missing parents under the home) owned by the user; returns created dirs."""
-    made = []
-    current = path
-    while not os.path.exists(current):
-        made.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(made):
-        os.mkdir(directory, 0o755)
-        if os.geteuid() == 0:
-            os.chown(directory, user.uid, user.gid)
-    return made
-
-
 # ---------------------------------------------------------------- the operation: create one container
 
 @dataclass
@@ -351,15 +336,18 @@ def create_container(rt, request, interface="atomic", dry_run=False):
     existing = {r["container"]: r for r in rt.finder.records()}
     container = names.container_name(request.name, user.uid)
     if container in existing:
-        from .errors import Ds01Error
-
         raise Ds01Error(f"you already have a container named {request.name!r} ({existing[container]['status']})",
                         hint=f"container-remove {request.name}, or choose another name")
     limits = rt.limits(user.login)
     check_container_quota(rt, existing.values(), limits)
     allocator, gpu_request, preview = _gpu_request(rt, allocator, request)
     engine = rt.engine
-    image_id, image_labels = engine.ensure_image(image, progress=rt.progress)
+    by_id = bool(_IMAGE_ID_RE.match(image))
+    if not by_id:
+        check_image(rt, image)  # before a pull
+    image_id, image_labels, tags = engine.ensure_image(image, progress=rt.progress)
+    if by_id:  # one of its names must be allowed
+        check_image(rt, image, tags)
     made_plan = plan(rt, request.name, image, workspace=request.workspace, data=request.data, models=request.models,
                      interface=interface, image_labels=image_labels, framework=framework_label, arch=arch_label)
     made_plan.image_id = image_id
@@ -367,6 +355,8 @@ def create_container(rt, request, interface="atomic", dry_run=False):
         if preview:
             made_plan.assign_gpus(preview)
         return Created(made_plan.record(), made_plan)
+    from .workspace_files import make_workspace
+
     made = make_workspace(made_plan.workspace, user) if made_plan.create_workspace else []
 
     def make(slots):
@@ -446,6 +436,49 @@ def _image_exists(rt, ref):
         return True
     except NotFound:
         return False
+
+
+def check_image(rt, image, tags=None):
+    """PermissionDenied unless the caller may create from `image`: their own ds01-<uid>/ images, the catalog's,
+    and the policy's `images.allowed` patterns (admins: any). `tags`: the names of an image given by ID."""
+    if rt.admin:
+        return
+    names = [image] if tags is None else list(tags)
+    reasons = [_image_refusal(rt, name) for name in names]
+    if names and None in reasons:
+        return
+    why = reasons[0] if names else "it has no name to check"
+    raise PermissionDenied(f"you may not create containers from {image}: {why}",
+                           hint="image-list shows your images, image-catalog the catalog's; an admin may allow more "
+                                "(images.allowed in the policy)")
+
+
+def _image_refusal(rt, ref):
+    """Why `ref` is not for the caller (None: it is)."""
+    import fnmatch
+
+    from .engine import image_repository
+    from .images import catalog, parse_reference
+
+    owned = parse_reference(ref)
+    if owned is not None:
+        if owned[0] == rt.caller.uid:
+            return None
+        from .identity import lookup
+
+        owner = lookup(owned[0])
+        return f"it is {owner.login if owner else 'uid ' + str(owned[0])}'s image"
+    repository = image_repository(ref)
+    try:
+        entries = catalog.load(rt.policy).entries
+    except Ds01Error:
+        entries = []
+    if any(image_repository(entry.image) == repository for entry in entries):
+        return None
+    if any(fnmatch.fnmatchcase(ref, p) or fnmatch.fnmatchcase(repository, p)
+           for p in rt.policy.section("images").get("allowed") or []):
+        return None
+    return "it is neither yours, nor in the catalog, nor allowed by the policy"
 
 
 def _claim_key(claim_id):

@@ -108,12 +108,12 @@ class Engine:
     # -- images
 
     def image(self, ref):
-        """(image ID, labels) of `ref`."""
+        """(image ID, labels, tags) of `ref`."""
         info = self._call(f"inspect image {ref}", self.api.inspect_image, ref)
-        return info["Id"], (info.get("Config") or {}).get("Labels") or {}
+        return info["Id"], (info.get("Config") or {}).get("Labels") or {}, info.get("RepoTags") or []
 
     def ensure_image(self, ref, progress=None):
-        """(image ID, labels) of `ref`, pulling it when it is not present locally."""
+        """(image ID, labels, tags) of `ref`, pulling it when it is not present locally."""
         try:
             return self.image(ref)
         except NotFound:

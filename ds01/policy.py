@@ -163,6 +163,10 @@ TOP_KEYS = {
         "wait_poll_s": Number(minimum=0.05, doc="seconds between checks while `--wait` waits for a slot (default 2)"),
     }, {"mig_instances_per_gpu": "slots_per_gpu"}),
     "gpu": Section({"inventory": Text(nullable=True, doc="simulated GPU inventory YAML (instead of NVML)")}),
+    "images": Section({
+        "allowed": Names(doc="image patterns (shell-style, e.g. nvcr.io/nvidia/*) anyone may create containers from, "
+                             "besides their own ds01-<uid>/ images and the catalog's; admins may use any"),
+    }, doc="which images users may run"),
     "aime": Section({
         "catalog": Text(nullable=True, doc="path of AIME's ml_images.repo"),
         "arch": Text(nullable=True, doc="architecture when none is given or detected"),

@@ -154,7 +154,7 @@ class Scaffold:
         self.files.append(relative)
 
     def write(self, devcontainer):
-        from .create import make_workspace
+        from .workspace_files import make_workspace
 
         make_workspace(self.path, self.rt.caller)
         self._write("pyproject.toml", pyproject(self.name, self.description, self.kind, self.image,

@@ -1,4 +1,5 @@
-"""Files in a container's /workspace, read and written without running anything inside the container.
+"""Files in a container's /workspace, read and written without running anything inside the container;
+and the workspace directory itself, made as its owner's (make_workspace).
 
 Why: a `docker exec` is work the container itself does (about 20 ms of its CPU), so a notice
 delivered that way made the idle check count ds01's own notice as the container's activity.
@@ -184,3 +185,17 @@ def _rfc3339(text):
 def decode_path_stat(header):
     """The engine's X-Docker-Container-Path-Stat header (base64 JSON) as a dict."""
     return json.loads(base64.b64decode(header))
+
+
+def make_workspace(path, user):
+    """Create the workspace (and missing parents under the home) owned by the user; returns created dirs."""
+    made = []
+    current = path
+    while not os.path.exists(current):
+        made.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(made):
+        os.mkdir(directory, 0o755)
+        if os.geteuid() == 0:
+            os.chown(directory, user.uid, user.gid)
+    return made

@@ -143,6 +143,7 @@ def policy_file(shared_tmp, users, data_root):
     os.chmod(catalog, 0o644)
     path = directory / "resource-limits.yaml"
     path.write_text(textwrap.dedent(f"""\
+        images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
         defaults:
           max_cpus: 1.5
           memory: 256m

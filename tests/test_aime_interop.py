@@ -22,6 +22,7 @@ def lab(user_tmp, users, dockerd, sh):
         f"  - {{index: {i}, uuid: {u}, name: A100, memory_total: 40g}}\n" for i, u in enumerate(UUIDS)))
     policy = user_tmp / "resource-limits.yaml"
     policy.write_text(textwrap.dedent(f"""\
+        images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
         defaults:
           max_cpus: 1
           memory: 256m

@@ -119,6 +119,24 @@ def test_pip_install_user_works_without_root(sh, users):
     assert ran.stdout.strip().splitlines()[-1] == "hello from a user wheel"
 
 
+def test_a_user_cannot_run_another_users_image_by_name_or_by_id(sh, users, client):
+    """Issue 18's repro 6: `container-create peek --image ds01-<bob>/thesis:latest` read what bob baked in."""
+    alice, bob = users["alice"], users["bob"]
+    bobs = f"ds01-{bob.pw_uid}/thesis:latest"
+    holder = client.containers.create(sandbox.BASE_IMAGE, ["true"])
+    image_id = holder.commit(f"ds01-{bob.pw_uid}/thesis", "latest").id  # bob's alone: no other name
+    holder.remove()
+    for ref in (bobs, image_id, image_id.split(":")[1][:12]):
+        refused = sh.run(alice, "container-create", "peek", ref, "--cpu-only")
+        assert refused.returncode == 5 and f"it is {bob.pw_name}'s image" in refused.stderr, refused.stderr
+    unknown = sh.run(alice, "container-create", "peek", "busybox:latest", "--cpu-only")
+    assert unknown.returncode == 5 and "nor allowed by the policy" in unknown.stderr  # refused before any pull
+    assert not client.containers.list(all=True, filters={"name": "peek"})
+    assert sh.records(bob, "container-create", "mine", bobs, "--cpu-only")[0]["image"] == bobs
+    assert sh.records(users["admin"], "container-create", "look", bobs, "--cpu-only")[0]["image"] == bobs
+    assert sh.records(alice, "container-create", "cat", "pytorch", "--cpu-only")[0]["name"] == "cat"  # the catalog's
+
+
 def test_a_group_the_policy_gives_sudo_has_it(sh, users, client):
     bob = users["bob"]  # researcher: `sudo: true`
     create(sh, bob, "root")

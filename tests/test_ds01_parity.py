@@ -22,6 +22,7 @@ def lab(user_tmp, users, dockerd, sh):
     alice, bob, admin = (users[k].pw_name for k in ("alice", "bob", "admin"))
     policy = user_tmp / "resource-limits.yaml"
     policy.write_text(textwrap.dedent(f"""\
+        images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
         defaults:
           max_gpu_equivalents: 1.0
           max_gpu_slots_per_container: 2

@@ -78,7 +78,8 @@ def runner_is_admin(tmp_path_factory):
     import pwd
 
     policy = tmp_path_factory.mktemp("policy") / "resource-limits.yaml"
-    policy.write_text(f"access_control:\n  admin_users: [{pwd.getpwuid(os.getuid()).pw_name}]\n")
+    policy.write_text(f"access_control:\n  admin_users: [{pwd.getpwuid(os.getuid()).pw_name}]\n"
+                      'images: {allowed: ["ds01-test/*"]}\n')
     return policy
 
 

@@ -56,6 +56,7 @@ class LifeLab:
         self.utmp, self.ttys = fake_logins(directory, [(alice.pw_name, "pts/1", alice.pw_uid, notify.USER_PROCESS)])
         self.policy = directory / "resource-limits.yaml"
         self.policy.write_text(textwrap.dedent(f"""\
+            images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
             defaults:
               max_cpus: 1
               memory: 256m

@@ -126,7 +126,7 @@ def socket_group(rt):
 def _workspace(rt, user, **_):
     import os
 
-    from ..create import make_workspace
+    from ..workspace_files import make_workspace
 
     path = os.path.join(user.home, "workspace")
     if os.path.isdir(path):

@@ -314,7 +314,7 @@ def save_dockerfile(path, text, user):
 
     Refuses to write through a symlink or into someone else's file.
     """
-    from ..create import make_workspace
+    from ..workspace_files import make_workspace
 
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):

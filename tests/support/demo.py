@@ -95,8 +95,8 @@ class Demo:
         with open(catalog, "w", encoding="utf-8") as handle:
             handle.write(f"Pytorch, 2.7.1, [CUDA_AMPERE;CUDA_ADA], {DEMO_FRAMEWORK_IMAGE.rsplit(':', 1)[0]}\n")
         policy = os.path.join(self.state, "resource-limits.yaml")
-        with open(policy, "w", encoding="utf-8") as handle:  # embedded defaults, plus the demo's catalog
-            handle.write(f"aime:\n  catalog: {catalog}\n")
+        with open(policy, "w", encoding="utf-8") as handle:  # embedded defaults, plus the demo's catalog and image
+            handle.write(f"aime:\n  catalog: {catalog}\nimages:\n  allowed: [ds01-demo/*]\n")
         os.chmod(catalog, 0o644)
         os.chmod(policy, 0o644)
         logs = os.path.join(self.state, "log")  # the event log, here instead of /var/log/ds01

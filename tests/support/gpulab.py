@@ -35,6 +35,7 @@ class GpuLab:
     def write(self, extra=""):
         u = self.users
         self.policy.write_text(textwrap.dedent(f"""\
+            images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
             defaults:
               max_cpus: 1
               memory: 256m
