@@ -84,13 +84,12 @@ def test_package_phases_are_exec_form_json_so_no_shell_sees_them():
     assert apt[3:] == ["ds01-apt", "git", "ffmpeg"] and '"$@"' in apt[2]
 
 
-def test_the_dockerfile_labels_the_image_and_bakes_the_account_from_build_args():
+def test_the_dockerfile_bakes_the_account_from_build_args_and_leaves_the_labels_to_ds01():
     text = D.render(_spec())
-    assert text.splitlines()[5] == "FROM aimehub/pytorch-2.7.1-cuda12.6.3"
-    for key in ("MAINTAINER", "CUSTOM_IMAGE", "FRAMEWORK", "DS01_USER_ID", "DS01_GROUP_ID", "DS01_BASE_IMAGE",
-                "DS01_CREATED_AT"):
-        assert f"aime.mlc.{key}=" in text
-    assert 'aime.mlc.DS01_USER_ID="${DS01_USER_ID}"' in text
+    assert text.splitlines()[6] == "FROM aimehub/pytorch-2.7.1-cuda12.6.3"
+    assert "LABEL" not in text.replace("LABELs here are refused", "")  # ds01 labels the image when it builds
+    D.refused_labels(text, "Dockerfile")  # so its own Dockerfile passes its own check
+    assert D.bakes_account(text)
     assert "ARG DS01_USER_ID=1000" in text and "ARG DS01_USERNAME=alice" in text
     assert 'RUN set -- "$DS01_USERNAME" "$DS01_USER_ID" "$DS01_GROUP_ID"' in text
     assert "c.ServerApp.ip = '127.0.0.1'" in text and "ServerApp.token" not in text  # DS01 emptied the token
@@ -145,3 +144,27 @@ def test_pytorch_cpu_installs_cpu_wheels_in_the_framework_phase():
     assert blocks.options["framework"] == CPU_WHEELS and blocks.packages["framework"][0] == "torch"
     blocks.set("framework", ["torch"])
     assert '"--index-url", "https://download.pytorch.org/whl/cpu"' in blocks.text()
+
+
+@pytest.mark.parametrize("text, where", [
+    ('FROM x\nLABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS="GPU-1;GPU-2"\n',
+     ["Dockerfile:2: LABEL aime.mlc.DS01_PROTECTED", "Dockerfile:2: LABEL aime.mlc.DS01_GPU_UUIDS"]),
+    ("FROM x\nLABEL note=ok \\\n  # a comment inside\n  ds01.protected=true\n", ["Dockerfile:2: LABEL ds01.protected"]),
+    ("FROM x\nlabel aime.mlc alice\n", ["Dockerfile:2: LABEL aime.mlc"]),  # the old `LABEL key value` form
+    ("FROM x\nONBUILD LABEL ds01.user=bob\n", ["Dockerfile:2: LABEL ds01.user"]),
+    ("FROM x\nARG K=aime.mlc.DS01_PROTECTED\nLABEL $K=true\n", ["Dockerfile:3: LABEL $K"]),
+    ("# escape=`\nFROM x\nLABEL a=b `\n  aime.mlc.DS01_USER_ID=0\n", ["Dockerfile:3: LABEL aime.mlc.DS01_USER_ID"]),
+])
+def test_a_dockerfile_may_not_set_ds01s_labels(text, where):
+    """Issue 18, repro 5: `LABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS=<all>` in a user's
+    Dockerfile. Every form Docker accepts is found, with file and line."""
+    with pytest.raises(UsageError) as refused:
+        D.refused_labels(text, "Dockerfile")
+    assert [line.strip() for line in refused.value.message.splitlines()[1:]] == where
+
+
+def test_other_labels_and_look_alikes_in_comments_or_commands_are_fine():
+    text = ("FROM x\n# LABEL aime.mlc.DS01_PROTECTED=true \\\nLABEL org.opencontainers.image.title=\"t\" \\\n"
+            "      maintainer=alice\nRUN echo aime.mlc.DS01_PROTECTED=true\n")
+    D.refused_labels(text, "Dockerfile")
+    assert [k for _, k in D.label_keys(text)] == ["org.opencontainers.image.title", "maintainer"]

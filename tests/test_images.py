@@ -327,6 +327,21 @@ def test_an_existing_dockerfile_builds_with_its_directory_as_context(sh, users, 
     assert sh.run(alice, "image-create", "hand2", "--dockerfile", path, "-p", "numpy").returncode == 2
 
 
+def test_a_dockerfile_that_sets_ds01s_labels_is_refused_before_it_builds(sh, users, client):
+    """Issue 18, repro 5: a user appends `LABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS=…`."""
+    alice = users["alice"]
+    project = os.path.join(alice.pw_dir, "workspace", "forged")
+    sh.run(alice, "mkdir", "-p", project, check=True)
+    path = os.path.join(project, "Dockerfile")
+    sh.run(alice, "sh", "-c", f"cat > {path}", input=f"FROM {sandbox.BASE_IMAGE}\n"
+           "LABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS=GPU-1\n", check=True)
+    refused = sh.run(alice, "image-create", "forged", "--dockerfile", path)
+    assert refused.returncode == 2
+    assert f"{path}:2: LABEL aime.mlc.DS01_PROTECTED" in refused.stderr and "GPU_UUIDS" in refused.stderr
+    with pytest.raises(Exception, match="No such image"):
+        client.images.get(ref(alice, "forged"))
+
+
 def test_on_a_terminal_the_build_shows_one_rewritten_step_line(sh, users, client):
     pexpect = pytest.importorskip("pexpect")
     from tests.support.harness import BIN

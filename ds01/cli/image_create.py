@@ -194,7 +194,8 @@ def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag,
               "framework": spec.framework if spec else None, "base_image": spec.base_image if spec else None,
               "packages": ({k: v for k, v in spec.phases.items() if v} if spec else None), "log": None}
     if not no_build:
-        new_id = images.build_user_image(rt, name, ref, dockerfile_path, no_cache)
+        new_id = images.build_user_image(rt, name, ref, dockerfile_path, no_cache,
+                                         framework=spec.framework if spec else None)
         info = rt.engine.api.inspect_image(ref)
         labels = info["Config"].get("Labels") or {}
         record.update(built=True, id=new_id.split(":")[-1][:12], log=dockerfile_path + images.LOG_SUFFIX,

@@ -182,10 +182,11 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
     The context is the Dockerfile's directory only when the Dockerfile copies files in;
     otherwise just the Dockerfile is sent (a workspace may hold gigabytes of data).
     """
-    from .dockerfile import needs_context
+    from .dockerfile import needs_context, refused_labels
 
     with open(dockerfile, encoding="utf-8") as handle:
         text = handle.read()
+    refused_labels(text, dockerfile)  # only ds01 labels its images, through `labels`
     progress = progress or Progress()
     kwargs = dict(tag=tag, buildargs=buildargs, labels=labels, nocache=nocache, rm=True, forcerm=True,
                   decode=True, pull=False)
@@ -272,11 +273,13 @@ def _write_log(path, lines, seconds):
         sys.stderr.write(f"warning: could not save the build log to {path}: {exc.strerror}\n")
 
 
-def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
+def build_user_image(rt, name, ref, dockerfile_path, no_cache=False, framework=None):
     """Build the caller's Dockerfile as `ref` with their account's build arguments; returns the new id.
 
-    Labels the Dockerfile does not set itself are added (where it came from, the base, the
-    maintainer). The image `ref` named before is removed when nothing uses it any more.
+    ds01 writes every aime.mlc.* label itself, through the build (the Dockerfile may set none): where it
+    came from, the base, the maintainer, the framework (`framework`, else the previous build's, else
+    custom) and, when the Dockerfile has ds01's account block, the uid and gid baked in. The image `ref`
+    named before is removed when nothing uses it any more.
     """
     from ..names import sanitize_username
     from . import dockerfile as D
@@ -284,12 +287,14 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False):
     user = rt.caller
     with open(dockerfile_path, encoding="utf-8") as handle:
         text = handle.read()
-    defaults = {L.CUSTOM_IMAGE: ref, L.MAINTAINER: L.clean(user.login), L.CREATED_AT: rt.now_iso(),
-                L.BASE_IMAGE: L.clean(D.base_image(text) or ""), L.FRAMEWORK: "custom"}
-    labels = {key: value for key, value in defaults.items() if key not in text}  # the Dockerfile's own win
-    labels[L.DOCKERFILE] = L.clean(dockerfile_path)
-    args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
     previous = image_id(rt.engine, ref)
+    before = (rt.engine.api.inspect_image(previous).get("Config") or {}).get("Labels") or {} if previous else {}
+    labels = {L.CUSTOM_IMAGE: ref, L.MAINTAINER: L.clean(user.login), L.CREATED_AT: rt.now_iso(),
+              L.BASE_IMAGE: L.clean(D.base_image(text) or ""), L.DOCKERFILE: L.clean(dockerfile_path),
+              L.FRAMEWORK: L.clean(framework or before.get(L.FRAMEWORK) or "custom")}
+    if D.bakes_account(text):
+        labels.update({L.USER_ID: str(user.uid), L.GROUP_ID: str(user.gid)})
+    args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
     rt.progress(f"building {ref} from {dockerfile_path} ...")
     new_id = build(rt.engine, dockerfile_path, ref, args, labels, nocache=no_cache,
                    log_path=dockerfile_path + LOG_SUFFIX)

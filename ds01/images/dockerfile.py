@@ -47,19 +47,6 @@ class Spec:
     phases: dict = field(default_factory=dict)        # phase -> [package]
     pip_options: dict = field(default_factory=dict)   # phase -> [pip option], e.g. a CPU wheel index
 
-    def labels(self):
-        """The image labels (values carry no commas: AIME's `mlc list` splits on them)."""
-        from .. import labels as L
-
-        return {
-            L.MAINTAINER: L.clean(self.login),
-            L.CUSTOM_IMAGE: L.clean(self.image),
-            L.FRAMEWORK: L.clean(self.framework),
-            L.USER_ID: "${DS01_USER_ID}",
-            L.GROUP_ID: "${DS01_GROUP_ID}",
-            L.BASE_IMAGE: L.clean(self.base_image),
-            L.CREATED_AT: L.clean(self.created),
-        }
 
 
 def build_args(login, uid, gid, sudoers, name):
@@ -84,19 +71,18 @@ def block(kind, phase, packages, options=()):
 
 def render(spec):
     """The Dockerfile text for `spec`."""
-    label_lines = [f'{key}="{value}"' for key, value in spec.labels().items()]
     header = [
         f"# ds01 image {spec.image} for {spec.login}",
         f"# Framework: {spec.framework}" + (f" ({spec.arch})" if spec.arch else "") + f"; use case: {spec.use_case}",
         f"# Written by image-create on {spec.created}. Edit it freely: image-update rewrites only the",
         "# blocks between '# ds01:begin' and '# ds01:end'. Rebuild with: image-update " + spec.name + " --rebuild",
+        "# ds01 labels the image itself when it builds (aime.mlc.* and ds01.* LABELs here are refused).",
     ]
     parts = [
         "\n".join(header),
         f"FROM {spec.base_image}",
         "\n".join(f"ARG {key}={value}" for key, value in
                   build_args(spec.login, spec.uid, spec.gid, spec.sudoers, spec.name).items()),
-        "LABEL " + " \\\n      ".join(label_lines),
         "ENV " + " \\\n    ".join(f"{k}={v}" for k, v in ENVIRONMENT),
         block("apt", APT_PHASE, spec.phases.get(APT_PHASE, [])),
         "# Your account, from the build arguments (uid, gid, login): passwordless sudo, lastlog truncated.\n"
@@ -215,6 +201,84 @@ class Blocks:
             out.append(self.lines[index])
             index += 1
         return "\n".join(out) + "\n"
+
+
+OWN_LABELS = ("aime.mlc", "ds01.")  # keys ds01 writes and reads: only ds01 may set them on an image
+
+
+def instructions(text):
+    """(line number, INSTRUCTION, arguments) of a Dockerfile, continuation lines joined (the escape
+    character is the parser directive's, else a backslash); comments and blank lines skipped."""
+    lines = text.splitlines()
+    escape = "\\"
+    for line in lines:
+        match = re.match(r"^#\s*escape\s*=\s*(\S)\s*$", line, re.IGNORECASE)
+        if match:
+            escape = match.group(1)
+            break
+        if not re.match(r"^#\s*\w+\s*=", line):
+            break
+    index = 0
+    while index < len(lines):
+        start, parts = index + 1, []  # type: ignore[var-annotated]
+        while index < len(lines):
+            line = lines[index]
+            index += 1
+            if re.match(r"^\s*(#|$)", line):
+                if parts:
+                    continue  # a comment or blank line inside a continued instruction
+                break  # a comment is never continued
+            stripped = line.rstrip()
+            if stripped.endswith(escape):
+                parts.append(stripped[:-1])
+                continue
+            parts.append(line)
+            break
+        joined = " ".join(parts).strip()
+        if not joined or joined.startswith("#"):
+            continue
+        word, *rest = joined.split(None, 1)
+        yield start, word.upper(), rest[0] if rest else ""
+
+
+def label_keys(text):
+    """(line number, key) of every label a Dockerfile's LABEL (or ONBUILD LABEL) instructions set."""
+    import shlex
+
+    for number, word, rest in instructions(text):
+        if word == "ONBUILD" and rest:
+            word, *more = rest.split(None, 1)
+            word, rest = word.upper(), more[0] if more else ""
+        if word != "LABEL":
+            continue
+        try:
+            tokens = shlex.split(rest, posix=True)
+        except ValueError:
+            yield number, rest  # unbalanced quotes: Docker refuses it anyway; so does ds01
+            continue
+        if tokens and "=" not in tokens[0]:
+            yield number, tokens[0]  # the old form: LABEL key value
+            continue
+        for token in tokens:
+            yield number, token.split("=", 1)[0]
+
+
+def refused_labels(text, path):
+    """UsageError naming `path:line` for each LABEL the user may not set: ds01's own keys (aime.mlc, aime.mlc.*,
+    ds01.*) or a key built from a variable."""
+    from ..errors import UsageError
+
+    bad = [(n, k) for n, k in label_keys(text) if k.startswith(OWN_LABELS) or "$" in k]
+    if bad:
+        lines = "\n".join(f"  {path}:{n}: LABEL {k}" for n, k in bad)
+        raise UsageError(f"{path} sets labels only ds01 may set:\n{lines}",
+                         hint="remove those LABEL lines: ds01 labels the image itself when it builds "
+                              "(owner, account, framework, GPUs and protection are ds01's facts)")
+
+
+def bakes_account(text):
+    """True when the Dockerfile has ds01's account block (image-create's), so the image holds the account."""
+    return account.LINES[1] in text and '"$DS01_USER_ID"' in text
 
 
 def base_image(text):
