@@ -118,7 +118,24 @@ def run(command, args=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = 0
+    except Exception as exc:
+        lost = lost_engine(exc)
+        if lost is None:
+            raise
+        report(lost)
+        code = lost.code
     sys.exit(code or 0)
+
+
+def lost_engine(exc):
+    """The Ds01Error for the SDK's own errors (the engine went away mid-command, or answered oddly), None for
+    anything else: a dockerd restart is an error line with a hint, never a traceback."""
+    module = type(exc).__module__ or ""
+    if not module.startswith(("requests", "urllib3", "docker")):
+        return None
+    return Ds01Error(f"lost the Docker engine mid-command: {type(exc).__name__}: {exc}",
+                     hint="is dockerd running (systemctl status docker)? what was made is listed by "
+                          "container-list -a; run the command again")
 
 
 def new_output(json_flag, table_flag, columns):
