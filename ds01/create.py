@@ -170,7 +170,54 @@ def check_mount(path, user, admin, mount_roots, what, must_exist=True):
         raise PermissionDenied(f"{what} {path!r} is outside what you may mount", hint=f"allowed: under {allowed}")
     if must_exist and not os.path.isdir(real):
         raise UsageError(f"{what} {path!r} is not an existing directory")
+    if not admin and os.path.lexists(real):
+        _check_usable(real, user, what, path)
     return real
+
+
+def _check_usable(real, user, what, path, writable=True):
+    """PermissionDenied unless the caller, with their own rights, can open the directory (and write it): a
+    directory under a mount root that its owner keeps private (0700) is not the caller's to mount.
+
+    In a ds01d worker the open is checked by the kernel as the caller (privilege.act_for); write access is
+    read from the owner, group and mode bits (ACLs are not consulted).
+    """
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PermissionDenied(f"{what} {path!r}: you cannot open it yourself ({exc.strerror})",
+                               hint="only directories you can read and write may be mounted") from None
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if writable:
+        groups = set(os.getgrouplist(user.login, user.gid)) if user.login else {user.gid}
+        bit = 0o200 if info.st_uid == user.uid else 0o020 if info.st_gid in groups else 0o002
+        if not info.st_mode & bit:
+            raise PermissionDenied(f"{what} {path!r}: you cannot write it", hint="ask its owner for write access, "
+                                   "or mount a directory of your own")
+
+
+MOUNTED = {"/workspace": "workspace", "/data": "data directory", "/models": "models directory"}
+
+
+def recheck_mounts(rt, info):
+    """At every start: each user mount's source must still be the real directory recorded at create (no
+    symlink put in its place), still allowed, and (for the owner) still theirs to read and write."""
+    user = rt.caller
+    roots = rt.policy.section("access_control").get("mount_roots") or []
+    for mount in info.get("Mounts") or []:
+        what = MOUNTED.get(mount.get("Destination"))
+        if what is None or mount.get("Type") != "bind":
+            continue
+        source = mount.get("Source") or ""
+        real = os.path.realpath(source)
+        if real != source:
+            raise PermissionDenied(f"the {what} {source} of this container now leads to {real}: not started",
+                                   hint="something replaced it with a symlink; put the directory back, or "
+                                        "container-recreate with the path you mean")
+        check_mount(source, user, rt.admin, roots, what)
 
 
 def host_arch(rt):

@@ -22,6 +22,9 @@ def start(rt, rec):
     if rec["status"] == "paused":
         rt.engine.unpause(rec["id"])
     elif rec["status"] != "running":
+        from .create import recheck_mounts
+
+        recheck_mounts(rt, rt.api.inspect_container(rec["id"]))
         if rec["managed"] and not rec["gpus"]:
             rt.engine.start(rec["id"])
         else:  # its GPU slots may have gone to someone else since it stopped

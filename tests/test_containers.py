@@ -137,6 +137,36 @@ def test_a_user_cannot_run_another_users_image_by_name_or_by_id(sh, users, clien
     assert sh.records(alice, "container-create", "cat", "pytorch", "--cpu-only")[0]["name"] == "cat"  # the catalog's
 
 
+def test_a_private_directory_under_a_mount_root_is_not_mountable_by_others(sh, users, data_root):
+    """Issue 18's repro 2: `-d /srv/data/bob_private` (bob's 0700) was accepted because it is under a mount root."""
+    alice, bob = users["alice"], users["bob"]
+    private = data_root / "bob_private"
+    private.mkdir(mode=0o700)
+    os.chown(private, bob.pw_uid, bob.pw_gid)
+    (private / "secret.txt").write_text("bob's\n")
+    refused = sh.run(alice, "container-create", "ax", sandbox.BASE_IMAGE, "-d", str(private), "--cpu-only")
+    assert refused.returncode == 5 and "you cannot open it yourself" in refused.stderr
+    shared = data_root / "readonly"
+    shared.mkdir(mode=0o755)  # readable by all, writable by root only: not alice's to mount read-write
+    refused = sh.run(alice, "container-create", "ax", sandbox.BASE_IMAGE, "-d", str(shared), "--cpu-only")
+    assert refused.returncode == 5 and "you cannot write it" in refused.stderr
+    assert sh.records(bob, "container-create", "own", sandbox.BASE_IMAGE, "-d", str(private),
+                      "--cpu-only")[0]["name"] == "own"
+
+
+def test_a_workspace_swapped_for_a_symlink_after_create_is_not_mounted(sh, users, client):
+    """Issue 18's repro 3: `mv ~/workspace/tw tw.old; ln -s /home/bob ~/workspace/tw; container-start tw`."""
+    alice, bob = users["alice"], users["bob"]
+    create(sh, alice, "tw")
+    workspace = os.path.join(alice.pw_dir, "workspace", "tw")
+    sh.run(alice, "sh", "-c", f"mv {workspace} {workspace}.old && ln -s {bob.pw_dir} {workspace}", check=True)
+    started = sh.run(alice, "container-start", "tw")
+    assert started.returncode == 5 and f"now leads to {bob.pw_dir}" in started.stderr
+    assert client.containers.get(f"tw._.{alice.pw_uid}").status == "created"
+    sh.run(alice, "sh", "-c", f"rm {workspace} && mv {workspace}.old {workspace}", check=True)
+    sh.run(alice, "container-start", "tw", check=True)  # the directory back: it starts
+
+
 def test_a_group_the_policy_gives_sudo_has_it(sh, users, client):
     bob = users["bob"]  # researcher: `sudo: true`
     create(sh, bob, "root")
