@@ -24,7 +24,9 @@ def start(rt, rec):
     elif rec["status"] != "running":
         from .create import recheck_mounts
 
-        recheck_mounts(rt, rt.api.inspect_container(rec["id"]))
+        info = rt.api.inspect_container(rec["id"])
+        recheck_mounts(rt, info)
+        _enforce_totals(rt, rec, info)
         if rec["managed"] and not rec["gpus"]:
             rt.engine.start(rec["id"])
         else:  # its GPU slots may have gone to someone else since it stopped
@@ -32,6 +34,21 @@ def start(rt, rec):
 
             engine = rt.engine
             Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+
+
+def _enforce_totals(rt, rec, info):
+    """The owner's aggregate limits on the container's cgroup parent, before it starts (ds01.cgroups)."""
+    parent = (info.get("HostConfig") or {}).get("CgroupParent")
+    if not parent or not rec["user"] or rt.policy.section("enforcement").get("aggregate_limits") is False:
+        return
+    limits = rt.limits(rec["user"])
+    if not limits.aggregate or parent != limits.slice_name:
+        return
+    if rt.policy.section("enforcement").get("cgroup_driver") == "systemd":
+        return  # a systemd slice takes them as unit properties (cgroups.slice_dropin); ds01 does not write those yet
+    from .cgroups import daemon_cgroups, enforce
+
+    enforce(parent, limits.aggregate, base=daemon_cgroups(rt.settings.get("docker_host")))
 
 
 def docker_cli():

@@ -78,11 +78,19 @@ def standing(rt, user, sample=True):
                    "aggregate_limit": aggregate.get("memory_max"),
                    "share": _share(memory_allocated, aggregate.get("memory_max"))},
         "pids": {"per_container": limits["pids_limit"], "aggregate_limit": aggregate.get("tasks_max")},
+        "enforced": _enforced(rt, limits) if aggregate else {},
         "shm_size": limits["shm_size"],
         "lifecycle": {key: limits[key] for key in LIFECYCLE_KEYS},
         "per_container": per_container,
         "warnings": warnings,
     }
+
+
+def _enforced(rt, limits):
+    """The per-user totals as the kernel holds them now (the parent cgroup's limit files; written at a start)."""
+    from .cgroups import daemon_cgroups, enforced
+
+    return enforced(limits.slice_name, base=daemon_cgroups(rt.settings.get("docker_host")))
 
 
 def _safe_stats(api, cid):

@@ -1,0 +1,176 @@
+"""Per-user totals the kernel enforces: the limits of the cgroup every one of a user's containers sits in.
+
+Each container is created with `--cgroup-parent=ds01-<group>-<user>.slice`. On a cgroupfs host
+(Docker's cgroupfs driver, cgroup v1 or v2) that parent is a plain directory in each hierarchy,
+and whatever limit it carries holds for all its children together. Before every start ds01 writes
+the user's `aggregate` limits there (memory_max, memory_high, cpu_quota, tasks_max), so two 32g
+containers under a 40g total cannot both have their memory: the kernel reclaims or OOM-kills
+inside the parent. On a systemd host (the systemd driver) the parent is a slice unit, whose
+properties are the same limits: `slice_dropin` is the drop-in for it.
+"""
+
+import errno
+import os
+
+from .errors import Ds01Error
+
+ROOT = "/sys/fs/cgroup"
+PERIOD_US = 100_000  # CFS period for cpu_quota (systemd's default too)
+
+
+def is_unified(root=ROOT):
+    return os.path.exists(os.path.join(root, "cgroup.controllers"))
+
+
+def limit_files(aggregate, unified):
+    """{(controller, file): value} for the aggregate limits; v1 or v2 file names."""
+    aggregate = aggregate or {}
+    files = {}
+    memory_max, memory_high = aggregate.get("memory_max"), aggregate.get("memory_high")
+    quota, tasks = aggregate.get("cpu_quota"), aggregate.get("tasks_max")
+    if unified:
+        if memory_max is not None:
+            files[("", "memory.max")] = str(int(memory_max))
+        if memory_high is not None:
+            files[("", "memory.high")] = str(int(memory_high))
+        if quota is not None:
+            files[("", "cpu.max")] = f"{int(quota * PERIOD_US / 100)} {PERIOD_US}"
+        if tasks is not None:
+            files[("", "pids.max")] = str(int(tasks))
+        return files
+    if memory_max is not None:
+        files[("memory", "memory.limit_in_bytes")] = str(int(memory_max))
+        files[("memory", "memory.memsw.limit_in_bytes")] = str(int(memory_max))  # no swap beyond the total
+    if memory_high is not None:
+        files[("memory", "memory.soft_limit_in_bytes")] = str(int(memory_high))
+    if quota is not None:
+        files[("cpu", "cpu.cfs_period_us")] = str(PERIOD_US)
+        files[("cpu", "cpu.cfs_quota_us")] = str(int(quota * PERIOD_US / 100))
+    if tasks is not None:
+        files[("pids", "pids.max")] = str(int(tasks))
+    return files
+
+
+def parent_path(slice_name, controller, root=ROOT, base=None):
+    """The parent's directory in a hierarchy: Docker's cgroupfs driver puts a relative --cgroup-parent under
+    the engine's own cgroup (`base`: {controller: path}, from daemon_cgroups)."""
+    if "/" in slice_name or slice_name in ("", ".", ".."):
+        raise Ds01Error(f"bad cgroup parent {slice_name!r}")
+    under = (base or {}).get(controller, "/").lstrip("/")
+    return os.path.join(root, controller, under, slice_name) if controller else os.path.join(root, under, slice_name)
+
+
+def daemon_cgroups(host):
+    """{controller: cgroup path} of the engine's process, found from its socket (SO_PEERCRED); {} when the
+    engine is not on a local Unix socket or its /proc entry cannot be read."""
+    import socket
+    import struct
+
+    from .privilege import root_files
+
+    if not (host or "").startswith("unix://"):
+        return {}
+    try:
+        with root_files(), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(host[len("unix://"):])
+            pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))
+            with open(f"/proc/{pid}/cgroup", encoding="ascii") as handle:
+                lines = handle.read().splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            found[controller] = path
+    return found
+
+
+def enforce(slice_name, aggregate, root=ROOT, base=None):
+    """Write the aggregate limits into the user's parent cgroup (made if missing); returns {path: value}.
+
+    Done with root's rights (the worker's own are the caller's); a host without the hierarchy is an error,
+    since the policy asks for a limit ds01 cannot set.
+    """
+    from .privilege import root_files
+
+    unified = is_unified(root)
+    written = {}
+    with root_files():
+        for (controller, name), value in limit_files(aggregate, unified).items():
+            directory = parent_path(slice_name, controller, root, base)
+            path = os.path.join(directory, name)
+            try:
+                os.makedirs(directory, mode=0o755, exist_ok=True)
+                if unified:
+                    _enable_controllers(root, name.split(".")[0])
+                elif name == "memory.limit_in_bytes":  # v1 wants memory <= memory+swap: lift that first
+                    _write_if_present(os.path.join(directory, "memory.memsw.limit_in_bytes"), "-1")
+                with open(path, "w", encoding="ascii") as handle:
+                    handle.write(value)
+            except FileNotFoundError:
+                if name.startswith("memory.memsw"):
+                    continue  # a kernel without swap accounting
+                raise Ds01Error(f"cannot set the per-user limit {path}: no such file",
+                                hint="is this cgroup controller mounted?") from None
+            except OSError as exc:
+                if exc.errno == errno.EBUSY or exc.errno == errno.EINVAL:
+                    raise Ds01Error(f"the kernel refused {value} for {path} ({exc.strerror}): the containers "
+                                    f"running there already use more", hint="stop one of your containers first") \
+                        from None
+                raise Ds01Error(f"cannot set the per-user limit {path}: {exc.strerror}",
+                                hint="ds01d must run as root on the host's cgroup hierarchy "
+                                     "(policy: aggregate, enforcement.cgroup_driver)") from None
+            written[path] = value
+    return written
+
+
+def _write_if_present(path, value):
+    try:
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write(value)
+    except FileNotFoundError:
+        pass
+
+
+def _enable_controllers(root, controller):
+    """cgroup v2: a child's limit files exist only when the parent delegates the controller."""
+    control = os.path.join(root, "cgroup.subtree_control")
+    try:
+        with open(control, encoding="ascii") as handle:
+            if controller in handle.read().split():
+                return
+        with open(control, "w", encoding="ascii") as handle:
+            handle.write(f"+{controller}")
+    except OSError:
+        pass
+
+
+def enforced(slice_name, root=ROOT, base=None):
+    """What the kernel holds the user's parent to now: {file: value} of the limit files that exist."""
+    every = {"memory_max": 1, "memory_high": 1, "cpu_quota": 1, "tasks_max": 1}
+    found = {}
+    for controller, name in limit_files(every, is_unified(root)):
+        try:
+            with open(os.path.join(parent_path(slice_name, controller, root, base), name),
+                      encoding="ascii") as handle:
+                found[name] = handle.read().strip()
+        except OSError:
+            continue
+    return found
+
+
+def slice_dropin(aggregate):
+    """The systemd drop-in (`/etc/systemd/system/<slice>.d/50-ds01.conf`) for a systemd-driver host."""
+    aggregate = aggregate or {}
+    lines = ["# Written by ds01 from the policy's aggregate limits; do not edit.", "[Slice]"]
+    if aggregate.get("cpu_quota") is not None:
+        lines.append(f"CPUQuota={aggregate['cpu_quota']:g}%")
+    if aggregate.get("memory_max") is not None:
+        lines.append(f"MemoryMax={int(aggregate['memory_max'])}")
+    if aggregate.get("memory_high") is not None:
+        lines.append(f"MemoryHigh={int(aggregate['memory_high'])}")
+    if aggregate.get("tasks_max") is not None:
+        lines.append(f"TasksMax={int(aggregate['tasks_max'])}")
+    return "\n".join(lines) + "\n"
