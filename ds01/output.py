@@ -1,9 +1,17 @@
 """The command contract's I/O: records out (table on a terminal, NDJSON otherwise), targets in."""
 
 import json
+import os
 import sys
 
 from .visible import visible, visible_record
+
+
+def warn(message):
+    """`command: warning: …` on stderr, escaped (untrusted text never reaches a terminal raw); the command goes on."""
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
+    sys.stderr.write(f"{prog}: warning: {visible(message)}\n")
+    sys.stderr.flush()
 
 
 def is_tty(stream):

@@ -101,11 +101,9 @@ class Runtime:
 
     def warn(self, message):
         """A warning for people, always (the command goes on)."""
-        from .visible import visible
+        from .output import warn
 
-        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
-        sys.stderr.write(f"{prog}: warning: {visible(message)}\n")
-        sys.stderr.flush()
+        warn(message)
 
     def progress(self, message):
         """Progress for people: only on a terminal."""

@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..errors import Ds01Error, UsageError, worst
-from ..output import Output, is_tty, parse_targets
+from ..output import Output, is_tty, parse_targets, warn  # noqa: F401 - warn: the commands' one warning
 
 
 def config_option(fn):
@@ -22,10 +22,6 @@ def output_options(fn):
 
 def prog():
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
-
-
-def warn(message):
-    sys.stderr.write(f"{prog()}: warning: {message}\n")
 
 
 def report(error):
