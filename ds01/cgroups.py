@@ -6,7 +6,8 @@ and whatever limit it carries holds for all its children together. Before every 
 the user's `aggregate` limits there (memory_max, memory_high, cpu_quota, tasks_max), so two 32g
 containers under a 40g total cannot both have their memory: the kernel reclaims or OOM-kills
 inside the parent. On a systemd host (the systemd driver) the parent is a slice unit, whose
-properties are the same limits: `slice_dropin` is the drop-in for it.
+properties are the same limits: `sync_dropins` writes each user's drop-in (`ds01-generate-limits`,
+and the owner's at every start) and has systemd reload them.
 """
 
 import errno
@@ -161,10 +162,15 @@ def enforced(slice_name, root=ROOT, base=None):
     return found
 
 
+DROPIN = "50-ds01.conf"
+DROPIN_HEADER = "# Written by ds01 from the policy's aggregate limits; do not edit."
+UNIT_DIR = "/etc/systemd/system"
+
+
 def slice_dropin(aggregate):
     """The systemd drop-in (`/etc/systemd/system/<slice>.d/50-ds01.conf`) for a systemd-driver host."""
     aggregate = aggregate or {}
-    lines = ["# Written by ds01 from the policy's aggregate limits; do not edit.", "[Slice]"]
+    lines = [DROPIN_HEADER, "[Slice]"]
     if aggregate.get("cpu_quota") is not None:
         lines.append(f"CPUQuota={aggregate['cpu_quota']:g}%")
     if aggregate.get("memory_max") is not None:
@@ -174,3 +180,87 @@ def slice_dropin(aggregate):
     if aggregate.get("tasks_max") is not None:
         lines.append(f"TasksMax={int(aggregate['tasks_max'])}")
     return "\n".join(lines) + "\n"
+
+
+def dropin_path(directory, slice_name):
+    return os.path.join(directory, f"{slice_name}.d", DROPIN)
+
+
+def sync_dropins(rt, logins, directory=UNIT_DIR, dry_run=False, prune=False):
+    """Each user's slice drop-in as the policy's aggregate limits say: written where it differs, removed where
+    the user has no totals (and, with `prune`, for slices of users no longer in `logins`). Only files ds01 wrote
+    are ever replaced or removed. Returns a record per slice; systemd reloads when anything changed."""
+    from .privilege import root_files
+
+    records, wanted = [], set()
+    for login in sorted(set(logins)):
+        limits = rt.limits(login)
+        wanted.add(limits.slice_name)
+        text = slice_dropin(limits.aggregate) if limits.aggregate else None
+        records.append({"user": login, "slice": limits.slice_name, "path": dropin_path(directory, limits.slice_name),
+                        "aggregate": limits.aggregate, "action": None})
+        with root_files():
+            records[-1]["action"] = _sync(records[-1]["path"], text, dry_run)
+    if prune:
+        with root_files():
+            for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+                slice_name = name[:-2] if name.endswith(".slice.d") else None
+                if slice_name and slice_name.startswith("ds01-") and slice_name not in wanted:
+                    path = dropin_path(directory, slice_name)
+                    action = _sync(path, None, dry_run)
+                    if action != "none":
+                        records.append({"user": None, "slice": slice_name, "path": path, "aggregate": None,
+                                        "action": action})
+    changed = any(r["action"] in ("written", "removed") for r in records)
+    reloaded = reload_systemd() if changed and not dry_run and directory == UNIT_DIR else False
+    for record in records:
+        record["reloaded"] = reloaded and record["action"] in ("written", "removed")
+    return records
+
+
+def _sync(path, text, dry_run):
+    """'written', 'unchanged', 'removed' or 'none' for one drop-in (`text` None: there should be none)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise Ds01Error(f"cannot read {path}: {exc.strerror}") from None
+    if current is not None and not current.startswith(DROPIN_HEADER):
+        raise Ds01Error(f"{path} was not written by ds01: left as it is", hint="remove it, or move your own "
+                        "settings to another file in that directory")
+    if current == text:
+        return "unchanged" if text is not None else "none"
+    if text is None:
+        if not dry_run:
+            os.unlink(path)
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass  # other drop-ins are there
+        return "removed"
+    if not dry_run:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return "written"
+
+
+def reload_systemd():
+    """`systemctl daemon-reload` where systemd runs (True), so new slice properties apply; False elsewhere."""
+    import shutil
+    import subprocess
+
+    from .settings import CHILD_PATH
+
+    systemctl = shutil.which("systemctl", path=CHILD_PATH)
+    if not os.path.isdir("/run/systemd/system") or systemctl is None:
+        return False
+    result = subprocess.run([systemctl, "daemon-reload"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise Ds01Error(f"systemctl daemon-reload failed: {result.stderr.strip()}")
+    return True

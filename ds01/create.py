@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import labels as L
-from . import names
-from .errors import Ds01Error, NoCapacity, PermissionDenied, UsageError
+from . import mount_pins, names
+from .errors import Ds01Error, NoCapacity, NotFound, PermissionDenied, UsageError
 from .names import sanitize_username
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
@@ -42,6 +42,7 @@ class Plan:
     create_workspace: bool = False
     gpus: list = field(default_factory=list)  # [{slot, uuid, gpu_eq}] once slots are allocated
     image_id: str = ""  # the image's ID, once the engine has it (the account files are cached by it)
+    pins: str = ""  # the directory of the user mounts' bind points (ds01.mount_pins); "" to bind the paths
 
     @property
     def cpus(self):
@@ -56,15 +57,26 @@ class Plan:
     def sudo(self):
         return bool(self.limits.get("sudo"))
 
+    def user_mounts(self):
+        """{destination: the user's directory}: what is mounted where."""
+        found = {"/workspace": self.workspace, "/data": self.data, "/models": self.models}
+        return {destination: path for destination, path in found.items() if path}
+
     def binds(self):
-        binds = {self.workspace: {"bind": "/workspace", "mode": "rw"}}
+        binds: dict[str, dict] = {}
+        if not self.pins:
+            binds.update((path, {"bind": destination, "mode": "rw"})
+                         for destination, path in self.user_mounts().items())
         if not self.sudo:  # a `sudo` that says what to do instead (ds01's own file, read-only)
             binds[SUDO_SHIM] = {"bind": "/usr/local/bin/sudo", "mode": "ro"}
-        if self.data:
-            binds[self.data] = {"bind": "/data", "mode": "rw"}
-        if self.models:
-            binds[self.models] = {"bind": "/models", "mode": "rw"}
         return binds
+
+    def mounts(self):
+        """The user mounts as bind points (mount_pins), which only a start through ds01 fills."""
+        if not self.pins:
+            return []
+        return [{"Target": destination, "Source": mount_pins.point(self.pins, destination), "Type": "bind",
+                 "ReadOnly": False} for destination in self.user_mounts()]
 
     def assign_gpus(self, slots):
         """Give the container these slots: a device request naming their UUIDs, the env and the labels."""
@@ -81,6 +93,7 @@ class Plan:
 
         config = {
             "binds": self.binds(),
+            "mounts": self.mounts(),
             "network_mode": "host",
             "ulimits": [{"Name": name, "Soft": value, "Hard": value} for name, value in self.ulimits.items()],
             "devices": [f"{d}:{d}:rwm" for d in self.devices],
@@ -162,62 +175,141 @@ def check_mount(path, user, admin, mount_roots, what, must_exist=True):
     """The absolute real path of a directory the user may mount; UsageError / PermissionDenied otherwise."""
     if "\n" in path or "\0" in path or "," in path:
         raise UsageError(f"{what} path {path!r} contains characters Docker cannot mount")
-    real = os.path.realpath(os.path.expanduser(path))
+    try:
+        real = os.path.realpath(os.path.expanduser(path))
+    except OSError as exc:  # a symlink on the way changed as it was followed
+        raise PermissionDenied(f"{what} {path!r} is changing as it is looked at ({exc.strerror})",
+                               hint="mount a directory that stays where it is") from None
+    _check_allowed(real, path, user, admin, mount_roots, what)
+    if must_exist and not os.path.isdir(real):
+        raise UsageError(f"{what} {path!r} is not an existing directory")
+    if not admin and os.path.lexists(real):
+        os.close(_open_usable(real, user, what, path))
+    return real
+
+
+def _check_allowed(real, path, user, admin, mount_roots, what):
+    """PermissionDenied unless the policy lets `user` mount the directory at `real` (a real path)."""
     if any(_under(real, f) for f in FORBIDDEN_MOUNTS):
         raise PermissionDenied(f"{what} {path!r} may not be mounted into a container")
     if not admin and not _under(real, user.home) and not any(_under(real, r) for r in mount_roots):
         allowed = ", ".join([user.home, *mount_roots])
         raise PermissionDenied(f"{what} {path!r} is outside what you may mount", hint=f"allowed: under {allowed}")
-    if must_exist and not os.path.isdir(real):
-        raise UsageError(f"{what} {path!r} is not an existing directory")
-    if not admin and os.path.lexists(real):
-        _check_usable(real, user, what, path)
-    return real
 
 
-def _check_usable(real, user, what, path, writable=True):
-    """PermissionDenied unless the caller, with their own rights, can open the directory (and write it): a
-    directory under a mount root that its owner keeps private (0700) is not the caller's to mount.
+def _open_source(real, what, path):
+    """An fd on the directory at `real`, reached without a symlink (mount_pins.open_directory), with this
+    process's file rights; PermissionDenied (or NotFound) saying what is in the way otherwise."""
+    import errno
+
+    try:
+        return mount_pins.open_directory(real)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            try:
+                leads = f"now leads to {os.path.realpath(real)}"
+            except OSError:  # changing as we look
+                leads = "is no longer the directory it was"
+            raise PermissionDenied(f"the {what} {path} {leads}: not mounted",
+                                   hint="something replaced it (or a directory above it) with a symlink; put the "
+                                        "directory back, or container-recreate with the path you mean") from None
+        if exc.errno == errno.ENOENT:
+            raise NotFound(f"the {what} {path} no longer exists", hint="create the directory again, or "
+                           "container-recreate with another path") from None
+        raise PermissionDenied(f"{what} {path!r}: you cannot open it yourself ({exc.strerror})",
+                               hint="only directories you can read and write may be mounted") from None
+
+
+def _open_usable(real, user, what, path, writable=True):
+    """An fd on the directory (as `_open_source`), and PermissionDenied unless the caller, with their own rights,
+    can open it and write it: a directory under a mount root that its owner keeps private (0700) is not the
+    caller's to mount.
 
     In a ds01d worker the open is checked by the kernel as the caller (privilege.act_for); write access is
     read from the owner, group and mode bits (ACLs are not consulted).
     """
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise PermissionDenied(f"{what} {path!r}: you cannot open it yourself ({exc.strerror})",
-                               hint="only directories you can read and write may be mounted") from None
+    fd = _open_source(real, what, path)
     try:
         info = os.fstat(fd)
-    finally:
+        if writable:
+            groups = set(os.getgrouplist(user.login, user.gid)) if user.login else {user.gid}
+            bit = 0o200 if info.st_uid == user.uid else 0o020 if info.st_gid in groups else 0o002
+            if not info.st_mode & bit:
+                raise PermissionDenied(f"{what} {path!r}: you cannot write it", hint="ask its owner for write "
+                                       "access, or mount a directory of your own")
+    except BaseException:
         os.close(fd)
-    if writable:
-        groups = set(os.getgrouplist(user.login, user.gid)) if user.login else {user.gid}
-        bit = 0o200 if info.st_uid == user.uid else 0o020 if info.st_gid in groups else 0o002
-        if not info.st_mode & bit:
-            raise PermissionDenied(f"{what} {path!r}: you cannot write it", hint="ask its owner for write access, "
-                                   "or mount a directory of your own")
+        raise
+    return fd
 
 
 MOUNTED = {"/workspace": "workspace", "/data": "data directory", "/models": "models directory"}
 
 
-def recheck_mounts(rt, info):
-    """At every start: each user mount's source must still be the real directory recorded at create (no
-    symlink put in its place), still allowed, and (for the owner) still theirs to read and write."""
-    user = rt.caller
+def recheck_mounts(rt, rec, info):
+    """At every start, with the owner's rights whoever starts it: each user mount's source must still be the
+    directory recorded at create, reached without a symlink, still allowed, and still the owner's to read and
+    write. Returns {destination: fd} of the directories to pin on the container's bind points for the start
+    (mount_pins); {} for a container that binds its paths (made by a process that could not mount)."""
+    from .identity import User, is_admin_account, lookup
+    from .privilege import files_of
+
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    owner = lookup(rec["uid"]) if rec.get("uid") is not None else None
+    if owner is None:
+        owner = rt.caller if rec.get("uid") in (None, rt.caller.uid) else User(str(rec["uid"]), rec["uid"],
+                                                                                 rec["uid"], "/")
+    admin = is_admin_account(owner, rt.policy)
     roots = rt.policy.section("access_control").get("mount_roots") or []
-    for mount in info.get("Mounts") or []:
-        what = MOUNTED.get(mount.get("Destination"))
-        if what is None or mount.get("Type") != "bind":
-            continue
-        source = mount.get("Source") or ""
+    pins = mount_pins.pins_of(info, rt.settings.get("state_dir"))
+    opened = {}
+    try:
+        with files_of(owner):
+            for mount in info.get("Mounts") or []:
+                destination = mount.get("Destination")
+                what = MOUNTED.get(destination)
+                if what is None or mount.get("Type") != "bind":
+                    continue
+                source = mount.get("Source") or ""
+                if pins and source == mount_pins.point(pins, destination):
+                    opened[destination] = _recheck_pinned(labels, destination, owner, admin, roots, what)
+                else:
+                    _recheck_path(source, owner, admin, roots, what)
+    except BaseException:
+        for fd in opened.values():
+            os.close(fd)
+        raise
+    if opened and not mount_pins.available():
+        for fd in opened.values():
+            os.close(fd)
+        raise PermissionDenied("this container's mounts are put in place by ds01d at every start: start it "
+                               "through ds01d", hint="run the command as an ordinary user, or as root")
+    return opened
+
+
+def _recheck_pinned(labels, destination, owner, admin, roots, what):
+    """The fd of the directory recorded at create (its label, which ds01 wrote) for a pinned mount."""
+    recorded = labels.get(mount_pins.RECORDED[destination]) or ""
+    if not os.path.isabs(recorded) or os.path.normpath(recorded) != recorded:
+        raise PermissionDenied(f"the {what} of this container has no recorded directory: not started",
+                               hint="container-recreate it")
+    _check_allowed(recorded, recorded, owner, admin, roots, what)
+    if admin:
+        return _open_source(recorded, what, recorded)
+    return _open_usable(recorded, owner, what, recorded)
+
+
+def _recheck_path(source, owner, admin, roots, what):
+    """A container that binds a path (Docker resolves it again as it starts): it must still be a real path."""
+    try:
         real = os.path.realpath(source)
-        if real != source:
-            raise PermissionDenied(f"the {what} {source} of this container now leads to {real}: not started",
-                                   hint="something replaced it with a symlink; put the directory back, or "
-                                        "container-recreate with the path you mean")
-        check_mount(source, user, rt.admin, roots, what)
+    except OSError:
+        real = "somewhere else"
+    if real != source:
+        raise PermissionDenied(f"the {what} {source} of this container now leads to {real}: not started",
+                               hint="something replaced it with a symlink; put the directory back, or "
+                                    "container-recreate with the path you mean")
+    check_mount(source, owner, admin, roots, what)
 
 
 def host_arch(rt):
@@ -249,6 +341,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
     image_labels = image_labels or {}
     baked = L.image_has_user(image_labels, user.uid, user.gid)
     container = names.container_name(name, user.uid)
+    pins = mount_pins.base(rt.settings.get("state_dir"), container) if mount_pins.available() else ""
     # Every container runs from a tag of its own, `<repo>:<name>._.<uid>` (AIME's per-container image), a
     # second tag of the same image ID (no space; no commit: the account, when the image lacks it, is written
     # into the container itself). AIME's `mlc remove` deletes the container's image reference; this way
@@ -276,13 +369,16 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         L.INTERFACE: interface,
         L.IMAGE: image,
     }
-    # Inherited image labels with commas would break AIME's `mlc list`: override them with clean values.
-    for key, value in image_labels.items():
-        if "," in str(value) and key not in label_map:
-            label_map[key] = L.clean(value)
     infrastructure = rt.policy.section("monitoring").get("infrastructure_label")
     for key in (*L.CONTAINER_FACTS, *([infrastructure] if infrastructure else [])):
         label_map.setdefault(key, "")  # not what the image says: nothing, unless ds01 sets it
+    if pins:
+        label_map[L.MOUNT_PINS] = pins
+    # Other inherited image labels with commas would break AIME's `mlc list`: override them with clean values
+    # (after the facts: a comma must not turn an image's claim into one of ds01's lists).
+    for key, value in image_labels.items():
+        if "," in str(value) and key not in label_map:
+            label_map[key] = L.clean(value)
     label_map = {k: L.clean(v) for k, v in label_map.items()}
     devices = [d for d in ("/dev/snd", "/dev/video0") if os.path.exists(d)]
     return Plan(
@@ -292,7 +388,7 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
         group_add=["video", "sudo"] if record.get("sudo") else ["video"],
-        create_workspace=not os.path.isdir(ws_real))
+        create_workspace=not os.path.isdir(ws_real), pins=pins)
 
 
 _IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")

@@ -197,8 +197,12 @@ class Engine:
     def create(self, plan, warn=None):
         """Create the container described by `plan` (ds01.create.Plan, prepared) and, when the image lacks the
         caller's account, set it up; returns its id. On any failure (an interrupt too) nothing is left."""
+        from .mount_pins import discard, make_points
+
         created = None
         try:
+            if plan.pins:  # empty until a start through ds01 fills them (ds01.mount_pins)
+                make_points(plan.pins, list(plan.user_mounts()))
             host_config = self.api.create_host_config(**plan.host_config())
             created = self._call("create container", self.api.create_container, plan.run_image,
                                  command=plan.command, name=plan.container, user=f"{plan.uid}:{plan.gid}",
@@ -212,6 +216,8 @@ class Engine:
         except BaseException:
             if created is not None:
                 self._quietly(self.api.remove_container, created["Id"], force=True)
+            if plan.pins:
+                self._quietly(discard, plan.pins)
             self.discard(plan)
             raise
         if self.log is not None:
@@ -335,6 +341,11 @@ class Engine:
         image = info["Config"].get("Image") or ""
         self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force)
         self._event("container.remove", info, status=info["State"].get("Status"), **details)
+        from .mount_pins import available, discard, pins_of
+
+        pins = pins_of(info)
+        if pins and available():
+            self._quietly(discard, pins)
         if is_own_tag(image, name):
             try:
                 self.api.remove_image(image)

@@ -55,13 +55,15 @@ DS01_GPU_UUIDS = ("ds01.gpu.uuids", "ds01.gpu.uuid", "ds01.gpu_slot")
 DS01_PROTECTED = "ds01.protected"
 DS01_USER_SETUP = "ds01.has_user_setup"
 DS01_CONTAINER_TYPE = "ds01.container_type"
+MOUNT_PINS = "ds01.mount_pins"  # the directory of the container's bind points (ds01.mount_pins)
 AIME_USERNAME = "aime.mlc.username"  # AIME v1-v3
 
 # Keys ds01 reads as facts about a container (its owner, GPUs, protection, how it was made). A
 # container inherits its image's labels, and a user writes their image: every create sets each of
 # these itself (empty when it has nothing to say), so no image can claim GPUs, an owner or protection.
 CONTAINER_FACTS = (PROTECTED, GPU_SLOTS, GPU_UUIDS, GPU_EQ, DS01_USER, DS01_NAME, DS01_MANAGED, DS01_INTERFACE,
-                   DS01_CONTAINER_TYPE, DS01_CREATED_AT, DS01_GPUS, *DS01_GPU_UUIDS, DS01_PROTECTED, AIME_USERNAME)
+                   DS01_CONTAINER_TYPE, DS01_CREATED_AT, DS01_GPUS, *DS01_GPU_UUIDS, DS01_PROTECTED, AIME_USERNAME,
+                   MOUNT_PINS)
 DS01_IMAGE_UID = "ds01.user_id"
 DS01_IMAGE_GID = "ds01.group_id"
 

@@ -74,6 +74,28 @@ def root_files() -> Iterator[None]:
         _set_fs(_caller.uid, _caller.gid)
 
 
+@contextlib.contextmanager
+def files_of(user: Any) -> Iterator[None]:
+    """`user`'s rights (uid, gid and their groups) for file access inside the block, where this process can
+    take them (a worker, or root in-process); elsewhere a process has only its own. ds01 opens a container's
+    mount sources with its owner's rights, whoever starts it."""
+    if os.geteuid() != 0 or (_caller is not None and _caller.uid == user.uid):
+        yield
+        return
+    saved = os.getgroups()
+    try:
+        groups = os.getgrouplist(user.login, user.gid)
+    except (KeyError, OSError):  # no account of that name: its primary group only
+        groups = [user.gid]
+    os.setgroups(groups)
+    _set_fs(user.uid, user.gid)
+    try:
+        yield
+    finally:
+        _set_fs(*((_caller.uid, _caller.gid) if _caller is not None else (0, os.getegid())))
+        os.setgroups(saved)
+
+
 def caller_process(passed: dict[str, str] | None = None) -> dict[str, Any]:
     """subprocess arguments that run a program as the caller (an exec resets fsuid to root's, so a
     program that touches the caller's files must drop for real), with a plain environment plus

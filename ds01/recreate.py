@@ -43,9 +43,10 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
     from .engine import image_repository
     from .gpu.allocator import Allocator
     from .gpu.choice import Request, choose
+    from .mount_pins import sources
 
     info = rt.api.inspect_container(rec["id"])
-    mounts = {m.get("Destination"): m.get("Source") for m in info.get("Mounts") or [] if m.get("Type") == "bind"}
+    mounts = sources(info)
     request = CreateRequest(name=rec["name"])
     for key, point in MOUNT_POINTS:
         setattr(request, key, mounts.get(point))

@@ -23,17 +23,19 @@ def start(rt, rec):
         rt.engine.unpause(rec["id"])
     elif rec["status"] != "running":
         from .create import recheck_mounts
+        from .mount_pins import pinned, pins_of
 
         info = rt.api.inspect_container(rec["id"])
-        recheck_mounts(rt, info)
-        _enforce_totals(rt, rec, info)
-        if rec["managed"] and not rec["gpus"]:
-            rt.engine.start(rec["id"])
-        else:  # its GPU slots may have gone to someone else since it stopped
-            from .gpu.allocator import Allocator
+        opened = recheck_mounts(rt, rec, info)
+        with pinned(pins_of(info, rt.settings.get("state_dir")), opened):
+            _enforce_totals(rt, rec, info)
+            if rec["managed"] and not rec["gpus"]:
+                rt.engine.start(rec["id"])
+            else:  # its GPU slots may have gone to someone else since it stopped
+                from .gpu.allocator import Allocator
 
-            engine = rt.engine
-            Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+                engine = rt.engine
+                Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
 
 
 def _enforce_totals(rt, rec, info):
@@ -44,8 +46,11 @@ def _enforce_totals(rt, rec, info):
     limits = rt.limits(rec["user"])
     if not limits.aggregate or parent != limits.slice_name:
         return
-    if rt.policy.section("enforcement").get("cgroup_driver") == "systemd":
-        return  # a systemd slice takes them as unit properties (cgroups.slice_dropin); ds01 does not write those yet
+    if rt.policy.section("enforcement").get("cgroup_driver") == "systemd":  # a slice: unit properties
+        from .cgroups import sync_dropins
+
+        sync_dropins(rt, [rec["user"]])
+        return
     from .cgroups import daemon_cgroups, enforce
 
     enforce(parent, limits.aggregate, base=daemon_cgroups(rt.settings.get("docker_host")))

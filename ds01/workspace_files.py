@@ -29,11 +29,11 @@ GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 <<
 
 
 def bind_source(info):
-    """The host directory bind-mounted at /workspace (from the mount table, not a label), or None."""
-    for mount in info.get("Mounts") or []:
-        if mount.get("Destination") == WORKSPACE and mount.get("Type", "bind") == "bind":
-            return mount.get("Source")
-    return None
+    """The host directory bind-mounted at /workspace (from the mount table; for a bind point, the directory
+    ds01 recorded for it at create), or None."""
+    from .mount_pins import sources
+
+    return sources(info).get(WORKSPACE)
 
 
 def owner_ids(uid):

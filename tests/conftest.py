@@ -16,6 +16,7 @@ from tests.support import brokers, sandbox
 from tests.support.harness import TEST_CATALOG_IMAGE, USERS, Shell, require, shared_log_dir, user_exists
 
 HOST_EVENT_LOG = "/var/log/ds01/events.jsonl"
+HOST_STATE_DIR = "/var/lib/ds01"
 # A test that uses any of these needs root, real accounts or the private dockerd: the `system` tier.
 SYSTEM_FIXTURES = {"dockerd", "users"}
 
@@ -33,6 +34,21 @@ def _host_log_state():
     except OSError:
         return None
     return info.st_size, info.st_mtime_ns
+
+
+def _host_state():
+    try:
+        return sorted((e.name, e.stat(follow_symlinks=False).st_mtime_ns) for e in os.scandir(HOST_STATE_DIR))
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_state_untouched():
+    """No test writes the host's own state dir (claims, caches, bind points): each Shell has its own."""
+    before = _host_state()
+    yield
+    assert _host_state() == before, f"the tests wrote to {HOST_STATE_DIR}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +73,16 @@ def event_log_dir():
     """The event log the commands of the `sh` Shell write, never the host's /var/log/ds01."""
     root = shared_log_dir(Path(tempfile.mkdtemp(prefix="ds01-events-")))
     yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def state_dir():
+    """The state dir of the `sh` Shell's commands (claims, caches, bind points), never the host's."""
+    root = Path(tempfile.mkdtemp(prefix="ds01-state-"))
+    os.chmod(root, 0o755)
+    yield root
+    sandbox.unmount_under(root)  # a bind point left by a start cut short: never delete through it
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -177,9 +203,9 @@ def policy_file(shared_tmp, users, data_root):
 
 
 @pytest.fixture
-def sh(dockerd, users, policy_file, client, event_log_dir):
+def sh(dockerd, users, policy_file, client, event_log_dir, state_dir):
     """A Shell; every container and non-base image is removed after the test."""
-    yield Shell(dockerd, policy_file, event_log_dir)
+    yield Shell(dockerd, policy_file, event_log_dir, {"DS01_STATE_DIR": str(state_dir)})
     for container in client.containers.list(all=True):
         container.remove(force=True)
     for image in client.images.list():
@@ -192,6 +218,6 @@ def sh(dockerd, users, policy_file, client, event_log_dir):
 
 
 @pytest.fixture
-def offline_sh(users, policy_file, event_log_dir):
+def offline_sh(users, policy_file, event_log_dir, state_dir):
     """A Shell whose DOCKER_HOST points nowhere: proves a command refused input before touching Docker."""
-    return Shell(None, policy_file, event_log_dir)
+    return Shell(None, policy_file, event_log_dir, {"DS01_STATE_DIR": str(state_dir)})

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -12,6 +14,7 @@ AIME_KEYS = ["aime.mlc", "aime.mlc.NAME", "aime.mlc.USER", "aime.mlc.ARCH", "aim
              "aime.mlc.GPUS"]
 
 
+STARTS = 200  # starts raced against the swap (issue 18: "hundreds of times")
 BASE_TAGS = sorted([sandbox.BASE_IMAGE, sandbox.ML_BASE_IMAGE])  # the sandbox's own images, always present
 
 
@@ -165,6 +168,85 @@ def test_a_workspace_swapped_for_a_symlink_after_create_is_not_mounted(sh, users
     assert client.containers.get(f"tw._.{alice.pw_uid}").status == "created"
     sh.run(alice, "sh", "-c", f"rm {workspace} && mv {workspace}.old {workspace}", check=True)
     sh.run(alice, "container-start", "tw", check=True)  # the directory back: it starts
+
+
+def test_a_started_container_has_its_workspace_and_the_host_keeps_no_mount_of_it(sh, users, client, state_dir):
+    """The workspace is mounted from a bind point ds01 fills only while it starts the container: inside, it is
+    alice's directory both ways; after the start no mount of it is left on the host, and a start that bypasses
+    ds01 (`docker start`) gets an empty directory alice cannot even write, never hers."""
+    alice = users["alice"]
+    create(sh, alice, "pin")
+    workspace = os.path.join(alice.pw_dir, "workspace", "pin")
+    sh.run(alice, "sh", "-c", f"echo from-host > {workspace}/host.txt", check=True)
+    sh.run(alice, "container-start", "pin", check=True)
+    container = client.containers.get(f"pin._.{alice.pw_uid}")
+    code, out = container.exec_run(["sh", "-c", "cat /workspace/host.txt && echo from-inside > /workspace/in.txt"],
+                                   user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert (code, out.decode()) == (0, "from-host\n")
+    assert open(os.path.join(workspace, "in.txt")).read() == "from-inside\n"
+    assert sandbox.mounts_under(state_dir) == []
+    sources = {m["Destination"]: m["Source"] for m in container.attrs["Mounts"]}
+    assert sources["/workspace"] == f"{state_dir}/mounts/pin._.{alice.pw_uid}/workspace"
+    detailed = sh.records(alice, "container-list", "--detailed")[0]
+    assert detailed["workspace"] == workspace and detailed["mounts"]["/workspace"] == workspace
+    assert f"/workspace={workspace} (rw)" in detailed["profile"]
+    container.kill()
+    container.wait()
+    container.start()  # as root, past ds01
+    code, out = container.exec_run(["sh", "-c", "ls -A /workspace; touch /workspace/x"],
+                                   user=f"{alice.pw_uid}:{alice.pw_gid}")
+    assert code != 0 and "host.txt" not in out.decode() and "Permission denied" in out.decode()
+    container.kill()
+    sh.run(alice, "container-remove", "pin", check=True)
+    assert not os.path.exists(os.path.join(state_dir, "mounts", f"pin._.{alice.pw_uid}"))
+
+
+SWAPPER = """
+import os, sys
+workspace, target = sys.argv[1:3]
+away, link = workspace + ".away", workspace + ".link"
+os.symlink(target, link)
+print("swapping", flush=True)
+while True:  # the directory and a symlink to bob's private directory change places, as fast as they can
+    os.rename(workspace, away)
+    os.rename(link, workspace)
+    os.rename(workspace, link)
+    os.rename(away, workspace)
+"""
+
+
+def test_a_workspace_swapped_for_a_symlink_in_a_tight_loop_never_mounts_anything_else(sh, users, client):
+    """Issue 18, item 2: while alice swaps her workspace and a symlink to bob's private directory in a tight
+    loop, hundreds of her starts each mount her own directory or refuse; not one shows bob's file."""
+    alice, bob = users["alice"], users["bob"]
+    private = os.path.join(bob.pw_dir, "private")
+    sh.run(bob, "sh", "-c", f"mkdir -p {private} && chmod 700 {private} && echo secret > {private}/secret.txt",
+           check=True)
+    create(sh, alice, "race")
+    workspace = os.path.join(alice.pw_dir, "workspace", "race")
+    sh.run(alice, "sh", "-c", f"echo mine > {workspace}/mine.txt", check=True)
+    container = client.containers.get(f"race._.{alice.pw_uid}")
+    swapper = subprocess.Popen(sandbox.as_user_command(alice, [sys.executable, "-c", SWAPPER, workspace, private]),
+                               stdout=subprocess.PIPE, text=True)
+    outcomes = {"mounted": 0, "refused": 0}
+    try:
+        assert swapper.stdout.readline() == "swapping\n"
+        for _ in range(STARTS):
+            started = sh.run(alice, "container-start", "race")
+            if started.returncode != 0:
+                assert started.returncode in (4, 5), started.stderr + sh.broker().log_tail(40)
+                outcomes["refused"] += 1
+                continue
+            container.reload()
+            seen = os.listdir(f"/proc/{container.attrs['State']['Pid']}/root/workspace")
+            assert seen == ["mine.txt"], seen
+            outcomes["mounted"] += 1
+            container.kill()
+            container.wait()
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert outcomes["mounted"] and outcomes["refused"], outcomes  # the swap did race the starts
 
 
 def test_a_group_the_policy_gives_sudo_has_it(sh, users, client):

@@ -4,6 +4,7 @@ hold timers, locks, dry runs, notifications and the event log."""
 import json
 import os
 import textwrap
+import time
 
 import portalocker
 import pytest
@@ -112,7 +113,7 @@ class LifeLab:
         result = self.sh.run(self.root, name, "--json", *args, extra_env={"DS01_NOW": str(at)})
         if not check:
             return result
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 0, result.stderr + result.stdout
         records = [json.loads(line) for line in result.stdout.splitlines()]
         assert records[-1]["summary"] is True
         return records
@@ -434,6 +435,36 @@ def test_a_created_but_never_started_container_survives_until_its_timeout(life, 
     assert not client.containers.list(all=True, filters={"name": rec["container"]})
     [event] = life.events(event_type="container.remove")
     assert event["details"]["reason"] == "created_never_started" and event["user"] == alice.pw_name
+
+
+def test_what_a_killed_create_or_a_docker_rm_left_is_cleared_after_a_grace(life, users, client):
+    """A create killed mid-way leaves the container's own image tag and its bind-point directory; `docker rm`
+    leaves the cached account files of an image that is then deleted. ds01-release-stale removes the first two
+    once they have been leftovers for an hour (a create in progress has them for a moment), the cache at once,
+    and never what a live container uses."""
+    alice = users["alice"]
+    live = life.sh.records(alice, "container-create", "live", IMAGE, "--cpu-only")[0]
+    life.sh.run(alice, "container-start", "live", check=True)
+    ghost = f"ghost._.{alice.pw_uid}"
+    repository = IMAGE.rsplit(":", 1)[0]
+    client.api.tag(IMAGE, repository, ghost)
+    pins = life.state / "mounts" / ghost
+    os.makedirs(pins / "workspace", mode=0o700)
+    cache = life.state / ("image-etc-" + "0" * 64 + ".json")
+    cache.write_text("{}")
+    t0 = time.time()
+
+    def leftovers(at):
+        records = [r for r in life.job("ds01-release-stale", at) if not r.get("summary") and r["container"] is None]
+        return {r["signals"]["leftover"]: r["decision"] for r in records}
+
+    assert leftovers(t0) == {"bind_points": "keep", "image_tag": "keep", "account_cache": "remove"}
+    assert pins.exists() and f"{repository}:{ghost}" in client.images.get(IMAGE).tags and not cache.exists()
+    assert leftovers(t0 + 61 * MINUTE) == {"bind_points": "remove", "image_tag": "remove"}
+    assert not pins.exists() and f"{repository}:{ghost}" not in client.images.get(IMAGE).tags
+    assert leftovers(t0 + 62 * MINUTE) == {}
+    assert client.containers.get(live["container"]).status == "running"
+    assert f"{repository}:{live['container']}" in client.images.get(IMAGE).tags
 
 
 def test_a_stopped_container_loses_its_slot_after_the_gpu_hold_then_is_removed(life, users, client):

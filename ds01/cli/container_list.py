@@ -79,6 +79,8 @@ class GpuLookup:
 
 
 def _details(info):
+    from ..mount_pins import sources
+
     host = info.get("HostConfig") or {}
     mounts = info.get("Mounts") or []
     return {
@@ -92,7 +94,7 @@ def _details(info):
         "shm_size": host.get("ShmSize") or None,
         "pids_limit": host.get("PidsLimit") or None,
         "cgroup_parent": host.get("CgroupParent") or None,
-        "mounts": {m["Destination"]: m["Source"] for m in mounts},
+        "mounts": {**{m["Destination"]: m["Source"] for m in mounts}, **sources(info)},
         "gpu_devices": [d for r in host.get("DeviceRequests") or [] for d in (r.get("DeviceIDs") or [])],
     }
 
@@ -113,12 +115,16 @@ def _no_new_privileges(host):
 
 def _profile(info, host, mounts):
     """One line for people: who the container runs as, what it may gain, what it sees of the host."""
+    from ..mount_pins import sources
+
     user = (info.get("Config") or {}).get("User") or "0:0 (root)"
     caps = _capabilities(host)
     nnp = _no_new_privileges(host)
     sudo = "off" if nnp or any(m.get("Destination") == "/usr/local/bin/sudo" for m in mounts) else "on"
-    shown = ", ".join(f"{m['Destination']}={m['Source']} ({'rw' if m.get('RW') else 'ro'})" for m in mounts
-                      if m.get("Destination") != "/usr/local/bin/sudo")
+    known = sources(info)
+    shown = ", ".join(f"{m['Destination']}={known.get(m['Destination'], m['Source'])} "
+                      f"({'rw' if m.get('RW') else 'ro'})"
+                      for m in mounts if m.get("Destination") != "/usr/local/bin/sudo")
     return (f"uid {user}, caps: {'+'.join(caps) if caps else 'none'}, "
             f"no-new-privileges: {'yes' if nnp else 'no'}, sudo: {sudo}, mounts: {shown or 'none'}")
 

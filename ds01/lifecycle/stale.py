@@ -1,6 +1,9 @@
 """ds01-release-stale: stopped containers give up their GPU after gpu_hold_after_stop_h and are
 removed after container_hold_after_stop_h; containers created but never started are removed after
-created_container_timeout_m.
+created_container_timeout_m. It also clears what a create cut short (killed) or a removal outside
+ds01 (`docker rm`) left behind: the bind-point directories and per-container image tags of
+containers that no longer exist (once seen so for LEFTOVER_GRACE_S: a create in progress has them
+for a moment), and cached account files of images that are gone.
 
 Only containers ds01, DS01 or AIME made are ever removed (with their per-container image tag);
 a stopped container from another tool only loses its GPU slots. Nothing here kills a process or
@@ -11,6 +14,10 @@ from ..clock import iso
 from ..containers import INACTIVE
 from ..units import format_duration
 from .job import Job, Skip
+
+LEFTOVER_GRACE_S = 3600
+LEFTOVERS = {"bind_points": "the bind-point directory", "image_tag": "the per-container image tag",
+             "account_cache": "the cached account files"}
 
 
 class ReleaseStale(Job):
@@ -33,6 +40,79 @@ class ReleaseStale(Job):
                 self._never_started(subject)
             else:
                 self._stopped(subject, subject.id in released)
+        self._leftovers()
+
+    # ---------------------------------------------------------------- leftovers
+
+    def _leftovers(self):
+        from ..engine import is_own_tag
+        from ..mount_pins import available, discard, leftovers
+
+        api = self.rt.api
+        names = {n.lstrip("/") for c in api.containers(all=True) for n in c.get("Names") or []}
+        seen = self.memory.get("leftovers") or {}
+        found: dict[str, float] = {}
+        self.memory["leftovers"] = found
+        state_dir = self.rt.settings.get("state_dir")
+        for pins in leftovers(state_dir, names) if available() else []:
+            self._leftover(seen, found, "bind_points", pins, {"path": pins}, lambda p=pins: discard(p))
+        images = api.images()
+        for image in images:
+            for tag in image.get("RepoTags") or []:
+                container = tag.rsplit(":", 1)[-1]
+                if is_own_tag(tag, container) and container not in names:
+                    self._leftover(seen, found, "image_tag", tag, {"tag": tag},
+                                   lambda t=tag: self.rt.engine.remove_image(t))
+        present = {image["Id"].split(":", 1)[-1] for image in images}
+        for name, path in self._cached_accounts():
+            digest = name[len("image-etc-"):-len(".json")]
+            if digest not in present:
+                self._leftover(None, found, "account_cache", path, {"path": path}, lambda p=path: self._unlink(p))
+
+    def _leftover(self, seen, found, kind, key, signals, remove):
+        """One leftover's record: removed once it has been one for LEFTOVER_GRACE_S (`seen`: first sightings from
+        earlier runs; None: at once)."""
+        first = (seen or {}).get(f"{kind}:{key}", self.now.timestamp())
+        found[f"{kind}:{key}"] = first
+        age = self.now.timestamp() - first
+        record = {"job": self.name, "container": None, "name": None, "user": None, "interface": None,
+                  "type": None, "status": "gone", "signals": {"leftover": kind, **signals}, "dry_run": self.dry_run}
+        if seen is not None and age < LEFTOVER_GRACE_S:
+            record.update(decision="keep", reason=f"left by a container that is gone, seen {format_duration(age)} "
+                                                  f"ago; removed after {format_duration(LEFTOVER_GRACE_S)}")
+        else:
+            record.update(decision="remove", reason=f"{LEFTOVERS[kind]} of a container or image that is gone")
+            if not self.dry_run:
+                try:
+                    remove()
+                    found.pop(f"{kind}:{key}", None)
+                except Exception as exc:  # noqa: BLE001 - one leftover must not stop the run
+                    self.errors += 1
+                    record["error"] = getattr(exc, "explanation", None) or str(exc)
+        self.counts[record["decision"]] = self.counts.get(record["decision"], 0) + 1
+        self._emit(record)
+
+    def _cached_accounts(self):
+        import os
+
+        from ..privilege import root_files
+
+        directory = self.rt.settings.get("state_dir")
+        with root_files():
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                return []
+        return [(n, os.path.join(directory, n)) for n in names if n.startswith("image-etc-") and n.endswith(".json")]
+
+    @staticmethod
+    def _unlink(path):
+        import os
+
+        from ..privilege import root_files
+
+        with root_files():
+            os.unlink(path)
 
     def _never_started(self, subject):
         timeout = subject.limits.seconds("created_container_timeout_m")

@@ -315,6 +315,11 @@ def remove_group(name):
         subprocess.run(["groupdel", name], capture_output=True)
 
 
+def unmount_under(root):
+    for point in sorted(mounts_under(root), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+
+
 def as_user_command(entry, argv):
     """argv that runs `argv` as the account `entry` (a pwd entry) with its supplementary groups."""
     return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--"] + list(argv)
