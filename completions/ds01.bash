@@ -51,6 +51,7 @@ _ds01_opts['help']='--layer --inside --host --json --table --help'
 _ds01_opts['commands']='--layer --inside --host --json --table --help'
 _ds01_opts['alias-list']='--layer --inside --host --json --table --help'
 _ds01_opts['aliases']='--layer --inside --host --json --table --help'
+_ds01_opts['ds01-protect']='--off --reason --list --json --table --config --help'
 _ds01_opts['ds01-events']='--user --type --container --since --until -n --limit -f --follow --json --table --config --help'
 _ds01_opts['ds01-idle-check']='-n --dry-run --all --json --table --config --help'
 _ds01_opts['ds01-max-runtime']='-n --dry-run --all --json --table --config --help'
@@ -108,6 +109,7 @@ _ds01_valued['help']=' --layer '
 _ds01_valued['commands']=' --layer '
 _ds01_valued['alias-list']=' --layer '
 _ds01_valued['aliases']=' --layer '
+_ds01_valued['ds01-protect']=' --reason --config '
 _ds01_valued['ds01-events']=' --user --type --container --since --until -n --limit --config '
 _ds01_valued['ds01-idle-check']=' --config '
 _ds01_valued['ds01-max-runtime']=' --config '
@@ -205,6 +207,7 @@ _ds01_okind['check-limits --config']='file'
 _ds01_okind['get-limits --config']='file'
 _ds01_okind['resource-limits --config']='file'
 _ds01_okind['get_resource_limits.py --config']='file'
+_ds01_okind['ds01-protect --config']='file'
 _ds01_okind['ds01-events --user']='users'
 _ds01_okind['ds01-events --config']='file'
 _ds01_okind['ds01-idle-check --config']='file'
@@ -263,6 +266,7 @@ _ds01_args['help']='commands'
 _ds01_args['commands']='commands'
 _ds01_args['alias-list']='commands'
 _ds01_args['aliases']='commands'
+_ds01_args['ds01-protect']='containers'
 _ds01_args['ds01-events']=''
 _ds01_args['ds01-idle-check']=''
 _ds01_args['ds01-max-runtime']=''
@@ -322,7 +326,7 @@ _ds01_verbcmd['mlc start']='mlc-start'
 _ds01_verbcmd['mlc stop']='mlc-stop'
 _ds01_verbcmd['mlc remove']='mlc-remove'
 _ds01_verbcmd['mlc stats']='mlc-stats'
-_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01'
+_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01'
 
 # The command a line runs after its dispatchers, and where its own words start.
 _ds01_resolve() {
@@ -390,4 +394,4 @@ _ds01_complete() {
     return 0
 }
 
-complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01
+complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01

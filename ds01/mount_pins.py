@@ -168,6 +168,7 @@ def leftovers(state_dir: str, containers: set[str]) -> list[str]:
 def _make_base(pins: str) -> None:
     """The bind points' directories, root's and 0700; refused when anything else is in their place."""
     top = os.path.dirname(pins)
+    os.makedirs(os.path.dirname(top), mode=0o755, exist_ok=True)  # the state dir (as gpu.state makes it)
     for directory in (top, pins):
         with contextlib.suppress(FileExistsError):
             os.mkdir(directory, 0o700)

@@ -94,6 +94,8 @@ COMMANDS = (
             legacy=("get_resource_limits.py",), args=("users",)),
     Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
             aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
+    Command("ds01-protect", "ds01.cli.ds01_protect",
+            "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
     Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
             "admin"),
     Command("ds01-idle-check", "ds01.cli.ds01_idle_check", "Warn about, then stop, idle GPU containers",

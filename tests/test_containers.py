@@ -201,6 +201,20 @@ def test_a_started_container_has_its_workspace_and_the_host_keeps_no_mount_of_it
     assert not os.path.exists(os.path.join(state_dir, "mounts", f"pin._.{alice.pw_uid}"))
 
 
+def test_a_first_create_on_a_new_host_makes_the_state_dir_it_needs(users, dockerd, policy_file, event_log_dir,
+                                                                     user_tmp, client):
+    """No /var/lib/ds01 yet (a fresh install): the first create makes it, with its bind points, and starts."""
+    from tests.support.harness import Shell
+
+    alice = users["alice"]
+    state = user_tmp / "new" / "state"
+    fresh = Shell(dockerd, policy_file, event_log_dir, {"DS01_STATE_DIR": str(state)})
+    made = fresh.records(alice, "container-create", "first", sandbox.BASE_IMAGE, "--cpu-only")[0]
+    fresh.run(alice, "container-start", "first", check=True)
+    assert (state / "mounts" / made["container"]).is_dir() and oct(state.stat().st_mode & 0o777) == "0o755"
+    client.containers.get(made["container"]).remove(force=True)
+
+
 SWAPPER = """
 import os, sys
 workspace, target = sys.argv[1:3]

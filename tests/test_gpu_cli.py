@@ -376,7 +376,7 @@ def test_an_image_cannot_claim_gpus_an_owner_or_protection_for_its_containers(la
     alice, bob = users["alice"], users["bob"]
     every = ";".join(UUIDS.values())
     dockerfile = (f"FROM {IMAGE}\nLABEL aime.mlc.DS01_PROTECTED=true aime.mlc.DS01_GPU_UUIDS=\"{every}\" "
-                  f"aime.mlc.DS01_GPU_SLOTS=\"{';'.join(UUIDS)}\" ds01.protected=true ds01.gpu.uuids=\"{every}\" "
+                  f"aime.mlc.DS01_GPU_SLOTS=\"{','.join(UUIDS)}\" ds01.protected=true ds01.gpu.uuids=\"{every}\" "
                   f"ds01.user={bob.pw_name} ds01.managed=true ds01.interface=devcontainer\n")
     ref = f"ds01-{alice.pw_uid}/claims:latest"
     client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True, pull=False)
@@ -384,6 +384,7 @@ def test_an_image_cannot_claim_gpus_an_owner_or_protection_for_its_containers(la
     labels = client.api.inspect_container(made["container"])["Config"]["Labels"]
     assert [labels[k] for k in ("aime.mlc.DS01_PROTECTED", "aime.mlc.DS01_GPU_UUIDS", "ds01.protected",
                                 "ds01.gpu.uuids", "ds01.user", "ds01.interface")] == ["", "", "", "", "", ""]
+    assert labels["aime.mlc.DS01_GPU_SLOTS"] == ""  # with commas, not turned into ds01's ';' list either
     lab.sh.run(alice, "container-start", "claims", check=True)
     assert all(not row["containers"] for row in status(lab, alice).values())  # no slot held by it
     assert lab.sh.records(bob, "container-create", "mine", IMAGE, "--num-gpus", "1")[0]["gpus"]

@@ -510,6 +510,32 @@ def test_protected_and_infrastructure_containers_are_never_touched(life, users, 
     assert status(protected) == "exited" and status(infra) == "running"
 
 
+def test_protection_is_an_admins_decision_never_a_users(life, users, client):
+    """Issue 18, item 3: an admin's `ds01-protect` keeps the jobs away from alice's ds01 container until
+    `--off`; alice cannot protect her own, and a protection label on a container ds01 made counts for nothing."""
+    alice, admin = users["alice"], users["admin"]
+    rec = life.sh.records(alice, "container-deploy", "thesis", IMAGE, "--num-gpus", "1", "--background")[0]
+    started = parse_time(client.api.inspect_container(rec["container"])["State"]["StartedAt"]).timestamp()
+    legacy = life.container(alice, "legacy", ["sleep", "infinity"], slot="2.0",
+                            labels={L.MANAGED: "true", L.PROTECTED: "true"})  # an older ds01's create let this by
+    late = max(started, life.started(legacy)) + 700 * MINUTE  # past alice's max runtime
+    assert life.decisions("ds01-max-runtime", late, "--dry-run")["legacy"]["decision"] == "stop"
+
+    refused = life.sh.run(alice, "ds01-protect", rec["container"], "--reason", "mine")
+    assert refused.returncode == 5 and "only admins" in refused.stderr
+    assert life.decisions("ds01-max-runtime", late, "--dry-run")["thesis"]["decision"] == "stop"
+    [made] = life.sh.records(admin, "ds01-protect", rec["container"], "--reason", "defence on Friday")
+    assert made["protected"] is True and made["by"] == admin.pw_name
+    assert life.sh.records(admin, "ds01-protect", "--list") == [made]
+    for job in ("ds01-idle-check", "ds01-max-runtime"):
+        decided = life.decisions(job, late)["thesis"]
+        assert decided["decision"] == "protected" and "defence on Friday" in decided["reason"]
+    assert client.containers.get(rec["container"]).status == "running"
+    [ended] = life.sh.records(admin, "ds01-protect", "--off", rec["container"])
+    assert ended["protected"] is False and life.sh.records(admin, "ds01-protect", "--list") == []
+    assert life.decisions("ds01-max-runtime", late, "--dry-run")["thesis"]["decision"] == "stop"
+
+
 # ---------------------------------------------------------------- acceptance 5: one run at a time, dry runs
 
 @pytest.mark.parametrize("job", ["ds01-idle-check", "ds01-max-runtime", "ds01-release-stale"])

@@ -36,6 +36,7 @@ class Job:
         self.now = rt.now()  # read again when a run starts
         self.memory = {}
         self._slots = None
+        self._protections = None
 
     # ---------------------------------------------------------------- a run
 
@@ -180,7 +181,11 @@ class Job:
         return self.all_containers or bool(subject.devices) or bool(subject.limits.policies["cpu_only_containers"])
 
     def protected(self, subject):
-        return subjects.protected(self.rt.policy, subject)
+        if self._protections is None:
+            from ..protection import load
+
+            self._protections = load(self.rt)
+        return subjects.protected(self.rt.policy, subject, self._protections)
 
     def timer(self, subject, key):
         return subjects.timer(self.rt.policy, subject, key)

@@ -108,11 +108,18 @@ def read(rt, slots):
     return sorted(result, key=lambda s: s.rec["container"])
 
 
-def protected(policy, subject):
-    """Why no job may touch this container, or None."""
+def protected(policy, subject, protections=None):
+    """Why no job may touch this container, or None: an admin's `ds01-protect` (`protections`, by ID), the
+    policy's infrastructure containers, or, on a container ds01 did not make (only someone with the Docker
+    socket can label one), a protection label."""
+    entry = next((e for cid, e in (protections or {}).items() if cid == subject.info.get("Id")), None)
+    if entry is not None:
+        why = f": {entry['reason']}" if entry.get("reason") else ""
+        return f"protected by {entry.get('by') or 'an admin'} (ds01-protect){why}"
     labels = subject.labels
     monitoring = policy.section("monitoring")
-    for key in (L.PROTECTED, L.DS01_PROTECTED, monitoring.get("infrastructure_label")):
+    own = labels.get(L.MANAGED) == "true"  # ds01's create writes these labels itself (empty)
+    for key in (L.PROTECTED, L.DS01_PROTECTED, monitoring.get("infrastructure_label")) if not own else ():
         if key and str(labels.get(key, "")).lower() == "true":
             return f"protected by label {key}=true"
     names = set(monitoring.get("infrastructure_containers") or [])
