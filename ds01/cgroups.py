@@ -64,20 +64,15 @@ def parent_path(slice_name, controller, root=ROOT, base=None):
 def daemon_cgroups(host):
     """{controller: cgroup path} of the engine's process, found from its socket (SO_PEERCRED); {} when the
     engine is not on a local Unix socket or its /proc entry cannot be read."""
-    import socket
-    import struct
-
+    from .dockerapi import daemon_pid
     from .privilege import root_files
 
-    if not (host or "").startswith("unix://"):
+    pid = daemon_pid(host)
+    if pid is None:
         return {}
     try:
-        with root_files(), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(host[len("unix://"):])
-            pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                            struct.calcsize("3i")))
-            with open(f"/proc/{pid}/cgroup", encoding="ascii") as handle:
-                lines = handle.read().splitlines()
+        with root_files(), open(f"/proc/{pid}/cgroup", encoding="ascii") as handle:
+            lines = handle.read().splitlines()
     except OSError:
         return {}
     found = {}

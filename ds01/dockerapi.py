@@ -140,6 +140,26 @@ class DockerAPI:
         return self.get(f"/images/{_quote(ref, safe='/:@')}/json")
 
 
+def daemon_pid(host):
+    """The engine's process ID, from its socket's peer credentials (SO_PEERCRED); None when the engine is not on
+    a local Unix socket, or does not answer."""
+    import struct
+
+    from .privilege import root_files
+
+    if not (host or "").startswith("unix://"):
+        return None
+    try:
+        with root_files(), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(host[len("unix://"):])
+            pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))
+    except OSError:
+        return None
+    return pid
+
+
 def _message(body):
     try:
         return json.loads(body).get("message", "")

@@ -142,6 +142,9 @@ TOP_KEYS = {
                             doc="per-user limits applied on top of the user's group"),
     "policies": Section(POLICY_KEYS, doc="global idle-detection policy"),
     "container_types": MapOf(Section(CONTAINER_TYPE_KEYS), doc="timers for containers by creation interface"),
+    "doctor": Section({"min_free_percent": Number(minimum=0, maximum=100, doc="ds01-doctor warns below this much "
+                                                  "free space on Docker's data-root (default 10; FAIL below half)")},
+                      doc="ds01-doctor's thresholds"),
     "monitoring": Section({
         "infrastructure_containers": Names(doc="container names no job ever touches"),
         "infrastructure_label": Text(nullable=True, doc="a label key; containers where it is `true` are never touched "

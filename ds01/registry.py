@@ -96,6 +96,8 @@ COMMANDS = (
             aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
     Command("ds01-protect", "ds01.cli.ds01_protect",
             "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
+    Command("ds01-doctor", "ds01.cli.ds01_doctor", "Is this host set up for ds01: a check each, OK, WARN or FAIL",
+            "admin", legacy=("ds01-health",)),
     Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
             "admin"),
     Command("ds01-idle-check", "ds01.cli.ds01_idle_check", "Warn about, then stop, idle GPU containers",

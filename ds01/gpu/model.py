@@ -43,6 +43,7 @@ class Gpu:
     mig_slices: int = 7           # slices of the whole GPU (the weight denominator of its MIG devices)
     mig_devices: list[MigDevice] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
+    persistence: bool | None = None  # the driver's persistence mode; None where it does not say
 
 
 @dataclass

@@ -39,6 +39,7 @@ GPU = Section({
     "compute_capability": Opaque(doc="e.g. 8.0"),
     "mig_mode": Bool(doc="MIG mode now"),
     "mig_mode_pending": Bool(doc="MIG mode after the next GPU reset"),
+    "persistence_mode": Bool(doc="the driver's persistence mode (unknown when absent)"),
     "mig_slices": Number(integer=True, minimum=1, doc="slices of the whole GPU (7 on A100/H100)"),
     "mig_devices": ListOf(MIG),
     "processes": ListOf(PROCESS),
@@ -117,7 +118,8 @@ def parse(text: str, path: str = "<string>") -> Inventory:
             memory_used=item.get("memory_used") or 0, utilization=item.get("utilization"),
             compute_capability=None if capability is None else str(capability), mig_current=mig_mode,
             mig_pending=item.get("mig_mode_pending", mig_mode), mig_slices=total_slices,
-            mig_devices=sorted(migs, key=lambda m: m.index), processes=_processes(item.get("processes"))))
+            mig_devices=sorted(migs, key=lambda m: m.index), processes=_processes(item.get("processes")),
+            persistence=item.get("persistence_mode")))
     gpus.sort(key=lambda g: g.index)
     driver, cuda = data.get("driver"), data.get("cuda_version")
     return Inventory(gpus=gpus, source=path, driver=None if driver is None else str(driver),

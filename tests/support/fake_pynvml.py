@@ -74,6 +74,11 @@ class FakeDriver:
         major, minor = (handle[1].compute_capability or "0.0").split(".")
         return int(major), int(minor)
 
+    def nvmlDeviceGetPersistenceMode(self, handle):
+        if handle[1].persistence is None:
+            raise self._error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return pynvml.NVML_FEATURE_ENABLED if handle[1].persistence else pynvml.NVML_FEATURE_DISABLED
+
     def nvmlDeviceGetMigMode(self, handle):
         gpu = handle[1]
         return int(gpu.mig_current), int(gpu.mig_pending)

@@ -1,0 +1,382 @@
+"""Is this host set up for ds01: one record per check, OK, WARN or FAIL, each with a hint.
+
+`ds01-doctor` prints them; an upgrade runs it against the new version before it switches. Every
+check reads what is there (the engine's answers, files under `root`, the policy) and changes
+nothing. A check that cannot look says so as a WARN, never as an OK.
+"""
+
+import glob
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+HOOK = "nvidia-container-runtime-hook"
+EXPORTER = "http://127.0.0.1:9101/metrics"
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc")
+
+
+@dataclass
+class Check:
+    check: str
+    status: str
+    message: str
+    hint: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        return {"check": self.check, "status": self.status, "message": self.message, "hint": self.hint,
+                "details": self.details}
+
+
+@dataclass
+class Host:
+    """Where the checks look: the runtime (settings, policy, engine), the root of the host's files, the exporter."""
+    rt: Any
+    root: str = "/"
+    exporter: str = EXPORTER
+    policy_error: str | None = None
+    _info: Any = None
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *(p.lstrip("/") for p in parts))
+
+    def info(self) -> dict[str, Any] | None:
+        """The engine's `/info`, asked once; None when it does not answer."""
+        if self._info is None:
+            try:
+                self._info = self.rt.api.get("/info") or {}
+            except Exception:  # noqa: BLE001 - an unreachable engine is the engine check's FAIL
+                self._info = {}
+        return self._info or None
+
+
+def run(host: Host) -> list[Check]:
+    """Every check, in order; one that raises is a FAIL of its own, never the end of the run."""
+    results = []
+    for name, check in CHECKS:
+        try:
+            results.append(check(host))
+        except Exception as exc:  # noqa: BLE001 - the doctor reports, it does not crash
+            results.append(Check(name, FAIL, f"the check itself failed: {type(exc).__name__}: {exc}"))
+    return results
+
+
+def worst(checks: list[Check], strict: bool = False) -> int:
+    """The exit code: 1 with any FAIL (or, `strict`, any WARN), else 0."""
+    bad = {FAIL, WARN} if strict else {FAIL}
+    return 1 if any(c.status in bad for c in checks) else 0
+
+
+# ---------------------------------------------------------------- the engine
+
+def engine(host: Host) -> Check:
+    try:
+        version = host.rt.api.get("/version") or {}
+    except Exception as exc:  # noqa: BLE001
+        return Check("docker_engine", FAIL, f"the Docker engine at {host.rt.settings.get('docker_host')} does not "
+                     f"answer: {getattr(exc, 'message', None) or exc}",
+                     "systemctl status docker; DOCKER_HOST or the policy names another engine")
+    return Check("docker_engine", OK, f"Docker {version.get('Version')} (API {version.get('ApiVersion')})",
+                 details={"version": version.get("Version"), "api_version": version.get("ApiVersion")})
+
+
+def nvidia_toolkit(host: Host) -> Check:
+    """GPU containers get their devices through the NVIDIA hook on the engine's own PATH."""
+    import shutil
+
+    from .dockerapi import daemon_pid
+
+    pid = daemon_pid(host.rt.settings.get("docker_host"))
+    if pid is None:
+        return Check("nvidia_toolkit", WARN, "cannot see the engine's process (not a local socket, or no answer)",
+                     "run ds01-doctor as root on the GPU host")
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = dict(item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item)
+    except OSError as exc:
+        return Check("nvidia_toolkit", WARN, f"cannot read the engine's environment: {exc.strerror}")
+    path = environ.get(b"PATH", b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").decode()
+    found = shutil.which(HOOK, path=path)
+    runtimes = sorted((host.info() or {}).get("Runtimes") or {})
+    details = {"hook": found, "engine_pid": pid, "runtimes": runtimes}
+    if found is None:
+        return Check("nvidia_toolkit", WARN, f"{HOOK} is not on the engine's PATH: GPU containers get no GPUs",
+                     "apt-get install nvidia-container-toolkit, then restart docker", details)
+    return Check("nvidia_toolkit", OK, f"{found} (runtimes: {', '.join(runtimes) or 'none listed'})",
+                 details=details)
+
+
+def cgroup_driver(host: Host) -> Check:
+    info = host.info()
+    if info is None:
+        return Check("cgroup_driver", WARN, "the engine does not answer: its cgroup driver is unknown")
+    engine_driver = info.get("CgroupDriver")
+    configured = host.rt.policy.section("enforcement").get("cgroup_driver") or "cgroupfs"
+    details = {"engine": engine_driver, "policy": configured, "cgroup_version": info.get("CgroupVersion")}
+    if engine_driver != configured:
+        return Check("cgroup_driver", WARN, f"the engine uses the {engine_driver} cgroup driver, the policy says "
+                     f"{configured}: the per-user totals are written where the engine does not look",
+                     f"set enforcement.cgroup_driver: {engine_driver} in the policy", details)
+    return Check("cgroup_driver", OK, f"{engine_driver} (cgroup v{info.get('CgroupVersion') or '?'}), as the policy "
+                 "says", details=details)
+
+
+def docker_disk(host: Host) -> Check:
+    info = host.info()
+    if info is None or not info.get("DockerRootDir"):
+        return Check("docker_disk", WARN, "the engine does not say where its data-root is")
+    directory = info["DockerRootDir"]
+    try:
+        found = os.statvfs(directory)
+    except OSError as exc:
+        return Check("docker_disk", WARN, f"cannot look at {directory}: {exc.strerror}")
+    free = 100.0 * found.f_bavail / found.f_blocks if found.f_blocks else 0.0
+    minimum = float((host.rt.policy.section("doctor").get("min_free_percent")) or 10)
+    details = {"data_root": directory, "free_percent": round(free, 1), "free_bytes": found.f_bavail * found.f_frsize,
+               "min_free_percent": minimum}
+    status = FAIL if free < minimum / 2 else WARN if free < minimum else OK
+    return Check("docker_disk", status, f"{free:.1f} % free on {directory} (warn below {minimum:g} %)",
+                 None if status == OK else "docker image prune; image-delete old images; a larger data-root", details)
+
+
+def docker_socket(host: Host) -> Check:
+    """Anyone who can reach the Docker socket is root: only root should (issue 10)."""
+    import grp
+    import pwd
+
+    docker_host = host.rt.settings.get("docker_host") or ""
+    if not docker_host.startswith("unix://"):
+        return Check("docker_socket", WARN, f"the engine is at {docker_host}: who can reach it is not a file's modes")
+    path = docker_host[len("unix://"):]
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return Check("docker_socket", FAIL, f"{path}: {exc.strerror}")
+    try:
+        group = grp.getgrgid(info.st_gid)
+        members = set(group.gr_mem) | {p.pw_name for p in pwd.getpwall() if p.pw_gid == info.st_gid}
+        name = group.gr_name
+    except KeyError:
+        members, name = set(), str(info.st_gid)
+    reach = sorted(m for m in members if m != "root") if info.st_mode & 0o060 else []
+    details = {"socket": path, "mode": f"{info.st_mode & 0o7777:04o}", "group": name, "members": reach}
+    if info.st_mode & 0o006:
+        return Check("docker_socket", FAIL, f"{path} is open to everyone (mode {details['mode']}): every user is root",
+                     f"chmod 0660 {path}", details)
+    if reach:
+        return Check("docker_socket", FAIL, f"{', '.join(reach)} can reach the Docker socket (group {name}): "
+                     "root-equivalent, past ds01", f"gpasswd -d USER {name} for each; ds01d is their way in", details)
+    return Check("docker_socket", OK, f"{path}: only root (mode {details['mode']}, group {name} has no one else)",
+                 details=details)
+
+
+# ---------------------------------------------------------------- GPUs
+
+def nvml(host: Host) -> Check:
+    from .errors import Ds01Error
+
+    try:
+        inventory = host.rt.inventory
+    except Ds01Error as exc:
+        return Check("nvml", WARN, f"no GPUs: {exc.message}", exc.hint)
+    gpus = inventory.gpus
+    details = {"source": inventory.source, "driver": inventory.driver, "cuda": inventory.cuda_version,
+               "gpus": len(gpus), "persistence_off": [g.index for g in gpus if g.persistence is False],
+               "mig_pending": [g.index for g in gpus if g.mig_pending != g.mig_current]}
+    if not gpus:
+        return Check("nvml", WARN, f"the driver reports no GPUs ({inventory.source})", details=details)
+    if details["mig_pending"]:
+        return Check("nvml", WARN, f"GPU {', '.join(map(str, details['mig_pending']))}: a MIG mode change is pending",
+                     "reset the GPU (nvidia-smi -r -i N) or reboot, with no containers on it", details)
+    if details["persistence_off"]:
+        return Check("nvml", WARN, f"GPU {', '.join(map(str, details['persistence_off']))}: persistence mode is off "
+                     "(slow first use, lost MIG layouts)", "nvidia-smi -pm 1 (or nvidia-persistenced)", details)
+    return Check("nvml", OK, f"{len(gpus)} GPU(s), driver {inventory.driver or '?'}, "
+                 f"CUDA {inventory.cuda_version or '?'} ({inventory.source})", details=details)
+
+
+def device_nodes(host: Host) -> Check:
+    """World-writable /dev/nvidia* give every local process every GPU, past the allocator."""
+    nodes = sorted(glob.glob(host.path("dev", "nvidia*")))
+    open_to_all = []
+    for node in nodes:
+        info = os.stat(node)
+        if stat.S_ISCHR(info.st_mode) and info.st_mode & 0o006:
+            open_to_all.append(f"{os.path.basename(node)} ({info.st_mode & 0o777:04o})")
+    details = {"nodes": [os.path.basename(n) for n in nodes], "open_to_all": open_to_all}
+    if not nodes:
+        return Check("device_nodes", OK, "no /dev/nvidia* on this host", details=details)
+    if open_to_all:
+        return Check("device_nodes", WARN, f"readable and writable by everyone: {', '.join(open_to_all)}: any local "
+                     "process can use every GPU, whatever ds01 allocated",
+                     "NVreg_DeviceFileMode=0660 and NVreg_DeviceFileGID=<video> in /etc/modprobe.d/nvidia.conf",
+                     details)
+    return Check("device_nodes", OK, f"{len(nodes)} node(s), none open to everyone", details=details)
+
+
+# ---------------------------------------------------------------- containers' host side
+
+def nosuid(host: Host) -> Check:
+    """A group with sudo is root in its containers, so root on every mount that is not nosuid."""
+    policy = host.rt.policy
+    roots = list(policy.section("access_control").get("mount_roots") or [])
+    exposed: dict[str, list[str]] = {}
+    for group, members in policy.members.items():
+        with_sudo = [m for m in members if policy.resolve(m).values.get("sudo")]
+        if not with_sudo:
+            continue
+        for path in roots + [_home(m) for m in with_sudo]:
+            if path and os.path.isdir(path) and not os.statvfs(path).f_flag & os.ST_NOSUID:
+                exposed.setdefault(group, [])
+                if path not in exposed[group]:
+                    exposed[group].append(path)
+    if not exposed:
+        return Check("nosuid", OK, "no group with sudo has a mount that is not nosuid",
+                     details={"mount_roots": roots})
+    said = "; ".join(f"group {g} (sudo: true) is root-equivalent on {', '.join(p)}" for g, p in exposed.items())
+    return Check("nosuid", WARN, f"{said}: a setuid file written there in a container runs as root on the host",
+                 "mount those filesystems nosuid, or take sudo from the group", {"exposed": exposed})
+
+
+def _home(login: str) -> str | None:
+    from .identity import lookup
+
+    user = lookup(login)
+    return user.home if user else None
+
+
+def state_dirs(host: Host) -> Check:
+    from .gpu.state import directory_problem
+
+    problems, details = [], {}
+    for setting in ("state_dir", "log_dir"):
+        path = host.rt.settings.get(setting)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            details[setting] = {"path": path, "exists": False}
+            continue
+        details[setting] = {"path": path, "owner": info.st_uid, "mode": f"{info.st_mode & 0o7777:04o}"}
+        problem = directory_problem(info) if info.st_uid == 0 or os.geteuid() != 0 else f"belongs to uid {info.st_uid}"
+        if problem:
+            problems.append(f"{path} {problem}")
+    if problems:
+        return Check("state_dirs", FAIL, "; ".join(problems) + ": users could change ds01's state or its log",
+                     "chown root:root DIR && chmod 0755 DIR", details)
+    missing = [d["path"] for d in details.values() if d.get("exists") is False]
+    if missing:
+        return Check("state_dirs", WARN, f"{', '.join(missing)} not there yet (made on first use)",
+                     "install -d -m 0755 -o root DIR", details)
+    return Check("state_dirs", OK, "the state dir and the log dir are root's, writable by no one else",
+                 details=details)
+
+
+# ---------------------------------------------------------------- the policy
+
+def policy(host: Host) -> Check:
+    resolved = host.rt.settings.resolve("config")
+    details = {"path": resolved.value, "from": resolved.origin}
+    if host.policy_error:
+        return Check("policy", FAIL, f"{resolved.value}: {host.policy_error}", "fix it; resource-limits --check "
+                     "shows the same; every command runs on the built-in defaults meanwhile", details)
+    loaded = host.rt.policy
+    if loaded.path.startswith("<"):
+        return Check("policy", WARN, f"no {resolved.value}: the built-in defaults apply",
+                     "install -m 0644 etc/ds01/resource-limits.yaml /etc/ds01/", details)
+    return Check("policy", OK, f"{loaded.path} (from {resolved.origin}), {len(loaded.members)} group(s)",
+                 details=details)
+
+
+def group_members(host: Host) -> Check:
+    from .identity import lookup
+
+    missing = {group: [m for m in members if lookup(m) is None] for group, members in host.rt.policy.members.items()}
+    missing = {g: m for g, m in missing.items() if m}
+    if missing:
+        said = "; ".join(f"{g}: {', '.join(m)}" for g, m in missing.items())
+        return Check("group_members", WARN, f"no such account: {said}", "remove them from the group, or check "
+                     "NSS/LDAP", {"missing": missing})
+    return Check("group_members", OK, "every group member has an account")
+
+
+# ---------------------------------------------------------------- ds01's own services
+
+def broker(host: Host) -> Check:
+    import socket
+
+    path = host.rt.settings.get("socket")
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return Check("ds01d", FAIL, f"no ds01d socket at {path} ({exc.strerror}): users cannot reach Docker",
+                     "systemctl enable --now ds01d")
+    details = {"socket": path, "mode": f"{info.st_mode & 0o7777:04o}", "owner": info.st_uid}
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != 0:
+        return Check("ds01d", FAIL, f"{path} is not root's socket", "systemctl restart ds01d", details)
+    if info.st_mode & 0o777 != 0o666:
+        return Check("ds01d", WARN, f"{path} has mode {details['mode']}: some users cannot connect",
+                     "ds01d sets 0666 itself; restart it", details)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(path)
+    except OSError as exc:
+        return Check("ds01d", FAIL, f"ds01d does not answer on {path}: {exc.strerror}", "systemctl restart ds01d",
+                     details)
+    return Check("ds01d", OK, f"listening on {path} (mode {details['mode']})", details=details)
+
+
+def schedule(host: Host) -> Check:
+    """The lifecycle jobs: /etc/cron.d/ds01, or ds01's systemd timers, as shipped."""
+    shipped_cron = os.path.join(SHIPPED, "cron.d", "ds01")
+    cron = host.path("etc", "cron.d", "ds01")
+    timers = sorted(glob.glob(host.path("etc", "systemd", "system", "ds01-*.timer")))
+    if os.path.exists(cron):
+        same = _same(cron, shipped_cron)
+        if same:
+            return Check("schedule", OK, f"{cron}, as shipped", details={"cron": cron})
+        return Check("schedule", WARN, f"{cron} differs from the shipped {shipped_cron}",
+                     f"diff {shipped_cron} {cron}; make install puts the shipped one", {"cron": cron})
+    if timers:
+        changed = [t for t in timers if not _same(t, os.path.join(SHIPPED, "systemd", os.path.basename(t)))]
+        if changed:
+            return Check("schedule", WARN, f"differ from the shipped timers: {', '.join(changed)}",
+                         "make install puts the shipped ones", {"timers": timers})
+        return Check("schedule", OK, f"{len(timers)} systemd timer(s), as shipped", details={"timers": timers})
+    return Check("schedule", WARN, "the lifecycle jobs are not scheduled: no idle stop, no hold timers",
+                 f"install -m 0644 {shipped_cron} /etc/cron.d/ds01")
+
+
+def _same(path: str, shipped: str) -> bool:
+    try:
+        with open(path, "rb") as one, open(shipped, "rb") as other:
+            return one.read() == other.read()
+    except OSError:
+        return False
+
+
+def exporter(host: Host) -> Check:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(host.exporter, timeout=2) as answer:  # noqa: S310 - an admin's own URL
+            body = answer.read(1 << 20).decode("utf-8", "replace")
+    except Exception as exc:  # noqa: BLE001 - anything but an answer is the WARN
+        return Check("exporter", WARN, f"the exporter does not answer at {host.exporter}: "
+                     f"{getattr(exc, 'reason', exc)}", "systemctl enable --now ds01-exporter", {"url": host.exporter})
+    if "ds01_" not in body:
+        return Check("exporter", WARN, f"{host.exporter} answers, but with no ds01_ metrics",
+                     details={"url": host.exporter})
+    return Check("exporter", OK, f"answering at {host.exporter}", details={"url": host.exporter})
+
+
+CHECKS: list[tuple[str, Callable[[Host], Check]]] = [
+    ("docker_engine", engine), ("nvidia_toolkit", nvidia_toolkit), ("cgroup_driver", cgroup_driver),
+    ("docker_socket", docker_socket), ("docker_disk", docker_disk), ("nvml", nvml), ("device_nodes", device_nodes),
+    ("nosuid", nosuid), ("state_dirs", state_dirs), ("policy", policy), ("group_members", group_members),
+    ("ds01d", broker), ("schedule", schedule), ("exporter", exporter),
+]
+

@@ -1,0 +1,238 @@
+"""ds01-doctor: each check says OK on a host set up right, and each one's failure, built here for real, is a
+WARN or FAIL with a hint (issue 20, item 3)."""
+
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from ds01 import doctor
+from tests.support import sandbox
+
+ROOT = sandbox.pwd.getpwnam("root")
+CLOSED = "http://127.0.0.1:9/metrics"  # the discard port: nothing answers there
+SHIPPED_CRON = os.path.join(doctor.SHIPPED, "cron.d", "ds01")
+
+
+@pytest.fixture
+def host_root(user_tmp):
+    """A host's files as the doctor reads them (--root): etc/cron.d/ds01 as shipped, no /dev/nvidia*."""
+    root = user_tmp / "root"
+    (root / "etc" / "cron.d").mkdir(parents=True)
+    (root / "dev").mkdir()
+    shutil.copy(SHIPPED_CRON, root / "etc" / "cron.d" / "ds01")
+    return root
+
+
+def diagnose(sh, *args, extra_env=None, user=ROOT, root=None, exporter=CLOSED):
+    """(exit code, {check: record}) of one run as root (in-process, as an admin runs it)."""
+    argv = ["ds01-doctor", "--json", "--exporter", exporter, *(["--root", str(root)] if root else []), *args]
+    result = sh.run(user, *argv, extra_env={"DS01_SOCKET": sh.broker().socket, **(extra_env or {})})
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return result.returncode, {r["check"]: r for r in records}
+
+
+def test_every_check_answers_and_the_test_host_passes_what_it_should(sh, host_root):
+    code, found = diagnose(sh, root=host_root)
+    assert list(found) == [name for name, _ in doctor.CHECKS]
+    assert all(set(r) == {"check", "status", "message", "hint", "details"} for r in found.values())
+    ok = ["docker_engine", "nvidia_toolkit", "cgroup_driver", "docker_socket", "device_nodes", "state_dirs",
+          "policy", "group_members", "ds01d", "schedule"]
+    assert {name: found[name]["status"] for name in ok} == dict.fromkeys(ok, "OK"), found
+    assert found["nvidia_toolkit"]["details"]["hook"].endswith("/bin/nvidia-container-runtime-hook")
+    # the test policy gives bob's group sudo, and his home is on a filesystem without nosuid
+    assert found["nosuid"]["status"] == "WARN" and "group researcher (sudo: true) is root-equivalent" in \
+        found["nosuid"]["message"]
+    assert found["exporter"]["status"] == "WARN" and found["exporter"]["hint"]
+    assert code == 0  # warnings only
+    strict, _ = diagnose(sh, "--strict", root=host_root)
+    assert strict == 1
+
+
+def test_an_engine_that_does_not_answer_fails_and_the_other_checks_still_run(sh, host_root):
+    code, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert code == 1 and found["docker_engine"]["status"] == "FAIL" and found["docker_engine"]["hint"]
+    assert found["cgroup_driver"]["status"] == "WARN" and found["docker_disk"]["status"] == "WARN"
+    assert found["policy"]["status"] == "OK"
+
+
+SERVER = """
+import os, socket, sys
+path = sys.argv[1]
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+os.chmod(path, int(sys.argv[2], 8))
+os.chown(path, 0, int(sys.argv[3]))
+server.listen(8)
+print("listening", flush=True)
+while True:
+    server.accept()[0].close()
+"""
+
+
+@pytest.fixture
+def fake_engine(user_tmp):
+    """A socket whose server is a plain process (PATH without NVIDIA's hook): who answers, with what modes."""
+    started = []
+
+    def start(mode="0660", gid=0):
+        path = str(user_tmp / f"engine-{len(started)}.sock")
+        process = subprocess.Popen([sys.executable, "-c", SERVER, path, mode, str(gid)], stdout=subprocess.PIPE,
+                                   text=True, env={"PATH": "/usr/bin:/bin"})
+        started.append(process)
+        assert process.stdout.readline() == "listening\n"
+        return f"unix://{path}"
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_an_engine_without_nvidias_hook_on_its_path_gives_no_gpus(sh, host_root, fake_engine):
+    _, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": fake_engine()})
+    assert found["nvidia_toolkit"]["status"] == "WARN" and "not on the engine's PATH" in found["nvidia_toolkit"][
+        "message"] and "nvidia-container-toolkit" in found["nvidia_toolkit"]["hint"]
+
+
+def test_a_docker_socket_others_can_reach_fails(sh, users, host_root, fake_engine):
+    alice = users["alice"]
+    _, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": fake_engine("0666")})
+    assert found["docker_socket"]["status"] == "FAIL" and "open to everyone" in found["docker_socket"]["message"]
+    _, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": fake_engine("0660", alice.pw_gid)})
+    assert found["docker_socket"]["status"] == "FAIL" and alice.pw_name in found["docker_socket"]["details"]["members"]
+
+
+def policy_with(user_tmp, policy_file, extra):
+    path = user_tmp / "policy.yaml"
+    path.write_text(policy_file.read_text() + textwrap.dedent(extra))
+    os.chmod(path, 0o644)
+    return str(path)
+
+
+def test_a_cgroup_driver_the_engine_does_not_use_and_a_full_disk_are_warned(sh, user_tmp, policy_file, host_root):
+    config = policy_with(user_tmp, policy_file, "enforcement: {cgroup_driver: systemd}\n"
+                                                "doctor: {min_free_percent: 100}\n")
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": config})
+    assert found["cgroup_driver"]["status"] == "WARN" and "cgroup_driver: cgroupfs" in found["cgroup_driver"]["hint"]
+    assert found["docker_disk"]["status"] in ("WARN", "FAIL") and found["docker_disk"]["details"]["free_percent"] < 100
+
+
+def test_gpus_without_persistence_or_with_a_pending_mig_change_are_warned(sh, user_tmp, host_root):
+    example = open(os.path.join(doctor.SHIPPED, "ds01", "gpus.sim.yaml")).read()
+    path = user_tmp / "gpus.yaml"
+    path.write_text(example.replace("    mig_mode: false\n", "    mig_mode: false\n    persistence_mode: false\n", 1))
+    os.chmod(path, 0o644)
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_GPU_INVENTORY": str(path)})
+    assert found["nvml"]["status"] == "WARN" and found["nvml"]["details"]["persistence_off"] == [0]
+    path.write_text(example.replace("    mig_mode: false\n", "    mig_mode: false\n    mig_mode_pending: true\n", 1))
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_GPU_INVENTORY": str(path)})
+    assert found["nvml"]["status"] == "WARN" and "MIG mode change is pending" in found["nvml"]["message"]
+    path.write_text(example)
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_GPU_INVENTORY": str(path)})
+    assert found["nvml"]["status"] == "OK" and "4 GPU(s), driver 550.54.15" in found["nvml"]["message"]
+
+
+def test_nvidia_device_nodes_everyone_may_write_are_warned(sh, host_root):
+    node = host_root / "dev" / "nvidia0"
+    os.mknod(node, 0o020666, os.makedev(1, 3))  # a character device, as the driver makes them
+    os.chmod(node, 0o666)
+    _, found = diagnose(sh, root=host_root)
+    assert found["device_nodes"]["status"] == "WARN" and found["device_nodes"]["details"]["open_to_all"] == [
+        "nvidia0 (0666)"] and "NVreg_DeviceFileMode" in found["device_nodes"]["hint"]
+    os.chmod(node, 0o660)
+    _, found = diagnose(sh, root=host_root)
+    assert found["device_nodes"]["status"] == "OK"
+
+
+def test_only_the_mounts_of_a_sudo_group_that_are_not_nosuid_are_named(sh, users, user_tmp, policy_file, host_root,
+                                                                         data_root):
+    """bob's group has sudo: of its mount roots, the nosuid one is safe, the other (and his home) are named."""
+    safe = user_tmp / "nosuid"
+    safe.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,size=1m", "tmpfs", str(safe)], check=True)
+    try:
+        text = policy_file.read_text().replace(f"mount_roots: [{data_root}]", f"mount_roots: [{safe}, {data_root}]")
+        config = policy_with(user_tmp, policy_file, "")
+        open(config, "w").write(text)
+        _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": config})
+    finally:
+        subprocess.run(["umount", "-l", str(safe)], check=False)
+    assert found["nosuid"]["details"]["exposed"] == {"researcher": [str(data_root), users["bob"].pw_dir]}
+
+
+def test_a_state_dir_others_may_write_fails(sh, user_tmp, host_root):
+    state = user_tmp / "open-state"
+    state.mkdir()
+    os.chmod(state, 0o777)
+    code, found = diagnose(sh, root=host_root, extra_env={"DS01_STATE_DIR": str(state)})
+    assert code == 1 and found["state_dirs"]["status"] == "FAIL" and "writable by others" in found["state_dirs"][
+        "message"]
+
+
+def test_a_broken_policy_fails_and_unknown_members_are_warned(sh, user_tmp, policy_file, host_root):
+    broken = user_tmp / "broken.yaml"
+    broken.write_text("defaults: {max_cpus: lots}\n")
+    os.chmod(broken, 0o644)
+    code, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": str(broken)})
+    assert code == 1 and found["policy"]["status"] == "FAIL" and "max_cpus" in found["policy"]["message"]
+    assert found["docker_engine"]["status"] == "OK"  # the rest ran, on the defaults
+    text = policy_file.read_text().replace("members: [ds01t_bob]", "members: [ds01t_bob, nosuchuser9]")
+    config = policy_with(user_tmp, policy_file, "")
+    open(config, "w").write(text)
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": config})
+    assert found["group_members"]["status"] == "WARN" and found["group_members"]["details"]["missing"] == {
+        "researcher": ["nosuchuser9"]}
+
+
+def test_ds01d_not_listening_fails(sh, host_root):
+    code, found = diagnose(sh, root=host_root, extra_env={"DS01_SOCKET": "/nonexistent/ds01.sock"})
+    assert code == 1 and found["ds01d"]["status"] == "FAIL" and "systemctl enable --now ds01d" in found["ds01d"]["hint"]
+
+
+def test_a_missing_or_edited_schedule_is_warned(sh, host_root):
+    cron = host_root / "etc" / "cron.d" / "ds01"
+    cron.write_text(cron.read_text().replace("2-59/10", "2-59/60"))
+    _, found = diagnose(sh, root=host_root)
+    assert found["schedule"]["status"] == "WARN" and "differs from the shipped" in found["schedule"]["message"]
+    cron.unlink()
+    _, found = diagnose(sh, root=host_root)
+    assert found["schedule"]["status"] == "WARN" and "not scheduled" in found["schedule"]["message"]
+
+
+def test_an_exporter_that_answers_with_ds01_metrics_is_ok(sh, host_root):
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = b"# TYPE ds01_build_info gauge\nds01_build_info{version=\"x\"} 1\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Metrics)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _, found = diagnose(sh, root=host_root, exporter=f"http://127.0.0.1:{server.server_port}/metrics")
+    finally:
+        server.shutdown()
+    assert found["exporter"]["status"] == "OK"
+
+
+def test_only_admins_run_it_and_ds01_health_is_its_old_name(sh, users, host_root):
+    refused = sh.run(users["alice"], "ds01-doctor", "--json")
+    assert refused.returncode == 5 and "for admins" in refused.stderr
+    code, found = diagnose(sh, root=host_root, user=users["admin"])
+    assert found["docker_engine"]["status"] == "OK"
+    legacy = sh.run(ROOT, "ds01-health", "--json", "--exporter", CLOSED, "--root", str(host_root),
+                    extra_env={"DS01_SOCKET": sh.broker().socket})
+    assert [json.loads(line)["check"] for line in legacy.stdout.splitlines()] == list(found)
