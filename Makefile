@@ -6,7 +6,7 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && ec
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client \
-	openssh-server
+	openssh-server prometheus
 
 .PHONY: demo test test-fast lint deps system-deps generate check-generated bench clean
 
@@ -15,10 +15,11 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions,
-# git (project-init), ssh-keygen (user-setup) and sshd (the VS Code Remote-SSH test)
+# git (project-init), ssh-keygen (user-setup), sshd (the VS Code Remote-SSH test) and Prometheus with
+# promtool (the exporter's and the rules' tests)
 # (installed only when root and something is missing).
 system-deps:
-	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen prometheus promtool; do command -v $$t >/dev/null || missing=1; done; \
 	test -x /usr/sbin/sshd || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -44,6 +44,31 @@ def pair_median(runs, first, second, env, cleanup):
     return statistics.median(samples)
 
 
+def scrape_median(env, runs):
+    """Median seconds of one GET /metrics from ds01-exporter with --ttl 0 (every scrape a fresh snapshot)."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([os.path.join(BINDIR, "ds01-exporter"), "--listen", f"127.0.0.1:{port}", "--ttl", "0"],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stderr.readline()
+        samples = []
+        for _ in range(runs + 1):
+            start = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:  # noqa: S310
+                answer.read()
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples[1:])  # the first also imports what the snapshot needs
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main():
     args = arguments(__doc__)
     cli = docker_cli()
@@ -84,6 +109,7 @@ def main():
                  floor)
             line("bash: container-stop <TAB> via ds01d",
                  median_wall(as_user(entry, ["bash", "-c", TAB]), user_env, args.runs), floor)
+            line("ds01-exporter: one scrape, no cache (target 100 ms)", scrape_median(root_env, args.runs), floor)
 
             def remove(i, name):
                 client.api.remove_container(name.format(i=i, uid=uid), force=True)

@@ -59,6 +59,7 @@ _ds01_opts['ds01-idle-check']='-n --dry-run --all --json --table --config --help
 _ds01_opts['ds01-max-runtime']='-n --dry-run --all --json --table --config --help'
 _ds01_opts['ds01-release-stale']='-n --dry-run --json --table --config --help'
 _ds01_opts['ds01-generate-limits']='--output --dry-run --json --table --config --help'
+_ds01_opts['ds01-exporter']='--listen --ttl --config --help'
 _ds01_opts['ds01d']='--socket --config --help'
 _ds01_opts['ds01-notify']='--container --title --json --table --config --help'
 _ds01_valued['user-setup']=' --config '
@@ -119,6 +120,7 @@ _ds01_valued['ds01-idle-check']=' --config '
 _ds01_valued['ds01-max-runtime']=' --config '
 _ds01_valued['ds01-release-stale']=' --config '
 _ds01_valued['ds01-generate-limits']=' --output --config '
+_ds01_valued['ds01-exporter']=' --listen --ttl --config '
 _ds01_valued['ds01d']=' --socket --config '
 _ds01_valued['ds01-notify']=' --container --title --config '
 _ds01_okind['user-setup --config']='file'
@@ -220,6 +222,7 @@ _ds01_okind['ds01-idle-check --config']='file'
 _ds01_okind['ds01-max-runtime --config']='file'
 _ds01_okind['ds01-release-stale --config']='file'
 _ds01_okind['ds01-generate-limits --config']='file'
+_ds01_okind['ds01-exporter --config']='file'
 _ds01_okind['ds01d --config']='file'
 _ds01_okind['ds01-notify --config']='file'
 _ds01_args['user-setup']=''
@@ -280,6 +283,7 @@ _ds01_args['ds01-idle-check']=''
 _ds01_args['ds01-max-runtime']=''
 _ds01_args['ds01-release-stale']=''
 _ds01_args['ds01-generate-limits']=''
+_ds01_args['ds01-exporter']=''
 _ds01_args['ds01d']=''
 _ds01_args['ds01-notify']='users'
 _ds01_verbs['container']='deploy retire create recreate start run attach exit stop pause unpause remove list open cleanup'
@@ -334,7 +338,7 @@ _ds01_verbcmd['mlc start']='mlc-start'
 _ds01_verbcmd['mlc stop']='mlc-stop'
 _ds01_verbcmd['mlc remove']='mlc-remove'
 _ds01_verbcmd['mlc stats']='mlc-stats'
-_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-doctor ds01-health ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01'
+_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-doctor ds01-health ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-notify container image gpu project user check get mlc ds01'
 
 # The command a line runs after its dispatchers, and where its own words start.
 _ds01_resolve() {
@@ -402,4 +406,4 @@ _ds01_complete() {
     return 0
 }
 
-complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-doctor ds01-health ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01d ds01-notify container image gpu project user check get mlc ds01
+complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases ds01-protect ds01-doctor ds01-health ds01-events ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-notify container image gpu project user check get mlc ds01

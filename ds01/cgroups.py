@@ -259,3 +259,28 @@ def reload_systemd():
     if result.returncode != 0:
         raise Ds01Error(f"systemctl daemon-reload failed: {result.stderr.strip()}")
     return True
+
+
+def usage(slice_name, root=ROOT, base=None):
+    """What the user's containers use together now, from their parent cgroup: memory in bytes and CPU seconds
+    since the parent was made (None where the file is not there: no container started yet)."""
+    unified = is_unified(root)
+    memory = ("", "memory.current") if unified else ("memory", "memory.usage_in_bytes")
+    cpu = ("", "cpu.stat") if unified else ("cpuacct", "cpuacct.usage")
+    found: dict[str, float | None] = {"memory_bytes": None, "cpu_seconds": None}
+    try:
+        with open(os.path.join(parent_path(slice_name, memory[0], root, base), memory[1]), encoding="ascii") as h:
+            found["memory_bytes"] = int(h.read().strip())
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(parent_path(slice_name, cpu[0], root, base), cpu[1]), encoding="ascii") as h:
+            text = h.read()
+        if unified:
+            stat = dict(line.split() for line in text.splitlines() if len(line.split()) == 2)
+            found["cpu_seconds"] = int(stat["usage_usec"]) / 1e6
+        else:
+            found["cpu_seconds"] = int(text.strip()) / 1e9
+    except (OSError, ValueError, KeyError):
+        pass
+    return found

@@ -108,6 +108,8 @@ COMMANDS = (
             "Hold timers: free the GPUs of, then remove, long-stopped containers", "lifecycle", place="libexec"),
     Command("ds01-generate-limits", "ds01.cli.ds01_generate_limits",
             "Per-user totals as systemd slice drop-ins (systemd-driver hosts)", "admin", place="libexec"),
+    Command("ds01-exporter", "ds01.cli.ds01_exporter", "Prometheus metrics: GPUs, containers, users, queue (root, systemd)",
+            "admin", place="libexec"),
     Command("ds01d", "ds01.cli.ds01d", "The broker: every user's command reaches Docker through it (root, systemd)",
             "admin", place="libexec"),
     Command("ds01-notify", "ds01.cli.ds01_notify", "Tell a user something on their terminals and in their container",

@@ -86,7 +86,8 @@ def test_nvml_backend_reads_what_the_driver_reports(monkeypatch, tmp_path, names
     path = tmp_path / "gpus.yaml"
     path.write_text(EXAMPLE.read_text().replace(
         "    mig_mode: false\n", "    mig_mode: false\n    utilization: 37\n    memory_used: 2g\n"
-        "    processes: [{pid: 4242, used_memory: 1g}]\n    persistence_mode: true\n", 1))
+        "    processes: [{pid: 4242, used_memory: 1g}]\n    persistence_mode: true\n"
+        "    temperature: 61\n    power_watts: 212.5\n", 1))
     expected = simulated.load(str(path))
     FakeDriver(expected, names_carry_profile).install(monkeypatch)
     got = nvml.load()
@@ -95,6 +96,7 @@ def test_nvml_backend_reads_what_the_driver_reports(monkeypatch, tmp_path, names
     assert [(s.id, s.uuid, s.weight) for s in got.slots()] == [(s.id, s.uuid, s.weight) for s in expected.slots()]
     assert got.gpus[0].processes[0].pid == 4242 and got.gpus[0].utilization == 37
     assert [g.persistence for g in got.gpus[:2]] == [True, None]  # None: the driver does not say
+    assert (got.gpus[0].temperature, got.gpus[0].power_watts, got.gpus[2].temperature) == (61, 212.5, None)
 
 
 def test_nvml_weights_come_from_the_driver_not_a_constant(monkeypatch, tmp_path):

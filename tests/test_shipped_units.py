@@ -30,11 +30,12 @@ def test_ds01d_shares_the_hosts_mount_namespace_so_dockerd_sees_its_bind_points(
     assert options["ExecStart"].endswith("/ds01d")
 
 
-def test_the_shipped_ds01d_unit_verifies():
+@pytest.mark.parametrize("unit", ["ds01d.service", "ds01-exporter.service"])
+def test_the_shipped_units_verify(unit):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(ETC / "ds01d.service")],
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(ETC / unit)],
                             capture_output=True, text=True)
     problems = [line for line in result.stderr.splitlines()
-                if "ds01d.service" in line and "Command /opt/ds01" not in line and "is not executable" not in line]
+                if unit in line and "Command /opt/ds01" not in line and "is not executable" not in line]
     assert problems == [], result.stderr

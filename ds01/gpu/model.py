@@ -44,6 +44,8 @@ class Gpu:
     mig_devices: list[MigDevice] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
     persistence: bool | None = None  # the driver's persistence mode; None where it does not say
+    temperature: int | None = None  # °C, where the driver reports it
+    power_watts: float | None = None  # the board's draw now, where the driver reports it
 
 
 @dataclass

@@ -105,6 +105,8 @@ def load() -> Inventory:
         mig_current, mig_pending = _optional(nv.nvmlDeviceGetMigMode, handle, default=(0, 0))
         mig_on = mig_current == nv.NVML_DEVICE_MIG_ENABLE
         persistence = _optional(nv.nvmlDeviceGetPersistenceMode, handle)
+        temperature = _optional(nv.nvmlDeviceGetTemperature, handle, nv.NVML_TEMPERATURE_GPU)
+        power = _optional(nv.nvmlDeviceGetPowerUsage, handle)  # milliwatts
         gpus.append(Gpu(
             index=index, uuid=_text(nv.nvmlDeviceGetUUID(handle)), name=_text(nv.nvmlDeviceGetName(handle)),
             memory_total=int(memory.total), memory_used=int(memory.used),
@@ -114,7 +116,9 @@ def load() -> Inventory:
             mig_slices=_total_slices(nv, handle) if mig_on else 7,
             mig_devices=_mig_devices(nv, handle) if mig_on else [],
             processes=[] if mig_on else _processes(nv, handle),
-            persistence=None if persistence is None else persistence == nv.NVML_FEATURE_ENABLED))
+            persistence=None if persistence is None else persistence == nv.NVML_FEATURE_ENABLED,
+            temperature=None if temperature is None else int(temperature),
+            power_watts=None if power is None else int(power) / 1000))
     driver = _optional(nv.nvmlSystemGetDriverVersion)
     cuda = _optional(nv.nvmlSystemGetCudaDriverVersion)  # 12040 for CUDA 12.4
     return Inventory(gpus=gpus, source="nvml", driver=None if driver is None else _text(driver),

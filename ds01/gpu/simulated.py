@@ -40,6 +40,8 @@ GPU = Section({
     "mig_mode": Bool(doc="MIG mode now"),
     "mig_mode_pending": Bool(doc="MIG mode after the next GPU reset"),
     "persistence_mode": Bool(doc="the driver's persistence mode (unknown when absent)"),
+    "temperature": Number(nullable=True, integer=True, doc="°C (unknown when absent)"),
+    "power_watts": Number(nullable=True, doc="the board's power draw (unknown when absent)"),
     "mig_slices": Number(integer=True, minimum=1, doc="slices of the whole GPU (7 on A100/H100)"),
     "mig_devices": ListOf(MIG),
     "processes": ListOf(PROCESS),
@@ -119,7 +121,8 @@ def parse(text: str, path: str = "<string>") -> Inventory:
             compute_capability=None if capability is None else str(capability), mig_current=mig_mode,
             mig_pending=item.get("mig_mode_pending", mig_mode), mig_slices=total_slices,
             mig_devices=sorted(migs, key=lambda m: m.index), processes=_processes(item.get("processes")),
-            persistence=item.get("persistence_mode")))
+            persistence=item.get("persistence_mode"), temperature=item.get("temperature"),
+            power_watts=item.get("power_watts")))
     gpus.sort(key=lambda g: g.index)
     driver, cuda = data.get("driver"), data.get("cuda_version")
     return Inventory(gpus=gpus, source=path, driver=None if driver is None else str(driver),

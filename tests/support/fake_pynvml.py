@@ -79,6 +79,16 @@ class FakeDriver:
             raise self._error(pynvml.NVML_ERROR_NOT_SUPPORTED)
         return pynvml.NVML_FEATURE_ENABLED if handle[1].persistence else pynvml.NVML_FEATURE_DISABLED
 
+    def nvmlDeviceGetTemperature(self, handle, sensor):
+        if handle[1].temperature is None or sensor != pynvml.NVML_TEMPERATURE_GPU:
+            raise self._error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return handle[1].temperature
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        if handle[1].power_watts is None:
+            raise self._error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return int(handle[1].power_watts * 1000)
+
     def nvmlDeviceGetMigMode(self, handle):
         gpu = handle[1]
         return int(gpu.mig_current), int(gpu.mig_pending)
