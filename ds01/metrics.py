@@ -166,11 +166,10 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     gauge("ds01_user_group_info", "the policy group that places the user (1 per user)", ["user", "group"],
           [([u, rt.limits(u).group], 1.0) for u in users])
 
-    managed = {e["Id"] for e in entries if record(e)["managed"]} if entries else set()
+    managed = {r["id"] for r in records if r["managed"]}  # an unlisted container (no owner) is never ds01's
     unmanaged = []
     for holding in snap.holdings:  # any container, listed or not: one of another tool's is the point
-        if holding.slots and holding.status == "running" and not any(m.startswith(holding.id) or
-                                                                     holding.id.startswith(m) for m in managed):
+        if holding.slots and holding.status == "running" and holding.id[:12] not in managed:
             unmanaged.append(([holding.container, holding.user or "", ",".join(holding.slots)], 1.0))
     gauge("ds01_unmanaged_gpu_container", "a running container with GPUs that ds01 did not create",
           ["container", "user", "slots"], unmanaged)
