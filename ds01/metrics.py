@@ -161,6 +161,9 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     owned = Counter(r["user"] for r in records if r["user"])
     gauge("ds01_user_containers_count", "containers the user has, in any state", ["user"],
           [([u], float(owned.get(u, 0))) for u in users])
+    running = Counter(r["user"] for r in records if r["user"] and r["status"] == "running")
+    gauge("ds01_user_containers_running", "the user's running containers", ["user"],
+          [([u], float(running.get(u, 0))) for u in users])
     quotas = [([u], float(q)) for u in users if (q := rt.limits(u)["max_gpu_equivalents"]) is not None]
     gauge("ds01_user_gpu_quota", "the GPU-equivalents the user may hold (max_gpu_equivalents)", ["user"], quotas)
     gauge("ds01_user_group_info", "the policy group that places the user (1 per user)", ["user", "group"],

@@ -23,7 +23,8 @@ FAMILIES = [
     "ds01_gpu_allocated", "ds01_gpu_equivalents", "ds01_gpu_slot_info", "ds01_mig_slot_info",
     "ds01_gpu_memory_used_bytes", "ds01_gpu_memory_total_bytes", "ds01_gpu_temperature_celsius",
     "ds01_gpu_power_watts", "ds01_containers_total", "ds01_user_gpus_allocated", "ds01_user_gpu_equivalents",
-    "ds01_user_containers_count", "ds01_user_gpu_quota", "ds01_user_group_info", "ds01_unmanaged_gpu_container",
+    "ds01_user_containers_count", "ds01_user_containers_running", "ds01_user_gpu_quota", "ds01_user_group_info",
+    "ds01_unmanaged_gpu_container",
     "ds01_unmanaged_gpu_count", "ds01_container_idle", "ds01_container_idle_seconds", "ds01_queue_length",
     "ds01_queue_oldest_wait_seconds", "ds01_allocator_refusals_total", "ds01_lifecycle_events_total",
     "ds01_events_24h_total", "ds01_user_memory_bytes", "ds01_user_memory_limit_bytes", "ds01_user_cpu_seconds_total",
@@ -182,3 +183,42 @@ def test_the_shipped_config_and_rules_pass_promtool_and_the_idle_alert_fires(sce
     assert alert["labels"]["container"] == made["container"]
     others = get(f"{base}/api/v1/alerts")["data"]["alerts"]
     assert "DS01BrokerDown" not in {a["labels"]["alertname"] for a in others}
+
+
+GRAFANA = os.path.join(os.path.dirname(ETC), "grafana")
+ALL = {"$__rate_interval": "1m", "$__range_s": "3600", "$__range": "1h", "$user": ".*", "$gpu": ".*"}
+
+
+def test_every_grafana_panel_evaluates_against_prometheus_and_shows_the_scenario(scenario, prometheus):
+    """Iterate the dashboards as Grafana's provisioning loads them: every variable's values and every panel's
+    expression (Grafana's variables substituted as "All" would) come back from this Prometheus with data."""
+    import yaml
+
+    base, query, _, _ = prometheus
+    [source] = yaml.safe_load(open(os.path.join(GRAFANA, "provisioning", "datasources", "ds01.yml")))["datasources"]
+    boards = [json.load(open(os.path.join(GRAFANA, "dashboards", name)))
+              for name in sorted(os.listdir(os.path.join(GRAFANA, "dashboards")))]
+    assert {b["uid"] for b in boards} == {"ds01-overview", "ds01-user", "ds01-gpu", "ds01-usage"}
+    expressions = {}
+    for board in boards:
+        for variable in board["templating"]["list"]:
+            metric, label = variable["query"]["query"].removeprefix("label_values(").rstrip(")").split(", ")
+            values = get(f"{base}/api/v1/label/{label}/values?{urllib.parse.urlencode({'match[]': metric})}")
+            assert values["data"], (board["uid"], variable["name"])
+        for panel in board["panels"]:
+            assert panel["datasource"]["uid"] == source["uid"]
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for name, value in ALL.items():
+                    expr = expr.replace(name, value)
+                assert "$" not in expr, expr
+                expressions[f"{board['uid']}: {panel['title']}"] = expr
+    assert len(expressions) > 30
+
+    def empty():
+        return [where for where, expr in expressions.items() if not query(expr)]  # query asserts no error
+
+    deadline = time.monotonic() + 60
+    while (missing := empty()) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the recording rules and rate() need a few evaluations: the wait is on Prometheus
+    assert missing == []

@@ -1,9 +1,9 @@
 """Build time: writes every file derived from the registry and the schemas; `--check` reports drift instead.
 
 `python -m ds01.generate` (make generate). bin/ (`bins.py`), man pages (`manpages.py`), bash and
-zsh completion scripts (`completion_scripts.py`) and docs/config.md (`config_doc.py`), the
-policy's key tables rendered by both docs/config.md and ds01-resource-limits(5) coming from one
-place (`schema_rows.py`). Nothing here runs when a user runs a command.
+zsh completion scripts (`completion_scripts.py`), docs/config.md (`config_doc.py`) and the Grafana
+dashboards (`grafana.py`); the policy's key tables rendered by both docs/config.md and
+ds01-resource-limits(5) come from one place (`schema_rows.py`). Nothing here runs when a user runs a command.
 """
 
 import argparse
@@ -18,6 +18,7 @@ def expected_files():
     from ..registry import DISPATCHERS, verbs
     from .completion_scripts import expected_completions
     from .config_doc import config_reference
+    from .grafana import expected_dashboards
     from .manpages import expected_pages
 
     files = {os.path.join("docs", "config.md"): config_reference()}
@@ -30,11 +31,13 @@ def expected_files():
 
     files.update(expected_pages())
     files.update(expected_completions())
+    files.update(expected_dashboards())
     return files
 
 
 def generated_dirs():
-    return ("bin", "libexec/ds01", "man/man1", "man/man5", "man/man7", "completions")
+    return ("bin", "libexec/ds01", "man/man1", "man/man5", "man/man7", "completions",
+            "etc/grafana/dashboards")
 
 
 def _is_generated(root, rel):
