@@ -511,7 +511,7 @@ def create_container(rt, request, interface="atomic", dry_run=False):
         if allocator is None:
             cid = engine.create(made_plan, warn=rt.warn)
         elif request.claim:
-            cid = allocator.consume_claim(user.login, _claim_key(request.claim), make)
+            cid = allocator.consume_claim(user.login, _claim_key(request.claim), make, label=container)
         else:
             cid = allocator.allocate(user.login, gpu_request, make, wait=request.wait, progress=rt.progress,
                                      label=container)

@@ -100,6 +100,8 @@ COMMANDS = (
             "admin", legacy=("ds01-health",)),
     Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
             "admin"),
+    Command("ds01-report", "ds01.cli.ds01_report", "(admins) GPU-hours and container-hours per user or group",
+            "admin", legacy=("ds01-monthly-report",)),
     Command("ds01-idle-check", "ds01.cli.ds01_idle_check", "Warn about, then stop, idle GPU containers",
             "lifecycle", place="libexec"),
     Command("ds01-max-runtime", "ds01.cli.ds01_max_runtime", "Stop containers past their maximum runtime or pause time",

@@ -87,8 +87,10 @@ class Allocator:
         except AllocationError as exc:
             self.log_reject(login, exc, request, label)
             raise
+        claim = _claim_of(result)
         self.rt.log_event("gpu.allocate", login, slots=[s.id for s in slots], uuids=[s.uuid for s in slots],
-                          gpu_eq=round(sum(s.weight for s in slots), 4), container=label, claim=_claim_of(result))
+                          gpu_eq=round(sum(s.weight for s in slots), 4), container=None if claim else label,
+                          claim=claim, **({"expires_at": result.get("expires_at")} if claim else {}))
         return result
 
     def log_reject(self, login: str, exc: NoCapacity, request: Request | None = None, label: str | None = None) -> None:
@@ -164,8 +166,12 @@ class Allocator:
         self.state.save_claims(claims)
         return self.claim_record(cid, claims[cid])
 
-    def consume_claim(self, login: str, cid: str, then: Callable[[list[Slot]], Any]) -> Any:
-        """Under the lock: check the claim is the caller's and still good, `then(slots)`, drop the claim."""
+    def consume_claim(self, login: str, cid: str, then: Callable[[list[Slot]], Any], label: str | None = None) -> Any:
+        """Under the lock: check the claim is the caller's and still good, `then(slots)`, drop the claim.
+
+        Logged as a gpu.allocate naming both the claim and the container (`label`): the slots pass from one to
+        the other, and ds01-report's hours follow them.
+        """
         from ..errors import NotFound, PermissionDenied
 
         with self.state.lock():
@@ -184,7 +190,9 @@ class Allocator:
             result = then([snap.by_id[s] for s in claim["slots"]])
             claims.pop(cid, None)
             self.state.save_claims(claims)
-            return result
+        self.rt.log_event("gpu.allocate", login, slots=claim["slots"], uuids=claim["uuids"],
+                          gpu_eq=round(claim["gpu_eq"], 4), container=label, claim=cid)
+        return result
 
     def release_claim(self, cid: str, login: str, admin: bool = False) -> dict[str, Any]:
         from ..errors import NotFound, PermissionDenied
