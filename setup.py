@@ -30,6 +30,7 @@ setup(
         "portalocker>=2.8,<3",  # 3.x reads its version through importlib.metadata: +30 ms per command
         "packaging>=23",
         "prometheus-client>=0.17",  # ds01-exporter: the exposition format and its HTTP server
+        "rich>=13",  # dashboard and the --watch views: drawing in place on the alternate screen
     ],
     # ruff and mypy are the lint gate `make test` runs; pinned so a new release cannot turn CI red.
     extras_require={"test": ["pytest>=8", "pexpect>=4.9",

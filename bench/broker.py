@@ -44,6 +44,40 @@ def pair_median(runs, first, second, env, cleanup):
     return statistics.median(samples)
 
 
+def pty_median(argv, env, runs):
+    """Median seconds of argv with its stdout on a pseudo-terminal 120 columns wide (a drawn view)."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+    import threading
+
+    samples = []
+    for _ in range(runs):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        drained = threading.Thread(target=_drain, args=(master,), daemon=True)
+        drained.start()
+        start = time.perf_counter()
+        result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+        samples.append(time.perf_counter() - start)
+        os.close(slave)
+        drained.join(timeout=5)
+        os.close(master)
+        if result.returncode != 0:
+            sys.exit(f"bench: {' '.join(argv)} failed: {result.stderr.decode()}")
+    return statistics.median(samples)
+
+
+def _drain(fd):
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
+
+
 def scrape_median(env, runs):
     """Median seconds of one GET /metrics from ds01-exporter with --ttl 0 (every scrape a fresh snapshot)."""
     import socket
@@ -105,6 +139,22 @@ def main():
                 command = [os.path.join(BINDIR, argv[0]), *argv[1:]]
                 line(f"{' '.join(argv)} via ds01d", median_wall(as_user(entry, command), user_env, args.runs), floor)
                 line(f"{' '.join(argv)} in-process", median_wall(command, root_env, args.runs), floor)
+            stats_floor = median_wall([cli, "stats", "--no-stream", "--format", "{{json .}}"], root_env,
+                                      max(3, args.runs // 3))
+            line("docker stats --no-stream (root)", stats_floor)
+            stats_command = as_user(entry, [os.path.join(BINDIR, "container-stats"), "--json"])
+            line("container-stats --json via ds01d", median_wall(stats_command, user_env, max(3, args.runs // 3)),
+                 stats_floor)
+            status = median_wall(as_user(entry, [os.path.join(BINDIR, "gpu-status"), "--json"]), user_env, args.runs)
+            line("gpu-status --json via ds01d", status)
+            line("dashboard --json via ds01d",
+                 median_wall(as_user(entry, [os.path.join(BINDIR, "dashboard"), "--json"]), user_env, args.runs),
+                 status)
+            drawn_status = pty_median(as_user(entry, [os.path.join(BINDIR, "gpu-status")]), user_env, args.runs)
+            line("gpu-status on a terminal via ds01d", drawn_status)
+            line("dashboard --once on a terminal", pty_median(as_user(entry, [os.path.join(BINDIR, "dashboard"),
+                                                                             "--once"]), user_env, args.runs),
+                 drawn_status)
             line("setpriv true (the runner's own cost)", median_wall(as_user(entry, ["true"]), user_env, args.runs),
                  floor)
             line("bash: container-stop <TAB> via ds01d",

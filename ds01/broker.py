@@ -64,7 +64,10 @@ def warm_up():
     for name in ("difflib",  # click's suggestion for an unknown option: `-a` is tried as a long one first
                  "ds01.cli.dispatch", "ds01.completion_values", "ds01.containers", "ds01.engine", "ds01.create",
                  "ds01.gpu.allocator", "ds01.policy", "ds01.runtime", "ds01.sessions", "ds01.events", "ds01.entry",
-                 "ds01.output", "ds01.visible", "ds01.identity", "ds01.dockerapi", "syslog", "traceback"):
+                 "ds01.output", "ds01.visible", "ds01.identity", "ds01.dockerapi", "syslog", "traceback",
+                 # the live views' drawing (rich: 25 ms cold), as the SDK is here for the commands that change Docker
+                 "ds01.dashboard", "ds01.live", "ds01.container_stats", "rich.console", "rich.table", "rich.text",
+                 "rich.live"):
         importlib.import_module(name)
     from . import privilege
 

@@ -118,6 +118,32 @@ def read(path, skipped=None):
                 skipped.append(line)
 
 
+def tail(path, count, accept=None, window=256 * 1024, step=32 * 1024):
+    """The last `count` events of the log that `accept` takes, oldest first, reading backwards from the end in
+    `step` blocks, never more than `window` bytes (a live view needs the latest, never the whole file)."""
+    from .privilege import root_files
+
+    if not count:
+        return []
+    try:
+        with root_files(), open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            start, data, found = end, b"", []
+            while start > 0 and end - start < window:
+                start = max(0, start - step)
+                handle.seek(start)
+                data = handle.read(end - start)
+                lines = data.decode("utf-8", "replace").splitlines()
+                if start > 0:
+                    lines = lines[1:]  # the first line is cut
+                found = [e for e in map(_parse, lines) if e is not None and (accept is None or accept(e))]
+                if len(found) >= count:
+                    break
+    except OSError:
+        return []
+    return found[-count:]
+
+
 def _parse(line):
     """The event on `line`, or None unless it has an event's shape (the keys envelope() writes, typed)."""
     try:

@@ -180,9 +180,9 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
           [([], float(len(unmanaged)))])
 
     slots_of = {h.container: ",".join(h.slots) for h in snap.holdings if h.holds}
-    idle_rows, seconds_rows = _idle(rt, records, now, slots_of)
+    idle, seconds_rows = idle_rows(rt, records, now, slots_of)
     gauge("ds01_container_idle", "1 when the idle check last found the container idle (slots: those it holds)",
-          ["container", "user", "slots"], idle_rows)
+          ["container", "user", "slots"], idle)
     gauge("ds01_container_idle_seconds", "seconds since the idle check last saw the container at work",
           ["container", "user", "slots"], seconds_rows)
 
@@ -232,9 +232,10 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     return out
 
 
-def _idle(rt: Any, records: list[dict[str, Any]], now: float,
-          slots_of: dict[str, str]) -> tuple[list[Any], list[Any]]:
-    """From the idle check's memory (`<state>/jobs/ds01-idle-check.json`): its latest view of each running one."""
+def idle_rows(rt: Any, records: list[dict[str, Any]], now: float,
+              slots_of: dict[str, str]) -> tuple[list[Any], list[Any]]:
+    """([container, user, slots], idle 0/1) and (…, idle seconds) of each running container: the idle check's
+    latest view, from its memory (`<state>/jobs/ds01-idle-check.json`)."""
     from .privilege import root_files
 
     path = os.path.join(rt.settings.get("state_dir"), "jobs", "ds01-idle-check.json")

@@ -99,6 +99,12 @@ class Runtime:
 
         return Finder(self.api, self.caller, self.admin)
 
+    def refresh(self):
+        """Forget what changes while a live view runs (the GPUs' readings, the container list)."""
+        self.__dict__.pop("inventory", None)
+        if "finder" in self.__dict__:
+            self.finder.refresh()
+
     def warn(self, message):
         """A warning for people, always (the command goes on)."""
         from .output import warn

@@ -126,7 +126,7 @@ def test_dispatchers_list_their_verbs_and_refuse_unknown_ones(offline_sh, users)
     assert listing.returncode == 0
     verbs = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
     assert verbs == ["deploy", "retire", "create", "recreate", "start", "run", "attach", "exit", "stop", "pause",
-                     "unpause", "remove", "list"]  # legacy names hidden
+                     "unpause", "remove", "list", "stats"]  # legacy names hidden
     assert offline_sh.run(alice, "container", "--help").stdout == listing.stdout
     assert "image" in offline_sh.run(alice, "ds01").stdout
     unknown = offline_sh.run(alice, "container", "bogus")

@@ -79,7 +79,7 @@ def test_options_frameworks_versions_profiles_and_verbs(sh, users, shell):
     assert complete(sh, alice, shell, "container-stop", "--ti") == ["--timeout"]
     assert complete(sh, alice, shell, "container", "") == [
         "attach", "cleanup", "create", "deploy", "exit", "list", "open", "pause", "recreate", "remove", "retire", "run",
-        "start", "stop", "unpause"]
+        "start", "stats", "stop", "unpause"]
     assert complete(sh, alice, shell, "project", "") == ["init", "launch"]
     assert "mlc" in complete(sh, alice, shell, "ds01", "")
     inventory = {"DS01_GPU_INVENTORY": str(REPO / "etc" / "ds01" / "gpus.sim.yaml")}

@@ -12,23 +12,60 @@ COLUMNS = [("slot", "SLOT"), ("type", "TYPE"), ("profile", "PROFILE"), ("gpu_eq"
 Examples:
   gpu-status                          the table, slots grouped under their GPU
   gpu-status --json | jq 'select(.state == "free") | .slot'
+  gpu-status --watch                  redrawn every 2 s (q or Ctrl-C quits)
 States: free, held (a container's device request names it), claimed (gpu-allocate),
 reserved (for another user, now), busy-host (processes outside any container).
 See also: gpu-user-status, gpu-inventory, gpu-allocate""")
+@click.option("--watch", type=click.FloatRange(min=0.2), is_flag=False, flag_value=2.0, default=None,
+              metavar="[SECONDS]", help="Redraw every SECONDS (default 2) until q or Ctrl-C (a record set per "
+              "refresh when piped).")
 @output_options
 @config_option
-def cli(json_flag, table_flag, config):
+def cli(watch, json_flag, table_flag, config):
     """One record per GPU slot: slot, uuid, gpu, type, profile, memory, utilisation, state, containers, users."""
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
-    allocator = Allocator(Runtime(config))
-    snap = allocator.snapshot()
+    rt = Runtime(config)
+    if watch is not None:
+        return _watch(rt, watch, json_flag, table_flag)
+    snap = Allocator(rt).snapshot()
     out = new_output(json_flag, table_flag, COLUMNS)
     out.renderer = lambda rows: _grouped(rows, snap.inventory)
-    for rec in slot_records(snap):
+    for rec in snap.slot_records():
         out.emit(rec)
     out.close(empty="no GPUs on this host")
+
+
+def _watch(rt, interval, json_flag, table_flag):
+    """The live view dashboard uses (ds01/live.py) on a terminal; piped, every refresh's records."""
+    import time
+
+    from ..gpu.allocator import Allocator
+    from ..visible import visible_record
+
+    out = new_output(json_flag, table_flag, COLUMNS)
+    if out.table:
+        from rich.text import Text
+
+        from .. import live
+
+        def frame(width):
+            rt.refresh()
+            snap = Allocator(rt).snapshot()
+            text = _grouped([visible_record(r) for r in snap.slot_records()], snap.inventory)
+            return Text("\n".join(line[:width] for line in text.splitlines()))
+
+        return live.watch(frame, interval)
+    try:
+        while True:
+            started = time.monotonic()
+            rt.refresh()
+            for rec in Allocator(rt).snapshot().slot_records():
+                out.emit(rec)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _grouped(rows, inventory):
@@ -59,25 +96,3 @@ def _grouped(rows, inventory):
 
 def main():
     run(cli)
-
-
-def slot_records(snap):
-    """One record per slot, as gpu-status prints them."""
-    records = []
-    for slot in snap.slots:
-        holders = snap.holders(slot.id)
-        claims = snap.claimants(slot.id)
-        reservation = snap.reserved_for(slot.id)
-        state = snap.state(slot.id)
-        users = [h.user for h in holders] + [c.get("user") for _, c in claims]
-        records.append({
-            "slot": slot.id, "uuid": slot.uuid, "gpu": slot.gpu, "type": slot.type, "profile": slot.profile,
-            "gpu_eq": round(slot.weight, 4), "memory_used": slot.memory_used, "memory_total": slot.memory_total,
-            "utilization": slot.utilization, "state": state,
-            "containers": [h.container for h in holders], "users": list(dict.fromkeys(u for u in users if u)),
-            "claims": [cid for cid, _ in claims],
-            "reserved_for": reservation.user if reservation else None,
-            "reservation_reason": reservation.reason if reservation else None,
-            "host_pids": snap.busy.get(slot.id, []),
-        })
-    return records

@@ -150,6 +150,28 @@ class Snapshot:
         held = [s for s in dict.fromkeys(held) if s in self.by_id]
         return sum(self.by_id[s].weight for s in held), held
 
+
+    def slot_records(self) -> list[dict[str, Any]]:
+        """One record per slot, as gpu-status prints them (docs/records.md)."""
+        records = []
+        for slot in self.slots:
+            holders = self.holders(slot.id)
+            claims = self.claimants(slot.id)
+            reservation = self.reserved_for(slot.id)
+            state = self.state(slot.id)
+            users = [h.user for h in holders] + [c.get("user") for _, c in claims]
+            records.append({
+                "slot": slot.id, "uuid": slot.uuid, "gpu": slot.gpu, "type": slot.type, "profile": slot.profile,
+                "gpu_eq": round(slot.weight, 4), "memory_used": slot.memory_used, "memory_total": slot.memory_total,
+                "utilization": slot.utilization, "state": state,
+                "containers": [h.container for h in holders], "users": list(dict.fromkeys(u for u in users if u)),
+                "claims": [cid for cid, _ in claims],
+                "reserved_for": reservation.user if reservation else None,
+                "reservation_reason": reservation.reason if reservation else None,
+                "host_pids": self.busy.get(slot.id, []),
+            })
+        return records
+
     def claim(self, key: Any, login: str, slot_ids: Iterable[str]) -> None:
         """Mark slots as claimed by `login` in this snapshot only (queue simulation)."""
         self.claims[key] = {"user": login, "slots": list(slot_ids)}

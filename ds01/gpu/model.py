@@ -13,6 +13,7 @@ class Process:
     pid: int
     used_memory: int = 0          # bytes
     container: str | None = None  # simulated inventories may say which container a pid is in
+    utilization: int | None = None  # % of the device's SMs it used lately, where the driver reports it
 
 
 @dataclass

@@ -50,7 +50,16 @@ def _optional(fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
 
 def _processes(nv: Any, handle: Any) -> list[Process]:
     found = _optional(nv.nvmlDeviceGetComputeRunningProcesses, handle, default=[]) or []
-    return [Process(pid=int(p.pid), used_memory=int(p.usedGpuMemory or 0)) for p in found]
+    if not found:
+        return []
+    # per-process SM use of the last samples (the newest per pid); drivers without it (most MIG) say nothing
+    samples = _optional(nv.nvmlDeviceGetProcessUtilization, handle, 0, default=[]) or []
+    latest: dict[int, Any] = {}
+    for sample in samples:
+        if int(sample.pid) not in latest or int(sample.timeStamp) > int(latest[int(sample.pid)].timeStamp):
+            latest[int(sample.pid)] = sample
+    return [Process(pid=int(p.pid), used_memory=int(p.usedGpuMemory or 0),
+                    utilization=int(latest[int(p.pid)].smUtil) if int(p.pid) in latest else None) for p in found]
 
 
 def _total_slices(nv: Any, handle: Any) -> int:

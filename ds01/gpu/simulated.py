@@ -16,6 +16,7 @@ PROCESS = Section({
     "pid": Number(integer=True, minimum=1, doc="host pid"),
     "used_memory": Size(nullable=True, doc="GPU memory the process uses"),
     "container": Text(nullable=True, doc="name or id of the container the pid runs in (simulation only)"),
+    "utilization": Number(nullable=True, maximum=100, doc="% of the device's SMs the process used lately"),
 })
 MIG = Section({
     "index": Number(integer=True, doc="MIG device index on its GPU"),
@@ -130,5 +131,6 @@ def parse(text: str, path: str = "<string>") -> Inventory:
 
 
 def _processes(items: Any) -> list[Process]:
-    return [Process(pid=p["pid"], used_memory=p.get("used_memory") or 0, container=p.get("container"))
+    return [Process(pid=p["pid"], used_memory=p.get("used_memory") or 0, container=p.get("container"),
+                    utilization=p.get("utilization"))
             for p in items or []]

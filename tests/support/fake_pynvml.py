@@ -121,3 +121,11 @@ class FakeDriver:
 
     def nvmlDeviceGetComputeRunningProcesses(self, handle):
         return [SimpleNamespace(pid=p.pid, usedGpuMemory=p.used_memory) for p in handle[-1].processes]
+
+    def nvmlDeviceGetProcessUtilization(self, handle, last_seen):
+        samples = [SimpleNamespace(pid=p.pid, timeStamp=1_000_000 + i, smUtil=p.utilization, memUtil=0, encUtil=0,
+                                   decUtil=0)
+                   for i, p in enumerate(handle[-1].processes) if p.utilization is not None]
+        if not samples:  # what the driver says with no sample since last_seen
+            raise self._error(pynvml.NVML_ERROR_NOT_FOUND)
+        return samples

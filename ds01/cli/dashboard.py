@@ -1,0 +1,57 @@
+"""dashboard: a live view of the server: GPU slots and holders, users against quota, the queue, the latest events."""
+
+import click
+
+from ._common import config_option, run
+
+
+@click.command(epilog="""\b
+Examples:
+  dashboard                    the live view, redrawn every 2 s (q or Ctrl-C quits)
+  dashboard --watch 5          every 5 s
+  dashboard --once             one frame, as it scrolls
+  dashboard --json | jq .users one record: gpus, users, queue, events
+Everyone sees every slot and its holder, as gpu-status shows them; the users'
+shares and the events are your own unless you are an admin. Colours follow
+NO_COLOR; narrow terminals drop the less needed columns.
+See also: gpu-status, gpu-user-status, gpu-queue, container-stats, ds01-events""")
+@click.option("--watch", type=click.FloatRange(min=0.2), is_flag=False, flag_value=2.0, default=None,
+              metavar="[SECONDS]", help="Refresh every SECONDS (default 2; the default on a terminal).")
+@click.option("--once", is_flag=True, help="Draw one frame and exit.")
+@click.option("--json", "json_flag", is_flag=True, help="One JSON record (a record per refresh with --watch).")
+@config_option
+def cli(watch, once, json_flag, config):
+    """GPUs, users, the queue and events, drawn live on a terminal, one JSON record when piped."""
+    import json
+    import sys
+
+    from .. import dashboard, live
+    from ..errors import UsageError
+    from ..output import is_tty
+    from ..runtime import Runtime
+
+    if once and watch is not None:
+        raise UsageError("--once draws one frame; --watch refreshes: choose one")
+    rt = Runtime(config)
+    as_json = json_flag or not is_tty(sys.stdout)
+    if as_json:
+        import time
+
+        while True:
+            started = time.monotonic()
+            sys.stdout.write(json.dumps(dashboard.view(rt), default=str) + "\n")
+            sys.stdout.flush()
+            if watch is None:
+                return 0
+            try:
+                time.sleep(max(0.0, watch - (time.monotonic() - started)))
+            except KeyboardInterrupt:
+                return 0
+    if once:
+        live.show_once(lambda width: dashboard.frame(dashboard.view(rt), width))
+        return 0
+    return live.watch(lambda width: dashboard.frame(dashboard.view(rt), width), watch or 2.0)
+
+
+def main():
+    run(cli)
