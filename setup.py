@@ -18,7 +18,7 @@ setup(
     name="ds01",
     version=read_version(),
     description="Shared multi-user GPU server toolkit on Docker, compatible with AIME MLC",
-    python_requires=">=3.11",
+    python_requires=">=3.10",
     packages=find_packages(include=["ds01", "ds01.*"]),
     package_data={"ds01.images": ["container-sudo"]},  # mounted as `sudo` in containers without it
     scripts=sorted(glob.glob("bin/*")) + sorted(glob.glob("libexec/ds01/*")),
@@ -30,7 +30,8 @@ setup(
         "portalocker>=2.8,<3",  # 3.x reads its version through importlib.metadata: +30 ms per command
         "packaging>=23",
         "prometheus-client>=0.17",  # ds01-exporter: the exposition format and its HTTP server
-        "rich>=13",  # dashboard and the --watch views: drawing in place on the alternate screen
+        "rich>=13",
+        "tomli>=2; python_version < '3.11'",  # project-init's pyproject.toml on 3.10 (tomllib from 3.11 on)  # dashboard and the --watch views: drawing in place on the alternate screen
     ],
     # ruff and mypy are the lint gate `make test` runs; pinned so a new release cannot turn CI red.
     extras_require={"test": ["pytest>=8", "pexpect>=4.9",

@@ -236,7 +236,7 @@ def month_window(text: str) -> tuple[float, float]:
     import datetime
 
     try:
-        first = datetime.datetime.strptime(text, "%Y-%m").replace(tzinfo=datetime.timezone.utc)  # noqa: UP017 - 3.10
+        first = datetime.datetime.strptime(text, "%Y-%m").replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         raise ValueError(f"not a month: {text!r} (use YYYY-MM, e.g. 2026-11)") from None
     following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)

@@ -10,7 +10,7 @@ import datetime
 import re
 from typing import Any
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 _RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 

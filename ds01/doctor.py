@@ -291,15 +291,26 @@ def policy(host: Host) -> Check:
 
 
 def group_members(host: Host) -> Check:
+    import grp
+
     from .identity import lookup
 
     missing = {group: [m for m in members if lookup(m) is None] for group, members in host.rt.policy.members.items()}
     missing = {g: m for g, m in missing.items() if m}
-    if missing:
-        said = "; ".join(f"{g}: {', '.join(m)}" for g, m in missing.items())
-        return Check("group_members", WARN, f"no such account: {said}", "remove them from the group, or check "
-                     "NSS/LDAP", {"missing": missing})
-    return Check("group_members", OK, "every group member has an account")
+    unknown = {}
+    for group, section in host.rt.policy.section("groups").items():
+        name = (section or {}).get("unix_group")
+        if name:
+            try:
+                grp.getgrnam(name)
+            except KeyError:
+                unknown[group] = name
+    if missing or unknown:
+        said = "; ".join([*(f"{g}: {', '.join(m)}" for g, m in missing.items()),
+                          *(f"{g}: unix_group {n} is not a group NSS knows" for g, n in unknown.items())])
+        return Check("group_members", WARN, f"no such account or group: {said}", "remove them from the group, "
+                     "or check NSS/LDAP", {"missing": missing, "unknown_unix_groups": unknown})
+    return Check("group_members", OK, "every group member has an account, every unix_group exists")
 
 
 # ---------------------------------------------------------------- ds01's own services

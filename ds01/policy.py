@@ -1,8 +1,9 @@
 """The lab's policy (`resource-limits.yaml`): loading with file:line errors, and per-user resolution.
 
 Resolution is `defaults` ⊕ the user's group ⊕ the user's override. The group is the first
-group (in file order) that lists the user, inline or in `groups/<group>.members` beside the
-file; otherwise `default_group`. Unlike DS01, an override is applied on top of the group.
+group (in file order) that takes the user: listed inline, in `groups/<group>.members` beside the
+file, or a member of the group's `unix_group` (NSS, so LDAP groups work as local ones do);
+otherwise `default_group`. Unlike DS01, an override is applied on top of the group.
 """
 
 import os
@@ -117,7 +118,37 @@ LIMIT_ALIASES = {
 }
 
 GROUP_KEYS = dict(LIMIT_KEYS, members=Names(doc="usernames in this group (also read from groups/<group>.members)"),
+                  unix_group=Text(nullable=True, doc="a Unix group (local, LDAP, sssd: whatever NSS knows) whose "
+                                  "members belong here too; looked up when needed, cached for a minute"),
                   description=Text(nullable=True, doc="free text"))
+UNIX_GROUP_TTL_S = 60.0
+_UNIX_GROUPS: dict[str, tuple[float, int | None, frozenset[str]]] = {}
+
+
+def unix_group_has(name: str, login: str) -> bool:
+    """True when `login` is in the Unix group `name` through NSS: listed as a member, or the group is the
+    account's primary group. A group NSS does not know has no members."""
+    import grp
+    import pwd
+    import time
+
+    found = _UNIX_GROUPS.get(name)
+    if found is None or time.monotonic() - found[0] > UNIX_GROUP_TTL_S:
+        try:
+            entry = grp.getgrnam(name)
+            found = (time.monotonic(), entry.gr_gid, frozenset(entry.gr_mem))
+        except KeyError:
+            found = (time.monotonic(), None, frozenset())
+        _UNIX_GROUPS[name] = found
+    _, gid, members = found
+    if login in members:
+        return True
+    if gid is None:
+        return False
+    try:
+        return pwd.getpwnam(login).pw_gid == gid
+    except KeyError:
+        return False
 
 CONTAINER_TYPE_KEYS = {
     "idle_timeout_h": Duration("h", doc="null = never stopped for idleness"),
@@ -142,6 +173,8 @@ TOP_KEYS = {
                             doc="per-user limits applied on top of the user's group"),
     "policies": Section(POLICY_KEYS, doc="global idle-detection policy"),
     "container_types": MapOf(Section(CONTAINER_TYPE_KEYS), doc="timers for containers by creation interface"),
+    "greeting": Section({"enabled": Bool(doc="ds01-greetings writes users' login lines (default true)")},
+                        doc="the one-line login greeting"),
     "doctor": Section({"min_free_percent": Number(minimum=0, maximum=100, doc="ds01-doctor warns below this much "
                                                   "free space on Docker's data-root (default 10; FAIL below half)")},
                       doc="ds01-doctor's thresholds"),
@@ -263,17 +296,38 @@ class Policy:
     def section(self, name: str) -> Any:
         return self.data.get(name) or {}
 
+    def placing(self, group: str, login: str) -> str | None:
+        """How `group` takes `login`: "member" (members, groups/<group>.members), "unix_group", or None."""
+        if {login, sanitize_username(login)} & set(self.members.get(group) or ()):
+            return "member"
+        unix = (self.section("groups").get(group) or {}).get("unix_group")
+        if unix and unix_group_has(unix, login):
+            return "unix_group"
+        return None
+
     def group_of(self, login: str) -> tuple[str, str]:
-        """(group, how) for a login: the first group listing it, else default_group."""
-        candidates = {login, sanitize_username(login)}
-        for group, members in self.members.items():
-            if candidates & set(members):
-                return group, "member"
+        """(group, how) for a login: the first group (in the policy's order) that takes it, else default_group."""
+        for group in self.section("groups"):
+            how = self.placing(group, login)
+            if how:
+                return group, how
         return self.data.get("default_group") or "default", "default"
 
     def groups_listing(self, login: str) -> list[str]:
-        candidates = {login, sanitize_username(login)}
-        return [g for g, members in self.members.items() if candidates & set(members)]
+        return [g for g in self.section("groups") if self.placing(g, login)]
+
+    def placed_by(self, login: str, group: str, how: str) -> str:
+        """Which rule placed the user, in words (`resource-limits USER`)."""
+        if how == "unix_group":
+            unix = self.section("groups")[group]["unix_group"]
+            return f"groups.{group}.unix_group: {login} is in the Unix group {unix}"
+        if how == "member":
+            listed: list[str] = (self.section("groups").get(group) or {}).get("members") or []
+            inline = login in listed
+            return f"groups.{group}.members" if inline else f"groups/{group}.members"
+        if self.data.get("default_group"):
+            return f"default_group: {group} (no group lists {login})"
+        return f"no group lists {login}: the defaults"
 
     def resolve(self, login: str) -> "Limits":
         """The limits that apply to `login`."""
@@ -296,7 +350,8 @@ class Policy:
         if limits["memory_swap"] is None:
             limits["memory_swap"] = limits["memory"]
         return Limits(user=login, group=group, group_source=how, override=bool(override),
-                      values=limits, aggregate=aggregate or None, policies=policies)
+                      values=limits, aggregate=aggregate or None, policies=policies,
+                      placed_by=self.placed_by(login, group, how))
 
 
 @dataclass
@@ -310,6 +365,7 @@ class Limits:
     values: dict[str, Any]
     aggregate: dict[str, Any] | None
     policies: dict[str, Any]
+    placed_by: str = ""
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -332,7 +388,7 @@ class Limits:
 
     def record(self) -> dict[str, Any]:
         record = {"user": self.user, "group": self.group, "group_source": self.group_source,
-                  "override": self.override, "slice": self.slice_name}
+                  "placed_by": self.placed_by, "override": self.override, "slice": self.slice_name}
         record.update(self.values)
         record["aggregate"] = self.aggregate
         record["policies"] = self.policies

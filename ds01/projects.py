@@ -59,7 +59,10 @@ def image_reference(user, name):
 
 def metadata(path):
     """The `[tool.ds01]` table of the project at `path` ({} when there is none or it cannot be read)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+        import tomli as tomllib  # type: ignore[no-redef]
 
     try:
         with open(os.path.join(path, "pyproject.toml"), "rb") as handle:

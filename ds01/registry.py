@@ -96,6 +96,7 @@ COMMANDS = (
             legacy=("get_resource_limits.py",), args=("users",)),
     Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
             aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
+    Command("version", "ds01.cli.version", "ds01's version, build, install path, Python and Docker engine", "admin"),
     Command("ds01-protect", "ds01.cli.ds01_protect",
             "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
     Command("ds01-doctor", "ds01.cli.ds01_doctor", "Is this host set up for ds01: a check each, OK, WARN or FAIL",
@@ -118,6 +119,8 @@ COMMANDS = (
             "admin", place="libexec"),
     Command("ds01d", "ds01.cli.ds01d", "The broker: every user's command reaches Docker through it (root, systemd)",
             "admin", place="libexec"),
+    Command("ds01-greetings", "ds01.cli.ds01_greetings", "Write each user's one-line login greeting (root, cron)",
+            "lifecycle", place="libexec"),
     Command("ds01-notify", "ds01.cli.ds01_notify", "Tell a user something on their terminals and in their container",
             "lifecycle", place="libexec", args=("users",)),
 )

@@ -6,28 +6,44 @@ import sys
 
 
 class Runtime:
-    def __init__(self, config=None, settings=None, environ=None, policy=None):
+    def __init__(self, config=None, settings=None, environ=None, policy=None, read_only=False):
         """`config` is the --config flag; `settings` (or `environ`, a mapping) replaces the process environment,
-        and `policy`, an already loaded Policy, the policy file."""
+        and `policy`, an already loaded Policy, the policy file. A `read_only` command reads the policy at once
+        and says (once, on stderr) when it is broken or missing, then goes on with the built-in defaults."""
         from .settings import Settings
 
         if policy is not None:
             self.__dict__["policy"] = policy  # the cached_property's slot
+        self.read_only = read_only
         self.settings = settings or Settings(environ, {"config": config}, policy=lambda: self.policy)
+        if read_only:
+            self.policy  # noqa: B018 - the warning comes first, before the command's output
 
     @functools.cached_property
     def policy(self):
         import contextlib
 
         from . import policy
+        from .errors import Ds01Error
         from .privilege import root_files
         from .settings import ARGUMENT, DEFAULT
 
         config = self.settings.resolve("config")
         # ds01d's own policy with root's rights; a --config the caller named, with the caller's own
         # (and, like every policy a privileged ds01 reads, it must be root's: schema.read_trusted)
-        with contextlib.nullcontext() if config.source == ARGUMENT else root_files():
-            return policy.load(None if config.source == DEFAULT else config.value)
+        try:
+            with contextlib.nullcontext() if config.source == ARGUMENT else root_files():
+                loaded = policy.load(None if config.source == DEFAULT else config.value)
+        except Ds01Error as exc:
+            if not self.read_only:
+                raise
+            self.warn(f"the policy is broken or missing: {exc.message}; this shows the built-in defaults")
+            sys.stderr.write("  hint: ds01-doctor checks the policy; an admin fixes it\n")
+            return policy.Policy(path="<embedded defaults>", data={})
+        if self.read_only and loaded.path == "<embedded defaults>":
+            self.warn(f"no policy at {policy.DEFAULT_PATH}: the built-in defaults apply")
+            sys.stderr.write("  hint: an admin installs one (make install puts the shipped one there)\n")
+        return loaded
 
     @functools.cached_property
     def caller(self):

@@ -48,6 +48,8 @@ TABLE = (
     Setting("socket", ("DS01_SOCKET",), "/run/ds01/ds01.sock",
             "the ds01d socket the commands use (default /run/ds01/ds01.sock); read by the client, so pointing it "
             "elsewhere fools only its own caller"),
+    Setting("greeting_dir", ("DS01_GREETING_DIR",), "/run/ds01/greetings",
+            "where ds01-greetings writes each user's login line (default /run/ds01/greetings)"),
     Setting("editor", ("VISUAL", "EDITOR"), None, "the editor image-update --edit opens (VISUAL, then EDITOR)"),
     Setting("no_color", ("NO_COLOR",), None, "set to anything: tables without colour"),
     Setting("notify_socket", ("NOTIFY_SOCKET",), None, "systemd's readiness socket (ds01d says READY=1 on it)",

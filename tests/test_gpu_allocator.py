@@ -13,7 +13,7 @@ from ds01.gpu.queue import simulate
 from ds01.policy import parse
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "etc" / "ds01" / "gpus.sim.yaml"
-NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
+NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
 POLICY = """\
 defaults: {max_gpu_equivalents: 2.0, max_gpu_slots_per_container: 2}
 default_group: student

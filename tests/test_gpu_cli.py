@@ -166,7 +166,7 @@ def test_an_admin_with_null_limits_is_unlimited(lab, users):
 
 def test_a_reservation_holds_its_slots_for_its_user_only_inside_its_window(lab, users):
     alice = users["alice"]
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
 
     def window(a, b):
         return [(now + datetime.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in (a, b)]

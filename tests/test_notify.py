@@ -22,7 +22,7 @@ def test_a_notice_goes_to_each_terminal_of_the_user_only(tmp_path, users):
         (alice.pw_name, "pts/7", alice.pw_uid, 8),                    # a dead process entry
     ])
     text = notify.banner("thesis idle", "It will be stopped at 14:30.",
-                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.UTC))
+                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.timezone.utc))
     result = notify.deliver(alice.pw_name, alice.pw_uid, text, utmp=str(utmp), tty_dir=str(ttys))
     assert result["terminals"] == [str(ttys / "pts/3"), str(ttys / "pts/4")]
     for line in ("pts/3", "pts/4"):
@@ -65,7 +65,7 @@ def test_a_notice_carrying_terminal_escapes_reaches_the_terminal_escaped(tmp_pat
     alice = users["alice"]
     utmp, ttys = fake_logins(tmp_path, [(alice.pw_name, "pts/1", alice.pw_uid, notify.USER_PROCESS)])
     text = notify.banner("x\x1b]0;owned\x07 idle", "line one\nline two\x1b[2J\u202e",
-                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.UTC))
+                         datetime.datetime(2026, 11, 23, 14, 0, tzinfo=datetime.timezone.utc))
     notify.deliver(alice.pw_name, alice.pw_uid, text, utmp=str(utmp), tty_dir=str(ttys))
     shown = (ttys / "pts/1").read_text()
     assert not any(c in shown for c in "\x1b\x07\u202e")

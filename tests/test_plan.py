@@ -112,7 +112,7 @@ def test_host_network_traffic_is_not_the_containers():
 def subject(policy, interface, user="alice"):
     return subjects.Subject(info={"Id": "x", "Name": "/x", "State": {}}, rec={"user": user, "container": "x",
                             "name": "x"}, interface=interface, devices=[], slots=[], limits=policy.resolve(user),
-                            started=datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC), finished=None,
+                            started=datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc), finished=None,
                             created=None, tracked=interface == "atomic")
 
 

@@ -3,7 +3,11 @@
 import json
 import os
 import subprocess
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import pexpect
 import pytest

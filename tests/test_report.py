@@ -15,7 +15,7 @@ from tests.support import sandbox
 from tests.support.gpulab import EXAMPLE, GpuLab
 
 ROOT = sandbox.pwd.getpwnam("root")
-T0 = datetime.datetime(2026, 11, 10, 8, 0, tzinfo=datetime.timezone.utc).timestamp()  # noqa: UP017 - 3.10
+T0 = datetime.datetime(2026, 11, 10, 8, 0, tzinfo=datetime.timezone.utc).timestamp()
 HOUR = 3600.0
 
 
@@ -30,17 +30,17 @@ def write_log(lab, users):
                                                             ("notes", "bob"), ("old", "admin")))
 
     def log(hours, event_type, user, **details):
-        moment = datetime.datetime.fromtimestamp(at(hours), datetime.timezone.utc)  # noqa: UP017
+        moment = datetime.datetime.fromtimestamp(at(hours), datetime.timezone.utc)
         events.Log(str(lab.logs), "test", clock=lambda: moment)(event_type, user, **details)
 
     log(-2, "gpu.allocate", admin, container=x, slots=["1"], gpu_eq=1.0)  # began before the window
     log(0, "gpu.allocate", alice, container=a1, slots=["0"], gpu_eq=1.0)
     log(0, "container.start", alice, container=a1, running=True)
     log(0, "gpu.allocate", bob, claim="claim:c1", slots=["2.0"], gpu_eq=0.25,
-        expires_at=datetime.datetime.fromtimestamp(at(1), datetime.timezone.utc).isoformat())  # noqa: UP017
+        expires_at=datetime.datetime.fromtimestamp(at(1), datetime.timezone.utc).isoformat())
     log(1, "gpu.release", admin, container=x, slots=["1"], reason="released")
     log(1, "gpu.allocate", bob, claim="claim:c2", slots=["2.0", "2.1"], gpu_eq=0.5,
-        expires_at=datetime.datetime.fromtimestamp(at(3), datetime.timezone.utc).isoformat())  # noqa: UP017
+        expires_at=datetime.datetime.fromtimestamp(at(3), datetime.timezone.utc).isoformat())
     log(1.5, "gpu.allocate", bob, claim="claim:c2", container=b1, slots=["2.0", "2.1"], gpu_eq=0.5)
     log(1.5, "container.start", bob, container=b1, running=True)
     log(2, "container.stop", alice, container=a1, exit_code=0)

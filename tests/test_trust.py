@@ -59,8 +59,8 @@ def test_a_policy_of_the_callers_own_makes_no_one_an_admin(sh, users, client, us
     by_flag = sh.run(alice, "container-stop", target, "--config", str(evil))
     assert by_flag.returncode == 1 and f"{evil}: refusing the policy: it is owned by uid {alice.pw_uid}" \
         in by_flag.stderr
-    shadow = sh.run(alice, "check-limits", "--config", "/etc/shadow")
-    assert shadow.returncode == 1 and "/etc/shadow: cannot read: Permission denied" in shadow.stderr
+    shadow = sh.run(alice, "check-limits", "--config", "/etc/shadow")  # read-only: a warning, then the defaults
+    assert "/etc/shadow: cannot read: Permission denied" in shadow.stderr
     assert "root:" not in shadow.stderr + shadow.stdout
     assert running(client, target)
 
@@ -183,8 +183,11 @@ def test_a_config_file_others_may_write_is_refused_even_for_root(sh, users, user
           max_cpus: 1
         """))
     os.chmod(loose, 0o666)
-    result = sh.run(sandbox.pwd.getpwnam("root"), "resource-limits", "--config", str(loose))
-    assert result.returncode == 1 and "refusing the policy: it is writable by others (mode 0666)" in result.stderr
+    result = sh.run(sandbox.pwd.getpwnam("root"), "resource-limits", "--config", str(loose), "--json")
+    assert "refusing the policy: it is writable by others (mode 0666)" in result.stderr
+    assert json.loads(result.stdout)["max_cpus"] != 1  # read-only: shown on the defaults, the file never used
+    changed = sh.run(sandbox.pwd.getpwnam("root"), "container-create", "x", IMAGE, "--config", str(loose))
+    assert changed.returncode == 1 and "refusing the policy: it is writable by others (mode 0666)" in changed.stderr
 
 
 def test_a_command_imports_nothing_the_caller_planted_and_no_library_before_ds01d(sh, users, user_tmp):

@@ -90,9 +90,36 @@ def batch(targets, action, out):
     return worst(codes)
 
 
+def _show_version(ctx, _param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import version
+    from ..settings import Settings
+
+    record = version.info(Settings().get("docker_host"))
+    if is_tty(sys.stdout):
+        sys.stdout.write(version.line(record, ctx.info_name or prog()) + "\n")
+    else:
+        import json
+
+        sys.stdout.write(json.dumps(record) + "\n")
+    ctx.exit(0)
+
+
+def standard(command):
+    """What every command has besides its own options: -h as --help, and --version (idempotent)."""
+    command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if not any("--version" in p.opts for p in command.params):
+        command.params.append(click.Option(["--version", "ds01_version"], is_flag=True, expose_value=False,
+                                           is_eager=True, callback=_show_version,
+                                           help="Show the version, build, install path, Python and Docker engine."))
+    return command
+
+
 def run(command, args=None):
     """Entry point: run a click command with the contract's errors and exit codes."""
     name = prog()
+    standard(command)
     try:
         code = command.main(args=args, prog_name=name, standalone_mode=False)
     except click.exceptions.Exit as exc:

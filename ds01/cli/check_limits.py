@@ -26,7 +26,7 @@ def cli(user, no_sample, json_flag, table_flag, config):
     from ..runtime import Runtime
     from ..usage import standing
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     account = rt.caller if not user else lookup(user)
     if account is None:
         raise NotFound(f"no user {user!r} on this host")

@@ -24,7 +24,7 @@ def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
     from ..errors import PermissionDenied
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     if (all_users or user) and not rt.admin:
         raise PermissionDenied("only admins can list other users' containers",
                                hint="container-list -a shows all of yours")

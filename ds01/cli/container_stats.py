@@ -37,7 +37,7 @@ def cli(names, all_users, watch, json_flag, table_flag, config):
     from ..output import is_tty, render_table
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     if all_users and not rt.admin:
         raise PermissionDenied("only admins see other users' containers", hint="container-stats shows yours")
     wanted = list(names) or ([] if is_tty(sys.stdin) else read_targets(()))

@@ -32,7 +32,7 @@ def cli(watch, once, json_flag, config):
 
     if once and watch is not None:
         raise UsageError("--once draws one frame; --watch refreshes: choose one")
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     as_json = json_flag or not is_tty(sys.stdout)
     if as_json:
         import time

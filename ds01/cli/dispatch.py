@@ -43,8 +43,10 @@ def dispatch(noun, args, prog):
         return 0
     table = verbs(noun)
     verb = args[0]
+    if verb in ("--version", "version") and verb not in table:
+        return _run("version", args[1:])
     if verb not in table:
-        sys.stderr.write(f"{prog}: error: unknown verb {verb!r}\n  hint: {prog} --help lists them\n")
+        sys.stderr.write(f"{prog}: error: unknown verb {_shown(verb)}\n  hint: {_suggest(verb, table, prog)}\n")
         return 2
     command, name = table[verb]
     sys.argv = [name, *args[1:]]
@@ -54,6 +56,34 @@ def dispatch(noun, args, prog):
         deprecated(name, command.name)
     import importlib
 
+    importlib.import_module(command.module).main()
+    return 0
+
+
+def _shown(word):
+    from ..visible import visible
+
+    return repr(visible(word))
+
+
+def _suggest(word, choices, prog):
+    """`did you mean start?` for `strat`; else where the list is."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + f"? ({prog} --help lists them)"
+    return f"{prog} --help lists them"
+
+
+def _run(name, args):
+    """Run the command `name` with `args` in this process (ds01 version, container --version)."""
+    import importlib
+
+    from ..registry import by_name
+
+    command, _ = by_name()[name]
+    sys.argv = [name, *args]
     importlib.import_module(command.module).main()
     return 0
 
@@ -68,13 +98,16 @@ def main(noun):
 
         sys.exit(complete(args[1:]))
     if noun == "ds01":
-        from ..registry import DISPATCHERS
+        from ..registry import DISPATCHERS, verbs
 
         if not args or args[0] in ("-h", "--help", "help"):
             sys.stdout.write(_nouns_text())
             sys.exit(0)
+        if args[0] in ("version", "--version"):
+            sys.exit(_run("version", args[1:]))
         if args[0] not in DISPATCHERS:
-            sys.stderr.write(f"ds01: error: unknown noun {args[0]!r}\n  hint: ds01 --help lists them\n")
+            hint = _suggest(args[0], [n for n in DISPATCHERS if verbs(n)], "ds01")
+            sys.stderr.write(f"ds01: error: unknown noun {_shown(args[0])}\n  hint: {hint}\n")
             sys.exit(2)
         noun, args, prog = args[0], args[1:], f"ds01 {args[0]}"
     sys.exit(dispatch(noun, args, prog))

@@ -42,7 +42,7 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
     from ..errors import PermissionDenied, UsageError
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     if user is None and not rt.admin:
         user = rt.caller.login
     if user is not None and user != rt.caller.login and not rt.admin:

@@ -18,7 +18,7 @@ def cli(json_flag, table_flag, config):
     from ..gpu import load_inventory
     from ..runtime import Runtime
 
-    inventory = load_inventory(Runtime(config).settings.get("gpu_inventory"), required=True)
+    inventory = load_inventory(Runtime(config, read_only=True).settings.get("gpu_inventory"), required=True)
     out = new_output(json_flag, table_flag, [("index", "GPU"), ("name", "NAME"), ("uuid", "UUID"),
                                              ("mig_mode", "MIG"), ("slots", "SLOTS"), ("source", "SOURCE")])
     for record in inventory.records():

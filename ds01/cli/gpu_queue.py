@@ -21,12 +21,12 @@ def cli(json_flag, table_flag, config):
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
-    allocator = Allocator(Runtime(config))
+    allocator = Allocator(Runtime(config, read_only=True))
     out = new_output(json_flag, table_flag, [("position", "POS"), ("user", "USER"), ("priority", "PRIORITY"),
                                              ("num_gpus", "GPUS"), ("gpu_profile", "PROFILE"),
                                              ("container", "FOR"), ("waiting_since", "SINCE")])
     for position, entry in enumerate(allocator.queue(), 1):
-        since = datetime.datetime.fromtimestamp(entry["enqueued_at"], datetime.UTC)
+        since = datetime.datetime.fromtimestamp(entry["enqueued_at"], datetime.timezone.utc)
         out.emit({"position": position, "id": entry["id"], "user": entry["user"], "priority": entry["priority"],
                   "num_gpus": entry.get("num_gpus"), "gpu_profile": entry.get("gpu_profile"),
                   "full_gpu": entry.get("full_gpu"), "container": entry.get("container"),

@@ -26,7 +26,7 @@ def cli(watch, json_flag, table_flag, config):
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     if watch is not None:
         return _watch(rt, watch, json_flag, table_flag)
     snap = Allocator(rt).snapshot()

@@ -21,7 +21,7 @@ def cli(user, json_flag, table_flag, config):
     from ..identity import lookup
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     login = user or rt.caller.login
     if user and lookup(user) is None:
         raise NotFound(f"no user {user!r} on this host")

@@ -25,7 +25,7 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
     from ..images import catalog
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     cat = catalog.load(rt.policy)
     if all_archs and arch:
         raise click.UsageError("--all-archs and --arch exclude each other")

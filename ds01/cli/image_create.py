@@ -214,7 +214,7 @@ def _created(info):
     text = info.get("Created", "")[:19]
     try:
         return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=datetime.UTC).timestamp()
+            tzinfo=datetime.timezone.utc).timestamp()
     except ValueError:
         return 0
 

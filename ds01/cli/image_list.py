@@ -21,7 +21,7 @@ def cli(all_users, json_flag, table_flag, config):
     from ..errors import PermissionDenied
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     if all_users and not rt.admin:
         raise PermissionDenied("--all-users is for admins", hint="image-list shows your own images")
     columns = list(images.TABLE_COLUMNS)

@@ -30,7 +30,7 @@ def cli(all_columns, all_users, architecture, data, models, size, workspace, jso
     from ..containers import is_listed, owned_by, record
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     flags = {k for k, v in (("user", all_users), ("arch", architecture), ("data", data), ("models", models),
                             ("size", size), ("workspace", workspace)) if v}
     extra = F.list_columns(all_columns, flags)

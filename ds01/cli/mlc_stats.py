@@ -22,7 +22,7 @@ def cli(config):
     from ..errors import Ds01Error
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     running = [r for r in rt.finder.records()
                if r["status"] == "running" and (rt.admin or owned_by(r, rt.caller))]
     if not running:

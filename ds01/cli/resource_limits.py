@@ -43,7 +43,7 @@ def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, ta
     asked = [key[len("ds01_"):] for key, value in ds01.items() if value]
     if len(asked) + bool(exemption_type) + docker_args + group_only + bool(field_name) > 1:
         raise UsageError("give one of the printing options at a time")
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=True)
     login = user or rt.caller.login
     if login != rt.caller.login and not rt.admin:
         raise PermissionDenied("only admins can see other users' limits", hint="resource-limits shows yours")

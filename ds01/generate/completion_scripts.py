@@ -25,7 +25,9 @@ def command_facts(command):
     """(options, {option: kind} for options that take a value) of one command."""
     import click
 
-    cli = importlib.import_module(command.module).cli
+    from ..cli._common import standard
+
+    cli = standard(importlib.import_module(command.module).cli)
     ctx = click.Context(cli, info_name=command.name)
     options, valued = [], {}
     for param in cli.get_params(ctx):

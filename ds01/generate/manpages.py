@@ -142,7 +142,9 @@ def command_page(command, sections=None):
 
     sections = record_sections() if sections is None else sections
     module = importlib.import_module(command.module)
-    cli = module.cli
+    from ..cli._common import standard
+
+    cli = standard(module.cli)
     ctx = click.Context(cli, info_name=command.name)
     usage = " ".join(cli.collect_usage_pieces(ctx))
     examples, notes, see = split_epilog(cli.epilog)

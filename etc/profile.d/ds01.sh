@@ -10,3 +10,28 @@ esac
 if [ -n "${BASH_VERSION:-}" ] && [ -n "${PS1:-}" ] && [ -r "$DS01_HOME/completions/ds01.bash" ]; then
     . "$DS01_HOME/completions/ds01.bash"
 fi
+# The login greeting: one line when ds01 has something to say (ds01-greetings writes it every few
+# minutes; a cat, so a login pays about a millisecond). Off: DS01_GREETING=off or
+# ~/.config/ds01/no-greeting.
+if [ -n "${PS1:-}" ] && [ "${DS01_GREETING:-on}" != off ] && [ ! -e "${HOME:-/}/.config/ds01/no-greeting" ]; then
+    ds01_greeting="${DS01_GREETING_DIR:-/run/ds01/greetings}/${EUID:-$(id -u)}"
+    [ -r "$ds01_greeting" ] && cat -- "$ds01_greeting"
+    unset ds01_greeting
+fi
+# `help` is ds01's command reference (help --layer gpu, help container-run); bash's own topics
+# (help cd, help -d pwd) still reach bash's builtin.
+if [ -n "${BASH_VERSION:-}" ]; then
+    help() {
+        local ds01_help
+        ds01_help=$(type -P help) || { builtin help "$@"; return; }
+        case "${1:-}" in
+            -d|-m|-s) builtin help "$@"; return ;;
+            ""|-*) "$ds01_help" "$@"; return ;;
+        esac
+        if builtin help -s "$1" >/dev/null 2>&1; then
+            builtin help "$@"
+        else
+            "$ds01_help" "$@"
+        fi
+    }
+fi
