@@ -8,7 +8,10 @@ BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client \
 	openssh-server prometheus
 
-.PHONY: demo test test-fast lint deps system-deps generate check-generated bench clean
+.PHONY: demo test test-fast lint deps system-deps generate check-generated bench clean install uninstall
+PREFIX ?= /opt/ds01
+SYSCONFDIR ?= /etc
+DESTDIR ?=
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +67,15 @@ bench: deps system-deps
 	$(BIN)/python bench/completion.py
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/aime_interop.py
+
+# The production path (docs/admin.md): a versioned tree under $(PREFIX) with its own venv, a `current` link,
+# and the system files (man, completions, profile.d, cron, logrotate, tmpfiles, units); /etc/ds01 only where absent.
+install:
+	$(PYTHON) -m ds01.install --prefix $(PREFIX) --sysconfdir $(SYSCONFDIR) --destdir "$(DESTDIR)" --python $(PYTHON)
+
+# Everything install put in place, except the policy in $(SYSCONFDIR)/ds01.
+uninstall:
+	$(PYTHON) -m ds01.install --uninstall --prefix $(PREFIX) --sysconfdir $(SYSCONFDIR) --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

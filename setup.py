@@ -20,7 +20,8 @@ setup(
     description="Shared multi-user GPU server toolkit on Docker, compatible with AIME MLC",
     python_requires=">=3.10",
     packages=find_packages(include=["ds01", "ds01.*"]),
-    package_data={"ds01.images": ["container-sudo"]},  # mounted as `sudo` in containers without it
+    # container-sudo: mounted as `sudo` in containers without it; BUILD: the commit and tree make install records
+    package_data={"ds01.images": ["container-sudo"], "ds01": ["BUILD"]},
     scripts=sorted(glob.glob("bin/*")) + sorted(glob.glob("libexec/ds01/*")),
     install_requires=[
         "click>=8.1",

@@ -1,8 +1,9 @@
 """What `--version` and `ds01 version` report: ds01's version, the commit it was built from, where it is
 installed, the Python running it and the Docker engine it talks to.
 
-The commit comes from the BUILD file `make install` writes next to the package (an installed
-tree has no .git), else from the checkout's .git read directly: no git process, no shell.
+The commit and the tree come from the BUILD file `make install` writes into the installed
+package (an installed tree has no .git), else from the checkout's .git, read directly: no git
+process, no shell.
 """
 
 import os
@@ -15,16 +16,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def commit(root: str = ROOT) -> str | None:
-    """The build's commit: BUILD's `commit=` line, or the checkout's HEAD."""
+def build(key: str) -> str | None:
+    """A line of the BUILD file make install writes into the installed package (`commit=`, `tree=`)."""
     try:
-        with open(os.path.join(root, "BUILD"), encoding="utf-8") as handle:
+        with open(os.path.join(HERE, "BUILD"), encoding="utf-8") as handle:
             for line in handle:
-                key, _, value = line.strip().partition("=")
-                if key == "commit" and value:
+                name, _, value = line.strip().partition("=")
+                if name == key and value:
                     return value
     except OSError:
         pass
+    return None
+
+
+def commit(root: str = ROOT) -> str | None:
+    """The build's commit: the installed BUILD's, or the checkout's HEAD (`root`)."""
+    if root == ROOT and build("commit"):
+        return build("commit")
     git = os.path.join(root, ".git")
     try:
         with open(os.path.join(git, "HEAD"), encoding="ascii") as handle:
@@ -60,7 +68,7 @@ def engine_version(host: str | None) -> str | None:
 
 def info(docker_host: str | None = None, engine: bool = True) -> dict[str, Any]:
     found = commit()
-    return {"version": __version__, "commit": found[:12] if found else None, "install_path": ROOT,
+    return {"version": __version__, "commit": found[:12] if found else None, "install_path": build("tree") or ROOT,
             "python": ".".join(map(str, sys.version_info[:3])), "python_path": sys.executable,
             "docker_engine": engine_version(docker_host) if engine else None}
 

@@ -1,8 +1,10 @@
 # ds01: put the commands on PATH and load tab completion in interactive bash.
-# Install: copy to /etc/profile.d/ds01.sh. DS01_HOME is where ds01 is installed (a checkout
-# with its .venv, made by `make deps`); DS01_BIN overrides where the commands are.
-DS01_HOME=${DS01_HOME:-/opt/ds01}
-DS01_BIN=${DS01_BIN:-$DS01_HOME/.venv/bin}
+# `make install` puts this in /etc/profile.d/. DS01_HOME is the install in use (make install's
+# /opt/ds01/current); its bin/ holds ds01's commands and nothing else, so the users' own python3,
+# pip and pytest come first as before. A checkout instead: DS01_HOME=<checkout>
+# DS01_BIN=<checkout>/.venv/bin (after `make deps`).
+DS01_HOME=${DS01_HOME:-/opt/ds01/current}
+DS01_BIN=${DS01_BIN:-$DS01_HOME/bin}
 case ":$PATH:" in
     *":$DS01_BIN:"*) ;;
     *) [ -d "$DS01_BIN" ] && PATH="$DS01_BIN:$PATH" && export PATH ;;
