@@ -38,8 +38,11 @@ deps: $(BIN)/python
 	@# byte-compile now: with PYTHONDONTWRITEBYTECODE set, every command would recompile its modules
 	$(BIN)/python -m compileall -q ds01
 
+# ENGINE=private (the default): a private dockerd with the simulated GPUs, gone afterwards. ENGINE=running: the
+# engine that runs, with its host's real GPUs if any (never simulated ones).
+ENGINE ?= private
 demo: deps system-deps
-	$(BIN)/python -m tests.support.demo
+	DS01_DEMO_ENGINE=$(ENGINE) $(BIN)/python -m tests.support.demo
 
 # The whole suite, after the lint and type gate (make lint).
 test: deps system-deps lint

@@ -56,6 +56,7 @@ _ds01_opts['version']='--json --table --config --version --help'
 _ds01_opts['ds01-protect']='--off --reason --list --json --table --config --version --help'
 _ds01_opts['ds01-doctor']='--strict --root --exporter --json --table --config --version --help'
 _ds01_opts['ds01-health']='--strict --root --exporter --json --table --config --version --help'
+_ds01_opts['ds01-upgrade']='--prefix --sysconfdir --destdir --doctor-arg --install-arg --no-restart --json --table --config --version --help'
 _ds01_opts['ds01-events']='--user --type --container --since --until -n --limit -f --follow --json --table --config --version --help'
 _ds01_opts['dashboard']='--watch --once --json --config --version --help'
 _ds01_opts['ds01-dashboard']='--watch --once --json --config --version --help'
@@ -124,6 +125,7 @@ _ds01_valued['version']=' --config '
 _ds01_valued['ds01-protect']=' --reason --config '
 _ds01_valued['ds01-doctor']=' --root --exporter --config '
 _ds01_valued['ds01-health']=' --root --exporter --config '
+_ds01_valued['ds01-upgrade']=' --prefix --sysconfdir --destdir --doctor-arg --install-arg --config '
 _ds01_valued['ds01-events']=' --user --type --container --since --until -n --limit --config '
 _ds01_valued['dashboard']=' --watch --config '
 _ds01_valued['ds01-dashboard']=' --watch --config '
@@ -232,6 +234,7 @@ _ds01_okind['version --config']='file'
 _ds01_okind['ds01-protect --config']='file'
 _ds01_okind['ds01-doctor --config']='file'
 _ds01_okind['ds01-health --config']='file'
+_ds01_okind['ds01-upgrade --config']='file'
 _ds01_okind['ds01-events --user']='users'
 _ds01_okind['ds01-events --config']='file'
 _ds01_okind['dashboard --config']='file'
@@ -301,6 +304,7 @@ _ds01_args['version']=''
 _ds01_args['ds01-protect']='containers'
 _ds01_args['ds01-doctor']=''
 _ds01_args['ds01-health']=''
+_ds01_args['ds01-upgrade']=''
 _ds01_args['ds01-events']=''
 _ds01_args['dashboard']=''
 _ds01_args['ds01-dashboard']=''
@@ -367,7 +371,7 @@ _ds01_verbcmd['mlc start']='mlc-start'
 _ds01_verbcmd['mlc stop']='mlc-stop'
 _ds01_verbcmd['mlc remove']='mlc-remove'
 _ds01_verbcmd['mlc stats']='mlc-stats'
-_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list container-stats image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases version ds01-protect ds01-doctor ds01-health ds01-events dashboard ds01-dashboard ds01-report ds01-monthly-report ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-greetings ds01-notify container image gpu project user check get mlc ds01'
+_ds01_commands='user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list container-stats image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases version ds01-protect ds01-doctor ds01-health ds01-upgrade ds01-events dashboard ds01-dashboard ds01-report ds01-monthly-report ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-greetings ds01-notify container image gpu project user check get mlc ds01'
 
 # The command a line runs after its dispatchers, and where its own words start.
 _ds01_resolve() {
@@ -435,4 +439,4 @@ _ds01_complete() {
     return 0
 }
 
-complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list container-stats image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases version ds01-protect ds01-doctor ds01-health ds01-events dashboard ds01-dashboard ds01-report ds01-monthly-report ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-greetings ds01-notify container image gpu project user check get mlc ds01
+complete -F _ds01_complete -o bashdefault user-setup new-user new-user-setup project-init new-project new-project-setup project-launch container-deploy container-retire container-create container-recreate container-start container-run container-open container-attach container-exit container-stop container-pause container-unpause container-remove container-cleanup container-list container-stats image-create image-update image-list image-delete image-remove image-catalog gpu-allocate gpu-release gpu-status gpu-user-status gpu-inventory gpu-queue ds01-gpu-queue mlc-create mlc-open mlc-list mlc-start mlc-stop mlc-remove mlc-stats check-limits get-limits resource-limits get_resource_limits.py help commands alias-list aliases version ds01-protect ds01-doctor ds01-health ds01-upgrade ds01-events dashboard ds01-dashboard ds01-report ds01-monthly-report ds01-idle-check ds01-max-runtime ds01-release-stale ds01-generate-limits ds01-exporter ds01d ds01-greetings ds01-notify container image gpu project user check get mlc ds01

@@ -15,7 +15,15 @@ from typing import Any
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 HOOK = "nvidia-container-runtime-hook"
 EXPORTER = "http://127.0.0.1:9101/metrics"
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc")
+def _shipped() -> str:
+    """The shipped etc/: the install tree's (make install), else the checkout's."""
+    from .version import build
+
+    tree = build("tree")
+    return os.path.join(tree or os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc")
+
+
+SHIPPED = _shipped()
 
 
 @dataclass

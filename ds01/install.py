@@ -101,15 +101,23 @@ def _site_packages(interpreter):
     return found.stdout.strip()
 
 
-def system_files(prefix, sysconfdir):
+# Where man and the shells look (--mandir, --bashcompdir, --zshcompdir move them: tests, other distributions).
+DIRS = {"mandir": "/usr/local/share/man", "bashcompdir": "/etc/bash_completion.d",
+        "zshcompdir": "/usr/local/share/zsh/site-functions"}
+
+
+def system_files(prefix, sysconfdir, source=SOURCE):
     """(path outside the tree, how): ("link", target through current) or ("copy", file in the tree's src)."""
     current = os.path.join(prefix, "current")
+    mandir = DIRS["mandir"]
     files = []
     for section in ("man1", "man5", "man7"):
-        for name in sorted(os.listdir(os.path.join(SOURCE, "man", section))):
-            files.append((f"/usr/local/share/man/{section}/{name}", ("link", f"{current}/man/{section}/{name}")))
-    files.append(("/etc/bash_completion.d/ds01", ("link", f"{current}/completions/ds01.bash")))
-    files.append(("/usr/local/share/zsh/site-functions/_ds01", ("link", f"{current}/completions/_ds01")))
+        for name in sorted(os.listdir(os.path.join(source, "man", section))):
+            files.append((f"{mandir}/{section}/{name}", ("link", f"{current}/man/{section}/{name}")))
+    files.append((os.path.join(DIRS["bashcompdir"], "ds01"),
+                  ("link", f"{current}/completions/ds01.bash")))
+    files.append((os.path.join(DIRS["zshcompdir"], "_ds01"),
+                  ("link", f"{current}/completions/_ds01")))
     for rel in ("profile.d/ds01.sh", "zsh/ds01.zsh", "cron.d/ds01", "logrotate.d/ds01", "tmpfiles.d/ds01.conf"):
         files.append((os.path.join(sysconfdir, rel), ("copy", f"etc/{rel}")))
     for unit in ("ds01d.service", "ds01-exporter.service"):
@@ -126,13 +134,27 @@ def _adapt(text, prefix):
     return text if prefix == "/opt/ds01" else text.replace("/opt/ds01", prefix)
 
 
-def install(prefix="/opt/ds01", sysconfdir="/etc", destdir="", python=sys.executable, log=print):
-    """Install this checkout's build beside any others and make it current; returns the tree's path."""
+def install(prefix="/opt/ds01", sysconfdir="/etc", destdir="", python=sys.executable, log=print, tree_only=False):
+    """Install this checkout's build beside any others and (unless `tree_only`) make it current; returns the
+    tree's path."""
     base = _place(destdir, prefix)
     os.makedirs(base, exist_ok=True)
     name = build_name()
     tree = os.path.join(base, name)
+    if os.path.realpath(os.path.join(base, "current")) == os.path.realpath(tree) and tree_only:
+        raise SystemExit(f"{name} is the build in use: nothing to build beside it")
     make_tree(tree, python, log=log, final=os.path.join(prefix, name))
+    if not tree_only:
+        activate(name, prefix, sysconfdir, destdir, log)
+    return tree
+
+
+def activate(name, prefix="/opt/ds01", sysconfdir="/etc", destdir="", log=print):
+    """Make the tree `name` current and put its system files in place (its own cron, units, snippets)."""
+    base = _place(destdir, prefix)
+    tree = os.path.join(base, name)
+    if not os.path.isdir(os.path.join(tree, "src")):
+        raise SystemExit(f"no build {name} in {base}")
     switch(base, name)
     installed, made = [], []
 
@@ -146,7 +168,7 @@ def install(prefix="/opt/ds01", sysconfdir="/etc", destdir="", python=sys.execut
             os.mkdir(_place(destdir, each), 0o755)
             made.append(each)
 
-    for path, (how, what) in system_files(prefix, sysconfdir):
+    for path, (how, what) in system_files(prefix, sysconfdir, os.path.join(tree, "src")):
         placed = _place(destdir, path)
         makedirs(os.path.dirname(path))
         if os.path.lexists(placed) or os.path.isdir(placed):
@@ -177,8 +199,7 @@ def install(prefix="/opt/ds01", sysconfdir="/etc", destdir="", python=sys.execut
         subprocess.run(["systemctl", "daemon-reload"], check=False)
         subprocess.run(["systemd-tmpfiles", "--create", os.path.join(sysconfdir, "tmpfiles.d", "ds01.conf")],
                        check=False)
-    log(f"installed {tree}; {os.path.join(base, 'current')} -> {name}")
-    return tree
+    log(f"{os.path.join(base, 'current')} -> {name}")
 
 
 def switch(base, name):
@@ -233,11 +254,19 @@ def main(argv=None):
     parser.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3") else
                         sys.executable)
     parser.add_argument("--uninstall", action="store_true")
+    parser.add_argument("--tree-only", action="store_true", help="build the tree beside the others; switch nothing")
+    parser.add_argument("--activate", metavar="BUILD", help="make an installed build current (ds01-upgrade)")
+    for name, default in DIRS.items():
+        parser.add_argument(f"--{name}", default=default)
     args = parser.parse_args(argv)
+    DIRS.update({name: getattr(args, name) for name in DIRS})
     if args.uninstall:
         uninstall(args.prefix, args.sysconfdir, args.destdir)
+    elif args.activate:
+        activate(args.activate, args.prefix, args.sysconfdir, args.destdir)
     else:
-        install(args.prefix, args.sysconfdir, args.destdir, args.python)
+        tree = install(args.prefix, args.sysconfdir, args.destdir, args.python, tree_only=args.tree_only)
+        print(f"tree: {tree}")
     return 0
 
 

@@ -101,6 +101,8 @@ COMMANDS = (
             "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
     Command("ds01-doctor", "ds01.cli.ds01_doctor", "Is this host set up for ds01: a check each, OK, WARN or FAIL",
             "admin", legacy=("ds01-health",)),
+    Command("ds01-upgrade", "ds01.cli.ds01_upgrade", "(root) Upgrade to a new build, gated by its ds01-doctor --strict",
+            "admin"),
     Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
             "admin"),
     Command("dashboard", "ds01.cli.dashboard", "A live view: GPUs and holders, users against quota, the queue, events",

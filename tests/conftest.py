@@ -117,7 +117,6 @@ def users():
     """Real host accounts (created for the session, removed after): alice, bob and an admin."""
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("setpriv"):
         require("test users need root, useradd and setpriv")
-    group_existed = sandbox.group_exists(sandbox.SOCKET_GROUP)
     made = {}
     for key, login in USERS.items():
         existed = user_exists(login)
@@ -126,8 +125,6 @@ def users():
     for entry, existed in made.values():
         if not existed:
             sandbox.remove_user(entry.pw_name)
-    if not group_existed:
-        sandbox.remove_group(sandbox.SOCKET_GROUP)
 
 
 @pytest.fixture(scope="session")

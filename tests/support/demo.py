@@ -6,8 +6,9 @@ would install, as there is no network), creates three containers with GPU or MIG
 from that image, one through `gpu-allocate | container-create`), starts and lists them, runs the lifecycle
 jobs on them (an idle check, and a max-runtime dry run 25 hours ahead), stops them with
 `container-list | container-stop`, removes them with `container-list -a | container-remove`,
-shows the event log, and cleans up. It uses the Docker
-engine that is running; if none is, it starts a private one (root) for the demo only.
+shows the event log, and cleans up. It starts a private Docker engine (root) for the demo only,
+with the simulated GPUs; `make demo ENGINE=running` uses the engine that is running instead, with
+the host's real GPUs if it has any and never simulated ones.
 As root it shows the real model: a private ds01d, and a temporary demo user who has no access
 to the Docker engine and works through that ds01d (the jobs run as root, in-process, as cron
 runs them). Otherwise it runs the commands in-process as you (you need Docker access).
@@ -53,20 +54,26 @@ class Demo:
         self.broker = None
         self.made_user = False
         self.imported = False
-        host = os.environ.get("DOCKER_HOST")
-        try:
-            reachable = DockerAPI(host, timeout=5).ping()
-        except Ds01Error:
-            reachable = False
-        if reachable:
+        self.engine = os.environ.get("DS01_DEMO_ENGINE") or "private"
+        if self.engine not in ("private", "running"):
+            sys.exit(f"ds01-demo: error: ENGINE={self.engine}: say private (the default) or running")
+        if self.engine == "running":
+            host = os.environ.get("DOCKER_HOST")
+            try:
+                DockerAPI(host, timeout=5).ping()
+            except Ds01Error as exc:
+                sys.exit(f"ds01-demo: error: ENGINE=running, but {exc.message}\n"
+                         "  hint: `make demo` alone starts a private engine of its own")
             self.host = host or "unix:///var/run/docker.sock"
-            say(f"using the running Docker engine at {self.host}")
+            say(f"using the running Docker engine at {self.host} (ENGINE=running): its real GPUs, if any, "
+                "and never simulated ones")
         else:
             reason = sandbox.unavailable_reason()
             if reason:
-                sys.exit(f"ds01-demo: error: no Docker engine is running and a private one cannot start: {reason}\n"
-                         "  hint: run `make demo` as root (it installs docker.io and debootstrap)")
-            say("no Docker engine is running: starting a private one for this demo")
+                sys.exit(f"ds01-demo: error: a private Docker engine cannot start: {reason}\n"
+                         "  hint: run `make demo` as root (it installs docker.io and debootstrap), or "
+                         "`make demo ENGINE=running` to use the engine that is running")
+            say("starting a private Docker engine for this demo (ENGINE=running would use the one that runs)")
             self.daemon = sandbox.Dockerd.start()
             self.host = self.daemon.host
 
@@ -101,9 +108,17 @@ class Demo:
         os.chmod(policy, 0o644)
         logs = os.path.join(self.state, "log")  # the event log, here instead of /var/log/ds01
         os.mkdir(logs, 0o755)
-        inventory = os.environ.get("DS01_GPU_INVENTORY") or SIM_INVENTORY
-        settings = {"DOCKER_HOST": self.host, "DS01_GPU_INVENTORY": inventory, "DS01_STATE_DIR": self.state,
-                    "DS01_CONFIG": policy, "DS01_LOG_DIR": logs}
+        settings = {"DOCKER_HOST": self.host, "DS01_STATE_DIR": self.state, "DS01_CONFIG": policy,
+                    "DS01_LOG_DIR": logs}
+        if self.daemon is not None:  # simulated GPUs only on the private engine, whose hook is the sandbox's fake
+            settings["DS01_GPU_INVENTORY"] = os.environ.get("DS01_GPU_INVENTORY") or SIM_INVENTORY
+            self.gpus = True
+        else:
+            from ds01.gpu import load_inventory
+
+            self.gpus = bool(load_inventory(None).slots())
+            if not self.gpus:
+                say("the running engine's host has no GPUs (NVML): the demo's containers are CPU-only")
         base = {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         self.root_env = dict(base, **settings)
         if os.geteuid() == 0:
@@ -157,9 +172,13 @@ class Demo:
         self.run("image-list", "--table")
         say("4. create containers (created, not started): demo-a from the user's image (the account is baked in),\n"
             "   the others set the account up inside the base; GPU slots allocated")
-        self.run("container-create", "demo-a", "--table")
-        self.run("container-create", "demo-b", DEMO_IMAGE, "--gpu-profile", "3g.20gb", "--table")
-        self.pipe(["gpu-allocate"], ["container-create", "demo-c", DEMO_IMAGE, "--table"])
+        if self.gpus:
+            self.run("container-create", "demo-a", "--table")
+            self.run("container-create", "demo-b", DEMO_IMAGE, "--gpu-profile", "3g.20gb", "--table")
+            self.pipe(["gpu-allocate"], ["container-create", "demo-c", DEMO_IMAGE, "--table"])
+        else:
+            for name, image in (("demo-a", None), ("demo-b", DEMO_IMAGE), ("demo-c", DEMO_IMAGE)):
+                self.run("container-create", name, *([image] if image else []), "--cpu-only", "--table")
         self.run("gpu-user-status", "--table")
         self.run("gpu-status", "--table")
         say("5. start them")
@@ -217,7 +236,7 @@ class Demo:
             self.sandbox.remove_user(DEMO_USER)
         if self.daemon:
             self.daemon.stop()
-        sys.stderr.write("done: no containers, images, users, broker or engine left behind\n")
+        sys.stderr.write("done: no containers, images, users, groups, broker or engine left behind\n")
 
 
 def main():

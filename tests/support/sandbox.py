@@ -20,7 +20,6 @@ BASE_IMAGE = "ds01-test/base:latest"
 ML_BASE_IMAGE = "ds01-test/ml-base:latest"
 STAND_IN_LOG = "/var/log/ds01-stand-ins/calls.log"
 BASE_TARBALL = "bookworm-minbase-v2.tar.gz"
-SOCKET_GROUP = "ds01-sandbox"
 
 FAKE_HOOK = """#!/bin/sh
 # Fake nvidia-container-runtime-hook (ds01 sandbox): accepts the OCI prestart call and does nothing,
@@ -95,7 +94,6 @@ class Dockerd:
     @classmethod
     def start(cls, timeout=60):
         reap_stale()
-        ensure_group(SOCKET_GROUP)
         root = tempfile.mkdtemp(prefix=STALE_PREFIX, dir="/tmp")
         os.chmod(root, 0o711)
         bindir = os.path.join(root, "bin")
