@@ -106,3 +106,14 @@ def test_a_new_build_that_passes_its_doctor_becomes_current_and_a_broken_one_lea
     still = subprocess.run([str(prefix / "current" / "bin" / "version"), "--json"], env=env, capture_output=True,
                            text=True, check=True)
     assert json.loads(still.stdout)["version"] == "9.0.0"
+
+
+def test_a_user_cannot_upgrade_through_ds01d_to_a_source_of_their_own(user_tmp, users, sh):
+    """ds01d's worker is root by uid: the command must look at who the kernel says asked, not at its own euid."""
+    alice = users["alice"]
+    mine = user_tmp / "alice-src"
+    mine.mkdir()
+    os.chown(mine, alice.pw_uid, alice.pw_gid)
+    tried = sh.run(alice, "ds01-upgrade", str(mine), "--prefix", str(user_tmp / "opt"))
+    assert tried.returncode == 5 and "ds01-upgrade: error: ds01-upgrade installs for everyone" in tried.stderr
+    assert not (user_tmp / "opt").exists()
