@@ -1,4 +1,5 @@
-"""The live terminal view `dashboard`, `gpu-status --watch` and `container-stats --watch` share.
+"""The live terminal view `dashboard`, `gpu-status --watch` and `container-stats --watch` share (and `repeat`,
+their piped form).
 
 rich draws each frame on the alternate screen and redraws in place (no scrolling, little
 flicker); it honours NO_COLOR, and every frame is built for the terminal's width now, so a
@@ -61,6 +62,20 @@ class Keys:
         if self.saved is not None and self.fd in ready:
             return os.read(self.fd, 32).lower().startswith(b"q")
         return False
+
+
+def repeat(step: Callable[[], Any], interval: float) -> int:
+    """A watch that is piped: `step()` (which writes one round's records) every `interval` seconds, a round's
+    own time included, until Ctrl-C, which is how it ends (exit 0)."""
+    import time
+
+    try:
+        while True:
+            started = time.monotonic()
+            step()
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return 0
 
 
 def console(stream: Any = None) -> Any:

@@ -61,20 +61,11 @@ def cli(names, all_users, watch, json_flag, table_flag, config):
             out.emit(rec)
         out.close(empty="no containers running")
         return 0
+    from .. import live
+
     if out.table:
-        from .. import live
-
         return live.watch(lambda width: _frame(sampler.round(select()), width), watch)
-    import time
-
-    try:
-        while True:
-            started = time.monotonic()
-            for rec in sampler.round(select()):
-                out.emit(rec)
-            time.sleep(max(0.0, watch - (time.monotonic() - started)))
-    except KeyboardInterrupt:
-        return 0
+    return live.repeat(lambda: [out.emit(rec) for rec in sampler.round(select())], watch)
 
 
 def _frame(records, width):

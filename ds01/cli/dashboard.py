@@ -35,18 +35,14 @@ def cli(watch, once, json_flag, config):
     rt = Runtime(config, read_only=True)
     as_json = json_flag or not is_tty(sys.stdout)
     if as_json:
-        import time
-
-        while True:
-            started = time.monotonic()
+        def write():
             sys.stdout.write(json.dumps(dashboard.view(rt), default=str) + "\n")
             sys.stdout.flush()
-            if watch is None:
-                return 0
-            try:
-                time.sleep(max(0.0, watch - (time.monotonic() - started)))
-            except KeyboardInterrupt:
-                return 0
+
+        if watch is None:
+            write()
+            return 0
+        return live.repeat(write, watch)
     if once:
         live.show_once(lambda width: dashboard.frame(dashboard.view(rt), width))
         return 0

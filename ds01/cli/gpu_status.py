@@ -39,16 +39,13 @@ def cli(watch, json_flag, table_flag, config):
 
 def _watch(rt, interval, json_flag, table_flag):
     """The live view dashboard uses (ds01/live.py) on a terminal; piped, every refresh's records."""
-    import time
-
+    from .. import live
     from ..gpu.allocator import Allocator
     from ..visible import visible_record
 
     out = new_output(json_flag, table_flag, COLUMNS)
     if out.table:
         from rich.text import Text
-
-        from .. import live
 
         def frame(width):
             rt.refresh()
@@ -57,15 +54,13 @@ def _watch(rt, interval, json_flag, table_flag):
             return Text("\n".join(line[:width] for line in text.splitlines()))
 
         return live.watch(frame, interval)
-    try:
-        while True:
-            started = time.monotonic()
-            rt.refresh()
-            for rec in Allocator(rt).snapshot().slot_records():
-                out.emit(rec)
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-    except KeyboardInterrupt:
-        return 0
+
+    def emit_round():
+        rt.refresh()
+        for rec in Allocator(rt).snapshot().slot_records():
+            out.emit(rec)
+
+    return live.repeat(emit_round, interval)
 
 
 def _grouped(rows, inventory):
