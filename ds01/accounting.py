@@ -11,7 +11,7 @@ clipped to the window; slot-hours count each slot as one. Groups are the policy'
 
 import gzip
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +94,9 @@ def _moment(event: dict[str, Any]) -> float | None:
 
 
 def intervals(stream: Iterable[dict[str, Any]], claim_ttl: float = 120.0,
-              finished: dict[str, float] | None = None) -> list[Interval]:
-    """GPU holds and running spans from events in time order. `finished`: for containers Docker has stopped,
-    when (a running span still open ends there if it began before)."""
+              finished: Callable[[str], float | None] | None = None) -> list[Interval]:
+    """GPU holds and running spans from events in time order. `finished(name)`: when Docker says a stopped
+    container ended (None if it runs or is gone); asked only for the runs still open at the end."""
     from . import clock
 
     out: list[Interval] = []
@@ -155,8 +155,9 @@ def intervals(stream: Iterable[dict[str, Any]], claim_ttl: float = 120.0,
     for cid, end in claim_ends.items():
         close(holds, ("claim", cid), end)
     for name, span in list(runs.items()):
-        if finished and name in finished and finished[name] >= span.start:
-            close(runs, name, finished[name])
+        ended = finished(name) if finished else None
+        if ended is not None and ended >= span.start:
+            close(runs, name, ended)
     return out
 
 
@@ -182,22 +183,23 @@ def totals(spans: Iterable[Interval], since: float, until: float) -> dict[str, T
 def report(rt: Any, since: float, until: float, by: str = "user") -> list[dict[str, Any]]:
     """Records of ds01-report: one per user (or per group), sorted by GPU-hours, most first."""
     from . import clock, events
-    from .containers import record
+    from .containers import is_listed, record
     from .errors import NotFound
 
-    finished = {}
-    for entry in rt.api.containers(all=True):
-        if entry.get("State") == "running":
-            continue
+    stopped = {record(e)["container"]: e["Id"] for e in rt.api.containers(all=True)
+               if e.get("State") != "running" and is_listed(e)}
+
+    def finished(name: str) -> float | None:
+        """One inspect, and only for a container whose run the log leaves open (most runs end in an event)."""
+        if name not in stopped:
+            return None
         try:
-            info = rt.api.inspect_container(entry["Id"])
+            info = rt.api.inspect_container(stopped[name])
         except NotFound:  # removed since the list: its container.remove ends its spans
-            info = None
-        if info is None:
-            continue
+            return None
         ended = clock.parse_docker(info["State"].get("FinishedAt"))
-        if ended is not None:
-            finished[record(info)["container"]] = ended.timestamp()
+        return ended.timestamp() if ended is not None else None
+
     path = os.path.join(rt.settings.get("log_dir"), events.FILE_NAME)
     ttl = float(rt.policy.section("gpu_allocation").get("claim_ttl_s") or 120)
     per_user = totals(intervals(read_all(path), ttl, finished), since, until)
