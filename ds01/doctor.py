@@ -206,6 +206,32 @@ def nvml(host: Host) -> Check:
                  f"CUDA {inventory.cuda_version or '?'} ({inventory.source})", details=details)
 
 
+def mig_layout(host: Host) -> Check:
+    """Each GPU as the policy's gpu.mig_layout says (mig-configure makes it so)."""
+    from .errors import Ds01Error
+    from .gpu import mig_layout as mig
+
+    layout = {} if host.policy_error else host.rt.policy.section("gpu").get("mig_layout") or {}
+    if not layout:
+        return Check("mig_layout", OK, "the policy sets no MIG layout (GPUs stay as they are)")
+    try:
+        gpus = host.rt.inventory.gpus
+    except Ds01Error as exc:
+        return Check("mig_layout", WARN, f"cannot read the GPUs: {exc.message}", exc.hint)
+    differ = {}
+    for gpu in gpus:
+        want = mig.wanted(layout, gpu)
+        if want is not None and (not mig.matches(want, mig.current(gpu)) or gpu.mig_pending != gpu.mig_current):
+            differ[str(gpu.index)] = {"now": mig.current(gpu), "layout": want}
+    details = {"differ": differ}
+    if differ:
+        said = "; ".join(f"GPU {i} is {mig.show(d['now'])}, the layout says {mig.show(d['layout'])}"
+                         for i, d in differ.items())
+        return Check("mig_layout", WARN, said, "mig-configure --dry-run shows the steps; mig-configure makes it "
+                     "so (a GPU in use is left alone)", details)
+    return Check("mig_layout", OK, "every GPU the layout names is as it says", details=details)
+
+
 def device_nodes(host: Host) -> Check:
     """World-writable /dev/nvidia* give every local process every GPU, past the allocator."""
     nodes = sorted(glob.glob(host.path("dev", "nvidia*")))
@@ -394,7 +420,8 @@ def exporter(host: Host) -> Check:
 
 CHECKS: list[tuple[str, Callable[[Host], Check]]] = [
     ("docker_engine", engine), ("nvidia_toolkit", nvidia_toolkit), ("cgroup_driver", cgroup_driver),
-    ("docker_socket", docker_socket), ("docker_disk", docker_disk), ("nvml", nvml), ("device_nodes", device_nodes),
+    ("docker_socket", docker_socket), ("docker_disk", docker_disk), ("nvml", nvml), ("mig_layout", mig_layout),
+    ("device_nodes", device_nodes),
     ("nosuid", nosuid), ("state_dirs", state_dirs), ("policy", policy), ("group_members", group_members),
     ("ds01d", broker), ("schedule", schedule), ("exporter", exporter),
 ]

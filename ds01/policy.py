@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NotFound
+from .gpu.mig_layout import MigLayout
 from .names import sanitize_username
 from .schema import (
     Bool,
@@ -198,7 +199,11 @@ TOP_KEYS = {
         "lock_timeout_s": Number(minimum=0, doc="seconds to wait for the allocator lock (default 30); then exit 3"),
         "wait_poll_s": Number(minimum=0.05, doc="seconds between checks while `--wait` waits for a slot (default 2)"),
     }, {"mig_instances_per_gpu": "slots_per_gpu"}),
-    "gpu": Section({"inventory": Text(nullable=True, doc="simulated GPU inventory YAML (instead of NVML)")}),
+    "gpu": Section({
+        "inventory": Text(nullable=True, doc="simulated GPU inventory YAML (instead of NVML)"),
+        "mig_layout": MigLayout(doc="what mig-configure makes of each GPU: `off` or a list of MIG profiles "
+                                    "(`3g.20gb` or `3g`), keyed by GPU index, UUID or `all`"),
+    }),
     "images": Section({
         "allowed": Names(doc="image patterns (shell-style, e.g. nvcr.io/nvidia/*) anyone may create containers from, "
                              "besides their own ds01-<uid>/ images and the catalog's; admins may use any"),

@@ -42,8 +42,8 @@ def test_every_check_answers_and_the_test_host_passes_what_it_should(sh, host_ro
     code, found = diagnose(sh, root=host_root)
     assert list(found) == [name for name, _ in doctor.CHECKS]
     assert all(set(r) == {"check", "status", "message", "hint", "details"} for r in found.values())
-    ok = ["docker_engine", "nvidia_toolkit", "cgroup_driver", "docker_socket", "device_nodes", "state_dirs",
-          "policy", "group_members", "ds01d", "schedule"]
+    ok = ["docker_engine", "nvidia_toolkit", "cgroup_driver", "docker_socket", "mig_layout", "device_nodes",
+          "state_dirs", "policy", "group_members", "ds01d", "schedule"]
     assert {name: found[name]["status"] for name in ok} == dict.fromkeys(ok, "OK"), found
     assert found["nvidia_toolkit"]["details"]["hook"].endswith("/bin/nvidia-container-runtime-hook")
     # the test policy gives bob's group sudo, and his home is on a filesystem without nosuid
@@ -137,6 +137,22 @@ def test_gpus_without_persistence_or_with_a_pending_mig_change_are_warned(sh, us
     path.write_text(example)
     _, found = diagnose(sh, root=host_root, extra_env={"DS01_GPU_INVENTORY": str(path)})
     assert found["nvml"]["status"] == "OK" and "4 GPU(s), driver 550.54.15" in found["nvml"]["message"]
+
+
+def test_gpus_that_differ_from_the_policys_mig_layout_are_warned(sh, user_tmp, host_root):
+    example = os.path.join(doctor.SHIPPED, "ds01", "gpus.sim.yaml")
+    policy = user_tmp / "limits.yaml"
+    policy.write_text(f"gpu:\n  inventory: {example}\n  mig_layout: {{0: off, 2: [1g.5gb, 1g, 1g, 1g, 1g, 1g, 1g], "
+                      "3: [3g, 3g]}\n")
+    os.chmod(policy, 0o644)
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": str(policy)})
+    assert found["mig_layout"]["status"] == "OK", found["mig_layout"]
+    policy.write_text(f"gpu:\n  inventory: {example}\n  mig_layout: {{1: [7g], 3: [4g.20gb, 3g.20gb]}}\n")
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": str(policy)})
+    check = found["mig_layout"]
+    assert check["status"] == "WARN" and sorted(check["details"]["differ"]) == ["1", "3"]
+    assert "GPU 3 is [3g.20gb, 3g.20gb], the layout says [4g.20gb, 3g.20gb]" in check["message"]
+    assert "mig-configure" in check["hint"]
 
 
 def test_nvidia_device_nodes_everyone_may_write_are_warned(sh, host_root):

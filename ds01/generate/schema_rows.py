@@ -19,7 +19,7 @@ def _kind_text(spec):
         return "percent"
     if isinstance(spec, P.Names):
         return "list of names"
-    return "any"
+    return getattr(spec, "kind_text", None) or "any"  # a kind of its own says what it takes
 
 
 def default_text(spec, value):

@@ -1,9 +1,12 @@
 """GPUs and MIG slices: the inventory (NVML or simulated), who holds what, and the allocator."""
 
-from .model import Inventory
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Inventory
 
 
-def load_inventory(path: str | None = None, required: bool = False) -> Inventory:
+def load_inventory(path: str | None = None, required: bool = False) -> "Inventory":
     """The host's GPUs: simulated from `path` (the gpu_inventory setting) when given, else NVML.
     Without a driver: no GPUs (or an error if `required`)."""
     if path:

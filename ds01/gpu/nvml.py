@@ -1,4 +1,5 @@
-"""The NVML backend: the inventory read through nvidia-ml-py, once per process, no nvidia-smi.
+"""The NVML backend: the inventory read through nvidia-ml-py, once per process, no nvidia-smi; and
+MIG layouts changed through NVML's MIG calls (MigControl, for mig-configure).
 
 MIG weights come from the driver (a MIG device's GPU-instance slices over the largest
 GPU-instance profile of its GPU), not from a hard-coded 7.
@@ -7,6 +8,7 @@ GPU-instance profile of its GPU), not from a hard-coded 7.
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Ds01Error
@@ -132,3 +134,151 @@ def load() -> Inventory:
     cuda = _optional(nv.nvmlSystemGetCudaDriverVersion)  # 12040 for CUDA 12.4
     return Inventory(gpus=gpus, source="nvml", driver=None if driver is None else _text(driver),
                      cuda_version=None if cuda is None else f"{int(cuda) // 1000}.{int(cuda) % 1000 // 10}")
+
+
+# ---------------------------------------------------------------- changing MIG layouts (root)
+
+@dataclass(frozen=True)
+class InstanceProfile:
+    """A GPU-instance profile as this GPU's driver offers it."""
+
+    id: int                       # the driver's profile id (nvidia-smi mig -lgip's ID)
+    name: str                     # 3g.20gb
+    slices: int                   # compute slices
+    memory_mb: int
+    count: int                    # how many instances of it the whole GPU can hold
+    placements: tuple[int, ...]   # memory-slice starts the driver allows
+    size: int                     # memory slices each placement spans
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A GPU instance that exists now, with its compute instances."""
+
+    handle: Any
+    id: int
+    profile: InstanceProfile
+    start: int
+    compute: tuple[Any, ...]
+
+
+class DriverRefused(Ds01Error):
+    """The NVIDIA driver said no; the message says to what, and the driver's words."""
+
+
+class MigControl:
+    """One GPU's MIG layout through NVML's MIG calls: its mode, GPU instances and their compute instances.
+    Each change is made the way nvidia-smi mig makes it, one driver call at a time; a refusal is a DriverRefused."""
+
+    def __init__(self, index: int) -> None:
+        self.nv = _nvml()
+        self.index = index
+        self.handle = self.nv.nvmlDeviceGetHandleByIndex(index)
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        nv = self.nv
+        try:
+            return fn(*args)
+        except nv.NVMLError as exc:
+            said = {nv.NVML_ERROR_IN_USE: "in use (a process or an instance still uses it)",
+                    nv.NVML_ERROR_INSUFFICIENT_RESOURCES: "not enough free room on the GPU",
+                    nv.NVML_ERROR_NO_PERMISSION: "only root may change MIG layouts",
+                    nv.NVML_ERROR_NOT_SUPPORTED: "not supported here (is MIG mode on? does the GPU have MIG?)",
+                    nv.NVML_ERROR_INVALID_ARGUMENT: "not a valid request for this GPU"}.get(exc.value, str(exc))
+            raise DriverRefused(f"GPU {self.index}: the driver refused to {what}: {said}") from None
+
+    def mode(self) -> tuple[bool, bool]:
+        """(MIG mode now, MIG mode after the next GPU reset)."""
+        current, pending = self.nv.nvmlDeviceGetMigMode(self.handle)
+        return current == self.nv.NVML_DEVICE_MIG_ENABLE, pending == self.nv.NVML_DEVICE_MIG_ENABLE
+
+    def set_mode(self, on: bool) -> bool:
+        """Switch MIG mode; True when it is in effect now, False when it waits for a GPU reset."""
+        nv = self.nv
+        status = self._call(f"{'enable' if on else 'disable'} MIG mode", nv.nvmlDeviceSetMigMode, self.handle,
+                            nv.NVML_DEVICE_MIG_ENABLE if on else nv.NVML_DEVICE_MIG_DISABLE)
+        return status == nv.NVML_SUCCESS and self.mode()[0] == on
+
+    def profiles(self) -> list[InstanceProfile]:
+        """The GPU-instance profiles this GPU offers (MIG mode must be on), smallest first."""
+        import ctypes
+
+        nv, found = self.nv, {}
+        for number in range(nv.NVML_GPU_INSTANCE_PROFILE_COUNT):
+            info = _optional(nv.nvmlDeviceGetGpuInstanceProfileInfo, self.handle, number)
+            if info is None or not int(info.instanceCount) or int(info.id) in found:
+                continue
+            count = ctypes.c_uint(0)
+            self._call("list placements", nv.nvmlDeviceGetGpuInstancePossiblePlacements, self.handle, info.id,
+                       None, ctypes.pointer(count))
+            places = (nv.c_nvmlGpuInstancePlacement_t * max(count.value, 1))()
+            self._call("list placements", nv.nvmlDeviceGetGpuInstancePossiblePlacements, self.handle, info.id,
+                       places, ctypes.pointer(count))
+            starts = tuple(int(places[i].start) for i in range(count.value))
+            size = int(places[0].size) if count.value else 0
+            name = _text(getattr(info, "name", b"")).removeprefix("MIG ").strip()
+            memory = int(info.memorySizeMB)
+            found[int(info.id)] = InstanceProfile(
+                id=int(info.id), name=name or f"{int(info.sliceCount)}g.{math.ceil(memory / 1024)}gb",
+                slices=int(info.sliceCount), memory_mb=memory, count=int(info.instanceCount), placements=starts,
+                size=size)
+        return sorted(found.values(), key=lambda p: (p.slices, p.memory_mb, p.name))
+
+    def _compute_profiles(self, gpu_instance: Any) -> list[Any]:
+        nv, result = self.nv, []
+        for number in range(nv.NVML_COMPUTE_INSTANCE_PROFILE_COUNT):
+            info = _optional(nv.nvmlGpuInstanceGetComputeInstanceProfileInfo, gpu_instance, number,
+                             nv.NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_SHARED)
+            if info is not None and int(info.instanceCount):
+                result.append(info)
+        return result
+
+    def instances(self, profiles: list[InstanceProfile] | None = None) -> list[Instance]:
+        """Every GPU instance now, compute instances included (also those no MIG device shows: a GPU instance
+        left without a compute instance by an interrupted change)."""
+        import ctypes
+
+        nv, result = self.nv, []
+        for profile in profiles if profiles is not None else self.profiles():
+            handles = (nv.c_nvmlGpuInstance_t * profile.count)()
+            count = ctypes.c_uint(0)
+            self._call("list GPU instances", nv.nvmlDeviceGetGpuInstances, self.handle, profile.id, handles,
+                       ctypes.pointer(count))
+            for i in range(count.value):
+                info = self._call("describe a GPU instance", nv.nvmlGpuInstanceGetInfo, handles[i])
+                compute: list[Any] = []
+                for ci_profile in self._compute_profiles(handles[i]):
+                    cis = (nv.c_nvmlComputeInstance_t * int(ci_profile.instanceCount))()
+                    ci_count = ctypes.c_uint(0)
+                    self._call("list compute instances", nv.nvmlGpuInstanceGetComputeInstances, handles[i],
+                               ci_profile.id, cis, ctypes.pointer(ci_count))
+                    compute += [cis[j] for j in range(ci_count.value)]
+                result.append(Instance(handle=handles[i], id=int(info.id), profile=profile,
+                                       start=int(info.placement.start), compute=tuple(compute)))
+        return sorted(result, key=lambda instance: instance.start)
+
+    def destroy(self, instance: Instance) -> None:
+        """Its compute instances, then the GPU instance (the driver refuses while a process uses it)."""
+        what = f"destroy {instance.profile.name} (GPU instance {instance.id})"
+        for compute in instance.compute:
+            self._call(what, self.nv.nvmlComputeInstanceDestroy, compute)
+        self._call(what, self.nv.nvmlGpuInstanceDestroy, instance.handle)
+
+    def create(self, profile: InstanceProfile, start: int) -> None:
+        """A GPU instance of `profile` at memory slice `start`, and one compute instance spanning it (what
+        nvidia-smi mig -cgi P -C makes): one MIG device. A compute instance that fails takes its GPU instance back."""
+        import ctypes
+
+        nv = self.nv
+        what = f"create {profile.name} at slice {start}"
+        placement = nv.c_nvmlGpuInstancePlacement_t(start, profile.size)
+        gpu_instance = self._call(what, nv.nvmlDeviceCreateGpuInstanceWithPlacement, self.handle, profile.id,
+                                  ctypes.pointer(placement))
+        try:
+            whole = [p for p in self._compute_profiles(gpu_instance) if int(p.sliceCount) == profile.slices]
+            if not whole:
+                raise DriverRefused(f"GPU {self.index}: {profile.name} offers no compute instance spanning it")
+            self._call(what, nv.nvmlGpuInstanceCreateComputeInstance, gpu_instance, whole[0].id)
+        except DriverRefused:
+            _optional(nv.nvmlGpuInstanceDestroy, gpu_instance)
+            raise
