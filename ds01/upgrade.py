@@ -5,8 +5,8 @@ The new build's own installer (`python3 -m ds01.install --tree-only` in its sour
 tree, so an upgrade never depends on the old code knowing the new layout. The gate is the new
 build's `ds01-doctor --strict` against this host, so a new version that refuses the lab's policy
 (or finds anything else wrong) is never switched to. The switch is `current`'s one rename plus the
-new build's system files (`--activate`). ds01d and ds01-exporter are restarted where systemd runs
-them; if ds01d is not active afterwards, the old build is activated again and restarted.
+new build's system files (`--activate`). Those of ds01d and ds01-exporter that systemd ran before are
+restarted; if one is not active afterwards, the old build is activated again and they are restarted on it.
 """
 
 import json
@@ -42,18 +42,24 @@ def gate(tree: str, doctor_args: list[str]) -> tuple[int, list[dict[str, Any]]]:
     return found.returncode, records
 
 
-def restart(log: Any) -> bool:
-    """Restart ds01's services where systemd runs them; True when ds01d (if it was running) runs again."""
+def running() -> list[str]:
+    """Which of ds01's services systemd runs now (none where systemd does not run)."""
     if not os.path.isdir("/run/systemd/system"):
+        return []
+    return [s for s in SERVICES if subprocess.run(["systemctl", "is-active", "--quiet", s]).returncode == 0]
+
+
+def restart(services: list[str], log: Any) -> bool:
+    """Restart `services` (those that ran before the switch); True when every one is active again. A unit
+    that failed its start limit is reset first, so a rollback can start the old build."""
+    if not services:
         return True
-    was = subprocess.run(["systemctl", "is-active", "--quiet", "ds01d"]).returncode == 0
-    subprocess.run(["systemctl", "try-restart", *SERVICES], check=False)
-    if not was:
-        return True
-    ok = subprocess.run(["systemctl", "is-active", "--quiet", "ds01d"]).returncode == 0
-    if not ok:
-        log("ds01d is not active after the restart")
-    return ok
+    subprocess.run(["systemctl", "reset-failed", *services], check=False, capture_output=True)
+    subprocess.run(["systemctl", "restart", *services], check=False, capture_output=True)
+    down = [s for s in services if subprocess.run(["systemctl", "is-active", "--quiet", s]).returncode != 0]
+    if down:
+        log(f"{', '.join(down)} not active after the restart")
+    return not down
 
 
 def upgrade(source: str, prefix: str = "/opt/ds01", sysconfdir: str = "/etc", destdir: str = "",
@@ -84,6 +90,7 @@ def upgrade(source: str, prefix: str = "/opt/ds01", sysconfdir: str = "/etc", de
         shutil.rmtree(tree, ignore_errors=True)  # never current, and never to be: the old build stays
         return record
     record["gate"] = "passed"
+    services = running() if restart_services and not destdir else []
     activated = _installer(os.path.join(tree, "src"), python, *where, "--activate", name)
     if activated.returncode != 0:
         record["error"] = activated.stderr.strip().splitlines()[-1:]
@@ -91,12 +98,13 @@ def upgrade(source: str, prefix: str = "/opt/ds01", sysconfdir: str = "/etc", de
             _installer(os.path.join(base, old, "src"), python, *where, "--activate", old)
         return record
     record["switched"] = True
-    if restart_services and not destdir:
-        if restart(log):
+    if services:
+        log(f"restarting {', '.join(services)} ...")
+        if restart(services, log):
             record["restarted"] = True
         elif old:
             log(f"going back to {old} ...")
             _installer(os.path.join(base, old, "src"), python, *where, "--activate", old)
-            restart(log)
             record["switched"], record["rolled_back"] = False, True
+            record["restarted"] = restart(services, log)
     return record

@@ -4,10 +4,8 @@ here (the container has no index of its own). There, as an admin would: man, com
 and `ds01-doctor --json` work, the PATH gets ds01's commands and not its venv's python, an admin's policy survives
 a reinstall, and uninstall leaves nothing but /etc/ds01."""
 
-import hashlib
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -45,20 +43,6 @@ echo "== end"
 """
 
 
-def wheelhouse():
-    """ds01's dependencies as wheels, for the container's pip (downloaded once per setup.py)."""
-    digest = hashlib.sha256((REPO / "setup.py").read_bytes()).hexdigest()[:12]
-    directory = os.path.join(sandbox.cache_dir(), f"wheels-{digest}")
-    if not os.path.isdir(directory):
-        import sys
-
-        partial = directory + ".partial"
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", partial, str(REPO),
-                        "setuptools", "wheel"], check=True, capture_output=True, cwd="/")
-        os.rename(partial, directory)
-    return directory
-
-
 def sections(text):
     found, name = {}, None
     for line in text.splitlines():
@@ -79,7 +63,7 @@ def installed(dockerd, client):
         out = client.containers.run(sandbox.BASE_IMAGE, ["bash", "-c", SCRIPT], network_mode="host", remove=True,
                                     stdout=True, stderr=True, volumes={
                                         str(REPO): {"bind": "/src", "mode": "ro"},
-                                        wheelhouse(): {"bind": "/wheels", "mode": "ro"}})
+                                        sandbox.wheelhouse(): {"bind": "/wheels", "mode": "ro"}})
     except docker.errors.ContainerError as exc:
         raise AssertionError(exc.stderr.decode() if exc.stderr else str(exc)) from None
     report = sections(out.decode())

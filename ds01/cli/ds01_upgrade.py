@@ -48,6 +48,10 @@ def cli(source, prefix, sysconfdir, destdir, doctor_args, install_args, no_resta
                                              ("switched", "SWITCHED"), ("restarted", "RESTARTED")])
     out.emit(record)
     out.close()
+    if record.get("rolled_back"):
+        raise Ds01Error(f"went back to {record['from']}: {record['to']}'s services did not come up under systemd"
+                        + ("" if record["restarted"] else f", and {record['from']}'s did not either"),
+                        hint="journalctl -u ds01d -u ds01-exporter says why")
     if not record["switched"]:
         failed = "; ".join(f"{f['check']} {f['status']}: {f['message']}" for f in record["failed"])
         raise Ds01Error(f"stayed on {record['from'] or 'nothing'}: "

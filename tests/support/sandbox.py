@@ -61,6 +61,24 @@ def cache_dir():
     return os.environ.get("DS01_TEST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ds01")
 
 
+def wheelhouse():
+    """ds01's dependencies as wheels, for the container's pip (downloaded once per setup.py)."""
+    import hashlib
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "setup.py"), "rb") as setup:
+        digest = hashlib.sha256(setup.read()).hexdigest()[:12]
+    directory = os.path.join(cache_dir(), f"wheels-{digest}")
+    if not os.path.isdir(directory):
+        import sys
+
+        partial = directory + ".partial"
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", partial, repo,
+                        "setuptools", "wheel"], check=True, capture_output=True, cwd="/")
+        os.rename(partial, directory)
+    return directory
+
+
 def unavailable_reason():
     """Why a private dockerd cannot run here, or None."""
     if os.geteuid() != 0:
