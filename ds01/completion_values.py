@@ -100,6 +100,11 @@ def profiles(words):
     return _runtime().inventory.profiles()
 
 
+def gpus(words):
+    """GPU indices, for mig-configure."""
+    return [str(g.index) for g in _runtime().inventory.gpus]
+
+
 def users(words):
     """Logins for admin-only USER arguments: the local accounts of people (uid >= 1000)."""
     import pwd
@@ -124,7 +129,8 @@ def images_and_frameworks(words):
 
 
 VALUES = {"images": lambda words: images(), "frameworks": frameworks, "versions": versions, "archs": archs,
-          "profiles": profiles, "users": users, "projects": projects, "image-or-framework": images_and_frameworks}
+          "profiles": profiles, "gpus": gpus, "users": users, "projects": projects,
+          "image-or-framework": images_and_frameworks}
 
 
 def candidates(kind, words):

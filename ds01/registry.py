@@ -98,7 +98,7 @@ COMMANDS = (
             aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
     Command("version", "ds01.cli.version", "ds01's version, build, install path, Python and Docker engine", "admin"),
     Command("mig-configure", "ds01.cli.mig_configure", "(admins) Make each GPU's MIG layout the policy's "
-            "gpu.mig_layout", "admin", legacy=("ds01-mig-partition",)),
+            "gpu.mig_layout", "admin", legacy=("ds01-mig-partition",), args=("gpus",)),
     Command("ds01-protect", "ds01.cli.ds01_protect",
             "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
     Command("ds01-doctor", "ds01.cli.ds01_doctor", "Is this host set up for ds01: a check each, OK, WARN or FAIL",

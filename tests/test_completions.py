@@ -85,6 +85,7 @@ def test_options_frameworks_versions_profiles_and_verbs(sh, users, shell):
     inventory = {"DS01_GPU_INVENTORY": str(REPO / "etc" / "ds01" / "gpus.sim.yaml")}
     profiles = complete(sh, alice, shell, "container-create", "x", "--gpu-profile", "", extra_env=inventory)
     assert profiles and all("g." in p for p in profiles)
+    assert complete(sh, alice, shell, "mig-configure", "", extra_env=inventory) == ["0", "1", "2", "3"]
     assert alice.pw_name in complete(sh, alice, shell, "resource-limits", "ds01t")
 
 

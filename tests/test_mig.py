@@ -196,7 +196,8 @@ def test_mig_configure_makes_each_gpu_what_the_layout_says_and_the_slots_follow(
 
 def test_a_gpu_in_use_keeps_its_layout_and_the_others_still_change(lab, client):
     """GPU 3: a plain docker container holds 3.1; GPU 0: a host process computes on it; GPU 2: reserved for
-    alice now. GPU 1 is free and changes; the batch exits 3 and names each holder."""
+    alice now. GPU 1 is free and changes (bob's reservation of it next year is said); the batch exits 3 and
+    names each holder."""
     from ds01.gpu.model import Process
 
     uuid_31 = lab.driver.inventory.gpus[3].mig_devices[1].uuid
@@ -207,10 +208,14 @@ def test_a_gpu_in_use_keeps_its_layout_and_the_others_still_change(lab, client):
     lab.layout("0: [7g.40gb]\n1: [3g, 3g]\n2: off\n3: off\n", extra=f"""\
         reservations:
           - {{user: {lab.lab.users['alice'].pw_name}, slots: ["2.0"], start: 2020-01-01, end: 2099-01-01}}
+          - {{user: {lab.lab.users['bob'].pw_name}, slots: ["1"], start: 2098-01-01, end: 2099-01-01}}
         """)
     code, records, err = lab()
     assert code == 3
     assert list(records) == [1] and lab.driver.layout(1) == ["3g.20gb", "3g.20gb"]
+    assert records[1]["later_reservations"] == [{"user": lab.lab.users["bob"].pw_name, "slots": ["1"],
+                                                 "start": records[1]["later_reservations"][0]["start"]}]
+    assert f"GPU 1: {lab.lab.users['bob'].pw_name}'s reservation from" in err  # its slot "1" is gone now
     assert "GPU 3 is in use, so its layout stays: slot 3.1 held by stray" in err
     assert f"GPU 0 is in use, so its layout stays: slot 0 runs pid {os.getpid()}" in err
     assert "GPU 2 is in use, so its layout stays: slot 2.0 reserved for" in err

@@ -53,6 +53,9 @@ def cli(gpus, dry_run, json_flag, table_flag, config):
             codes.append(1)
         else:
             codes.append(0)
+        for later in result["later_reservations"]:
+            rt.warn(f"GPU {result['gpu']}: {later['user']}'s reservation from {later['start']} names slots "
+                    f"{', '.join(later['slots'])}, which the change replaces; update gpu reservations in the policy")
         if result["stranded"]:
             rt.warn(f"GPU {result['gpu']}: stopped containers name devices the change replaces: "
                     f"{', '.join(result['stranded'])}; container-recreate gives them a GPU again")

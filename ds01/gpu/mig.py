@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Ds01Error, NoCapacity, NotFound, UsageError
+from .choice import reservations
 from .mig_layout import OFF, SHORT, current, matches, same, show, wanted
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Configurator:
         record: dict[str, Any] = {
             "gpu": gpu.index, "uuid": gpu.uuid, "name": gpu.name, "before": now, "layout": want,
             "action": "unchanged", "steps": [], "after": now, "slots": _slot_ids(snap.inventory, index),
-            "stranded": [], "dry_run": self.dry_run}
+            "stranded": [], "later_reservations": [], "dry_run": self.dry_run}
         pending = gpu.mig_pending != gpu.mig_current
         if matches(want, now) and not pending:
             return record
@@ -132,8 +133,11 @@ class Configurator:
             record["action"] = "pending-reset"
             return record
         self._refuse_if_in_use(snap, gpu)
-        record["stranded"] = sorted({h.name for h in snap.holdings if not h.holds and any(
-            s.split(".")[0] == str(index) for s in h.slots)})
+        on_gpu = {s.id for s in snap.slots if s.gpu == index}
+        record["stranded"] = sorted({h.name for h in snap.holdings if not h.holds and on_gpu & set(h.slots)})
+        record["later_reservations"] = [
+            {"user": r.user, "slots": sorted(r.slots & on_gpu), "start": r.start.isoformat()}
+            for r in reservations(self.rt.policy, snap.slots) if r.start > snap.now and r.slots & on_gpu]
         control: Any = None if snap.inventory.source != "nvml" else _control(index)
         plan: list[tuple[str, Any]]
         if matches(want, now):  # the layout is there; only a mode change waits, the other way: call it off
