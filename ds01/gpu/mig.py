@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Ds01Error, NoCapacity, NotFound, UsageError
 from .choice import reservations
-from .mig_layout import OFF, SHORT, current, matches, same, show, wanted
+from .mig_layout import OFF, current, is_short, matches, same, show, wanted
 
 if TYPE_CHECKING:
     from .model import Gpu, Inventory
@@ -24,7 +24,7 @@ def resolve(names: list[str], profiles: list[Any], gpu: "Gpu") -> list[Any]:
     result = []
     for name in names:
         found = [p for p in profiles if same(name, p.name)]
-        if SHORT.match(name) and len({p.memory_mb for p in found}) > 1:
+        if is_short(name) and len({p.memory_mb for p in found}) > 1:
             raise UsageError(f"GPU {gpu.index}: {name} is ambiguous here: {' or '.join(p.name for p in found)}",
                              hint="name the profile with its memory in gpu.mig_layout")
         if not found:

@@ -11,8 +11,20 @@ if TYPE_CHECKING:  # the policy imports this module for its Kind: keep that impo
     from .model import Gpu
 
 OFF = "off"
-PROFILE = re.compile(r"^(?:(\d+)c\.)?(\d+)g(?:\.(\d+)gb)?(\+\w+)?$")
-SHORT = re.compile(r"^(\d+)g$")
+# Patterns, not compiled ones: every command imports this module with the policy, few match a profile
+# (re compiles on first use and keeps it). Groups: compute slices (`1c.`), GPU-instance slices, GB, extension.
+PROFILE = r"^(?:(\d+)c\.)?(\d+)g(?:\.(\d+)gb)?(\+\w+)?$"
+SHORT = r"^(\d+)g$"
+
+
+def profile_match(name: str) -> "re.Match[str] | None":
+    """A MIG profile name (`3g.20gb`, `1g.5gb+me`, `1c.3g.20gb`, or just `3g`) taken apart."""
+    return re.match(PROFILE, name)
+
+
+def is_short(name: str) -> "re.Match[str] | None":
+    """`3g`: a size, no memory."""
+    return re.match(SHORT, name)
 
 
 class MigLayout(Kind):
@@ -42,10 +54,10 @@ class MigLayout(Kind):
                 raise ValueError(f"GPU {gpu}: expected off or a list of MIG profiles like [3g.20gb, 3g.20gb], "
                                  f"got {item!r}")
             for profile in item:
-                match = PROFILE.match(profile)
+                match = profile_match(profile)
                 if not match or match.group(1):
                     raise ValueError(f"GPU {gpu}: {profile!r} is not a GPU-instance profile like 3g.20gb or 3g")
-            slices = sum(int(m.group(2)) for m in map(PROFILE.match, item) if m)
+            slices = sum(int(m.group(2)) for m in map(profile_match, item) if m)
             if slices > 8:
                 raise ValueError(f"GPU {gpu}: {', '.join(item)} is {slices} compute slices; no GPU has more than 8")
             result[gpu] = list(item)
@@ -66,7 +78,7 @@ def current(gpu: "Gpu") -> Any:
 
 
 def same(name: str, profile: str) -> bool:
-    short = SHORT.match(name)
+    short = is_short(name)
     if short:
         return profile.startswith(f"{short.group(1)}g.") and "+" not in profile
     return name == profile
@@ -77,7 +89,7 @@ def matches(want: Any, now: Any) -> bool:
     if want == OFF or now == OFF:
         return bool(want == now)
     left = list(now)
-    for name in sorted(want, key=lambda n: bool(SHORT.match(n))):  # exact names first
+    for name in sorted(want, key=lambda n: bool(is_short(n))):  # exact names first
         found = next((p for p in left if same(name, p)), None)
         if found is None:
             return False

@@ -4,13 +4,11 @@ Used where there is no GPU (tests, `make demo`, trying a policy). Malformed file
 errors naming file and line, like the policy.
 """
 
-import re
 from typing import Any
 
 from ..schema import Bool, ListOf, Number, Opaque, PolicyError, Section, Size, Text, load_yaml, read_config, validate
+from .mig_layout import profile_match
 from .model import Gpu, Inventory, MigDevice, Process
-
-PROFILE_RE = re.compile(r"^(?:(\d+)c\.)?(\d+)g\.(\d+)gb(?:\+\w+)?$")
 
 PROCESS = Section({
     "pid": Number(integer=True, minimum=1, doc="host pid"),
@@ -100,8 +98,8 @@ def parse(text: str, path: str = "<string>") -> Inventory:
                 raise PolicyError(f"{path}:{mline}: {mwhere}.index: MIG device {mig['index']} listed twice")
             mig_indexes.add(mig["index"])
             unique_uuid(mig["uuid"], "MIG-", mline, mwhere)
-            match = PROFILE_RE.match(mig["profile"])
-            if not match:
+            match = profile_match(mig["profile"])
+            if not match or match.group(3) is None:  # a device's profile names its memory
                 raise PolicyError(f"{path}:{mline}: {mwhere}.profile: expected a MIG profile like 3g.20gb, "
                                   f"got {mig['profile']!r}")
             slices = mig.get("slices", int(match.group(2)))
