@@ -237,11 +237,9 @@ def _sync(path, text, dry_run):
         return "removed"
     if not dry_run:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        from .atomic import replace_file
+
+        replace_file(path, text.encode(), 0o644)
     return "written"
 
 

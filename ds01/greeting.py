@@ -67,6 +67,7 @@ def lines(rt: Any) -> dict[str, tuple[int, str]]:
 
 def write(rt: Any, directory: str, enabled: bool = True) -> list[dict[str, Any]]:
     """Write each user's greeting, remove the others'; one record per greeting that changed or went."""
+    from .atomic import replace_file
     from .privilege import root_files
     from .visible import visible
 
@@ -84,14 +85,7 @@ def write(rt: Any, directory: str, enabled: bool = True) -> list[dict[str, Any]]
                         continue  # unchanged: nothing written, nothing said
             except OSError:
                 pass
-            temporary = f"{path}.tmp"
-            if os.path.lexists(temporary):
-                os.unlink(temporary)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(visible(line) + "\n")
-                os.fchown(handle.fileno(), uid, -1)  # the user's alone to read
-            os.replace(temporary, path)
+            replace_file(path, (visible(line) + "\n").encode(), 0o400, owner=uid)  # the user's alone to read
             done.append({"user": user, "uid": uid, "line": line, "written": True})
         for name in os.listdir(directory):
             if name.isdigit() and name not in keep:

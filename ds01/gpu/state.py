@@ -158,28 +158,12 @@ class State:
         self._replace(name, json.dumps(value, sort_keys=True).encode(), mode)
 
     def _replace(self, name: str, data: bytes, mode: int) -> None:
-        temporary = f".{name}.{os.getpid()}.tmp"
+        from ..atomic import replace_file
+
         with root_files():
             try:
-                fd = os.open(self.path(temporary), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                             | os.O_CLOEXEC, mode)
-                try:
-                    os.fchmod(fd, mode)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.rename(self.path(temporary), self.path(name))
-                directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                try:
-                    os.fsync(directory)
-                finally:
-                    os.close(directory)
+                replace_file(self.path(name), data, mode)
             except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.path(temporary))
                 raise Ds01Error(f"cannot write {self.path(name)}: {exc.strerror or exc}; nothing was changed",
                                 hint="is the disk full? the old content is kept") from None
 

@@ -139,16 +139,11 @@ class Job:
         return value if isinstance(value, dict) else {}
 
     def _save_memory(self):
+        from ..atomic import replace_file
         from ..privilege import root_files
 
-        path = self._memory_path()
-        tmp = f"{path}.{os.getpid()}.tmp"
         with root_files():
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(self.memory, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
+            replace_file(self._memory_path(), json.dumps(self.memory, indent=1, sort_keys=True).encode(), 0o644)
 
     def remember(self, subjects):
         """This job's memory of each subject (created on first sight); forgets containers that are gone."""
