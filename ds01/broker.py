@@ -34,6 +34,7 @@ REQUEST_TIMEOUT = 10.0
 MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root
 MAX_WORKERS = 512
 FDS = 4  # stdin, stdout, stderr, working directory
+MAX_SIGNAL_LINE = 32  # `signal 28` is 9 bytes: anything longer after a request is not the client's
 
 
 def log(message):
@@ -234,12 +235,29 @@ def _caller(uid, gid):
 
 def _listen_for_signals(conn):
     """The client's signals go to the worker's process group (it and its children, as from a
-    terminal); the client going away is an interrupt."""
-    stream = conn.makefile("rb")
-    for line in stream:
-        word, _, number = line.strip().partition(b" ")
-        if word == b"signal" and number.isdigit() and int(number) in FORWARDED:
-            os.killpg(0, int(number))
+    terminal); the client going away is an interrupt. A line longer than any `signal N` is a client
+    that is not ds01's: it is disconnected and the command interrupted, so a root worker never holds
+    more than MAX_SIGNAL_LINE bytes of what a client sends after its request."""
+    buffered = b""
+    while True:
+        try:
+            chunk = conn.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        *lines, buffered = (buffered + chunk).split(b"\n")
+        if len(buffered) > MAX_SIGNAL_LINE or any(len(line) > MAX_SIGNAL_LINE for line in lines):
+            log("the client sent more than a signal line: disconnected, the command interrupted")
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            break
+        for line in lines:
+            word, _, number = line.strip().partition(b" ")
+            if word == b"signal" and number.isdigit() and int(number) in FORWARDED:
+                os.killpg(0, int(number))
     os.killpg(0, signal.SIGINT)
 
 
@@ -260,7 +278,6 @@ def work(conn, uid, gid, overrides=None):
     """A worker: one request, for the caller the kernel named; returns the exit status."""
     global _log_fd
     from . import privilege, settings
-    from .entry import resolve
 
     os.setsid()  # its own process group: the client's signals reach it and its children, nothing else
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -293,24 +310,33 @@ def work(conn, uid, gid, overrides=None):
     _standard_streams()
     sys.argv = [command, *message["argv"]]
     threading.Thread(target=_listen_for_signals, args=(conn,), daemon=True).start()
-    try:
-        found, _, _ = resolve(command)
-    except KeyError:
-        sys.stderr.write(f"{command}: error: ds01d runs ds01's commands only\n")
-        return 2
-    if found is not None and found.place == "libexec" and not _admin_command_allowed(found):
-        sys.stderr.write(f"{command}: error: {command} is for admins only\n"
-                         "  hint: the lifecycle jobs run as root from cron or systemd\n")
-        return 5
+    refused = authorize(command, message["argv"])
+    if refused is not None:
+        return refused
     return run(command)
 
 
-def _admin_command_allowed(command):
-    if command.name == "ds01d":
-        return False
+def authorize(command, argv):
+    """The command table's answer for this caller (ds01/authority.py), before any parser or body runs:
+    None to go on, else the exit status after the refusal was said on the caller's stderr."""
+    from . import authority
+    from .cli._common import report
+    from .errors import Ds01Error
+    from .identity import has_root
     from .runtime import Runtime
 
-    return bool(Runtime().admin)
+    try:
+        target = authority.resolve(command, argv)
+    except KeyError:
+        sys.stderr.write(f"{command}: error: ds01d runs ds01's commands only\n  hint: help lists them\n")
+        return 2
+    try:
+        authority.check(target, admin=lambda: bool(Runtime().admin), root=has_root())
+    except Ds01Error as exc:
+        log(f"refused: {exc.message}")
+        report(exc)
+        return exc.code
+    return None
 
 
 def run(command):

@@ -35,7 +35,7 @@ class Plan:
     labels: dict
     environment: dict
     devices: list
-    group_add: list
+    groups: dict  # supplementary groups: {name: the HOST's gid} (host_groups), never a name an image resolves
     ulimits: dict = field(default_factory=dict)
     command: list = field(default_factory=lambda: ["bash", "-c", "bash"])
     stop_signal: str = "SIGHUP"
@@ -43,6 +43,14 @@ class Plan:
     gpus: list = field(default_factory=list)  # [{slot, uuid, gpu_eq}] once slots are allocated
     image_id: str = ""  # the image's ID, once the engine has it (the account files are cached by it)
     pins: str = ""  # the directory of the user mounts' bind points (ds01.mount_pins); "" to bind the paths
+    create_sent: bool = False  # the engine was asked to create it (its answer may never have come)
+    container_id: str = ""  # its id, once the engine answered
+
+    @property
+    def group_add(self):
+        """Docker's --group-add: the host's gids as numbers (a name would be looked up in the image's /etc/group;
+        the account layer keeps the container's /etc/group from naming another gid for them)."""
+        return [str(gid) for gid in self.groups.values()]
 
     @property
     def cpus(self):
@@ -387,11 +395,25 @@ def plan(rt, name, image, workspace=None, data=None, models=None, interface="ato
         workspace=ws_real, data=data_real,
         models=models_real, limits=record, labels=label_map, environment=env, devices=devices,
         ulimits=ulimits(rt.policy),
-        group_add=["video", "sudo"] if record.get("sudo") else ["video"],
+        groups=host_groups(SUPPLEMENTARY + (("sudo",) if record.get("sudo") else ())),
         create_workspace=not os.path.isdir(ws_real), pins=pins)
 
 
 _IMAGE_ID_RE = re.compile(r"^(sha256:)?[0-9a-f]{12,64}$")
+SUPPLEMENTARY = ("video",)  # AIME's --group-add video (and sudo, where the policy gives sudo)
+
+
+def host_groups(names):
+    """{name: gid} of the HOST's groups called `names`; a group the host lacks is not given (docs/config.md)."""
+    import grp
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = grp.getgrnam(name).gr_gid
+        except KeyError:
+            continue
+    return found
 
 
 def _repository(ref):
@@ -498,34 +520,93 @@ def create_container(rt, request, interface="atomic", dry_run=False):
         if preview:
             made_plan.assign_gpus(preview)
         return Created(made_plan.record(), made_plan)
+    from .containers import record
     from .workspace_files import make_workspace
 
-    made = make_workspace(made_plan.workspace, user) if made_plan.create_workspace else []
+    made: list[str] = []
 
-    def make(slots):
+    def make(slots):  # under the allocator lock: only the container itself
         made_plan.assign_gpus(slots)
-        return engine.create(made_plan, warn=rt.warn)
+        return engine.create(made_plan)
 
     try:
-        engine.prepare(made_plan)
-        if allocator is None:
-            cid = engine.create(made_plan, warn=rt.warn)
-        elif request.claim:
-            cid = allocator.consume_claim(user.login, _claim_key(request.claim), make, label=container)
-        else:
-            cid = allocator.allocate(user.login, gpu_request, make, wait=request.wait, progress=rt.progress,
-                                     label=container)
+        with signals_interrupt():
+            made = make_workspace(made_plan.workspace, user) if made_plan.create_workspace else []
+            engine.prepare(made_plan)
+            if allocator is None:
+                cid = engine.create(made_plan)
+            elif request.claim:
+                cid = allocator.consume_claim(user.login, _claim_key(request.claim), make, label=container)
+            else:
+                cid = allocator.allocate(user.login, gpu_request, make, wait=request.wait, progress=rt.progress,
+                                         label=container)
+            engine.set_up(cid, made_plan, warn=rt.warn)  # reads the image: outside the lock
+            created = Created(record(rt.api.inspect_container(cid)), made_plan)
     except BaseException:
-        engine.discard(made_plan)
-        for directory in made:
-            try:
-                os.rmdir(directory)
-            except OSError:
-                pass
+        _undo(engine, made_plan, made)
         raise
-    from .containers import record
+    return created
 
-    return Created(record(rt.api.inspect_container(cid)), made_plan)
+
+def _undo(engine, made_plan, made):
+    """Roll the create back with the client's signals held off; a signal that lands before they are is caught
+    and the (idempotent) rollback runs again."""
+    while True:
+        try:
+            with signals_deferred():
+                engine.rollback(made_plan)
+                for directory in reversed(made):
+                    try:
+                        os.rmdir(directory)
+                    except OSError:
+                        pass
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+INTERRUPTS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals a client passes on (ds01.client.FORWARDED, SIGWINCH aside)
+
+
+def _set_handlers(handler):
+    """Install `handler` for INTERRUPTS; returns the old ones (none outside the main thread: Python's rule)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {name: signal.signal(getattr(signal, name), handler) for name in INTERRUPTS}
+
+
+def _restore(saved):
+    import signal
+
+    for name, handler in saved.items():
+        signal.signal(getattr(signal, name), handler)
+
+
+class signals_interrupt:  # noqa: N801 - used as a `with` statement
+    """For a create: SIGTERM and SIGHUP (a client's `kill`, passed on by ds01d) interrupt it as SIGINT does, so
+    it rolls back instead of dying between Docker's create and the rollback."""
+
+    def __enter__(self):
+        def interrupt(_signum, _frame):
+            raise KeyboardInterrupt
+
+        self.saved = _set_handlers(interrupt)
+
+    def __exit__(self, *exc):
+        _restore(self.saved)
+
+
+class signals_deferred:  # noqa: N801 - used as a `with` statement
+    """For a rollback: the client's further signals wait until it is done (the exception it undoes goes on)."""
+
+    def __enter__(self):
+        self.saved = _set_handlers(lambda _signum, _frame: None)
+
+    def __exit__(self, *exc):
+        _restore(self.saved)
 
 
 def _resolve_image(rt, request):
@@ -582,46 +663,18 @@ def _image_exists(rt, ref):
 
 
 def check_image(rt, image, tags=None):
-    """PermissionDenied unless the caller may create from `image`: their own ds01-<uid>/ images, the catalog's,
-    and the policy's `images.allowed` patterns (admins: any). `tags`: the names of an image given by ID."""
-    if rt.admin:
-        return
-    names = [image] if tags is None else list(tags)
-    reasons = [_image_refusal(rt, name) for name in names]
-    if names and None in reasons:
-        return
-    why = reasons[0] if names else "it has no name to check"
-    raise PermissionDenied(f"you may not create containers from {image}: {why}",
-                           hint="image-list shows your images, image-catalog the catalog's; an admin may allow more "
-                                "(images.allowed in the policy)")
+    """PermissionDenied unless the caller may create from `image` (ds01.access.may_use_image: the one predicate
+    builds use too). `tags`: the names of an image given by ID."""
+    from .access import may_use_image
+
+    may_use_image(rt, image, tags, doing="create containers from")
 
 
 def _image_refusal(rt, ref):
-    """Why `ref` is not for the caller (None: it is)."""
-    import fnmatch
+    """Why `ref` is not for the caller (None: it is); see ds01.access."""
+    from .access import image_refusal
 
-    from .engine import image_repository
-    from .images import catalog, parse_reference
-
-    owned = parse_reference(ref)
-    if owned is not None:
-        if owned[0] == rt.caller.uid:
-            return None
-        from .identity import lookup
-
-        owner = lookup(owned[0])
-        return f"it is {owner.login if owner else 'uid ' + str(owned[0])}'s image"
-    repository = image_repository(ref)
-    try:
-        entries = catalog.load(rt.policy).entries
-    except Ds01Error:
-        entries = []
-    if any(image_repository(entry.image) == repository for entry in entries):
-        return None
-    if any(fnmatch.fnmatchcase(ref, p) or fnmatch.fnmatchcase(repository, p)
-           for p in rt.policy.section("images").get("allowed") or []):
-        return None
-    return "it is neither yours, nor in the catalog, nor allowed by the policy"
+    return image_refusal(rt, ref)
 
 
 def _claim_key(claim_id):

@@ -404,18 +404,53 @@ def _same(path: str, shipped: str) -> bool:
 
 
 def exporter(host: Host) -> Check:
+    """The exporter answers, with ds01_ metrics, to the password of the host's exporter.auth (as Prometheus
+    asks); a 401 says whether that file is missing, unsafe or holds another password."""
+    import urllib.error
+    import urllib.request
+
+    from . import exporter as ds01_exporter
+    from .errors import Ds01Error
+
+    auth = host.path(ds01_exporter.AUTH_FILE)
+    details = {"url": host.exporter, "auth_file": auth}
+    headers, problem, hint = {}, None, None
+    try:
+        headers["Authorization"] = ds01_exporter.authorization(ds01_exporter.read_secret(auth))
+    except Ds01Error as exc:
+        problem, hint = exc.message, exc.hint
+    request = urllib.request.Request(host.exporter, headers=headers)  # noqa: S310 - an admin's own URL
+    try:
+        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310 - an admin's own URL
+            body = answer.read(1 << 20).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 401:
+            return Check("exporter", WARN, f"{host.exporter} answers {exc.code}", details=details)
+        why = problem or f"the password in {auth} is not the one it was started with"
+        return Check("exporter", WARN, f"{host.exporter} asks for credentials: {why}",
+                     hint or "systemctl restart ds01-exporter", details)
+    except Exception as exc:  # noqa: BLE001 - anything but an answer is the WARN
+        message = f"the exporter does not answer at {host.exporter}: {getattr(exc, 'reason', exc)}"
+        return Check("exporter", WARN, message + (f" ({problem})" if problem else ""),
+                     hint or "systemctl enable --now ds01-exporter", details)
+    if "ds01_" not in body:
+        return Check("exporter", WARN, f"{host.exporter} answers, but with no ds01_ metrics", details=details)
+    if _answers_anyone(host.exporter):
+        return Check("exporter", WARN, f"{host.exporter} answers without credentials: every local user reads "
+                     "every user's usage", "systemctl restart ds01-exporter (it asks for the password of "
+                     f"{ds01_exporter.AUTH_FILE})", details)
+    return Check("exporter", OK, f"answering at {host.exporter}, to its password only", details=details)
+
+
+def _answers_anyone(url: str) -> bool:
+    """Whether `url` gives ds01_ metrics to a request without credentials, as any local user may send."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(host.exporter, timeout=2) as answer:  # noqa: S310 - an admin's own URL
-            body = answer.read(1 << 20).decode("utf-8", "replace")
-    except Exception as exc:  # noqa: BLE001 - anything but an answer is the WARN
-        return Check("exporter", WARN, f"the exporter does not answer at {host.exporter}: "
-                     f"{getattr(exc, 'reason', exc)}", "systemctl enable --now ds01-exporter", {"url": host.exporter})
-    if "ds01_" not in body:
-        return Check("exporter", WARN, f"{host.exporter} answers, but with no ds01_ metrics",
-                     details={"url": host.exporter})
-    return Check("exporter", OK, f"answering at {host.exporter}", details={"url": host.exporter})
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - an admin's own URL
+            return "ds01_" in answer.read(1 << 20).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a 401, or no answer: not open
+        return False
 
 
 CHECKS: list[tuple[str, Callable[[Host], Check]]] = [

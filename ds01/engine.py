@@ -135,50 +135,93 @@ class Engine:
 
     # -- containers
 
-    def set_up_account(self, cid, plan):
-        """AIME's account setup, without running the image: the caller's account, home and sudoers drop-in
-        written into the created container `cid` (ds01.images.account_layer). Returns the warnings."""
+    def set_up(self, cid, plan, warn=None):
+        """Outside the allocator lock (it reads the image): write into the created container `cid` the caller's
+        account, home and sudoers drop-in when the image lacks them (ds01.images.account_layer), and in every
+        case the supplementary groups ds01 gives with the host's gids. Then the create is logged."""
         from .images import account_layer as A
 
-        account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file, sudo=plan.sudo)
-        etc = self.etc_cache.get(plan.image_id) if self.etc_cache is not None else None
-        if etc is None:
-            etc = A.read_etc(self._archive(cid, "/etc"))
-            if self.etc_cache is not None:
-                self.etc_cache.put(plan.image_id, etc)
         try:
-            home = A.existing_home(etc, account)
-            bashrc = None
-            if home is not None:
-                try:
-                    bashrc = self._file(cid, home + "/.bashrc")
-                except NotFound:
-                    bashrc = b""
-            made = A.layer(etc, account, bashrc)
+            if plan.account_setup:
+                made = self._account_layer(cid, plan)
+            else:
+                made = A.group_layer(self._etc(cid, ("group", "gshadow"))[0], plan.groups)
         except A.BadImage as exc:
             raise Ds01Error(f"cannot set up your account in {plan.image}: {exc}",
                             hint="ds01 needs an image with a Linux userland (/etc/passwd)") from None
+        except A.TooLarge as exc:
+            raise Ds01Error(f"cannot set up your account in {plan.image}: {exc}",
+                            hint="docs/config.md gives the bounds on an image's account files") from None
         self._call("write your account into the container", self.api.put_archive, cid, "/", made.tar)
-        return made.warnings
+        for warning in made.warnings:
+            if warn is not None:
+                warn(warning)
+        if self.log is not None:
+            self.log("container.create", plan.login, container=plan.container, name=plan.name, id=cid[:12],
+                     image=plan.run_image, gpus=[g["uuid"] for g in plan.gpus],
+                     interface=plan.labels.get(L.INTERFACE))
 
-    def _archive(self, cid, path):
-        """The engine's tar of `path` in the container, at most account_layer.MAX_ETC bytes."""
-        from .images.account_layer import MAX_ETC
+    def _account_layer(self, cid, plan):
+        from .images import account_layer as A
+
+        account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file, sudo=plan.sudo)
+        cached = self.etc_cache.get(plan.image_id) if self.etc_cache is not None else None
+        if cached is None:
+            cached = self._etc(cid, A.ACCOUNT_FILES, skel=True)
+            if self.etc_cache is not None:
+                self.etc_cache.put(plan.image_id, *cached)
+        etc, warnings = cached
+        home = A.existing_home(etc, account)
+        bashrc = None
+        if home is not None:
+            try:
+                bashrc = self._file(cid, home + "/.bashrc")
+            except (NotFound, A.TooLarge):
+                bashrc = b""
+        made = A.layer(etc, account, bashrc, groups=plan.groups)
+        made.warnings[:0] = warnings
+        return made
+
+    def _etc(self, cid, names, skel=False):
+        """(etc, warnings): the image's /etc/NAME files and, with `skel`, /etc/skel, each read up to its bound
+        (account_layer: a larger account file is refused, a larger skel is left out with a warning)."""
+        from .images import account_layer as A
+
+        archives = []
+        for name in names:
+            try:
+                archives.append(self._archive(cid, f"/etc/{name}", A.MAX_ACCOUNT_FILE + 1024))
+            except NotFound:
+                continue
+        etc = A.read_etc(*archives)
+        if not skel:
+            return etc, []
+        try:
+            etc.update(A.read_etc(self._archive(cid, "/etc/skel", A.MAX_SKEL_BYTES)))
+        except NotFound:
+            pass
+        except A.TooLarge:
+            return etc, [A.SKEL_SKIPPED]
+        return etc, []
+
+    def _archive(self, cid, path, limit):
+        """The engine's tar of `path` in the container; account_layer.TooLarge past `limit` bytes, after reading
+        no more than that."""
+        from .images.account_layer import bounded
 
         stream, _ = self._call(f"read {path} of the image", self.api.get_archive, cid, path)
-        chunks, size = [], 0
-        for chunk in stream:
-            size += len(chunk)
-            if size > MAX_ETC:
-                raise Ds01Error(f"the image's {path} is larger than {MAX_ETC >> 20} MiB")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return bounded(stream, limit, path)
+        finally:
+            stream.close()
 
     def _file(self, cid, path):
         import io
         import tarfile
 
-        with tarfile.open(fileobj=io.BytesIO(self._archive(cid, path)), mode="r:") as tar:
+        from .images.account_layer import MAX_ACCOUNT_FILE
+
+        with tarfile.open(fileobj=io.BytesIO(self._archive(cid, path, MAX_ACCOUNT_FILE)), mode="r:") as tar:
             member = tar.next()
             handle = tar.extractfile(member) if member is not None and member.isreg() else None
             return handle.read() if handle is not None else b""
@@ -194,37 +237,53 @@ class Engine:
         if plan.tag_image:
             self._quietly(self.api.remove_image, plan.tag_image)
 
-    def create(self, plan, warn=None):
-        """Create the container described by `plan` (ds01.create.Plan, prepared) and, when the image lacks the
-        caller's account, set it up; returns its id. On any failure (an interrupt too) nothing is left."""
-        from .mount_pins import discard, make_points
+    def create(self, plan):
+        """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id. Only the
+        container: `set_up` writes the account, outside the allocator lock. On any failure (an interrupt too)
+        it is rolled back, also when Docker made it but its answer never came (`rollback`)."""
+        from .mount_pins import make_points
 
-        created = None
         try:
             if plan.pins:  # empty until a start through ds01 fills them (ds01.mount_pins)
                 make_points(plan.pins, list(plan.user_mounts()))
             host_config = self.api.create_host_config(**plan.host_config())
-            created = self._call("create container", self.api.create_container, plan.run_image,
-                                 command=plan.command, name=plan.container, user=f"{plan.uid}:{plan.gid}",
-                                 working_dir="/workspace", tty=True, stdin_open=True, labels=plan.labels,
-                                 environment=plan.environment, stop_signal=plan.stop_signal, entrypoint=[],
-                                 host_config=host_config)
-            if plan.account_setup:
-                for warning in self.set_up_account(created["Id"], plan):
-                    if warn is not None:
-                        warn(warning)
+            plan.create_sent = True
+            created = self.api.create_container(
+                plan.run_image, command=plan.command, name=plan.container, user=f"{plan.uid}:{plan.gid}",
+                working_dir="/workspace", tty=True, stdin_open=True, labels=plan.labels,
+                environment=plan.environment, stop_signal=plan.stop_signal, entrypoint=[], host_config=host_config)
+            plan.container_id = created["Id"]
+        except self._errors.APIError as exc:  # Docker answered: it made nothing
+            plan.create_sent = False
+            self.rollback(plan)
+            if isinstance(exc, self._errors.NotFound):
+                raise NotFound(f"create container: {exc.explanation or exc}") from None
+            raise Ds01Error(f"create container: {exc.explanation or exc}") from None
         except BaseException:
-            if created is not None:
-                self._quietly(self.api.remove_container, created["Id"], force=True)
-            if plan.pins:
-                self._quietly(discard, plan.pins)
-            self.discard(plan)
+            self.rollback(plan)
             raise
-        if self.log is not None:
-            self.log("container.create", plan.login, container=plan.container, name=plan.name,
-                     id=created["Id"][:12], image=plan.run_image, gpus=[g["uuid"] for g in plan.gpus],
-                     interface=plan.labels.get(L.INTERFACE))
-        return created["Id"]
+        return plan.container_id
+
+    def rollback(self, plan):
+        """Undo a create of `plan` at whatever point it stopped: the container (by its id, or by its name when the
+        request went out and no id came back, if its labels are this plan's), its bind points and its tag."""
+        from .mount_pins import discard
+
+        cid = plan.container_id
+        if not cid and plan.create_sent:
+            try:
+                info = self.api.inspect_container(plan.container)
+            except Exception:  # noqa: BLE001 - not there (or the engine is gone): nothing of ours to remove
+                info = None
+            labels = ((info or {}).get("Config") or {}).get("Labels") or {}
+            if info is not None and all(labels.get(k) == v for k, v in plan.labels.items()):
+                cid = info["Id"]
+        if cid:
+            self._quietly(self.api.remove_container, cid, force=True)
+        plan.container_id, plan.create_sent = "", False
+        if plan.pins:
+            self._quietly(discard, plan.pins)
+        self.discard(plan)
 
     def start(self, ref):
         self._call(f"start {ref}", self.api.start, ref)

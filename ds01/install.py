@@ -125,6 +125,26 @@ def system_files(prefix, sysconfdir, source=SOURCE):
     return files
 
 
+def exporter_auth(path):
+    """ds01-exporter's scrape password, made once (kept like the policy): root:prometheus 0640, so only root
+    and Prometheus read it; root's alone (0600) where there is no prometheus group yet (docs/monitoring.md)."""
+    import grp
+    import secrets
+
+    if os.path.lexists(path):
+        return
+    handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w")
+    with handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        group = grp.getgrnam("prometheus").gr_gid
+    except KeyError:
+        return
+    if os.geteuid() == 0:
+        os.chown(path, 0, group)
+        os.chmod(path, 0o640)
+
+
 def _place(root, path):
     return os.path.join(root, path.lstrip("/")) if root else path
 
@@ -191,6 +211,7 @@ def activate(name, prefix="/opt/ds01", sysconfdir="/etc", destdir="", log=print)
             if not os.path.exists(target):  # an admin's file stays as it is
                 shutil.copy2(os.path.join(directory, entry), target)
                 os.chmod(target, 0o644)
+    exporter_auth(os.path.join(policy_dir, "exporter.auth"))
     earlier = _manifest(base)[1]  # directories an earlier install made stay this one's to remove
     made = [d for d in earlier if os.path.isdir(_place(destdir, d)) and d not in made] + made
     with open(os.path.join(base, MANIFEST), "w", encoding="utf-8") as handle:

@@ -82,13 +82,22 @@ def files_of(user: Any) -> Iterator[None]:
     if os.geteuid() != 0 or (_caller is not None and _caller.uid == user.uid):
         yield
         return
-    saved = os.getgroups()
     try:
         groups = os.getgrouplist(user.login, user.gid)
     except (KeyError, OSError):  # no account of that name: its primary group only
         groups = [user.gid]
+    with files_as(user.uid, user.gid, groups):
+        yield
+
+
+@contextlib.contextmanager
+def files_as(uid: int, gid: int, groups: list[int]) -> Iterator[None]:
+    """Exactly `uid`, `gid` and `groups` for file access inside the block, in this process (which must be
+    root). The process stays root by uid, so the owner of those rights can neither signal nor trace it
+    while it works on their files: root code never waits on a process its subject controls."""
+    saved = os.getgroups()
     os.setgroups(groups)
-    _set_fs(user.uid, user.gid)
+    _set_fs(uid, gid)
     try:
         yield
     finally:

@@ -1,6 +1,16 @@
-"""Every command in one place: bin/, completions, man pages and help are derived from this list."""
+"""Every command in one place: bin/, completions, man pages and help are derived from this list, and so is
+who may run each command and pass each option, which ds01d enforces before anything runs (ds01/authority.py)."""
 
 from dataclasses import dataclass, field
+
+# Who may run a command, or pass an option: any caller, admins (access_control in root's policy, and root),
+# or root alone (the kernel's uid 0 on the other end of ds01d, or root in-process).
+ANYONE, ADMIN, ROOT = "anyone", "admin", "root"
+WHO_TEXT = {ANYONE: "any user", ADMIN: "admins only", ROOT: "root only"}
+# Options every command has, classified once: the output form and help for anyone; --config, which names the
+# policy (a setting), for admins (an admin's is read with their own file rights and must be root's).
+READING_ONLY = ("--help", "--version")  # what anyone may ask of any command ds01d serves
+COMMON_OPTIONS = {"--json": ANYONE, "--table": ANYONE, "--help": ANYONE, "--version": ANYONE, "--config": ADMIN}
 
 
 @dataclass(frozen=True)
@@ -14,10 +24,27 @@ class Command:
     in_container: bool = False  # also useful inside a container (everything else is host-only)
     args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/complete.py
     place: str = "bin"  # where its executable lives: bin/ (on users' PATH) or libexec/ds01/ (cron, admins)
+    who: str = ANYONE  # who may run it (ANYONE, ADMIN, ROOT); ds01d refuses anyone else before parsing
+    served: bool = True  # ds01d runs it for callers; False: in-process only, with the caller's own rights
+    options: tuple = ()  # options (long names) any caller may pass, besides COMMON_OPTIONS
+    admin_options: tuple = ()  # options only admins may pass (they name settings or other people's things)
 
     @property
     def path(self):
         return f"libexec/ds01/{self.name}" if self.place == "libexec" else f"bin/{self.name}"
+
+    def option_who(self, option):
+        """Who may pass `option` (its long name): the command's own level for an admin or root command,
+        else the table's; None when the table does not classify it (a test fails on that)."""
+        if option in READING_ONLY and self.served and option not in self.options:
+            return ANYONE  # help and the version (eager: they print and exit before any body runs)
+        if self.who != ANYONE:
+            return self.who
+        if option in self.admin_options:
+            return ADMIN
+        if option in self.options:
+            return ANYONE
+        return COMMON_OPTIONS.get(option)
 
     @property
     def noun(self):
@@ -40,93 +67,141 @@ LAYERS = (
 
 COMMANDS = (
     Command("user-setup", "ds01.cli.user_setup", "First-time setup: checks, SSH key, VS Code, ~/ONBOARDING.md", "wizard",
-            legacy=("new-user", "new-user-setup")),
+            legacy=("new-user", "new-user-setup"),
+            options=("--quick", "--no-ssh", "--force")),
     Command("project-init", "ds01.cli.project_init", "A new project in ~/workspace: layout, Dockerfile, git", "wizard",
-            legacy=("new-project", "new-project-setup")),
+            legacy=("new-project", "new-project-setup"),
+            options=("--type", "--desc", "--framework", "--git", "--devcontainer", "--build", "--blank", "--quick", "--guided")),
     Command("project-launch", "ds01.cli.project_launch", "Build the project image if needed, then deploy it", "wizard",
-            args=("projects",)),
+            args=("projects",),
+            options=("--rebuild", "--open", "--background", "--cpu-only", "--num-gpus", "--guided")),
     Command("container-deploy", "ds01.cli.container_deploy", "Create + start, then a shell or background", "orchestrator",
-            args=("", "image-or-framework")),
+            args=("", "image-or-framework"),
+            options=("--project", "--workspace", "--data", "--models", "--cpu-only", "--num-gpus", "--gpu-profile", "--full-gpu", "--wait", "--open", "--background", "--dry-run", "--guided")),
     Command("container-retire", "ds01.cli.container_retire", "Stop + remove + free the GPU (workspace kept)",
-            "orchestrator", args=("containers",)),
-    Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic", args=("", "image-or-framework", "versions")),
+            "orchestrator", args=("containers",),
+            options=("--force", "--save-packages", "--images", "--all", "--timeout", "--dry-run")),
+    Command("container-create", "ds01.cli.container_create", "Create a container with your limits (not started)", "atomic", args=("", "image-or-framework", "versions"),
+            options=("--image", "--arch", "--workspace", "--data", "--models", "--cpu-only", "--num-gpus", "--gpu-profile", "--full-gpu", "--claim", "--wait", "--dry-run")),
     Command("container-recreate", "ds01.cli.container_recreate",
-            "Make a stopped container again: same image and mounts, a new GPU request", "atomic", args=("stopped",)),
-    Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic", args=("stopped",)),
+            "Make a stopped container again: same image and mounts, a new GPU request", "atomic", args=("stopped",),
+            options=("--num-gpus", "--gpu-profile", "--full-gpu", "--cpu-only")),
+    Command("container-start", "ds01.cli.container_start", "Start containers in the background", "atomic", args=("stopped",),
+            options=("--all",)),
     Command("container-run", "ds01.cli.container_run", "A shell or one command in your container (started if needed)",
-            "atomic", legacy=("container-open",), args=("containers",)),
-    Command("container-attach", "ds01.cli.container_attach", "A shell in a running container", "atomic", args=("running",)),
+            "atomic", legacy=("container-open",), args=("containers",),
+            options=("--keep",)),
+    Command("container-attach", "ds01.cli.container_attach", "A shell in a running container", "atomic", args=("running",),
+            options=("--keep",)),
     Command("container-exit", "ds01.cli.container_exit", "How to leave a session and what happens next", "atomic",
-            in_container=True),
-    Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic", args=("running",)),
+            in_container=True,
+            served=False),
+    Command("container-stop", "ds01.cli.container_stop", "Stop containers", "atomic", args=("running",),
+            options=("--timeout", "--force", "--all")),
     Command("container-pause", "ds01.cli.container_pause", "Freeze containers (GPU and memory stay held)", "atomic",
-            args=("unpaused",)),
-    Command("container-unpause", "ds01.cli.container_unpause", "Resume paused containers", "atomic", args=("paused",)),
+            args=("unpaused",),
+            options=("--all",)),
+    Command("container-unpause", "ds01.cli.container_unpause", "Resume paused containers", "atomic", args=("paused",),
+            options=("--all",)),
     Command("container-remove", "ds01.cli.container_remove", "Remove stopped containers (workspace kept)", "atomic",
-            legacy=("container-cleanup",), args=("inactive",)),
-    Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic"),
+            legacy=("container-cleanup",), args=("inactive",),
+            options=("--force", "--all")),
+    Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic",
+            options=("--all", "--detailed"), admin_options=("--all-users", "--user")),
     Command("container-stats", "ds01.cli.container_stats", "CPU, memory, pids, network and GPU use, from the kernel",
-            "atomic", args=("running",)),
+            "atomic", args=("running",),
+            options=("--watch",), admin_options=("--all-users",)),
     Command("image-create", "ds01.cli.image_create", "Write a Dockerfile from the AIME catalog and build your image",
-            "atomic"),
-    Command("image-update", "ds01.cli.image_update", "Add or remove packages in your image and rebuild it", "atomic", args=("images",)),
-    Command("image-list", "ds01.cli.image_list", "Your images, with the containers that use them", "atomic"),
+            "atomic",
+            options=("--framework", "--version", "--arch", "--base-image", "--type", "--packages", "--system", "--requirements", "--jupyter", "--data-science", "--dockerfile", "--no-build", "--no-cache", "--guided", "--force")),
+    Command("image-update", "ds01.cli.image_update", "Add or remove packages in your image and rebuild it", "atomic", args=("images",),
+            options=("--add", "--remove", "--add-system", "--requirements", "--edit", "--rebuild", "--no-build", "--no-cache", "--recreate")),
+    Command("image-list", "ds01.cli.image_list", "Your images, with the containers that use them", "atomic",
+            admin_options=("--all-users",)),
     Command("image-delete", "ds01.cli.image_delete", "Delete images (the Dockerfile is kept)", "atomic",
-            legacy=("image-remove",), args=("images",)),
+            legacy=("image-remove",), args=("images",),
+            options=("--force", "--delete-dockerfile")),
     Command("image-catalog", "ds01.cli.image_catalog", "Framework images the AIME catalog offers for this host",
-            "atomic", args=("frameworks",)),
-    Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "gpu"),
+            "atomic", args=("frameworks",),
+            options=("--arch", "--all-archs")),
+    Command("gpu-allocate", "ds01.cli.gpu_allocate", "Claim GPU slots for a container made next (plumbing)", "gpu",
+            options=("--num-gpus", "--gpu-profile", "--full-gpu", "--ttl", "--wait"), admin_options=("--user",)),
     Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "gpu", args=("inactive",)),
-    Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "gpu"),
+    Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "gpu",
+            options=("--watch",)),
     Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "gpu", args=("users",)),
     Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "gpu"),
     Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "gpu",
             aliases=("ds01-gpu-queue",)),
     Command("mlc-create", "ds01.cli.mlc_create", "AIME's mlc create: NAME FRAMEWORK VERSION [-w -d -m -g -arch -s]",
-            "aime", args=("", "frameworks", "versions")),
-    Command("mlc-open", "ds01.cli.mlc_open", "AIME's mlc open: a shell in a container", "aime", args=("containers",)),
-    Command("mlc-list", "ds01.cli.mlc_list", "AIME's mlc list table", "aime"),
-    Command("mlc-start", "ds01.cli.mlc_start", "AIME's mlc start [COMMAND]", "aime", args=("stopped",)),
-    Command("mlc-stop", "ds01.cli.mlc_stop", "AIME's mlc stop", "aime", args=("running",)),
-    Command("mlc-remove", "ds01.cli.mlc_remove", "AIME's mlc remove", "aime", args=("inactive",)),
+            "aime", args=("", "frameworks", "versions"),
+            options=("--architecture", "--workspace_dir", "--data_dir", "--models_dir", "--num_gpus", "--info", "--script")),
+    Command("mlc-open", "ds01.cli.mlc_open", "AIME's mlc open: a shell in a container", "aime", args=("containers",),
+            options=("--script",)),
+    Command("mlc-list", "ds01.cli.mlc_list", "AIME's mlc list table", "aime",
+            options=("--all", "--architecture", "--data", "--models", "--size", "--workspace"), admin_options=("--all_users",)),
+    Command("mlc-start", "ds01.cli.mlc_start", "AIME's mlc start [COMMAND]", "aime", args=("stopped",),
+            options=("--detach", "--script")),
+    Command("mlc-stop", "ds01.cli.mlc_stop", "AIME's mlc stop", "aime", args=("running",),
+            options=("--force", "--script")),
+    Command("mlc-remove", "ds01.cli.mlc_remove", "AIME's mlc remove", "aime", args=("inactive",),
+            options=("--force", "--script")),
     Command("mlc-stats", "ds01.cli.mlc_stats", "AIME's mlc stats table", "aime"),
     Command("check-limits", "ds01.cli.check_limits", "Your limits next to what you use now", "admin",
-            legacy=("get-limits",), args=("users",)),
+            legacy=("get-limits",), args=("users",),
+            options=("--no-sample",)),
     Command("resource-limits", "ds01.cli.resource_limits", "Show a user's resolved limits", "admin",
-            legacy=("get_resource_limits.py",), args=("users",)),
+            legacy=("get_resource_limits.py",), args=("users",),
+            options=("--docker-args", "--field", "--group", "--check-exemption", "--max-gpus", "--max-containers", "--max-ram", "--max-mig-per-container", "--mig-instances-per-gpu", "--allow-full-gpu", "--priority", "--gpu-hold-time", "--container-hold-time", "--idle-timeout", "--max-runtime", "--all-lifecycle", "--lifecycle-policies", "--high-demand-threshold", "--high-demand-reduction", "--aggregate", "--aggregate-gpu-limit")),
     Command("help", "ds01.cli.help", "The command reference, grouped by layer", "admin",
-            aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",)),
+            aliases=("commands", "alias-list", "aliases"), in_container=True, args=("commands",),
+            served=False, options=("--layer", "--inside")),
     Command("version", "ds01.cli.version", "ds01's version, build, install path, Python and Docker engine", "admin"),
-    Command("mig-configure", "ds01.cli.mig_configure", "(admins) Make each GPU's MIG layout the policy's "
-            "gpu.mig_layout", "admin", legacy=("ds01-mig-partition",), args=("gpus",)),
+    Command("mig-configure", "ds01.cli.mig_configure", "Make each GPU's MIG layout the policy's "
+            "gpu.mig_layout", "admin", legacy=("ds01-mig-partition",), args=("gpus",),
+            who=ADMIN),
     Command("ds01-protect", "ds01.cli.ds01_protect",
-            "(admins) Keep the lifecycle jobs away from a container", "admin", args=("containers",)),
+            "Keep the lifecycle jobs away from a container", "admin", args=("containers",),
+            who=ADMIN),
     Command("ds01-doctor", "ds01.cli.ds01_doctor", "Is this host set up for ds01: a check each, OK, WARN or FAIL",
-            "admin", legacy=("ds01-health",)),
-    Command("ds01-upgrade", "ds01.cli.ds01_upgrade", "(root) Upgrade to a new build, gated by its ds01-doctor --strict",
-            "admin"),
+            "admin", legacy=("ds01-health",),
+            who=ADMIN),
+    Command("ds01-upgrade", "ds01.cli.ds01_upgrade", "Upgrade to a new build, gated by its ds01-doctor --strict",
+            "admin",
+            who=ROOT),
     Command("ds01-events", "ds01.cli.ds01_events", "What happened: the event log, filtered by user, type, time",
-            "admin"),
+            "admin",
+            options=("--type", "--container", "--since", "--until", "--limit", "--follow"), admin_options=("--user",)),
     Command("dashboard", "ds01.cli.dashboard", "A live view: GPUs and holders, users against quota, the queue, events",
-            "admin", legacy=("ds01-dashboard",)),
-    Command("ds01-report", "ds01.cli.ds01_report", "(admins) GPU-hours and container-hours per user or group",
-            "admin", legacy=("ds01-monthly-report",)),
+            "admin", legacy=("ds01-dashboard",),
+            options=("--watch", "--once")),
+    Command("ds01-report", "ds01.cli.ds01_report", "GPU-hours and container-hours per user or group",
+            "admin", legacy=("ds01-monthly-report",),
+            who=ADMIN),
     Command("ds01-idle-check", "ds01.cli.ds01_idle_check", "Warn about, then stop, idle GPU containers",
-            "lifecycle", place="libexec"),
+            "lifecycle", place="libexec",
+            who=ADMIN),
     Command("ds01-max-runtime", "ds01.cli.ds01_max_runtime", "Stop containers past their maximum runtime or pause time",
-            "lifecycle", place="libexec"),
+            "lifecycle", place="libexec",
+            who=ADMIN),
     Command("ds01-release-stale", "ds01.cli.ds01_release_stale",
-            "Hold timers: free the GPUs of, then remove, long-stopped containers", "lifecycle", place="libexec"),
+            "Hold timers: free the GPUs of, then remove, long-stopped containers", "lifecycle", place="libexec",
+            who=ADMIN),
     Command("ds01-generate-limits", "ds01.cli.ds01_generate_limits",
-            "Per-user totals as systemd slice drop-ins (systemd-driver hosts)", "admin", place="libexec"),
+            "Per-user totals as systemd slice drop-ins (systemd-driver hosts)", "admin", place="libexec",
+            who=ROOT),
     Command("ds01-exporter", "ds01.cli.ds01_exporter", "Prometheus metrics: GPUs, containers, users, queue (root, systemd)",
-            "admin", place="libexec"),
+            "admin", place="libexec",
+            who=ROOT, served=False),
     Command("ds01d", "ds01.cli.ds01d", "The broker: every user's command reaches Docker through it (root, systemd)",
-            "admin", place="libexec"),
+            "admin", place="libexec",
+            who=ROOT, served=False),
     Command("ds01-greetings", "ds01.cli.ds01_greetings", "Write each user's one-line login greeting (root, cron)",
-            "lifecycle", place="libexec"),
+            "lifecycle", place="libexec",
+            who=ROOT),
     Command("ds01-notify", "ds01.cli.ds01_notify", "Tell a user something on their terminals and in their container",
-            "lifecycle", place="libexec", args=("users",)),
+            "lifecycle", place="libexec", args=("users",),
+            who=ADMIN),
 )
 
 
@@ -148,6 +223,12 @@ DISPATCHER_SUMMARIES = {
     "user": "your account", "check": "check limits", "get": "get limits",
     "mlc": "AIME MLC syntax: create, open, list, start, stop, remove, stats",
 }
+
+
+def option_name(param):
+    """The name an option is classified by: its first long form (--all-users), else its longest (-arch)."""
+    longs = [o for o in param.opts if o.startswith("--")]
+    return longs[0] if longs else max(param.opts, key=len)
 
 
 def verbs(noun):

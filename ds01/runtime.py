@@ -29,6 +29,8 @@ class Runtime:
         from .settings import ARGUMENT, DEFAULT
 
         config = self.settings.resolve("config")
+        if config.source == ARGUMENT:
+            self._may_name_a_policy()
         # ds01d's own policy with root's rights; a --config the caller named, with the caller's own
         # (and, like every policy a privileged ds01 reads, it must be root's: schema.read_trusted)
         try:
@@ -44,6 +46,26 @@ class Runtime:
             self.warn(f"no policy at {policy.DEFAULT_PATH}: the built-in defaults apply")
             sys.stderr.write("  hint: an admin installs one (make install puts the shipped one there)\n")
         return loaded
+
+    def _may_name_a_policy(self):
+        """Only an admin (by ds01d's own policy) names the policy: ds01d refuses --config to anyone else
+        before a command runs (ds01/authority.py); this holds even for a path that forgets to ask."""
+        from .errors import PermissionDenied
+        from .identity import is_admin
+        from .privilege import acting_for
+
+        if acting_for() is None:
+            return  # in-process: the caller's own rights decide what they can read
+        from . import policy
+        from .privilege import root_files
+        from .settings import DEFAULT, Settings
+
+        daemons = Settings().resolve("config")  # ds01d's own environment: root's choice
+        with root_files():
+            own = policy.load(None if daemons.source == DEFAULT else daemons.value)
+        if not is_admin(self.caller, own):
+            raise PermissionDenied("--config is for admins only: ds01d uses the lab's policy",
+                                   hint="resource-limits shows the limits that policy gives you")
 
     @functools.cached_property
     def caller(self):

@@ -4,10 +4,12 @@ and the workspace directory itself, made as its owner's (make_workspace).
 Why: a `docker exec` is work the container itself does (about 20 ms of its CPU), so a notice
 delivered that way made the idle check count ds01's own notice as the container's activity.
 Two paths, neither of which runs a process in the container:
-- /workspace is a bind mount: the host side, by a child process that has dropped to the
-  owner's uid and gid (no supplementary groups) before it touches the path, and opens the file
-  with O_NOFOLLOW. The kernel checks the owner's rights, never root's, so a symlink or a path
-  the owner could not reach gets nothing.
+- /workspace is a bind mount: the host side, in this process with the owner's filesystem identity
+  (uid and gid, no supplementary groups) before it touches the path, opening the file with
+  O_NOFOLLOW | O_NONBLOCK. The kernel checks the owner's rights, never root's, so a symlink or a
+  path the owner could not reach gets nothing; and since the process stays root by uid, the owner
+  cannot stop it (an earlier child that setuid to the owner could be SIGSTOPped, and the root job
+  waited on it forever). A FUSE mount of the owner's refuses a process whose real uid is root.
 - otherwise: the engine's archive API (HEAD to stat, GET and PUT to append), which resolves
   the path inside the container's own filesystem.
 """
@@ -45,39 +47,15 @@ def owner_ids(uid):
 
 
 def _as_owner(uid, fn):
-    """fn() in a child that runs as `uid` (and its gid); its JSON-able result, or OSError as the child saw it."""
+    """fn() with the owner's file rights (uid and gid, no supplementary groups), in this process: it stays
+    root by uid, so the owner cannot stop or trace it and a root job never waits on the owner's process."""
     uid, gid = owner_ids(uid)
     if os.geteuid() == uid:
         return fn()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to the owner first, then touch the path
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            answer = {"ok": fn()}
-        except OSError as exc:
-            answer = {"errno": exc.errno, "error": exc.strerror or str(exc)}
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent, never raised in the child
-            answer = {"errno": 0, "error": str(exc)}
-        try:
-            os.write(write_end, json.dumps(answer).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    with os.fdopen(read_end, "rb") as handle:
-        chunks.append(handle.read())
-    os.waitpid(pid, 0)
-    try:
-        answer = json.loads(b"".join(chunks) or b"{}")
-    except ValueError:
-        answer = {}
-    if "ok" in answer:
-        return answer["ok"]
-    raise OSError(answer.get("errno") or 0, answer.get("error") or "the child that acts as the owner failed")
+    from .privilege import files_as
+
+    with files_as(uid, gid, []):
+        return fn()
 
 
 def _can_act_as(uid):

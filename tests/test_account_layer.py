@@ -4,7 +4,9 @@ engine's archive API gives it: what useradd, usermod and passwd -d would have le
 import io
 import tarfile
 
-from ds01.images.account_layer import MARKER, Account, existing_home, layer, read_etc
+import pytest
+
+from ds01.images.account_layer import MARKER, Account, existing_home, group_layer, layer, read_etc
 
 UBUNTU_PASSWD = "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n"  # noqa: S105 - a passwd file
 UBUNTU_GROUP = "root:x:0:\nshadow:x:42:\nubuntu:x:1000:\n"
@@ -41,13 +43,13 @@ def base(**more):
 
 
 def test_a_new_account_gets_its_group_home_from_skel_empty_password_and_sudo():
-    made = layer(etc_tar(base()), Account("alice", 2001, 2002, "thesis", "alice_no_password"))
+    made = layer(etc_tar(base()), Account("alice", 2001, 2002, "thesis", "alice_no_password"), groups={"video": 44})
     files = extracted(made)
     assert "alice:x:2001:2002::/home/alice:/bin/bash" in files["etc/passwd"][1].splitlines()
     assert "alice:x:2002:" in files["etc/group"][1].splitlines() and "alice:!::" in files["etc/gshadow"][1]
     assert files["etc/shadow"][1].splitlines()[-1].startswith("alice::")  # passwd -d
     shadow = files["etc/shadow"][0]
-    assert (shadow.mode, shadow.gid) == (0o640, 42)  # the image's own owner and mode are kept
+    assert (shadow.mode, shadow.uid, shadow.gid) == (0o640, 0, 42)  # root's, with the image's shadow group
     sudoers = files["etc/sudoers.d/alice_no_password"]
     assert sudoers[1] == "alice ALL=(ALL) NOPASSWD: ALL\n" and (sudoers[0].mode, sudoers[0].uid) == (0o440, 0)
     home, profile = files["home/alice"][0], files["home/alice/.profile"][0]
@@ -56,8 +58,8 @@ def test_a_new_account_gets_its_group_home_from_skel_empty_password_and_sudo():
     assert bashrc.startswith("# skel\n") and MARKER in bashrc and "'[thesis] '" in bashrc
     assert 'export PATH="/home/alice/.local/bin:$PATH"' in bashrc
     assert MARKER in files["etc/skel/.bashrc"][1]  # later accounts in the container get the lines too
-    groups = files["etc/group"][1]
-    assert "video:x:999:" in groups and "sudo:x:998:" in groups  # created as groupadd -r would
+    groups = files["etc/group"][1].splitlines()
+    assert "video:x:44:" in groups and not any(g.startswith("sudo:") for g in groups)  # the host's gid, given only
     assert made.warnings == [] and made.home == "/home/alice"
 
 
@@ -105,8 +107,6 @@ def test_odd_lines_and_hostile_homes_in_the_image_are_kept_or_ignored():
 
 
 def test_an_image_without_a_passwd_file_is_refused():
-    import pytest
-
     from ds01.images.account_layer import BadImage
 
     with pytest.raises(BadImage):
@@ -129,7 +129,46 @@ def test_the_cache_gives_back_what_the_image_had_and_ignores_anything_else(tmp_p
     def described(made):
         return {name: (m.mode, m.uid, m.gid, m.type, m.linkname, text) for name, (m, text) in extracted(made).items()}
 
-    assert described(layer(cache.get(image), account)) == described(layer(etc, account))
+    assert described(layer(cache.get(image)[0], account)) == described(layer(etc, account))
+    assert cache.get(image)[1] == []
     assert cache.get("../../etc/passwd") is None and cache.get("sha256:abc") is None
-    stored.write_text('{"../x": {"type": "0", "mode": 420, "uid": 0, "gid": 0, "linkname": "", "data": null}}')
+    stored.write_text('{"files": {"../x": {"type": "0", "mode": 420, "uid": 0, "gid": 0, "linkname": "", '
+                      '"data": null}}, "warnings": []}')
     assert cache.get(image) is None  # a damaged entry is read again from the image
+    stored.write_text('{"passwd": {"type": "0", "mode": 420, "uid": 0, "gid": 0, "linkname": "", "data": null}}')
+    assert cache.get(image) is None  # the format before bounds: read again
+    cache.put(image, etc, ["skel left out"])
+    assert cache.get(image)[1] == ["skel left out"]
+
+
+def test_the_groups_ds01_gives_replace_the_images_own_lines_for_them():
+    """An image that says `video:x:0:`, has a second video line, a `sudo` of its own gid and a group named like the
+    host's video gid (Docker looks a --group-add entry up by name first): each given group is one line with the
+    host's gid, nothing else is named like it, and /etc/group is root's 0644 file in root's 0755 /etc whatever
+    the image made them."""
+    group = "root:x:0:\nvideo:x:0:alice\n44:x:0:\nsudo:x:1234:\nvideo:x:7:\nstaff:x:50:\n"
+    etc = etc_tar(base(**{"etc/group": group, "etc/gshadow": "video:!::\n44:!::\nsudo:!::\n"}))
+    etc["group"][0].mode, etc["group"][0].uid = 0o666, 2001
+    for made in (layer(etc, Account("alice", 2001, 2001, "box", "x"), groups={"video": 44, "sudo": 27}),
+                 group_layer({k: v for k, v in etc.items() if k in ("group", "gshadow")}, {"video": 44, "sudo": 27})):
+        files = extracted(made)
+        groups = files["etc/group"][1].splitlines()
+        assert [g for g in groups if g.split(":")[0] in ("video", "sudo", "44")] == ["video:x:44:", "sudo:x:27:"]
+        assert "root:x:0:" in groups and "staff:x:50:" in groups  # the image's other groups stay
+        gshadow = files["etc/gshadow"][1].splitlines()
+        assert [g for g in gshadow if g.split(":")[0] in ("video", "sudo", "44")] == ["video:!::", "sudo:!::"]
+        info = files["etc/group"][0]
+        assert (info.mode, info.uid, info.gid) == (0o644, 0, 0)
+        directory = files["etc"][0]
+        assert directory.isdir() and (directory.mode, directory.uid, directory.gid) == (0o755, 0, 0)
+    assert "etc/passwd" not in extracted(group_layer({"group": etc["group"]}, {"video": 44}))  # the account stays
+
+
+def test_a_skel_of_too_many_entries_is_refused_as_a_whole():
+    from ds01.images.account_layer import MAX_SKEL_ENTRIES, TooLarge, bounded
+
+    files = base(**{f"etc/skel/f{i}": "x" for i in range(MAX_SKEL_ENTRIES)})
+    with pytest.raises(TooLarge):
+        etc_tar(files)
+    with pytest.raises(TooLarge, match="larger than 1 MiB"):
+        bounded(iter([b"x" * 600_000, b"x" * 600_000]), 1 << 20, "/etc/skel")

@@ -81,7 +81,7 @@ def test_on_a_systemd_host_each_users_totals_become_a_slice_drop_in_that_systemd
                                   text=True, env={**os.environ, "SYSTEMD_UNIT_PATH": f"{out}:"})
         assert verified.returncode == 0 and verified.stderr == "", verified.stderr
     refused = lab.sh.run(alice, "ds01-generate-limits", "--output", str(out))
-    assert refused.returncode == 5 and "admins only" in refused.stderr
+    assert refused.returncode == 5 and "root only" in refused.stderr
 
 
 def test_a_slice_drop_in_ds01_did_not_write_is_never_replaced(user_tmp, users, dockerd):

@@ -50,11 +50,11 @@ def test_table_when_asked_json_when_piped(offline_sh, users):
 def test_a_bad_policy_is_reported_with_file_and_line(offline_sh, users, user_tmp):
     bad = user_tmp / "bad.yaml"
     bad.write_text("defaults:\n  max_cpus: 2\n  memroy: 4g\n")
-    result = offline_sh.run(users["alice"], "resource-limits", "--config", str(bad))
+    result = offline_sh.run(users["admin"], "resource-limits", "--config", str(bad))  # --config: admins only
     assert result.returncode == 0  # a read-only command says so and shows the defaults (tests/test_admin_ops.py)
     assert result.stderr.startswith(f"resource-limits: warning: the policy is broken or missing: {bad}:3: unknown "
                                     "key 'defaults.memroy' (did you mean")
-    made = offline_sh.run(users["alice"], "container-create", "x", "img", "--config", str(bad))
+    made = offline_sh.run(users["admin"], "container-create", "x", "img", "--config", str(bad))
     assert made.returncode == 1
     assert made.stderr.startswith(f"container-create: error: {bad}:3: unknown key 'defaults.memroy' (did you mean")
 

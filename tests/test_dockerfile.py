@@ -168,3 +168,40 @@ def test_other_labels_and_look_alikes_in_comments_or_commands_are_fine():
             "      maintainer=alice\nRUN echo aime.mlc.DS01_PROTECTED=true\n")
     D.refused_labels(text, "Dockerfile")
     assert [k for _, k in D.label_keys(text)] == ["org.opencontainers.image.title", "maintainer"]
+
+
+@pytest.mark.parametrize("text, images", [
+    ("FROM a\n", ["a"]),
+    ("FROM --platform=linux/amd64 a AS b\nFROM b\nCOPY --from=b /x /y\nCOPY --from=0 /x /y\n", ["a"]),
+    ("ARG B=x/y:1\nFROM $B AS s\nFROM ${B}\n", ["x/y:1", "x/y:1"]),
+    ("ARG DS01_USER_ID\nFROM base:$DS01_USER_ID\n", ["base:7"]),  # build arguments win over defaults
+    ("FROM a\nCOPY --from=other/img /x /y\nRUN --mount=type=bind,from=third,target=/m true\n",
+     ["a", "other/img", "third"]),
+    ("FROM a\nONBUILD COPY --from=hidden /x /y\n", ["a", "hidden"]),
+    ("FROM ds01-1001/th\\\nesis\n", ["ds01-1001/thesis"]),  # joined as Docker joins it
+    ("\ufeff# escape=`\nFROM `\n  a\n", ["a"]),
+    ("FROM scratch\n", []),
+])
+def test_every_image_a_build_reads_is_found(text, images):
+    """Issue 29, finding 3: each stage's FROM, COPY --from and RUN --mount from= that name no stage."""
+    assert [image for _, image in D.image_references(text, {"DS01_USER_ID": "7"})] == images
+
+
+@pytest.mark.parametrize("text", [
+    "FROM $NOPE\n", "FROM ${B:-ds01-1001/thesis}\n", "FROM a b\n", "FROM a\nCOPY --from b /x\n",
+    "FROM a\nCOPY --from=$X /x /y\n", "FROM ds01-test/ba\\\n as\\\ne\n", "RUN true\n",
+])
+def test_a_reference_ds01_cannot_read_is_refused(text):
+    """Fail closed: what ds01 cannot resolve as Docker would is refused (exit 5), never let through."""
+    from ds01.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        D.image_references(text, {})
+
+
+def test_labels_written_as_docker_joins_them_are_found():
+    """A continuation joins without a space and a byte-order mark does not hide the escape directive."""
+    for text in ("FROM x\nLABEL a\\\nime.mlc.DS01_PROTECTED=true\n",
+                 "\ufeff# escape=`\nFROM x\nLABEL a`\nime.mlc.DS01_PROTECTED=true\n"):
+        with pytest.raises(UsageError, match="LABEL aime.mlc.DS01_PROTECTED"):
+            D.refused_labels(text, "Dockerfile")

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from ds01 import doctor
+from ds01.install import exporter_auth
 from tests.support import sandbox
 
 ROOT = sandbox.pwd.getpwnam("root")
@@ -223,10 +224,13 @@ def test_a_missing_or_edited_schedule_is_warned(sh, host_root):
 
 
 def test_an_exporter_that_answers_with_ds01_metrics_is_ok(sh, host_root):
+    (host_root / "etc" / "ds01").mkdir()
+    exporter_auth(str(host_root / "etc" / "ds01" / "exporter.auth"))  # the password it asks for (issue 29)
+
     class Metrics(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
             body = b"# TYPE ds01_build_info gauge\nds01_build_info{version=\"x\"} 1\n"
-            self.send_response(200)
+            self.send_response(200 if self.headers.get("Authorization") else 401)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

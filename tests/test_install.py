@@ -16,11 +16,13 @@ SCRIPT = r"""
 set -e
 export DEBIAN_FRONTEND=noninteractive PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels PIP_NO_CACHE_DIR=1
 apt-get update -qq >/dev/null && apt-get install -y -qq man-db bash-completion make >/dev/null
+groupadd --system prometheus  # as Debian's prometheus package makes it
 snapshot() { find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/cache \
     -o -path /var/lib/apt -o -path /var/log -o -path /run -o -name __pycache__ \) -prune -o -print | sort; }
 snapshot > /tmp/before
 mkdir /tmp/src && tar -C /src --exclude=./.venv -cf - . | tar -C /tmp/src -xf -
 make -s -C /tmp/src install PYTHON=/usr/bin/python3 > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
+cp /etc/ds01/exporter.auth /tmp/auth.first
 echo '# the lab policy' > /etc/ds01/resource-limits.yaml.mine
 cp /etc/ds01/resource-limits.yaml.mine /etc/ds01/resource-limits.yaml
 make -s -C /tmp/src install PYTHON=/usr/bin/python3 > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
@@ -33,6 +35,7 @@ echo "== help"; bash -lc 'container-list --help | head -1'
 echo "== version"; bash -lc 'ds01 version'
 echo "== doctor"; bash -lc 'ds01-doctor --json' || true
 echo "== policy"; cat /etc/ds01/resource-limits.yaml
+echo "== auth"; stat -c '%U:%G %a' /etc/ds01/exporter.auth; cmp /tmp/auth.first /etc/ds01/exporter.auth && echo kept
 echo "== cron"; grep DS01_LIBEXEC= /etc/cron.d/ds01; ls /opt/ds01/current/libexec/ds01/ds01-idle-check
 echo "== unit"; grep ExecStart /etc/systemd/system/ds01d.service
 make -s -C /tmp/src uninstall > /tmp/uninstall.log 2>&1 || { cat /tmp/uninstall.log; exit 1; }
@@ -93,6 +96,7 @@ def test_man_completion_help_and_version_work_for_an_admin_after_make_install(in
 
 def test_an_admins_policy_survives_a_reinstall_and_the_system_files_point_through_current(installed):
     assert installed["policy"] == ["# the lab policy"]
+    assert installed["auth"] == ["root:prometheus 640", "kept"]  # the exporter's password: made once, Prometheus's
     assert installed["cron"][0] == "DS01_LIBEXEC=/opt/ds01/current/libexec/ds01"
     assert installed["cron"][1] == "/opt/ds01/current/libexec/ds01/ds01-idle-check"
     assert installed["unit"] == ["ExecStart=/opt/ds01/current/libexec/ds01/ds01d"]

@@ -108,9 +108,9 @@ class LifeLab:
         self.inventory_path.write_text(INVENTORY % {"u0": u0, "p20": p20})
         os.chmod(self.inventory_path, 0o644)
 
-    def job(self, name, at, *args, check=True):
+    def job(self, name, at, *args, check=True, timeout=300):
         """Run a job as root (as cron does) at Unix time `at`; its records, or the result when check=False."""
-        result = self.sh.run(self.root, name, "--json", *args, extra_env={"DS01_NOW": str(at)})
+        result = self.sh.run(self.root, name, "--json", *args, extra_env={"DS01_NOW": str(at)}, timeout=timeout)
         if not check:
             return result
         assert result.returncode == 0, result.stderr + result.stdout
@@ -318,6 +318,38 @@ def test_a_fresh_keep_alive_postpones_the_stop_and_is_logged(life, users):
     stopped = life.decisions("ds01-idle-check", t0 + 50 * MINUTE + 2 * 3600 + 60)["ka"]  # 2h after the touch
     assert stopped["decision"] == "stop"
     assert status(box) == "exited"
+
+
+def test_the_owner_cannot_stall_the_jobs_by_stopping_every_process_they_may_signal(life, users, client):
+    """alice SIGSTOPs every process she may signal, in a loop, while root's idle check reads her .keep-alive
+    and writes her notices. The check used to fork a helper that took her uid; she stopped it and the job
+    waited forever, so no idle GPU was reclaimed again for anyone (issue 29, finding 4)."""
+    import signal
+    import subprocess
+
+    alice = users["alice"]
+    box, t0 = _keep_alive_at(life, alice, "stall", lambda t0: t0 + 50 * MINUTE)
+    stopper = subprocess.Popen(sandbox.as_user_command(alice, ["/usr/bin/python3", "-c", textwrap.dedent("""\
+        import os, signal
+        while True:
+            try:
+                os.kill(-1, signal.SIGSTOP)
+            except OSError:
+                pass
+        """)]), stdin=subprocess.DEVNULL)
+    try:
+        for at in (t0 + 65 * MINUTE, t0 + 66 * MINUTE, t0 + 50 * MINUTE + 2 * 3600 + 60):
+            checked = life.job("ds01-idle-check", at, check=False, timeout=60)
+            assert checked.returncode == 0, checked.stderr
+            decided = {r.get("name"): r for r in map(json.loads, checked.stdout.splitlines())}["stall"]
+            assert decided["decision"] == ("stop" if at > t0 + 2 * 3600 else "keep-alive"), decided
+        assert stopper.poll() is None  # the attack ran the whole time
+    finally:
+        stopper.send_signal(signal.SIGKILL)
+        stopper.wait()
+    assert status(box) == "exited"
+    alerts = (life.directory / f"ws-{alice.pw_name}-stall" / ".ds01-alerts").read_text()
+    assert "stopped" in alerts
 
 
 def test_a_keep_alive_dated_in_the_future_counts_from_the_check_that_first_saw_it(life, users):

@@ -53,7 +53,8 @@ def test_sudo_is_off_by_default_and_a_group_may_have_it_or_named_capabilities(tm
     plan = create.plan(rt, "t", "img:latest", workspace=str(tmp_path / "ws"))
     config = plan.host_config()
     assert config["cap_drop"] == ["ALL"] and config["security_opt"] == ["no-new-privileges"]
-    assert config["group_add"] == ["video"] and "cap_add" not in config
+    assert config["group_add"] == [str(g) for g in create.host_groups(["video"]).values()]  # the host's gids
+    assert "cap_add" not in config
     assert config["binds"][create.SUDO_SHIM] == {"bind": "/usr/local/bin/sudo", "mode": "ro"}
     assert plan.record()["sudo"] is False
     rt = runtime(tmp_path, "user_overrides: {%s: {sudo: true, capabilities: [cap_sys_ptrace]}}\n"
@@ -61,7 +62,8 @@ def test_sudo_is_off_by_default_and_a_group_may_have_it_or_named_capabilities(tm
     plan = create.plan(rt, "t", "img:latest", workspace=str(tmp_path / "ws"))
     config = plan.host_config()
     assert "cap_drop" not in config and "security_opt" not in config and config["cap_add"] == ["SYS_PTRACE"]
-    assert config["group_add"] == ["video", "sudo"] and create.SUDO_SHIM not in config["binds"]
+    assert config["group_add"] == [str(g) for g in create.host_groups(["video", "sudo"]).values()]
+    assert create.SUDO_SHIM not in config["binds"]
     assert rt.limits(rt.caller.login).docker_args()[-1] == "--cap-add=SYS_PTRACE"
     from ds01.schema import PolicyError
 

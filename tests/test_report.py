@@ -91,7 +91,7 @@ def test_the_report_is_for_admins_and_refuses_a_bad_window(user_tmp, users, dock
     lab = GpuLab(user_tmp, users, dockerd)
     write_log(lab, users)
     refused = lab.sh.run(users["alice"], "ds01-report", "--json")
-    assert refused.returncode == 5 and "ds01-report: error: usage reports are for admins" in refused.stderr
+    assert refused.returncode == 5 and "ds01-report: error: ds01-report is for admins only" in refused.stderr
     for argv in (["--month", "2026-13"], ["--month", "2026-11", "--since", "1d"],
                  ["--since", str(at(2)), "--until", str(at(1))], ["--csv", "--json"]):
         bad = lab.sh.run(ROOT, "ds01-report", *argv)

@@ -57,9 +57,16 @@ def test_a_policy_of_the_callers_own_makes_no_one_an_admin(sh, users, client, us
                   user_env={"DS01_CONFIG": str(evil)})
     assert wide.returncode != 0 and sh.records(alice, "container-list", "-a") == []
     by_flag = sh.run(alice, "container-stop", target, "--config", str(evil))
-    assert by_flag.returncode == 1 and f"{evil}: refusing the policy: it is owned by uid {alice.pw_uid}" \
-        in by_flag.stderr
-    shadow = sh.run(alice, "check-limits", "--config", "/etc/shadow")  # read-only: a warning, then the defaults
+    assert by_flag.returncode == 5 and "container-stop: error: --config is for admins only" in by_flag.stderr
+    shadow = sh.run(alice, "check-limits", "--config", "/etc/shadow")
+    assert shadow.returncode == 5 and "root:" not in shadow.stderr + shadow.stdout
+    # an admin may name a policy: read with the admin's own rights, and it must be root's
+    admin = users["admin"]
+    os.chown(evil, admin.pw_uid, admin.pw_gid)
+    by_admin = sh.run(admin, "container-stop", target, "--config", str(evil))
+    assert by_admin.returncode == 1 and f"{evil}: refusing the policy: it is owned by uid {admin.pw_uid}" \
+        in by_admin.stderr
+    shadow = sh.run(admin, "check-limits", "--config", "/etc/shadow")  # read-only: a warning, then the defaults
     assert "/etc/shadow: cannot read: Permission denied" in shadow.stderr
     assert "root:" not in shadow.stderr + shadow.stdout
     assert running(client, target)

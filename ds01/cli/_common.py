@@ -106,9 +106,47 @@ def _show_version(ctx, _param, value):
     ctx.exit(0)
 
 
+def mark_reserved(command, name):
+    """Each option's help says who may pass it when that is not everyone, and the help ends with who may
+    run the command: both from the command table (ds01/registry.py), the one place ds01d enforces them."""
+    from ..registry import ANYONE, WHO_TEXT, by_name, option_name
+
+    entry = by_name().get(name or "")
+    if entry is None:
+        return None
+    table = entry[0]
+    for param in command.params:
+        if param.param_type_name != "option" or table.who != ANYONE:
+            continue
+        level = table.option_who(option_name(param))
+        note = f"({WHO_TEXT[level]})" if level not in (None, ANYONE) else ""
+        if note and note not in (param.help or ""):
+            param.help = f"{param.help or ''} {note}".strip()
+    return table
+
+
+def _help_with_authority(command):
+    original = command.format_help
+
+    def format_help(ctx, formatter):
+        table = mark_reserved(command, ctx.info_name)
+        original(ctx, formatter)
+        if table is not None:
+            from ..registry import WHO_TEXT
+
+            formatter.write_paragraph()
+            formatter.write_text(f"Who may run it: {WHO_TEXT[table.who]}"
+                                 + ("" if table.served else " (in-process, never through ds01d)") + ".")
+
+    command.format_help = format_help
+    command.ds01_marked = True
+
+
 def standard(command):
     """What every command has besides its own options: -h as --help, and --version (idempotent)."""
     command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if not getattr(command, "ds01_marked", False):
+        _help_with_authority(command)
     if not any("--version" in p.opts for p in command.params):
         command.params.append(click.Option(["--version", "ds01_version"], is_flag=True, expose_value=False,
                                            is_eager=True, callback=_show_version,

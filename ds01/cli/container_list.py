@@ -12,8 +12,8 @@ Examples:
   container-list --all-users --json   every user's (admins)
 See also: container-create, container-stop, container-remove""")
 @click.option("-a", "--all", "all_states", is_flag=True, help="All states, not only running.")
-@click.option("--all-users", is_flag=True, help="Every user's containers (admins only).")
-@click.option("--user", "user", metavar="USER", help="That user's containers (admins only).")
+@click.option("--all-users", is_flag=True, help="Every user's containers.")
+@click.option("--user", "user", metavar="USER", help="That user's containers.")
 @click.option("-d", "--detailed", is_flag=True, help="Add limits and mounts from docker inspect.")
 @output_options
 @config_option

@@ -22,7 +22,7 @@ a slot's utilisation is shown where the driver reports it per process, or where
 the slot is the container's own. AIME's table is mlc-stats.
 See also: container-list, check-limits, gpu-status, dashboard""")
 @click.argument("names", nargs=-1)
-@click.option("--all-users", is_flag=True, help="Every user's running containers (admins only).")
+@click.option("--all-users", is_flag=True, help="Every user's running containers.")
 @click.option("--watch", type=click.FloatRange(min=0.2), is_flag=False, flag_value=2.0, default=None,
               metavar="[SECONDS]", help="Refresh every SECONDS (default 2) until q or Ctrl-C.")
 @output_options

@@ -15,7 +15,7 @@ Examples:
 A claim counts against the quota like a container; gpu-release CLAIM drops it.
 See also: gpu-release, gpu-status, container-create""")
 @request_options
-@click.option("--user", "user_opt", metavar="USER", help="Claim for USER (admins only).")
+@click.option("--user", "user_opt", metavar="USER", help="Claim for USER.")
 @click.option("--ttl", metavar="SECONDS", help="How long the claim lives (default gpu_allocation.claim_ttl_s, 120).")
 @wait_option
 @output_options

@@ -66,7 +66,8 @@ def _record(command, inside):
     return {"name": command.name, "layer": command.layer, "summary": command.summary,
             "legacy": list(command.legacy), "aliases": list(command.aliases),
             "space": f"{command.noun} {command.verb}" if command.verb and command.noun in DISPATCHERS else None,
-            "host_only": not command.in_container, "available": command.in_container or not inside}
+            "host_only": not command.in_container, "available": command.in_container or not inside,
+            "who": command.who}
 
 
 def _text(rows, inside):
@@ -86,7 +87,8 @@ def _text(rows, inside):
             others = r["aliases"] + [f"{n} (old)" for n in r["legacy"]]
             note = f"  [also: {', '.join(others)}]" if others else ""
             host = " (host)" if inside and r["host_only"] else ""
-            lines.append(f"  {r['name'].ljust(width)}  {r['summary']}{host}{note}")
+            who = {"admin": "(admins) ", "root": "(root) "}.get(r["who"], "")
+            lines.append(f"  {r['name'].ljust(width)}  {who}{r['summary']}{host}{note}")
         lines.append("")
     lines.append("Space syntax: `container run x` = `container-run x`; `ds01 container run x` too.")
     lines.append("COMMAND --help shows its options; man COMMAND the full page.")

@@ -84,7 +84,10 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     if not dockerfile:  # every string given is checked before Docker or the disk is touched
         image_plan.phases_for(answers, answers.framework.lower())
         if base_image:
+            from ..access import may_use_image
+
             image_plan.check_image_ref(base_image)
+            may_use_image(rt, base_image, doing="build from")
     existing = images.image_id(rt.engine, ref)
     target = images.workspace_dockerfile(user, name)
     if existing and not force:

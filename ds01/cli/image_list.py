@@ -12,7 +12,7 @@ Examples:
   image-list | image-delete --force                                 delete all your images
   image-list -a                                                     every user's (admins)
 See also: image-create, image-update, image-delete""")
-@click.option("-a", "--all-users", is_flag=True, help="Every user's ds01 images (admins only).")
+@click.option("-a", "--all-users", is_flag=True, help="Every user's ds01 images.")
 @output_options
 @config_option
 def cli(all_users, json_flag, table_flag, config):

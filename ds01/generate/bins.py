@@ -13,7 +13,7 @@ def bin_script(command, name=None):
         return "\n".join([SHEBANG, HEADER, "from ds01.entry import run", f"run('ds01d', {command.module!r})"]) + "\n"
     name = name or command.name
     extra = f", renamed={command.name!r}" if name in command.legacy else ""
-    extra += ", local=True" if command.in_container else ""
+    extra += ", local=True" if not command.served else ""  # in-process only: never through ds01d
     call = f"main({name!r}, {command.module!r}{extra})"
     return "\n".join([SHEBANG, HEADER, "from ds01.client import main", call]) + "\n"
 

@@ -23,12 +23,11 @@ OPTION_KINDS = {
 
 def command_facts(command):
     """(options, {option: kind} for options that take a value) of one command."""
-    import click
 
     from ..cli._common import standard
 
     cli = standard(importlib.import_module(command.module).cli)
-    ctx = click.Context(cli, info_name=command.name)
+    ctx = cli.make_context(command.name, [], resilient_parsing=True)  # context_settings apply (-h)
     options, valued = [], {}
     for param in cli.get_params(ctx):
         if param.param_type_name != "option":

@@ -44,9 +44,32 @@ def config_reference():
                   "ds01 or AIME) use their owner's limits; the others use these, whose built-in values are: "
                   + "; ".join(f"`{t}` " + ", ".join(f"{k} {default_text(None, v)}" for k, v in values.items())
                               for t, values in P.INTERFACE_TIMERS.items()) + ".", ""])
+    lines.extend(image_etc_section())
     lines.extend(["## `lifecycle-exemptions.yaml`", "",
                   "Beside the policy: `exemptions:` a list of `{username, exempt_from: [idle_timeout_h | max_runtime_h "
                   "| max_pause_time_h], reason, category, approved_by, approved_on, expires_on}` (`expires_on: null` = "
                   "permanent). A malformed file is an error naming file and line, and the lifecycle jobs then act "
                   "on nothing.", ""])
     return "\n".join(lines)
+
+
+def image_etc_section():
+    """What a create reads of a user's image and which groups it gives: fixed bounds, not settings."""
+    from ..images import account_layer as A
+
+    return ["## What a create reads of an image (fixed, not settings)", "",
+            "When an image lacks the caller's account, `container-create` writes it into the new container from the "
+            "image's own files, read through the engine outside the GPU allocator lock and cached by image ID in "
+            "the state dir (ds01/images/account_layer.py). The reads are bounded:", "",
+            f"- `/etc/{'`, `/etc/'.join(A.ACCOUNT_FILES)}`: at most {A.MAX_ACCOUNT_FILE >> 20} MiB each. A larger "
+            "one refuses the create (`cannot set up your account in IMAGE: the image's /etc/passwd is larger than "
+            f"{A.MAX_ACCOUNT_FILE >> 20} MiB`) and leaves nothing.",
+            f"- `/etc/skel`: at most {A.MAX_SKEL_ENTRIES} entries and {A.MAX_SKEL_BYTES >> 20} MiB as the engine "
+            "archives it (contents and 512-byte headers). A larger skel is not copied: the new home gets only "
+            "ds01's `.bashrc`, and the create (each one from that image) warns. Keep big defaults elsewhere in the "
+            "image (`/opt`) and copy them yourself.", "",
+            "Supplementary groups: every container gets the host's `video` group, and where `sudo: true` also the "
+            "host's `sudo` group, as the host's numeric gids; a group the host lacks is not given. The container's "
+            "`/etc/group` then has one line for each with the host's gid, replacing the image's lines of that name "
+            "and any line named like that gid, and is root's 0644 file in a 0755 `/etc` whatever the image made "
+            "them (Docker reads it again at every start and `docker exec`).", ""]

@@ -136,16 +136,25 @@ def _options(click_command, ctx):
     return lines
 
 
+def authority_text(command):
+    """Who may run the command and its options, as ds01d enforces it (the command table)."""
+    text = f"Who may run it: {registry.WHO_TEXT[command.who]}"
+    text += "; ds01d serves it" if command.served else "; it runs in-process, never through ds01d"
+    if command.admin_options:
+        text += f"; {', '.join(command.admin_options)} only for admins"
+    return text + "."
+
+
 def command_page(command, sections=None):
     """The man(1) page of one registry command."""
-    import click
 
     sections = record_sections() if sections is None else sections
     module = importlib.import_module(command.module)
-    from ..cli._common import standard
+    from ..cli._common import mark_reserved, standard
 
     cli = standard(module.cli)
-    ctx = click.Context(cli, info_name=command.name)
+    mark_reserved(cli, command.name)
+    ctx = cli.make_context(command.name, [], resilient_parsing=True)  # context_settings apply (-h)
     usage = " ".join(cli.collect_usage_pieces(ctx))
     examples, notes, see = split_epilog(cli.epilog)
     lines = _header(command.name, 1, command.summary)
@@ -155,6 +164,7 @@ def command_page(command, sections=None):
     lines += [".SH DESCRIPTION"]
     for paragraph in (cli.help or "").strip().split("\n\n"):
         lines += [".PP", esc(" ".join(p.strip() for p in paragraph.splitlines()))]
+    lines += [".PP", esc(authority_text(command))]
     if command.legacy or command.aliases:
         others = ", ".join(command.aliases + command.legacy)
         lines += [".PP", esc(f"Also callable as: {others}.")

@@ -1,7 +1,8 @@
 """Users' images: names (`ds01-<uid>/<name>:latest`), where their Dockerfiles live, builds, records.
 
-A build goes through the docker SDK and streams its steps; its full log is saved next to the
-Dockerfile. Docker tags only a successful build, so a failed one leaves the previous image.
+A build streams its steps; its full log is saved next to the Dockerfile. It reads only images the
+caller may use (ds01.access), runs under the caller's limits, and is tagged by ds01 only once it
+succeeded and its labels and base were checked, so a failed or refused one leaves the previous image.
 """
 
 import os
@@ -11,10 +12,10 @@ import time
 from typing import Any
 
 from .. import labels as L
+from ..access import OWNED_RE, parse_reference  # noqa: F401 - the names of users' images, used from here
 from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
 
 REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-OWNED_RE = re.compile(r"^ds01-(\d+)/([^:@]+)(?::([^@]+))?$")
 TABLE_COLUMNS = [("name", "NAME"), ("image", "IMAGE"), ("framework", "FRAMEWORK"), ("size_human", "SIZE"),
                  ("created", "CREATED"), ("containers", "CONTAINERS")]
 LOG_SUFFIX = ".build.log"
@@ -39,10 +40,6 @@ def reference(uid, name):
     return f"{repository(uid, name)}:latest"
 
 
-def parse_reference(ref):
-    """(uid, name) of a ds01 image reference, or None for any other image."""
-    match = OWNED_RE.match(ref)
-    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def target(ref, user):
@@ -176,24 +173,32 @@ class Progress:
 STEP_RE = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
-def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=None, progress=None):
-    """Build `dockerfile` as `tag`; returns the image id. On failure: BuildFailed with the failing step and its tail.
+def build(rt, dockerfile, tag, buildargs, labels, nocache=False, log_path=None, progress=None):
+    """Build `dockerfile` as `tag` for the caller, under their limits; returns the image id. On failure:
+    BuildFailed with the failing step and its tail.
 
-    The context is the Dockerfile's directory only when the Dockerfile copies files in;
-    otherwise just the Dockerfile is sent (a workspace may hold gigabytes of data).
+    Before Docker is asked: ds01's labels are refused (file:line), and every image the build reads (each
+    stage's FROM, COPY --from, ONBUILD triggers of its bases) must be one the caller may use (ds01.access).
+    The build runs in the caller's cgroup parent, totals written first, with their memory and CPU; the image
+    is tagged only after its labels are checked. The context is the Dockerfile's directory only when the
+    Dockerfile copies files in; otherwise just the Dockerfile is sent (a workspace may hold gigabytes).
     """
     from .dockerfile import needs_context, refused_labels
 
+    engine = rt.engine
     with open(dockerfile, encoding="utf-8") as handle:
         text = handle.read()
     refused_labels(text, dockerfile)  # only ds01 labels its images, through `labels`
+    buildargs = _with_proxies(engine.api, buildargs)  # what Docker substitutes is what ds01 checks
+    check_build_images(rt, text, buildargs, dockerfile)
     progress = progress or Progress()
-    kwargs = dict(tag=tag, buildargs=buildargs, labels=labels, nocache=nocache, rm=True, forcerm=True,
-                  decode=True, pull=False)
+    params = build_limits(rt)
+    params.update(nocache=nocache, rm=True, forcerm=True, pull=False)
     if needs_context(text):
-        kwargs.update(path=os.path.dirname(os.path.abspath(dockerfile)), dockerfile=os.path.basename(dockerfile))
+        context = _directory_context(os.path.dirname(os.path.abspath(dockerfile)), os.path.basename(dockerfile))
+        params["dockerfile"] = os.path.basename(dockerfile)
     else:
-        kwargs.update(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True)
+        context = context_tar({"Dockerfile": (text, 0o644)})
     log = []
     step = None
     step_lines: list[str] = []
@@ -201,7 +206,7 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
     error = None
     started = time.monotonic()
     try:
-        for chunk in engine.api.build(**kwargs):
+        for chunk in _post_build(engine.api, context, params, buildargs, labels):
             if "stream" in chunk:
                 for line in chunk["stream"].splitlines():
                     log.append(line)
@@ -227,6 +232,7 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
         error = str(exc)
         log.append("ERROR: " + error)
     finally:
+        context.close()
         progress.done()
         if log_path:
             _write_log(log_path, log, time.monotonic() - started)
@@ -234,6 +240,13 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
         engine.log("image.build", None, image=tag, ok=not error and bool(image_id), image_id=image_id,
                    seconds=round(time.monotonic() - started, 1), no_cache=nocache,
                    failed_step=f"{step[0]}/{step[1]}" if (error or not image_id) and step else None)
+    if not error and image_id:
+        try:
+            check_built_base(rt, image_id)
+            check_built_labels(rt, image_id, labels, text, buildargs)
+        except Ds01Error:
+            _remove_quietly(engine, image_id)
+            raise
     if error or not image_id:
         where = f" at step {step[0]}/{step[1]} ({_short(step[2])})" if step else ""
         tail = "\n".join("    " + l for l in step_lines[-15:])
@@ -242,7 +255,155 @@ def build(engine, dockerfile, tag, buildargs, labels, nocache=False, log_path=No
             message += "\n  last output of that step:\n" + tail
         raise BuildFailed(message, hint=(f"full log: {log_path}; " if log_path else "")
                           + "the previous image (if any) is unchanged")
+    repository, _, version = tag.rpartition(":")
+    engine.api.tag(image_id, repository, version)
     return image_id
+
+
+def check_build_images(rt, text, buildargs, path):
+    """PermissionDenied (path:line) unless the caller may use every image the build of `text` reads."""
+    from .. import access
+    from .dockerfile import image_references, trigger_images
+
+    if rt.admin:
+        return
+    for number, ref in image_references(text, buildargs, path):
+        why = access.image_refusal(rt, ref)
+        if why is None:
+            try:
+                triggers = (rt.api.inspect_image(ref).get("Config") or {}).get("OnBuild") or []
+            except NotFound:
+                triggers = []
+            for trigger_ref in trigger_images(triggers, f"{path}:{number}: {ref}"):
+                why = access.image_refusal(rt, trigger_ref)
+                if why is not None:
+                    ref, why = f"{trigger_ref} (an ONBUILD trigger of {ref})", why
+                    break
+        if why is not None:
+            raise PermissionDenied(f"{path}:{number}: you may not build from {ref}: {why}", hint=access.HINT)
+
+
+def build_limits(rt):
+    """The build's container settings from the caller's limits: their cgroup parent (their totals written
+    there first, as before a container starts), their memory, memory+swap and CPU quota (no more than their
+    total's), shm size; Docker's default build network (a bridge: package installs need one), never the host's.
+    Processes: the build API has no pids limit, so the parent's total (aggregate.tasks_max) bounds them."""
+    from ..cgroups import PERIOD_US
+
+    limits = rt.limits(rt.caller.login)
+    values = limits.values
+    cpus = float(values["max_cpus"])
+    if limits.aggregate and limits.aggregate.get("cpu_quota") is not None:  # a child may not exceed its parent
+        cpus = min(cpus, float(limits.aggregate["cpu_quota"]) / 100)
+    params = {"cgroupparent": limits.slice_name, "memory": int(values["memory"]),
+              "memswap": int(values["memory_swap"] if values.get("memory_swap") is not None else values["memory"]),
+              "cpuperiod": PERIOD_US, "cpuquota": max(1000, int(cpus * PERIOD_US)), "networkmode": "default"}
+    if values.get("shm_size"):
+        params["shmsize"] = int(values["shm_size"])
+    _write_totals(rt, limits)
+    return params
+
+
+def _write_totals(rt, limits):
+    """The caller's aggregate totals on their cgroup parent (the build's too), as sessions.start does."""
+    enforcement = rt.policy.section("enforcement")
+    if not limits.aggregate or enforcement.get("aggregate_limits") is False:
+        return
+    if enforcement.get("cgroup_driver") == "systemd":
+        from ..cgroups import sync_dropins
+
+        sync_dropins(rt, [rt.caller.login])
+        return
+    from ..cgroups import daemon_cgroups, enforce
+
+    enforce(limits.slice_name, limits.aggregate, base=daemon_cgroups(rt.settings.get("docker_host")))
+
+
+def _directory_context(path, dockerfile):
+    """The directory as an uncompressed tar build context, .dockerignore honoured (as the SDK's build does)."""
+    from docker import utils
+    from docker.api.build import process_dockerfile
+
+    exclude = None
+    ignore = os.path.join(path, ".dockerignore")
+    if os.path.exists(ignore):
+        with open(ignore, encoding="utf-8") as handle:
+            exclude = [line.strip() for line in handle.read().splitlines() if line.strip() and line[0] != "#"]
+    return utils.tar(path, exclude=exclude, dockerfile=process_dockerfile(dockerfile, path), gzip=False)
+
+
+def _post_build(api, context, params, buildargs, labels):
+    """POST /build with the limits the SDK's build() cannot pass (cgroupparent, cpuquota, cpuperiod); the
+    decoded progress stream. The image is built untagged: ds01 tags it after checking it."""
+    import json
+
+    query = dict(params)
+    query.update(buildargs=json.dumps(buildargs or {}), labels=json.dumps(labels or {}))
+    headers = {"Content-Type": "application/tar"}
+    api._set_auth_headers(headers)
+    response = api._post(api._url("/build"), data=context, params=query, headers=headers, stream=True,
+                         timeout=None)
+    return api._stream_helper(response, decode=True)
+
+
+def _with_proxies(api, buildargs):
+    """The build arguments plus the engine client's proxy settings, as the SDK's build() adds them."""
+    args = dict(buildargs or {})
+    for key, value in api._proxy_configs.get_environment().items():
+        args.setdefault(key, value)
+    return args
+
+
+def check_built_base(rt, image_id):
+    """PermissionDenied unless the first named image below the built one (its base, as Docker resolved it:
+    the classic builder records each step's parent) is one the caller may use. A second line behind the
+    Dockerfile check, for the final stage: it holds whatever Docker's parser made of FROM."""
+    from .. import access
+
+    if rt.admin:
+        return
+    seen: set[str] = set()
+    current = rt.api.inspect_image(image_id).get("Parent") or ""
+    while current and current not in seen and len(seen) < 10000:
+        seen.add(current)
+        info = rt.api.inspect_image(current)
+        names = [t for t in info.get("RepoTags") or [] if t != "<none>:<none>"] + list(info.get("RepoDigests") or [])
+        if names:
+            why = access.image_refusal(rt, current, names)
+            if why is None:
+                return
+            raise PermissionDenied(f"the build ran on {names[0]} ({why}); its image was removed", hint=access.HINT)
+        current = info.get("Parent") or ""
+
+
+def check_built_labels(rt, image_id, labels, text, buildargs):
+    """UsageError unless every aime.mlc.* / ds01.* label on the built image is one ds01 set in this build or
+    one its base already carried (same value): a LABEL that slipped past the Dockerfile check stops here."""
+    from .dockerfile import OWN_LABELS, final_base
+
+    built = (rt.api.inspect_image(image_id).get("Config") or {}).get("Labels") or {}
+    inherited: dict = {}
+    base = final_base(text, buildargs or {})
+    if base:
+        try:
+            inherited = (rt.api.inspect_image(base).get("Config") or {}).get("Labels") or {}
+        except (NotFound, Ds01Error):
+            inherited = {}
+    forged = sorted(key for key, value in built.items() if key.startswith(OWN_LABELS)
+                    and labels.get(key, inherited.get(key)) != value)
+    if forged:
+        from ..visible import visible
+
+        raise UsageError("the built image carries labels only ds01 may set: " + ", ".join(visible(k) for k in forged)
+                         + "; it was not tagged",
+                         hint="remove those LABEL lines (however they are written): ds01 labels the image itself")
+
+
+def _remove_quietly(engine, image_id):
+    try:
+        engine.api.remove_image(image_id, noprune=False)
+    except engine.errors.APIError:
+        pass
 
 
 def _short(text, width=70):
@@ -296,7 +457,7 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False, framework=N
         labels.update({L.USER_ID: str(user.uid), L.GROUP_ID: str(user.gid)})
     args = D.build_args(user.login, user.uid, user.gid, f"{sanitize_username(user.login)}_no_password", name)
     rt.progress(f"building {ref} from {dockerfile_path} ...")
-    new_id = build(rt.engine, dockerfile_path, ref, args, labels, nocache=no_cache,
+    new_id = build(rt, dockerfile_path, ref, args, labels, nocache=no_cache,
                    log_path=dockerfile_path + LOG_SUFFIX)
     if previous and previous != new_id:
         try:

@@ -8,6 +8,14 @@ of the image runs as root, there is no commit and no extra image, and it is abou
 
 The image's files are untrusted text: lines that do not parse are kept as they are, paths come
 only from here, and only the caller's own container is written (the engine extracts inside it).
+They are also untrusted in size: each account file and /etc/skel is read up to a bound (below;
+docs/config.md), so an image cannot make a create slow or fill root's state dir.
+
+The supplementary groups ds01 gives (video, sudo) are the host's gids. Docker looks each
+`--group-add` entry up in the container's /etc/group by name before it takes it as a number, so
+the container's /etc/group has exactly one line for each, with the host's gid, no line named like
+one of those gids, and it is root's 0644 file in root's 0755 /etc, which the caller cannot edit
+from inside before a later start or `docker exec` reads it again.
 """
 
 import io
@@ -17,9 +25,13 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
-MAX_ETC = 64 << 20  # an /etc bigger than this is refused rather than read into memory
+MAX_ACCOUNT_FILE = 1 << 20  # passwd, group, shadow, gshadow, sudoers: each larger one is refused
+MAX_SKEL_BYTES = 1 << 20  # /etc/skel as the engine archives it (contents and headers): beyond it, not copied
+MAX_SKEL_ENTRIES = 256  # files, directories and links in /etc/skel: beyond it, not copied
+ACCOUNT_FILES = ("passwd", "group", "shadow", "gshadow", "sudoers")
+SKEL_SKIPPED = (f"this image's /etc/skel is larger than ds01 copies ({MAX_SKEL_ENTRIES} entries, "
+                f"{MAX_SKEL_BYTES >> 20} MiB): your home starts with only .bashrc")
 MARKER = "# ds01: container shell"
-SYSTEM_GIDS = range(999, 99, -1)  # where groupadd -r looks for a free gid (Debian's SYS_GID_MIN..MAX)
 
 
 @dataclass
@@ -40,24 +52,46 @@ class Layer:
 
 
 class BadImage(ValueError):
-    """The image's /etc cannot be read as accounts (its passwd is missing or not a file)."""
+    """The image's /etc cannot be read as accounts (its passwd is missing or not a file, or too large)."""
+
+
+class TooLarge(ValueError):
+    """Something of the image's /etc is over its bound."""
 
 
 NEEDED = ("passwd", "group", "shadow", "gshadow", "sudoers", "skel")
 
 
-def read_etc(data):
-    """{path under /etc: (TarInfo, bytes or None)} of what the account needs, from the engine's tar of /etc."""
+def read_etc(*archives):
+    """{path under /etc: (TarInfo, bytes or None)} of what the account needs, from the engine's tars of /etc or
+    of its entries (`etc/passwd` or `passwd`, `skel/...`). TooLarge for a skel of more than MAX_SKEL_ENTRIES."""
     found = {}
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        for info in tar:
-            name = posixpath.normpath(info.name)
-            path = name[len("etc/"):] if name.startswith("etc/") else None
-            if path is None or not (path in NEEDED or path.startswith("skel/")):
-                continue
-            handle = tar.extractfile(info) if info.isreg() and path != "sudoers" else None
-            found[path] = (info, handle.read() if handle is not None else None)
+    for data in archives:
+        entries = 0
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for info in tar:
+                name = posixpath.normpath(info.name)
+                path = name[len("etc/"):] if name.startswith("etc/") else name
+                if not (path in NEEDED or path.startswith("skel/")):
+                    continue
+                if path.startswith("skel"):
+                    entries += 1
+                    if entries > MAX_SKEL_ENTRIES:
+                        raise TooLarge(SKEL_SKIPPED)
+                handle = tar.extractfile(info) if info.isreg() and path != "sudoers" else None
+                found[path] = (info, handle.read() if handle is not None else None)
     return found
+
+
+def bounded(chunks, limit, what):
+    """The bytes of `chunks` (the engine's stream), TooLarge as soon as they pass `limit`: never more is read."""
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the image's {what} is larger than {max(1, limit >> 20)} MiB")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def dump(etc):
@@ -87,7 +121,8 @@ def load(document):
 
 
 class Cache:
-    """The account files of images by image ID, in ds01's root-only state dir (0600: shadow lines)."""
+    """The account files of images by image ID, in ds01's root-only state dir (0600: shadow lines); each entry
+    is at most the bounds above (about 6 MiB as JSON), and ds01-release-stale drops it with the image."""
 
     def __init__(self, state):
         self.state = state
@@ -99,18 +134,21 @@ class Cache:
             else None
 
     def get(self, image_id):
+        """(etc, warnings) stored for the image, or None."""
         name = self._name(image_id or "")
         if name is None:
             return None
         try:
-            return load(self.state.read(name, {})) or None
-        except (KeyError, TypeError, ValueError):
+            document = self.state.read(name, {})
+            warnings = [str(w) for w in document["warnings"]]
+            return (load(document["files"]), warnings) if document["files"] else None
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
-    def put(self, image_id, etc):
+    def put(self, image_id, etc, warnings=()):
         name = self._name(image_id or "")
         if name is not None:
-            self.state.store(name, dump(etc))
+            self.state.store(name, {"files": dump(etc), "warnings": list(warnings)})
 
 
 def _table(content):
@@ -168,14 +206,17 @@ class _Files:
         else:
             self.add_group(login, gid)
 
-    def ensure_system_group(self, name):
-        rows = self.rows.setdefault("group", [])
-        if _find(rows, 0, name, 3):
-            return
-        used = {r[2] for r in rows if isinstance(r, list) and len(r) >= 3}
-        free = next((g for g in SYSTEM_GIDS if str(g) not in used), None)
-        if free is not None:
-            self.add_group(name, free)
+    def set_groups(self, groups):
+        """The groups ds01 gives ({name: the host's gid}): one line each with the host's gid; the image's lines of
+        those names go, and so do lines named like those gids (Docker would resolve "44" by name first)."""
+        taken = set(groups) | {str(gid) for gid in groups.values()}
+        for table in ("group", "gshadow"):
+            if self.has(table):
+                self.rows[table] = [r for r in self.rows[table] if not (isinstance(r, list) and r and r[0] in taken)]
+        self.rows.setdefault("group", [])
+        for name, gid in groups.items():
+            self.add_group(name, gid)
+        self.changed.add("group")
 
     def ensure_user(self, login, uid, gid):
         """The account `login` with `uid` and `gid`; returns its home."""
@@ -216,13 +257,14 @@ class _Files:
             _find(self.rows["passwd"], 0, login, 7)[1] = ""
 
     def members(self):
-        """(TarInfo, bytes) of each changed file, with the image's own owner and mode."""
+        """(TarInfo, bytes) of each changed file: root's, 0644 (passwd, group) or 0640 with the image's group
+        (shadow, gshadow), whatever owner and mode the image gave them; and /etc as root's 0755 directory."""
+        yield _new("etc", 0o755, kind=tarfile.DIRTYPE), None
         for name in sorted(self.changed):
             data = _text(self.rows[name])
-            if name in self.etc:
-                info = _copy(self.etc[name][0], f"etc/{name}")
-            else:
-                info = _new(f"etc/{name}", 0o644 if name in ("passwd", "group") else 0o640)
+            info = _new(f"etc/{name}", 0o644 if name in ("passwd", "group") else 0o640)
+            if name in ("shadow", "gshadow") and name in self.etc:
+                info.gid = self.etc[name][0].gid
             info.size = len(data)
             yield info, data
 
@@ -273,16 +315,37 @@ def _home(path, login):
     return f"/home/{login}"
 
 
-def layer(etc, account, bashrc=None):
-    """The tar to extract at / of a created container: the account, its home and its shell lines.
+def _tar(members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:", format=tarfile.GNU_FORMAT) as tar:
+        for info, content in members:
+            info.uname = info.gname = ""
+            if content is not None:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+            else:
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def group_layer(etc, groups):
+    """The tar to extract at / of a created container whose image has the caller's account already: only the
+    groups ds01 gives, as `layer` writes them."""
+    files = _Files({"passwd": (None, b""), **etc})  # the passwd is not changed: any (or none) will do
+    files.set_groups(groups)
+    return Layer(_tar(files.members()), "")
+
+
+def layer(etc, account, bashrc=None, groups=None):
+    """The tar to extract at / of a created container: the account, its home and its shell lines, and the
+    supplementary groups ds01 gives (`groups`: {name: the host's gid}).
 
     `bashrc`: the current ~/.bashrc of an account the image already has (existing_home), to keep.
     """
     files = _Files(etc)
     files.ensure_group(account.login, account.gid)
     home = files.ensure_user(account.login, account.uid, account.gid)
-    for name in ("video", "sudo"):
-        files.ensure_system_group(name)
+    files.set_groups(groups or {})
     members = list(files.members())
     warnings = []
     if account.sudo:
@@ -308,13 +371,4 @@ def layer(etc, account, bashrc=None):
             members.append((copied, content if info.isreg() else None))
     members.append((_new(posixpath.join(home.lstrip("/"), ".bashrc"), 0o644, account.uid, account.gid),
                     _with_lines(skel_bashrc if bashrc is None else bashrc, home, account.prompt)))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:", format=tarfile.GNU_FORMAT) as tar:
-        for info, content in members:
-            info.uname = info.gname = ""
-            if content is not None:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-            else:
-                tar.addfile(info)
-    return Layer(buffer.getvalue(), home, warnings)
+    return Layer(_tar(members), home, warnings)

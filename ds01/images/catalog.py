@@ -14,6 +14,10 @@ from typing import Any
 from ..errors import NotFound, UsageError
 from ..schema import PolicyError, read_config
 
+# Frameworks the AIME catalog does not carry: image-create's own bases (anyone may build and run them).
+FIXED_BASES = {"jax": ("nvcr.io/nvidia/jax:23.10-py3", "JAX"),
+               "pytorch-cpu": ("python:3.11-slim-bookworm", "Pytorch-cpu")}
+
 AIME_CATALOG = "/opt/aime-ml-containers/ml_images.repo"
 DEFAULT_ARCH = "CUDA_ADA"
 BUILTIN_SOURCE = "built-in"

@@ -208,8 +208,9 @@ OWN_LABELS = ("aime.mlc", "ds01.")  # keys ds01 writes and reads: only ds01 may 
 
 def instructions(text):
     """(line number, INSTRUCTION, arguments) of a Dockerfile, continuation lines joined (the escape
-    character is the parser directive's, else a backslash); comments and blank lines skipped."""
-    lines = text.splitlines()
+    character is the parser directive's, else a backslash); comments and blank lines skipped. As in Docker, a
+    leading byte-order mark is dropped and a continued line is joined to the next without a space."""
+    lines = text.removeprefix("\ufeff").splitlines()
     escape = "\\"
     for line in lines:
         match = re.match(r"^#\s*escape\s*=\s*(\S)\s*$", line, re.IGNORECASE)
@@ -234,7 +235,7 @@ def instructions(text):
                 continue
             parts.append(line)
             break
-        joined = " ".join(parts).strip()
+        joined = "".join(parts).strip()
         if not joined or joined.startswith("#"):
             continue
         word, *rest = joined.split(None, 1)
@@ -294,3 +295,130 @@ def base_image(text):
 def needs_context(text):
     """True when the Dockerfile copies files in, so the build must send its directory."""
     return bool(re.search(r"^\s*(COPY|ADD)\s", text, re.IGNORECASE | re.MULTILINE))
+
+
+VARIABLE_RE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+STAGE_RE = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+def _refuse(path, number, why):
+    from ..errors import PermissionDenied
+
+    return PermissionDenied(f"{path}:{number}: {why}",
+                            hint="name images plainly (FROM image[:tag] [AS stage]); ds01 refuses what it cannot "
+                                 "check")
+
+
+def _substitute(word, variables, path, number):
+    """`$NAME` and `${NAME}` replaced from the declared ARGs; any other use of `$` is refused (fail closed)."""
+    def value(match):
+        name = match.group(1) or match.group(2)
+        if name not in variables:
+            raise _refuse(path, number, f"${name} is no ARG declared before the first FROM")
+        return variables[name]
+
+    result = VARIABLE_RE.sub(value, word)
+    if "$" in result or "\\" in result:
+        raise _refuse(path, number, f"cannot resolve {word!r}")
+    return result
+
+
+def _flag_images(word, rest, stages, path, number):
+    """Images named by COPY/ADD --from=X and RUN --mount=...,from=X (a stage name or index is no image)."""
+    found = []
+    for token in rest.split():
+        if not token.startswith("--"):
+            break  # flags come first
+        flag, equals, value = token.partition("=")
+        flag = flag.lower()
+        if word in ("COPY", "ADD") and flag == "--from":
+            values = [value] if equals else [""]
+        elif word == "RUN" and flag == "--mount":
+            values = [part.partition("=")[2] for part in value.split(",") if part.partition("=")[0].lower() == "from"]
+        else:
+            continue
+        for value in values:
+            if not value or "$" in value or "\\" in value or '"' in value or "'" in value:
+                raise _refuse(path, number, f"cannot read {token!r}")
+            if value.isdigit() or (stages is not None and value.lower() in stages):
+                continue
+            found.append(value)
+    return found
+
+
+def image_references(text, build_args, path="Dockerfile"):
+    """[(line, image)] of every image a build of `text` reads: each stage's FROM (ARGs resolved with
+    `build_args`), COPY/ADD --from and RUN --mount from= that name no stage, and the same inside ONBUILD.
+    Anything ds01 cannot read is PermissionDenied: a reference it does not understand is never let through."""
+    import shlex
+
+    variables: dict[str, str] = {}
+    stages: set[str] = set()
+    found = []
+    seen_from = False
+    for number, word, rest in instructions(text):
+        if word == "ARG" and not seen_from:
+            try:
+                declared = shlex.split(rest)
+            except ValueError:
+                raise _refuse(path, number, "cannot read this ARG") from None
+            for item in declared:
+                name, equals, default = item.partition("=")
+                variables[name] = str(build_args.get(name, default if equals else ""))
+        elif word == "FROM":
+            seen_from = True
+            words = [_substitute(w, variables, path, number) for w in rest.split()]
+            words = [w for w in words if not w.startswith("--")]  # --platform=...
+            if len(words) == 3 and words[1].upper() == "AS" and STAGE_RE.match(words[2].lower()):
+                stage = words[2].lower()
+            elif len(words) == 1:
+                stage = None
+            else:
+                raise _refuse(path, number, f"cannot read FROM {rest!r}")
+            image = words[0]
+            if image.lower() not in stages and image != "scratch":
+                found.append((number, image))
+            if stage:
+                stages.add(stage)
+        elif word in ("COPY", "ADD", "RUN"):
+            found += [(number, image) for image in _flag_images(word, rest, stages, path, number)]
+        elif word == "ONBUILD":
+            inner, _, more = rest.partition(" ")
+            found += [(number, image) for image in _flag_images(inner.upper(), more.strip(), None, path, number)]
+    if not seen_from:
+        raise _refuse(path, 1, "no FROM instruction")
+    return found
+
+
+def trigger_images(triggers, path):
+    """Images named by an image's ONBUILD triggers (they run in a build FROM that image)."""
+    found = []
+    for trigger in triggers or []:
+        word, _, rest = trigger.strip().partition(" ")
+        found += _flag_images(word.upper(), rest.strip(), None, path, "ONBUILD")
+    return found
+
+
+def final_base(text, build_args, path="Dockerfile"):
+    """The image the last stage is built on (following `FROM stage` back), or None for scratch."""
+    variables: dict[str, str] = {}
+    stages: dict[str, str | None] = {}
+    base = None
+    seen_from = False
+    for number, word, rest in instructions(text):
+        if word == "ARG" and not seen_from:
+            import shlex
+
+            for item in shlex.split(rest):
+                name, equals, default = item.partition("=")
+                variables[name] = str(build_args.get(name, default if equals else ""))
+        elif word == "FROM":
+            seen_from = True
+            words = [w for w in (_substitute(w, variables, path, number) for w in rest.split())
+                     if not w.startswith("--")]
+            image = words[0]
+            base = stages.get(image.lower()) if image.lower() in stages else (
+                None if image == "scratch" else image)
+            if len(words) == 3:
+                stages[words[2].lower()] = base
+    return base

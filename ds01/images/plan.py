@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from . import packages as P
+from .catalog import FIXED_BASES  # frameworks the AIME catalog does not carry (re-exported)
 
 FRAMEWORKS = ("pytorch", "tensorflow", "jax", "pytorch-cpu", "custom")
 FRAMEWORK_HELP = {
@@ -17,9 +18,6 @@ FRAMEWORK_HELP = {
     "jax": "JAX (NVIDIA's image)", "pytorch-cpu": "PyTorch without a GPU (Python slim + CPU wheels)",
     "custom": "your own base image (--base-image), no default packages",
 }
-# Frameworks the AIME catalog does not carry.
-FIXED_BASES = {"jax": ("nvcr.io/nvidia/jax:23.10-py3", "JAX"),
-               "pytorch-cpu": ("python:3.11-slim-bookworm", "Pytorch-cpu")}
 CPU_WHEELS = ["--index-url", "https://download.pytorch.org/whl/cpu"]
 IMAGE_REF_RE = re.compile(
     r"^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?/)?"        # registry host[:port]/

@@ -80,11 +80,11 @@ class Shell:
         env.update(user_env or {})
         return env
 
-    def run(self, entry, *argv, input=None, extra_env=None, user_env=None, check=False, cwd="/"):
+    def run(self, entry, *argv, input=None, extra_env=None, user_env=None, check=False, cwd="/", timeout=300):
         command = [str(BIN / argv[0]) if (BIN / argv[0]).exists() else argv[0], *argv[1:]]
         stdin = {} if input is not None else {"stdin": subprocess.DEVNULL}
         result = subprocess.run(sandbox.as_user_command(entry, command), env=self.env(entry, extra_env, user_env),
-                                input=input, capture_output=True, text=True, cwd=cwd, timeout=300, **stdin)
+                                input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout, **stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"{argv} exited {result.returncode}: {result.stderr}")
         return result
