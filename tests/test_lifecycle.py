@@ -643,7 +643,7 @@ def test_every_change_is_logged_with_the_owner_and_who_acted(life, users):
     life.sh.run(alice, "container-remove", "logged", check=True)
     mine = life.events(user=alice.pw_name)
     assert [e["event_type"] for e in mine] == [
-        "container.create", "gpu.allocate", "container.start", "container.pause", "container.unpause",
+        "gpu.allocate", "container.create", "container.start", "container.pause", "container.unpause",
         "container.stop", "gpu.reject", "container.remove"]
     from ds01.events import TYPES
 

@@ -287,7 +287,7 @@ def test_only_admins_change_mig_layouts_and_simulated_gpus_are_only_planned(user
     lab.policy.write_text(lab.policy.read_text().replace(
         f"gpu: {{inventory: {EXAMPLE}}}", f"gpu: {{inventory: {EXAMPLE}, mig_layout: {{3: off}}}}"))
     refused = lab.sh.run(users["alice"], "mig-configure")
-    assert refused.returncode == 5 and "only admins change MIG layouts" in refused.stderr
+    assert refused.returncode == 5 and "mig-configure is for admins only" in refused.stderr
     admin = users["admin"]
     planned = lab.sh.records(admin, "mig-configure", "--dry-run")
     assert [(r["gpu"], r["action"], r["steps"][-1]) for r in planned] == [(3, "planned", "disable MIG mode")]

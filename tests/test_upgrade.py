@@ -115,5 +115,5 @@ def test_a_user_cannot_upgrade_through_ds01d_to_a_source_of_their_own(user_tmp, 
     mine.mkdir()
     os.chown(mine, alice.pw_uid, alice.pw_gid)
     tried = sh.run(alice, "ds01-upgrade", str(mine), "--prefix", str(user_tmp / "opt"))
-    assert tried.returncode == 5 and "ds01-upgrade: error: ds01-upgrade installs for everyone" in tried.stderr
+    assert tried.returncode == 5 and "ds01-upgrade: error: ds01-upgrade is for root only" in tried.stderr
     assert not (user_tmp / "opt").exists()
