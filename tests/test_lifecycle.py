@@ -554,7 +554,7 @@ def test_protection_is_an_admins_decision_never_a_users(life, users, client):
     assert life.decisions("ds01-max-runtime", late, "--dry-run")["legacy"]["decision"] == "stop"
 
     refused = life.sh.run(alice, "ds01-protect", rec["container"], "--reason", "mine")
-    assert refused.returncode == 5 and "only admins" in refused.stderr
+    assert refused.returncode == 5 and "is for admins only" in refused.stderr
     assert life.decisions("ds01-max-runtime", late, "--dry-run")["thesis"]["decision"] == "stop"
     [made] = life.sh.records(admin, "ds01-protect", rec["container"], "--reason", "defence on Friday")
     assert made["protected"] is True and made["by"] == admin.pw_name
