@@ -86,6 +86,20 @@ def test_an_images_etc_group_gives_no_supplementary_group(sh, users, client, gua
     assert "video" in names and "root root" in names  # the host's gid has the name, in a file only root writes
 
 
+def test_with_sudo_the_sudo_group_is_the_hosts_gid_too(sh, users, client):
+    """bob's group has `sudo: true`; his image says `video:x:0:` and `sudo:x:0:`: his processes get the host's video
+    and sudo gids (he is root in that container anyway: Docker's default capabilities, docs/security.md)."""
+    bob = users["bob"]
+    image = build(client, f"ds01-{bob.pw_uid}/groups-sudo:latest",
+                  "sed -i -e 's/^video:x:[0-9]*:/video:x:0:/' -e 's/^sudo:x:[0-9]*:/sudo:x:0:/' /etc/group")
+    assert sh.run(bob, "container-create", "gs", image, "--cpu-only").returncode == 0
+    assert sh.run(bob, "container-start", "gs").returncode == 0
+    ids = inside(sh, bob, "gs", "id -G; id -Gn")
+    numbers, names = ids.stdout.splitlines()
+    assert sorted(map(int, numbers.split())) == sorted({bob.pw_gid, host_gid("video"), host_gid("sudo")})
+    assert {"video", "sudo"} <= set(names.split())
+
+
 def test_an_etc_group_the_image_leaves_writable_cannot_be_edited_into_a_group(sh, users, client, guarded, data_root):
     """The image makes /, /etc and /etc/group world-writable; alice adds `<video gid>:x:0:` from inside (in place, by
     a new file, or by a new /etc) and opens a new session (every `docker exec` resolves the groups again) and

@@ -39,7 +39,9 @@ def test_mlc_list_columns_follow_aimes_flags(sh, users, data_root):
     assert "[b1]" not in "\n".join(full)  # -a is still only the caller's containers
     row = full[2]
     assert alice.pw_name in row and "CUDA_ADA" in row and "~/workspace" in row and str(data_root / "corpus") in row
-    picked = sh.run(alice, "mlc-list", "-w", "-arch", "-au").stdout.split("\n")
+    others = sh.run(alice, "mlc-list", "-w", "-arch", "-au")  # every user's: admins only, as container-list's
+    assert others.returncode == 5 and "--all_users is for admins only" in others.stderr and others.stdout == ""
+    picked = sh.run(users["admin"], "mlc-list", "-w", "-arch", "-au").stdout.split("\n")
     assert picked[1].split() == ["CONTAINER", "FRAMEWORK", "STATUS", "USER", "ARCHITECTURE", "WORKSPACE"]
     assert {"[a1]", "[b1]"} <= {line.split()[0] for line in picked[2:] if line}
 

@@ -20,11 +20,20 @@ from tests.support.harness import REPO
 ROOT = sandbox.pwd.getpwnam("root")
 
 
+SECRET = b"upgrade-test-scrape-password-0123456789"
+
+
 @pytest.fixture
 def exporter():
-    """Something answering on the exporter's URL, as ds01-exporter would."""
+    """Something answering on the exporter's URL, as ds01-exporter would: to its password only."""
+    from ds01.exporter import authorization
+
     class Metrics(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the handler's name is http.server's
+            if self.headers.get("Authorization") != authorization(SECRET):
+                self.send_response(401)
+                self.end_headers()
+                return
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ds01_build_info 1\n")
@@ -61,6 +70,9 @@ def site(user_tmp, sh, users, exporter):
     host_root = user_tmp / "root"
     (host_root / "etc" / "cron.d").mkdir(parents=True)
     (host_root / "dev").mkdir()
+    (host_root / "etc" / "ds01").mkdir()
+    (host_root / "etc" / "ds01" / "exporter.auth").write_bytes(SECRET + b"\n")  # root's, 0644 umask: narrowed
+    os.chmod(host_root / "etc" / "ds01" / "exporter.auth", 0o600)
     shutil.copy(os.path.join(doctor.SHIPPED, "cron.d", "ds01"), host_root / "etc" / "cron.d" / "ds01")
     policy = user_tmp / "lab-policy.yaml"
     policy.write_text(f"greeting: {{enabled: true}}\ngroups:\n  student: {{members: [{users['alice'].pw_name}]}}\n"

@@ -144,7 +144,9 @@ def _help_with_authority(command):
 
 def standard(command):
     """What every command has besides its own options: -h as --help, and --version (idempotent)."""
-    command.context_settings.setdefault("help_option_names", ["-h", "--help"])
+    if "help_option_names" not in command.context_settings:
+        command.context_settings["help_option_names"] = ["-h", "--help"]
+        command._help_option = None  # click caches the help option it made before (with --help alone)
     if not getattr(command, "ds01_marked", False):
         _help_with_authority(command)
     if not any("--version" in p.opts for p in command.params):
