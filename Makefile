@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client \
 	openssh-server prometheus
 
-.PHONY: demo test test-fast lint deps system-deps generate check-generated bench clean install uninstall
+.PHONY: demo test test-fast test-gpu lint deps system-deps generate check-generated bench clean install uninstall
 PREFIX ?= /opt/ds01
 SYSCONFDIR ?= /etc
 DESTDIR ?=
@@ -31,10 +31,15 @@ system-deps:
 	  else echo "note: run as root to install $(APT_PACKAGES) (needed for a private Docker engine)" >&2; fi; \
 	fi
 
-deps: $(BIN)/python
+# pip runs again only when what it installs changed (the package's metadata, its scripts, the version): a
+# second `make test-fast` starts pytest at once.
+$(VENV)/.deps: $(BIN)/python setup.py pyproject.toml ds01/__init__.py $(wildcard bin/*) $(wildcard libexec/ds01/*)
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	@# the commands' interpreter runs isolated (-I): pip keeps the interpreter but drops the flag
 	$(BIN)/python -c 'import sys; from ds01.generate.bins import isolate; isolate(*sys.argv[1:])' $(BIN) $(abspath $(BIN))/python3
+	touch $@
+
+deps: $(VENV)/.deps
 	@# byte-compile now: with PYTHONDONTWRITEBYTECODE set, every command would recompile its modules
 	$(BIN)/python -m compileall -q ds01
 
@@ -51,6 +56,11 @@ test: deps system-deps lint
 # The pure-logic tier: no root, no Docker, a few seconds (-m "not system": tests/conftest.py marks the rest).
 test-fast: deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not system" tests
+
+# The NVML backend against this machine's real GPUs (read-only: no MIG or GPU setting changes); every test
+# skips, saying why, where NVML sees no GPU. bench/gpu_check.sh runs it on a GPU machine from a wheelhouse.
+test-gpu: deps
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m gpu tests/test_real_gpu.py
 
 # ruff (pyproject.toml) and mypy (strict on the modules pyproject.toml lists, checked everywhere else).
 lint: deps

@@ -18,16 +18,19 @@ and a client that goes away is an interrupt: the command rolls back as it would 
 """
 
 import array
+import fcntl
 import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
 import time
 
 from .client import DEFAULT_SOCKET, FORWARDED, decode
+from .errors import Ds01Error
 
 MAX_REQUEST = 1 << 20
 REQUEST_TIMEOUT = 10.0
@@ -42,7 +45,7 @@ def log(message):
     from .visible import visible
 
     try:
-        os.write(_log_fd, (f"ds01d[{os.getpid()}]: " + visible(message) + "\n").encode())
+        os.write(_log_fd, (f"ds01d[{os.getpid()}]: " + visible(message) + "\n").encode(errors="backslashreplace"))
     except OSError:
         pass
 
@@ -79,11 +82,69 @@ def warm_up():
     gc.freeze()
 
 
-def listen(path):
-    """The socket, mode 0666 in a 0755 directory (anyone may connect; the kernel says who did)."""
+def hold_lock(path, mode=0o600):
+    """An exclusive flock on `path` (created with `mode`, never opened through a symlink): its fd, or None
+    while another process holds it. The lock lasts until every copy of the fd is closed, so a holder
+    that dies, even by SIGKILL, leaves no stale lock behind."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def claim(path):
+    """ds01d's hold on its socket: `SOCKET.lock` beside it, locked for ds01d's life, with its pid inside.
+
+    A second ds01d on the same socket is refused here, before it touches the first's socket. The file is
+    root's and 0600: a user who could open it could hold a lock of their own and keep ds01d from starting."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=0o755, exist_ok=True)
+    lock_path = path + ".lock"
     try:
+        fd = hold_lock(lock_path)
+        if fd is None:
+            holder = _pid_in(lock_path)
+            raise Ds01Error(f"another ds01d{f' (pid {holder})' if holder else ''} serves {path}",
+                            hint="systemctl status ds01d (stop that one first; one ds01d serves a socket)")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            os.close(fd)
+            raise Ds01Error(f"{lock_path} is not ds01d's own lock file (not a regular file of root's)",
+                            hint=f"remove {lock_path}; ds01d makes it again")
+        os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+    except OSError as exc:
+        raise Ds01Error(f"cannot lock {lock_path}: {exc.strerror}", hint="ds01d runs as root: systemctl start ds01d") \
+            from None
+    return fd
+
+
+def _pid_in(lock_path):
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        text = os.read(fd, 32).strip()
+    finally:
+        os.close(fd)
+    return int(text) if text.isdigit() else None
+
+
+def listen(path):
+    """The socket, mode 0666 in a 0755 directory (anyone may connect; the kernel says who did).
+
+    Called with claim()'s lock held: a socket already at `path` is then a dead ds01d's, and is replaced."""
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise Ds01Error(f"{path} exists and is not a socket", hint="remove it, or: ds01d --socket OTHER_PATH")
         os.unlink(path)
     except FileNotFoundError:
         pass
@@ -98,6 +159,15 @@ def listen(path):
     return sock
 
 
+def identity(path):
+    """(device, inode) of the file at `path`, or None: which socket is there, not only that one is."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def peer(conn):
     """(pid, uid, gid) of the process on the other end, from the kernel."""
     pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
@@ -105,8 +175,9 @@ def peer(conn):
 
 
 class Broker:
-    def __init__(self, sock, overrides=None):
+    def __init__(self, sock, overrides=None, lock=None):
         self.sock = sock
+        self.lock = lock  # claim()'s fd: a worker closes its copy, so a worker that outlives ds01d holds nothing
         self.overrides = dict(overrides or {})  # ds01d's own flags (--config), as its environment
         self.workers = {}  # pid -> (connection, caller uid, start time)
         self.stopping = False
@@ -164,6 +235,8 @@ class Broker:
             code = 1
             try:
                 self.sock.close()
+                if self.lock is not None:
+                    os.close(self.lock)  # closing a copy releases nothing; ds01d keeps its lock
                 signal.set_wakeup_fd(-1)
                 code = work(conn, uid, gid, self.overrides)
             except BaseException as exc:  # noqa: BLE001 - a worker never returns into the accept loop
@@ -378,16 +451,22 @@ def notify_ready(address):
 
 
 def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None):
-    """ds01d in the foreground: warm up, listen, say so, serve."""
+    """ds01d in the foreground: claim the socket, warm up, listen, say so, serve; on the way out remove
+    the socket only if it is still the one this ds01d bound."""
+    lock = claim(socket_path)
     warm_up()
     sock = listen(socket_path)
+    bound = identity(socket_path)
     log(f"listening on {socket_path}")
     notify_ready(notify_socket)
     try:
-        Broker(sock, overrides).serve()
+        Broker(sock, overrides, lock).serve()
     finally:
-        try:
-            os.unlink(socket_path)
-        except OSError:
-            pass
+        if identity(socket_path) == bound:
+            try:
+                os.unlink(socket_path)
+            except OSError:
+                pass
+        else:
+            log(f"left {socket_path} in place: it is not the socket this ds01d bound")
     log("stopped")

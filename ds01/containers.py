@@ -9,7 +9,11 @@ from .clock import iso
 from .errors import NotFound, PermissionDenied, UsageError
 
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
-                 ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]
+                 ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]  # --wide
+# What fits 80 columns (as `docker ps`): your own images by name, GPUs by short ID, age instead of a date.
+NARROW_COLUMNS = [("name", "NAME"), ("status", "STATUS"), ("image", "IMAGE"), ("gpus", "GPUS"),
+                  ("created_at", "CREATED")]
+INTERNAL_TAG_RE = re.compile(r"^(?P<repo>.+):[^:/]+\._\.\d+(?:\.previous)?$")
 
 # Container states by what a command accepts.
 ACTIVE = ("running", "paused", "restarting")
@@ -68,7 +72,7 @@ def record(entry: dict[str, Any]) -> dict[str, Any]:
         "user": user,
         "uid": uid,
         "status": entry.get("State"),
-        "image": L.first(labels, L.IMAGE) or entry.get("Image"),
+        "image": users_image(L.first(labels, L.IMAGE) or entry.get("Image")),
         "framework": L.first(labels, L.FRAMEWORK, L.DS01_FRAMEWORK),
         "gpus": L.gpu_uuids(labels),
         "created_at": created,
@@ -78,6 +82,60 @@ def record(entry: dict[str, Any]) -> dict[str, Any]:
         "group": L.first(labels, L.GROUP),
         "status_text": entry.get("Status"),
     }
+
+
+def users_image(ref):
+    """The image a user named, for a per-container tag (`<repo>:<name>._.<uid>`, or `….previous` after
+    container-recreate): ds01 images as `ds01-<uid>/NAME:latest`, others by repository."""
+    match = INTERNAL_TAG_RE.match(ref or "")
+    if not match:
+        return ref
+    repo = match.group("repo")
+    return f"{repo}:latest" if re.match(r"^ds01-\d+/", repo) else repo
+
+
+def short_image(ref, uid=None):
+    """`ds01-<uid>/NAME:latest` as `NAME` (what the owner types), `:TAG` kept when not latest; others unchanged."""
+    match = re.match(r"^ds01-(\d+)/([^:@]+)(?::([^@]+))?$", ref or "")
+    if not match or (uid is not None and int(match.group(1)) != uid):
+        return ref
+    return match.group(2) if match.group(3) in (None, "latest") else f"{match.group(2)}:{match.group(3)}"
+
+
+def short_gpu(uuid):
+    """`GPU-1a2b3c4d-…` as `GPU-1a2b3c4d` (unique in practice, as Docker's 12-character IDs)."""
+    text = str(uuid)
+    return text[:12] if text[:4] in ("GPU-", "MIG-") else text
+
+
+def age(moment, now=None):
+    """`5m`, `3h`, `2d` since an ISO time (what `docker ps` shows as CREATED); the text when unreadable."""
+    import time
+
+    from .clock import parse_moment
+
+    if not moment:
+        return moment
+    try:
+        then = parse_moment(moment).timestamp()
+    except ValueError:
+        return moment
+    seconds = max(0, int((now or time.time()) - then))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def table(rows, columns, wide=False, width=None, caller_uid=None):
+    """The container table: every column whole with `wide`, else shortened cells cut to `width`."""
+    from .output import render_fitted, render_table
+
+    if wide:
+        return render_table(rows, columns)
+    shown = [dict(r, image=short_image(r.get("image"), caller_uid), gpus=[short_gpu(g) for g in r.get("gpus") or []],
+                  created_at=age(r.get("created_at"))) for r in rows]
+    return render_fitted(shown, columns, width)
 
 
 def _parse_created(text):

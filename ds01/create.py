@@ -5,6 +5,7 @@
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 from . import labels as L
@@ -545,7 +546,24 @@ def create_container(rt, request, interface="atomic", dry_run=False):
     except BaseException:
         _undo(engine, made_plan, made)
         raise
+    if gpu_request is not None and not gpu_request.profile and not gpu_request.full and sys.stderr.isatty():
+        _say_placement(rt, allocator, made_plan)
     return created
+
+
+def _say_placement(rt, allocator, made_plan):
+    """On a terminal: which slice the caller got, and that a whole GPU was free, when smallest fit chose."""
+    from .gpu.choice import bigger_free
+
+    if "/largest" in allocator.strategy or not made_plan.gpus:
+        return
+    snap = allocator.snapshot()
+    chosen = [snap.by_id[g["slot"]] for g in made_plan.gpus if g["slot"] in snap.by_id]
+    bigger = bigger_free(snap, rt.caller.login, rt.limits(rt.caller.login), chosen)
+    if bigger is not None:
+        given = ", ".join(f"{s.profile} (slot {s.id})" for s in chosen)
+        rt.progress(f"note: you got {given}: the smallest slice that fits, so whole GPUs stay free for those who "
+                    f"ask for one; GPU {bigger.gpu} is free now: --full-gpu asks for a whole GPU")
 
 
 def _undo(engine, made_plan, made):
@@ -681,6 +699,17 @@ def _claim_key(claim_id):
     return claim_id if claim_id.startswith("claim:") else "claim:" + claim_id
 
 
+def check_engine_gpus(rt):
+    """NoCapacity when the engine cannot start GPU containers (no NVIDIA hook on its PATH), before any slot is
+    held: a GPU handed out there only fails at start. An engine whose PATH cannot be read is given the benefit."""
+    from .gpu_engine import TOOLKIT_FIX, gpu_engine
+
+    if gpu_engine(rt.settings.get("docker_host")).missing:
+        raise NoCapacity("the Docker engine cannot give containers GPUs: the NVIDIA container toolkit is not on its "
+                         "PATH", hint=f"--cpu-only creates a container without a GPU; an admin fixes the engine "
+                                      f"({TOOLKIT_FIX}; ds01-doctor shows it)")
+
+
 def _gpu_request(rt, allocator, request):
     """(allocator, allocation request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
     if allocator is None:
@@ -691,6 +720,7 @@ def _gpu_request(rt, allocator, request):
     if not given and not allocator.inventory.slots():
         rt.progress("this host has no GPU ds01 can give out: creating a CPU-only container")
         return None, None, []
+    check_engine_gpus(rt)
     if request.claim:
         return allocator, None, []
     wanted = Request(request.num_gpus or 1, request.gpu_profile, request.full_gpu)

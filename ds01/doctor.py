@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-HOOK = "nvidia-container-runtime-hook"
 EXPORTER = "http://127.0.0.1:9101/metrics"
 def _shipped() -> str:
     """The shipped etc/: the install tree's (make install), else the checkout's."""
@@ -91,30 +90,36 @@ def engine(host: Host) -> Check:
                  details={"version": version.get("Version"), "api_version": version.get("ApiVersion")})
 
 
+
+
 def nvidia_toolkit(host: Host) -> Check:
-    """GPU containers get their devices through the NVIDIA hook on the engine's own PATH."""
-    import shutil
+    """GPU containers get their devices through the NVIDIA hook on the engine's own PATH: without it, a host
+    with GPUs fails (no GPU container can start); one without GPUs is only warned."""
+    from .gpu_engine import HOOK, TOOLKIT_FIX, gpu_engine
 
-    from .dockerapi import daemon_pid
-
-    pid = daemon_pid(host.rt.settings.get("docker_host"))
-    if pid is None:
-        return Check("nvidia_toolkit", WARN, "cannot see the engine's process (not a local socket, or no answer)",
-                     "run ds01-doctor as root on the GPU host")
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            environ = dict(item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item)
-    except OSError as exc:
-        return Check("nvidia_toolkit", WARN, f"cannot read the engine's environment: {exc.strerror}")
-    path = environ.get(b"PATH", b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").decode()
-    found = shutil.which(HOOK, path=path)
+    found = gpu_engine(host.rt.settings.get("docker_host"))
+    if found.unknown:
+        return Check("nvidia_toolkit", WARN, found.unknown, "ds01-doctor as root on the GPU host")
     runtimes = sorted((host.info() or {}).get("Runtimes") or {})
-    details = {"hook": found, "engine_pid": pid, "runtimes": runtimes}
-    if found is None:
-        return Check("nvidia_toolkit", WARN, f"{HOOK} is not on the engine's PATH: GPU containers get no GPUs",
-                     "apt-get install nvidia-container-toolkit, then restart docker", details)
-    return Check("nvidia_toolkit", OK, f"{found} (runtimes: {', '.join(runtimes) or 'none listed'})",
+    details = {"hook": found.hook, "engine_pid": found.pid, "runtimes": runtimes}
+    if found.hook is None:
+        gpus = _gpu_count(host)
+        if gpus:
+            return Check("nvidia_toolkit", FAIL, f"{HOOK} is not on the engine's PATH: none of the {gpus} GPU(s) "
+                         "can reach a container (ds01 refuses GPU requests)", TOOLKIT_FIX, details)
+        return Check("nvidia_toolkit", WARN, f"{HOOK} is not on the engine's PATH (and no GPUs are seen): GPU "
+                     "containers cannot start", TOOLKIT_FIX, details)
+    return Check("nvidia_toolkit", OK, f"{found.hook} (runtimes: {', '.join(runtimes) or 'none listed'})",
                  details=details)
+
+
+def _gpu_count(host: Host) -> int:
+    from .errors import Ds01Error
+
+    try:
+        return len(host.rt.inventory.gpus)
+    except Ds01Error:
+        return 0
 
 
 def cgroup_driver(host: Host) -> Check:
@@ -127,7 +132,7 @@ def cgroup_driver(host: Host) -> Check:
     if engine_driver != configured:
         return Check("cgroup_driver", WARN, f"the engine uses the {engine_driver} cgroup driver, the policy says "
                      f"{configured}: the per-user totals are written where the engine does not look",
-                     f"set enforcement.cgroup_driver: {engine_driver} in the policy", details)
+                     f"set enforcement.cgroup_driver: {engine_driver} in the policy, then ds01-doctor again", details)
     return Check("cgroup_driver", OK, f"{engine_driver} (cgroup v{info.get('CgroupVersion') or '?'}), as the policy "
                  "says", details=details)
 
@@ -246,7 +251,8 @@ def device_nodes(host: Host) -> Check:
     if open_to_all:
         return Check("device_nodes", WARN, f"readable and writable by everyone: {', '.join(open_to_all)}: any local "
                      "process can use every GPU, whatever ds01 allocated",
-                     "NVreg_DeviceFileMode=0660 and NVreg_DeviceFileGID=<video> in /etc/modprobe.d/nvidia.conf",
+                     "options nvidia NVreg_DeviceFileMode=0660 NVreg_DeviceFileGID=<video> in "
+                     "/etc/modprobe.d/nvidia.conf, then modprobe -r nvidia && modprobe nvidia (or a reboot)",
                      details)
     return Check("device_nodes", OK, f"{len(nodes)} node(s), none open to everyone", details=details)
 
@@ -272,7 +278,8 @@ def nosuid(host: Host) -> Check:
                      details={"mount_roots": roots})
     said = "; ".join(f"group {g} (sudo: true) is root-equivalent on {', '.join(p)}" for g, p in exposed.items())
     return Check("nosuid", WARN, f"{said}: a setuid file written there in a container runs as root on the host",
-                 "mount those filesystems nosuid, or take sudo from the group", {"exposed": exposed})
+                 "mount -o remount,nosuid DIR (and nosuid in /etc/fstab), or sudo: false for the "
+                     "group in the policy", {"exposed": exposed})
 
 
 def _home(login: str) -> str | None:
@@ -314,8 +321,9 @@ def policy(host: Host) -> Check:
     resolved = host.rt.settings.resolve("config")
     details = {"path": resolved.value, "from": resolved.origin}
     if host.policy_error:
-        return Check("policy", FAIL, f"{resolved.value}: {host.policy_error}", "fix it; resource-limits --check "
-                     "shows the same; every command runs on the built-in defaults meanwhile", details)
+        said = host.policy_error if resolved.value in host.policy_error else f"{resolved.value}: {host.policy_error}"
+        return Check("policy", FAIL, said, "fix the file, then ds01-doctor again; meanwhile commands that change "
+                     "things refuse, and those that read (resource-limits) show the built-in defaults", details)
     loaded = host.rt.policy
     if loaded.path.startswith("<"):
         return Check("policy", WARN, f"no {resolved.value}: the built-in defaults apply",
@@ -342,9 +350,23 @@ def group_members(host: Host) -> Check:
     if missing or unknown:
         said = "; ".join([*(f"{g}: {', '.join(m)}" for g, m in missing.items()),
                           *(f"{g}: unix_group {n} is not a group NSS knows" for g, n in unknown.items())])
-        return Check("group_members", WARN, f"no such account or group: {said}", "remove them from the group, "
-                     "or check NSS/LDAP", {"missing": missing, "unknown_unix_groups": unknown})
+        return Check("group_members", WARN, f"no such account or group: {said}", "remove them from the group, or "
+                     "getent passwd LOGIN to check NSS/LDAP", {"missing": missing, "unknown_unix_groups": unknown})
     return Check("group_members", OK, "every group member has an account, every unix_group exists")
+
+
+def ssh_host(host: Host) -> Check:
+    """The name user-setup writes into users' SSH and VS Code config."""
+    from .ssh_host import ssh_host as server_name
+
+    found = server_name(host.rt.policy)
+    details = {"ssh_host": found.name, "from_policy": found.from_policy, "loopback": found.loopback}
+    if found.problem():
+        return Check("ssh_host", WARN, f"users' SSH config would name {found.name}, a loopback address: the policy "
+                     "sets no access_control.ssh_host", "set access_control.ssh_host: NAME in the policy (the "
+                     "name laptops reach this server by), then user-setup again for each user", details)
+    origin = "access_control.ssh_host" if found.from_policy else "this host's FQDN"
+    return Check("ssh_host", OK, f"users reach this server as {found.name} ({origin})", details=details)
 
 
 # ---------------------------------------------------------------- ds01's own services
@@ -363,7 +385,7 @@ def broker(host: Host) -> Check:
         return Check("ds01d", FAIL, f"{path} is not root's socket", "systemctl restart ds01d", details)
     if info.st_mode & 0o777 != 0o666:
         return Check("ds01d", WARN, f"{path} has mode {details['mode']}: some users cannot connect",
-                     "ds01d sets 0666 itself; restart it", details)
+                     "systemctl restart ds01d (it sets 0666 itself)", details)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2)
@@ -374,25 +396,58 @@ def broker(host: Host) -> Check:
     return Check("ds01d", OK, f"listening on {path} (mode {details['mode']})", details=details)
 
 
+CRON_DAEMONS = {"cron", "crond", "cronie", "fcron", "dcron", "anacron", "busybox-crond"}
+
+
 def schedule(host: Host) -> Check:
-    """The lifecycle jobs: /etc/cron.d/ds01, or ds01's systemd timers, as shipped."""
+    """The lifecycle jobs: /etc/cron.d/ds01 with a cron daemon running, or ds01's systemd timers with systemd
+    as PID 1. Processes are read from ROOT/proc (the live /proc for --root /)."""
     shipped_cron = os.path.join(SHIPPED, "cron.d", "ds01")
     cron = host.path("etc", "cron.d", "ds01")
     timers = sorted(glob.glob(host.path("etc", "systemd", "system", "ds01-*.timer")))
-    if os.path.exists(cron):
-        same = _same(cron, shipped_cron)
-        if same:
-            return Check("schedule", OK, f"{cron}, as shipped", details={"cron": cron})
-        return Check("schedule", WARN, f"{cron} differs from the shipped {shipped_cron}",
-                     f"diff {shipped_cron} {cron}; make install puts the shipped one", {"cron": cron})
+    daemons = _cron_daemons(host)
+    booted = os.path.isdir(host.path("run", "systemd", "system"))  # sd_booted()
+    details = {"cron": cron if os.path.exists(cron) else None, "timers": timers, "cron_daemons": daemons,
+               "systemd": booted}
+    by_cron = os.path.exists(cron) and bool(daemons)
+    by_timers = bool(timers) and booted
+    if os.path.exists(cron) and (by_cron or not by_timers):
+        if not daemons:
+            return Check("schedule", FAIL, f"{cron} is there, but no cron daemon runs (no cron or crond "
+                         f"under {host.path('proc')}): the lifecycle jobs never run",
+                         "apt-get install cron, then service cron start (or cron as root); without one, run "
+                         "the jobs by hand as docs/admin.md says", details)
+        if not _same(cron, shipped_cron):
+            return Check("schedule", WARN, f"{cron} differs from the shipped {shipped_cron}",
+                         f"diff {shipped_cron} {cron}; make install puts the shipped one", details)
+        return Check("schedule", OK, f"{cron}, as shipped, run by {', '.join(daemons)}", details=details)
     if timers:
+        if not booted:
+            return Check("schedule", FAIL, f"{len(timers)} ds01 timer(s), but systemd is not running (not PID 1): "
+                         "the lifecycle jobs never run", f"install -m 0644 {shipped_cron} /etc/cron.d/ds01, "
+                         "then service cron start", details)
         changed = [t for t in timers if not _same(t, os.path.join(SHIPPED, "systemd", os.path.basename(t)))]
         if changed:
             return Check("schedule", WARN, f"differ from the shipped timers: {', '.join(changed)}",
-                         "make install puts the shipped ones", {"timers": timers})
-        return Check("schedule", OK, f"{len(timers)} systemd timer(s), as shipped", details={"timers": timers})
-    return Check("schedule", WARN, "the lifecycle jobs are not scheduled: no idle stop, no hold timers",
-                 f"install -m 0644 {shipped_cron} /etc/cron.d/ds01")
+                         "make install puts the shipped ones", details)
+        return Check("schedule", OK, f"{len(timers)} systemd timer(s), as shipped", details=details)
+    return Check("schedule", FAIL, "the lifecycle jobs are not scheduled: no idle stop, no hold timers",
+                 f"install -m 0644 {shipped_cron} /etc/cron.d/ds01" + ("" if daemons else
+                                                                        ", then service cron start"), details)
+
+
+def _cron_daemons(host: Host) -> list[str]:
+    """The names of the cron daemons running, from ROOT/proc/PID/comm."""
+    found = set()
+    for comm in glob.glob(host.path("proc", "[0-9]*", "comm")):
+        try:
+            with open(comm, encoding="utf-8", errors="replace") as handle:
+                name = handle.read().strip()
+        except OSError:  # gone meanwhile
+            continue
+        if name in CRON_DAEMONS:
+            found.add(name)
+    return sorted(found)
 
 
 def _same(path: str, shipped: str) -> bool:
@@ -458,6 +513,7 @@ CHECKS: list[tuple[str, Callable[[Host], Check]]] = [
     ("docker_socket", docker_socket), ("docker_disk", docker_disk), ("nvml", nvml), ("mig_layout", mig_layout),
     ("device_nodes", device_nodes),
     ("nosuid", nosuid), ("state_dirs", state_dirs), ("policy", policy), ("group_members", group_members),
+    ("ssh_host", ssh_host),
     ("ds01d", broker), ("schedule", schedule), ("exporter", exporter),
 ]
 

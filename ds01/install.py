@@ -218,9 +218,40 @@ def activate(name, prefix="/opt/ds01", sysconfdir="/etc", destdir="", log=print)
         handle.write("".join(f"file {p}\n" for p in installed) + "".join(f"dir {d}\n" for d in made))
     if not destdir and os.path.isdir("/run/systemd/system"):
         subprocess.run(["systemctl", "daemon-reload"], check=False)
-        subprocess.run(["systemd-tmpfiles", "--create", os.path.join(sysconfdir, "tmpfiles.d", "ds01.conf")],
-                       check=False)
+    if not destdir and os.path.realpath(sysconfdir) == "/etc":  # the host's own directories: only for its /etc
+        apply_tmpfiles(os.path.join(sysconfdir, "tmpfiles.d", "ds01.conf"), log)
     log(f"{os.path.join(base, 'current')} -> {name}")
+
+
+def apply_tmpfiles(conf, log=print):
+    """The directories and files `conf` (tmpfiles.d/ds01.conf) names, now: through systemd-tmpfiles where it is
+    installed (it needs no running systemd), else made here as the file says (its types d and f are all ds01's
+    file uses). Without them the event log, and so ds01-report, would be lost with a warning per command."""
+    tool = shutil.which("systemd-tmpfiles")
+    if tool:
+        done = subprocess.run([tool, "--create", conf], check=False)
+        log(f"{conf}: applied by systemd-tmpfiles" + ("" if done.returncode == 0 else f" (exit {done.returncode})"))
+        return
+    import grp
+    import pwd
+
+    with open(conf, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            if not fields or fields[0].startswith("#") or fields[0] not in ("d", "f") or len(fields) < 5:
+                continue
+            kind, path, mode, user, group = fields[:5]
+            if kind == "d":
+                os.makedirs(path, exist_ok=True)
+            elif not os.path.lexists(path):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            try:
+                gid = grp.getgrnam(group).gr_gid
+            except KeyError:
+                gid = 0  # a group the host lacks (adm): root's
+            os.chown(path, pwd.getpwnam(user).pw_uid, gid, follow_symlinks=False)
+            os.chmod(path, int(mode, 8))
+    log(f"{conf}: no systemd-tmpfiles on this host; made its directories and files as it says")
 
 
 def switch(base, name):
@@ -250,7 +281,8 @@ def uninstall(prefix="/opt/ds01", sysconfdir="/etc", destdir="", log=print):
             pass  # something else lives there now: it stays
     if os.path.isdir(base):
         shutil.rmtree(base)
-    log(f"removed {base} and {len(files)} files; {os.path.join(sysconfdir, 'ds01')} is kept")
+    log(f"removed {base} and {len(files)} files; kept {os.path.join(sysconfdir, 'ds01')} (the policy), "
+        "/var/log/ds01 (the event log: what ds01-report counts) and /var/lib/ds01 (claims, reservations)")
 
 
 def _manifest(base):

@@ -24,10 +24,11 @@ def is_tty(stream):
 class Output:
     """Writes records: NDJSON (streamed) when piped or with --json, a table with --table or on a terminal."""
 
-    def __init__(self, json_flag=False, table_flag=False, columns=None, stream=None):
+    def __init__(self, json_flag=False, table_flag=False, columns=None, stream=None, wrap=()):
         self.stream = stream or sys.stdout
         self.table = table_flag or (not json_flag and is_tty(self.stream))
         self.columns = columns or []
+        self.wrap = tuple(wrap)  # keys of the columns that wrap to fit the terminal (long free text)
         self.rows = []
         self.renderer = None  # a function rows -> text, for tables that are not one row per record
 
@@ -42,7 +43,7 @@ class Output:
         """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:
             text = (self.renderer([visible_record(r) for r in self.rows]) if self.renderer
-                    else render_table(self.rows, self.columns))
+                    else render_table(self.rows, self.columns, terminal_width(self.stream), self.wrap))
             self.stream.write(text)
             self.stream.flush()
         elif self.table and empty:
@@ -61,14 +62,42 @@ def _cell(value):
     return visible(value)
 
 
-def render_table(rows, columns=None):
-    """Aligned plain-text table; `columns` is a list of (key, HEADER) pairs (default: every key)."""
+def terminal_width(stream):
+    """The width a table should fit: $COLUMNS (a ds01d worker gets its client's), else the terminal's;
+    None (no limit) for a pipe or a file."""
+    import shutil
+
+    return shutil.get_terminal_size((0, 0)).columns or None
+
+
+MIN_WRAPPED = 12  # a wrapped column is never narrower than this (or its header)
+
+
+def render_table(rows, columns=None, width=None, wrap=()):
+    """Aligned plain-text table; `columns` is a list of (key, HEADER) pairs (default: every key). Where the
+    table is wider than `width`, the columns named in `wrap` narrow (the widest first) and their cells wrap
+    onto continuation lines."""
+    import textwrap
+
     if not columns:
         columns = [(key, key.upper()) for key in rows[0]]
     cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
     widths = [max(len(header), *(len(r[i]) for r in cells)) for i, (_, header) in enumerate(columns)]
+    narrow = [i for i, (key, _) in enumerate(columns) if key in wrap]
+    excess = sum(widths) + 2 * (len(widths) - 1) - width if width else 0
+    while excess > 0:
+        shrinkable = [i for i in narrow if widths[i] > max(MIN_WRAPPED, len(columns[i][1]))]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
     lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    for row in cells:
+        parts = [textwrap.wrap(c, w, break_on_hyphens=False) or [""] if i in narrow and len(c) > w else [c]
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        for n in range(max(len(p) for p in parts)):
+            lines.append("  ".join((p[n] if n < len(p) else "").ljust(w) for p, w in zip(parts, widths)).rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -113,3 +142,22 @@ def parse_targets(text, keys=TARGET_KEYS):
         else:
             targets.append(line)
     return targets
+
+
+def render_fitted(rows, columns, width=None):
+    """render_table, cut to `width` columns as `docker ps` does: the widest cells are shortened with '…' (never
+    below their header) until every line fits; None or a table that fits leaves it whole."""
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max(len(header), *(len(r[i]) for r in cells)) for i, (_, header) in enumerate(columns)]
+    if width:
+        floors = [max(len(header), 4) for _, header in columns]
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            shrinkable = [i for i, w in enumerate(widths) if w > floors[i]]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+        cells = [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths)] for r in cells]
+    lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines) + "\n"

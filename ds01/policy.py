@@ -188,11 +188,18 @@ TOP_KEYS = {
         "admin_users": Names(doc="users who may act on every container"),
         "admin_group": Text(nullable=True, doc="Unix group whose members are admins"),
         "mount_roots": Names(doc="directories (besides the home) users may mount as /data or /models"),
+        "ssh_host": Text(nullable=True, doc="the name users reach this server by over SSH (e.g. gpu1.lab.example.org): "
+                         "user-setup writes it into their VS Code SSH config and ~/ONBOARDING.md; default: the "
+                         "host's FQDN (user-setup and ds01-doctor warn when that is a loopback address)"),
         "wrapper": Opaque(doc="accepted for DS01 configs; unused"),
     }),
     "enforcement": Section({"aggregate_limits": Bool(), "cgroup_driver": Text(choices=["systemd", "cgroupfs"])}),
     "gpu_allocation": Section({
         "strategy": Text(choices=["spread", "pack"], doc="spread: least-loaded GPU first; pack: fill GPUs in turn"),
+        "placement": Text(choices=["smallest", "largest"],
+                          doc="which free slot a request for a GPU gets: smallest (the default: the smallest "
+                              "MIG slice that fits, so whole GPUs stay free for those who ask for one) or "
+                              "largest (whole GPUs first)"),
         "slots_per_gpu": Number(integer=True, minimum=1, doc="accepted for DS01 configs; unused (MIG weights come "
                                                              "from the driver)"),
         "claim_ttl_s": Number(integer=True, minimum=1, doc="seconds a gpu-allocate claim lives (default 120)"),
@@ -207,7 +214,13 @@ TOP_KEYS = {
     "images": Section({
         "allowed": Names(doc="image patterns (shell-style, e.g. nvcr.io/nvidia/*) anyone may create containers from, "
                              "besides their own ds01-<uid>/ images and the catalog's; admins may use any"),
-    }, doc="which images users may run"),
+        "default_system_packages": Names(doc="apt packages image-create adds to images from a catalog framework "
+                                             "(not -f custom); unset: git curl wget vim htop (DS01's); [] on an "
+                                             "offline host"),
+        "default_sets": Names(doc="the pip sets image-create and project-init add unless told not to: jupyter, "
+                                  "data-science, use-case (the -t set, default ml); unset: all three (DS01's); [] "
+                                  "on an offline host: only what the user names"),
+    }, doc="which images users may run, and what image-create adds by default"),
     "aime": Section({
         "catalog": Text(nullable=True, doc="path of AIME's ml_images.repo"),
         "arch": Text(nullable=True, doc="architecture when none is given or detected"),

@@ -28,7 +28,10 @@ GUIDE = {
             "--rebuild installs the changes).",
     "layout": "data/ and models/ hold large files and stay out of git; notebooks/ and src/ hold your work.",
     "dockerfile": "The Dockerfile builds FROM the AIME framework image for this host's GPUs and installs\n"
-                  "requirements.txt and Jupyter; your account is baked in.",
+                  "requirements.txt (and Jupyter, if you chose it); your account is baked in.",
+    "jupyter": "Jupyter lets you work in notebooks inside the container, through an SSH tunnel.",
+    "data-science": "The data-science set (pandas, scipy, scikit-learn, matplotlib, seaborn) goes into\n"
+                    "requirements.txt.",
     "git": "git tracks your code; the .gitignore keeps data, models and caches out of it.",
     "devcontainer": "VS Code can open the project in a container (Dev Containers). The file uses the project\n"
                     "image and your CPU and memory limits; GPUs come from container-deploy instead.",
@@ -50,6 +53,8 @@ class ProjectRequest:
     devcontainer: bool | None = None
     build: bool | None = None
     blank: bool = False
+    jupyter: bool | None = None        # None: ask on a terminal, else the policy's images.default_sets
+    data_science: bool | None = None
 
 
 def init_project(rt, request, ask=False, explain=lambda step: None):
@@ -66,13 +71,27 @@ def init_project(rt, request, ask=False, explain=lambda step: None):
     name = validate_name(name)
     path = directory(rt.caller, name)
     check_free(path, name)
+    jupyter, data_science = request.jupyter, request.data_science
     if not blank:
+        from .images.packages import policy_defaults
+
+        _, sets = policy_defaults(rt.policy)
         if kind is None:
             explain("type")
-            kind = ask_type() if ask else "ml"
+            kind = ask_type() if ask else ("ml" if "use-case" in sets else "custom")
         if description is None and ask:
             description = click.prompt("Description (one line, Enter to skip)", default="", show_default=False,
                                        err=True).strip()
+        if jupyter is None:
+            if ask:
+                explain("jupyter")
+            jupyter = click.confirm("Include Jupyter?", default="jupyter" in sets, err=True) if ask else (
+                "jupyter" in sets)
+        if data_science is None:
+            if ask:
+                explain("data-science")
+            data_science = click.confirm("Include the data-science set?", default="data-science" in sets,
+                                         err=True) if ask else "data-science" in sets
         if devcontainer is None:
             if ask:
                 explain("devcontainer")
@@ -84,7 +103,7 @@ def init_project(rt, request, ask=False, explain=lambda step: None):
     if description and ("\n" in description or len(description) > 200):
         raise UsageError("--desc is one line of at most 200 characters")
     scaffold = Scaffold(rt, name, path, kind or "custom", description or "", (request.framework or "pytorch").lower(),
-                        blank)
+                        blank, jupyter=bool(jupyter), data_science=bool(data_science))
     explain("layout")
     scaffold.write(devcontainer=bool(devcontainer) and not blank)
     if not blank:
@@ -137,8 +156,9 @@ def ask_type():
 class Scaffold:
     """The files of a new project, written as the caller (the directory is theirs)."""
 
-    def __init__(self, rt, name, path, kind, description, framework, blank):
+    def __init__(self, rt, name, path, kind, description, framework, blank, jupyter=True, data_science=True):
         self.rt, self.name, self.path, self.kind = rt, name, path, kind
+        self.jupyter, self.data_science = jupyter, data_science
         self.description, self.framework, self.blank = description, framework, blank
         self.image = image_reference(rt.caller, name)
         self.created = rt.now_iso()
@@ -165,7 +185,7 @@ class Scaffold:
             self._write(os.path.join(part, ".gitkeep"), "")
         self._write("README.md", readme(self.name, self.description, self.kind, self.image))
         self._write(".gitignore", GITIGNORE)
-        self._write("requirements.txt", requirements(self.kind))
+        self._write("requirements.txt", requirements(self.kind, self.data_science))
         self._write_dockerfile()
         if devcontainer:
             self._write_devcontainer()
@@ -175,8 +195,8 @@ class Scaffold:
         from .images import plan as image_plan
         from .images.dockerfile import render
 
-        answers = image_plan.Answers(framework=self.framework, use_case="custom", jupyter=True, data_science=False,
-                                     requirements=os.path.join(self.path, "requirements.txt"))
+        answers = image_plan.Answers(framework=self.framework, use_case="custom", jupyter=self.jupyter,
+                                     data_science=False, requirements=os.path.join(self.path, "requirements.txt"))
         spec = image_plan.plan(self.rt, self.name, answers)
         spec.use_case = self.kind
         self.dockerfile = images.workspace_dockerfile(self.rt.caller, self.name)

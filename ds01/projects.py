@@ -108,15 +108,15 @@ def pyproject(name, description, kind, image, created, author):
             f"created = {toml_string(created)}\nauthor = {toml_string(author)}\n")
 
 
-def requirements(kind):
-    """requirements.txt for a project type: the data-science set plus the type's packages."""
+def requirements(kind, data_science=True):
+    """requirements.txt for a project type: the data-science set (unless not asked for) plus the type's packages."""
     from .images import packages as P
 
     if kind not in TYPES:
         raise UsageError(f"unknown project type {kind!r}", hint="choose from: " + ", ".join(TYPES))
     lines = [f"# Python packages for this {P.USE_CASE_HELP[kind]} project. project-launch --rebuild",
              "# (or image-update NAME -r requirements.txt) installs changes into the image."]
-    return "\n".join(lines + list(P.DATA_SCIENCE) + list(P.USE_CASES[kind])) + "\n"
+    return "\n".join(lines + list(P.DATA_SCIENCE if data_science else ()) + list(P.USE_CASES[kind])) + "\n"
 
 
 def readme(name, description, kind, image):

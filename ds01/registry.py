@@ -22,7 +22,7 @@ class Command:
     legacy: tuple = field(default_factory=tuple)  # old names: work, with a note on a terminal
     aliases: tuple = field(default_factory=tuple)  # other names: work, no note
     in_container: bool = False  # also useful inside a container (everything else is host-only)
-    args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/complete.py
+    args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/completion_values.py
     place: str = "bin"  # where its executable lives: bin/ (on users' PATH) or libexec/ds01/ (cron, admins)
     who: str = ANYONE  # who may run it (ANYONE, ADMIN, ROOT); ds01d refuses anyone else before parsing
     served: bool = True  # ds01d runs it for callers; False: in-process only, with the caller's own rights
@@ -71,7 +71,7 @@ COMMANDS = (
             options=("--quick", "--no-ssh", "--force")),
     Command("project-init", "ds01.cli.project_init", "A new project in ~/workspace: layout, Dockerfile, git", "wizard",
             legacy=("new-project", "new-project-setup"),
-            options=("--type", "--desc", "--framework", "--git", "--devcontainer", "--build", "--blank", "--quick", "--guided")),
+            options=("--type", "--desc", "--framework", "--git", "--devcontainer", "--build", "--jupyter", "--data-science", "--blank", "--quick", "--guided")),
     Command("project-launch", "ds01.cli.project_launch", "Build the project image if needed, then deploy it", "wizard",
             args=("projects",),
             options=("--rebuild", "--open", "--background", "--cpu-only", "--num-gpus", "--guided")),
@@ -107,7 +107,7 @@ COMMANDS = (
             legacy=("container-cleanup",), args=("inactive",),
             options=("--force", "--all")),
     Command("container-list", "ds01.cli.container_list", "List containers as records", "atomic",
-            options=("--all", "--detailed"), admin_options=("--all-users", "--user")),
+            options=("--all", "--detailed", "--wide"), admin_options=("--all-users", "--user")),
     Command("container-stats", "ds01.cli.container_stats", "CPU, memory, pids, network and GPU use, from the kernel",
             "atomic", args=("running",),
             options=("--watch",), admin_options=("--all-users",)),
@@ -117,7 +117,7 @@ COMMANDS = (
     Command("image-update", "ds01.cli.image_update", "Add or remove packages in your image and rebuild it", "atomic", args=("images",),
             options=("--add", "--remove", "--add-system", "--requirements", "--edit", "--rebuild", "--no-build", "--no-cache", "--recreate")),
     Command("image-list", "ds01.cli.image_list", "Your images, with the containers that use them", "atomic",
-            admin_options=("--all-users",)),
+            options=("--wide",), admin_options=("--all-users",)),
     Command("image-delete", "ds01.cli.image_delete", "Delete images (the Dockerfile is kept)", "atomic",
             legacy=("image-remove",), args=("images",),
             options=("--force", "--delete-dockerfile")),
@@ -128,7 +128,7 @@ COMMANDS = (
             options=("--num-gpus", "--gpu-profile", "--full-gpu", "--ttl", "--wait"), admin_options=("--user",)),
     Command("gpu-release", "ds01.cli.gpu_release", "Drop a claim or a stopped container's GPU slots", "gpu", args=("inactive",)),
     Command("gpu-status", "ds01.cli.gpu_status", "Every GPU slot, its state and who holds it", "gpu",
-            options=("--watch",)),
+            options=("--watch", "--wide")),
     Command("gpu-user-status", "ds01.cli.gpu_user_status", "A user's GPU use against their limits", "gpu", args=("users",)),
     Command("gpu-inventory", "ds01.cli.gpu_inventory", "The GPUs and MIG devices the driver reports", "gpu"),
     Command("gpu-queue", "ds01.cli.gpu_queue", "Requests waiting for a GPU slot, in serving order", "gpu",

@@ -229,3 +229,13 @@ def test_the_refusal_is_logged_and_the_worker_runs_nothing(sh, users, client):
                              "lists the options; those marked (admins only) are not yours\n")
     assert "refused: --all-users is for admins only" in sh.broker().log_tail(20)
     assert sh.run(users["admin"], "container-list", "--all-users", "--json").returncode == 0
+
+
+def test_an_argument_that_is_not_utf8_is_logged_and_answered(sh, users):
+    """The review's finding: a Latin-1 byte in an argument killed the worker while it logged the request
+    (exit 1, nothing said). It is logged escaped, and the command answers as it would in-process."""
+    alice = users["alice"]
+    latin1 = os.fsdecode(b"caf\xe9")
+    result = sh.run(alice, "container-list", latin1)
+    assert result.returncode == 2 and result.stderr.startswith("container-list: error: "), result.stderr
+    assert "container-list caf\\udce9" in sh.broker().log_tail(20)

@@ -63,6 +63,10 @@ def test_a_build_cannot_use_another_users_image_in_any_spelling(sh, users, clien
         "copy --from by id": f"FROM {sandbox.BASE_IMAGE}\nCOPY --from={image_id} /opt/secret /tmp/s\n",
         "escape directive": f"# escape=`\nFROM `\n  {ref}\n",
         "upper case": f"FROM DS01-{bob_uid}/THESIS\n",
+        # `\\` at a line's end is an escaped backslash, not a continuation (Docker's rule): the FROM is its own
+        "two backslashes": f"FROM {sandbox.BASE_IMAGE}\nRUN echo x \\\\\nFROM {ref} AS s\n",
+        "a form feed after the backslash": f"FROM {sandbox.BASE_IMAGE}\nRUN echo x \\\f\nFROM {ref} AS s\n",
+        "a line separator": f"FROM {sandbox.BASE_IMAGE}\nRUN echo x \\\u2028\nFROM {ref} AS s\n",
     }
     for what, head in spellings.items():
         path = write_dockerfile(sh, alice, "peek", head + "RUN cat /opt/secret /tmp/s || true\n")
@@ -178,3 +182,29 @@ def lift_totals(dockerd, slice_name):
         if os.path.exists(path):
             with open(path, "w", encoding="ascii") as handle:
                 handle.write(value)
+
+
+def test_a_dockerfile_that_is_a_link_builds_what_was_checked_never_its_target_in_the_context(sh, users, client,
+                                                                                             bobs_image):
+    """The attack the review found: ~/workspace/peek/Dockerfile links to ~/good.Dockerfile (checked: allowed),
+    while the context holds home/alice/good.Dockerfile, the file Docker resolved the absolute link to, which
+    builds on bob's image and copies his secret out. Docker now gets the checked text itself."""
+    alice, (ref, _) = users["alice"], bobs_image
+    home = alice.pw_dir
+    good = f"FROM {sandbox.BASE_IMAGE}\nCOPY hello /hello\n"
+    evil = (f"FROM {ref} AS s\nRUN cat /opt/secret && chmod 644 /opt/secret\nFROM {sandbox.BASE_IMAGE}\n"
+            "COPY --from=s /opt/secret /opt/stolen\nCOPY hello /hello\n")
+    project = os.path.join(home, "workspace", "peek")
+    shadow = os.path.join(project, home.lstrip("/"), "good.Dockerfile")
+    script = (f"mkdir -p {os.path.dirname(shadow)} && printf %s '{good}' > {home}/good.Dockerfile && "
+              f"printf %s '{evil}' > {shadow} && echo hi > {project}/hello && "
+              f"ln -sf {home}/good.Dockerfile {project}/Dockerfile")
+    sh.run(alice, "sh", "-c", script, check=True)
+    result = sh.run(alice, "image-create", "peek", "--dockerfile", os.path.join(project, "Dockerfile"), "--force")
+    log = open(os.path.join(project, "Dockerfile.build.log")).read() if os.path.exists(
+        os.path.join(project, "Dockerfile.build.log")) else ""
+    assert BOBS_TEXT not in result.stdout + result.stderr + log
+    if result.returncode == 0:  # what was built is the checked text: no stage of bob's, no stolen file
+        built = client.images.get(f"ds01-{alice.pw_uid}/peek:latest")
+        out = client.containers.run(built.id, ["sh", "-c", "ls /opt/stolen 2>&1; cat /hello"], remove=True)
+        assert b"No such file" in out and b"hi" in out

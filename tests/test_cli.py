@@ -100,7 +100,8 @@ def test_every_registered_name_is_installed_and_runs():
     missing = [name for name in by_name() if not os.access(BIN / name, os.X_OK)]
     assert missing == []
     result = subprocess.run([str(BIN / "container-list"), "--help"], capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL,  # a TCP engine: in-process for an unprivileged runner too
+                            env={**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9"})
     assert result.returncode == 0 and result.stdout.startswith("Usage: container-list ")
 
 
@@ -192,3 +193,20 @@ def test_commands_call_library_functions_never_each_other():
                 imported = [node.module] if node.module else [alias.name for alias in node.names]
                 found += [f"{path.name} imports {name}" for name in imported if name.split(".")[0] in commands]
     assert found == []
+
+
+def test_the_fast_tier_passes_for_an_unprivileged_account(users):
+    """`make test-fast` needs no root, no Docker and no ds01d: run as a test user, it passes (issue 30)."""
+    import subprocess
+    import sys
+
+    from tests.support import sandbox
+
+    alice = users["alice"]
+    result = subprocess.run(sandbox.as_user_command(alice, [sys.executable, "-m", "pytest", "-q", "-p",
+                                                            "no:cacheprovider", "-m", "not system", "tests"]),
+                            capture_output=True, text=True, cwd=str(REPO), stdin=subprocess.DEVNULL, timeout=300,
+                            env={"PATH": os.environ["PATH"], "HOME": alice.pw_dir, "LANG": "C.UTF-8",
+                                 "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1] and "failed" not in result.stdout.splitlines()[-1]

@@ -69,7 +69,7 @@ def test_inside_the_container_the_user_is_the_caller_with_no_way_to_root(sh, use
     assert out.decode().split() == [str(alice.pw_uid), str(alice.pw_gid), alice.pw_name, "/workspace",
                                     "CapBnd:", "0000000000000000", "CapAmb:", "0000000000000000", "NoNewPrivs:", "1"]
     code, out = container.exec_run(["bash", "-lc", "sudo -n true"], user=f"{alice.pw_uid}:{alice.pw_gid}")
-    assert code == 1 and b"image-update IMAGE --apt PACKAGE --recreate" in out  # what to do instead
+    assert code == 1 and b"image-update IMAGE --add-system PACKAGE --recreate" in out  # what to do instead
     code, _ = container.exec_run(["/usr/bin/sudo", "-n", "true"], user=f"{alice.pw_uid}:{alice.pw_gid}")
     assert code != 0  # the real sudo, called by its path, cannot gain anything either
     assert [p[-1] for p in container.top()["Processes"]] == ["bash"]  # PID 1 is a single bash (AIME's open rule)
@@ -509,3 +509,46 @@ def test_control_characters_in_a_containers_labels_never_reach_the_terminal_raw(
         assert not any(line.startswith("FAKE ROW") for line in result.stdout.splitlines()), argv
     record = sh.records(alice, "container-list", "-a", "--json")[0]
     assert record["name"] == evil  # the data itself is kept as it is: only what reaches a terminal is escaped
+
+
+def fits(result, width=80):
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and all(len(line) <= width for line in lines), "\n".join(lines)
+    return lines
+
+
+def test_tables_fit_80_columns_and_never_show_internal_tags(sh, users, client):
+    """Issue 30: container-list, image-list on an 80-column terminal; the per-container tags (`NAME._.uid`,
+    `.previous` after container-recreate) are never an image of their own nor a container's IMAGE."""
+    alice, admin = users["alice"], users["admin"]
+    mine = f"ds01-{alice.pw_uid}/tablefit:latest"
+    sh.run(alice, "image-create", "tablefit", "--base-image", sandbox.BASE_IMAGE, check=True)
+    name = "experiment-with-a-rather-long-container-name"
+    sh.run(alice, "container-create", name, "tablefit", check=True)
+    sh.run(alice, "container-recreate", name, check=True)
+    sh.run(alice, "image-create", "tablefit", "--base-image", sandbox.ML_BASE_IMAGE, "--force", check=True)
+    listed = sh.records(alice, "container-list", "-a")
+    assert [r["image"] for r in listed] == [mine]
+    images = sh.records(alice, "image-list")
+    assert [(r["name"], r["image"], r["containers"]) for r in images] == [("tablefit", mine, [name])]
+    terminal = {"COLUMNS": "80"}
+    for who, argv in ((alice, ["container-list", "-a"]), (admin, ["container-list", "-a", "--all-users"]),
+                      (alice, ["container-list", "-a", "--detailed"]), (alice, ["image-list"]),
+                      (admin, ["image-list", "-a"])):
+        lines = fits(sh.run(who, *argv, "--table", user_env=terminal))
+        assert not any("._." in line for line in lines), lines
+    wide = sh.run(alice, "container-list", "-a", "--table", "--wide", user_env=terminal).stdout.splitlines()
+    assert "WORKSPACE" in wide[0] and max(map(len, wide)) > 80 and mine in wide[1]
+
+
+def test_gpu_status_fits_80_columns(user_tmp, users, dockerd, sh):
+    from tests.support.gpulab import GpuLab
+
+    lab = GpuLab(user_tmp, users, dockerd)
+    lab.sh.run(users["alice"], "container-create", "a-long-experiment-name-for-the-table", sandbox.ML_BASE_IMAGE,
+               "--num-gpus", "2", check=True)
+    lines = fits(lab.sh.run(users["alice"], "gpu-status", "--table", user_env={"COLUMNS": "80"}))
+    assert lines[0].startswith("SLOT") and any(line.startswith("GPU 0") for line in lines)
+    wide = lab.sh.run(users["alice"], "gpu-status", "--table", "--wide").stdout.splitlines()
+    assert "GPU-EQ" in wide[0] and max(map(len, wide)) > 80

@@ -1,9 +1,11 @@
 """ds01-doctor: each check says OK on a host set up right, and each one's failure, built here for real, is a
 WARN or FAIL with a hint (issue 20, item 3)."""
 
+import ast
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,8 +14,9 @@ import threading
 
 import pytest
 
-from ds01 import doctor
+from ds01 import doctor, gpu_engine
 from ds01.install import exporter_auth
+from ds01.registry import by_name
 from tests.support import sandbox
 
 ROOT = sandbox.pwd.getpwnam("root")
@@ -21,21 +24,34 @@ CLOSED = "http://127.0.0.1:9/metrics"  # the discard port: nothing answers there
 SHIPPED_CRON = os.path.join(doctor.SHIPPED, "cron.d", "ds01")
 
 
+SIM_INVENTORY = os.path.join(doctor.SHIPPED, "ds01", "gpus.sim.yaml")
+PATH_RE = re.compile(r"(?<![\w:/])/[\w.+-]+(?:/[\w.+-]+)+")
+
+
 @pytest.fixture
 def host_root(user_tmp):
-    """A host's files as the doctor reads them (--root): etc/cron.d/ds01 as shipped, no /dev/nvidia*."""
+    """A host's files as the doctor reads them (--root): etc/cron.d/ds01 as shipped, a cron daemon among the
+    processes (proc/PID/comm), no /dev/nvidia*."""
     root = user_tmp / "root"
     (root / "etc" / "cron.d").mkdir(parents=True)
     (root / "dev").mkdir()
+    (root / "proc" / "1").mkdir(parents=True)
+    (root / "proc" / "1" / "comm").write_text("tini\n")
+    (root / "proc" / "412").mkdir()
+    (root / "proc" / "412" / "comm").write_text("cron\n")
     shutil.copy(SHIPPED_CRON, root / "etc" / "cron.d" / "ds01")
     return root
 
 
 def diagnose(sh, *args, extra_env=None, user=ROOT, root=None, exporter=CLOSED):
-    """(exit code, {check: record}) of one run as root (in-process, as an admin runs it)."""
+    """(exit code, {check: record}) of one run as root (in-process, as an admin runs it). Every message names
+    each path once."""
     argv = ["ds01-doctor", "--json", "--exporter", exporter, *(["--root", str(root)] if root else []), *args]
     result = sh.run(user, *argv, extra_env={"DS01_SOCKET": sh.broker().socket, **(extra_env or {})})
     records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    for record in records:
+        paths = PATH_RE.findall(record["message"])
+        assert len(paths) == len(set(paths)), f"a path said twice: {record['message']}"
     return result.returncode, {r["check"]: r for r in records}
 
 
@@ -96,10 +112,19 @@ def fake_engine(user_tmp):
         process.wait()
 
 
-def test_an_engine_without_nvidias_hook_on_its_path_gives_no_gpus(sh, host_root, fake_engine):
-    _, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": fake_engine()})
-    assert found["nvidia_toolkit"]["status"] == "WARN" and "not on the engine's PATH" in found["nvidia_toolkit"][
-        "message"] and "nvidia-container-toolkit" in found["nvidia_toolkit"]["hint"]
+def test_an_engine_without_nvidias_hook_on_its_path_fails_a_gpu_host(sh, host_root, fake_engine):
+    """No GPU container can start there (`could not select device driver "nvidia"`): a FAIL where there are
+    GPUs to give out, a WARN where there are none."""
+    engine = fake_engine()
+    code, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": engine, "DS01_GPU_INVENTORY": SIM_INVENTORY})
+    check = found["nvidia_toolkit"]
+    assert code == 1 and check["status"] == "FAIL", check
+    assert "not on the engine's PATH" in check["message"] and "nvidia-container-toolkit" in check["hint"]
+    empty = host_root / "no-gpus.yaml"
+    empty.write_text("driver: \"550.54.15\"\ngpus: []\n")
+    os.chmod(empty, 0o644)
+    _, found = diagnose(sh, root=host_root, extra_env={"DOCKER_HOST": engine, "DS01_GPU_INVENTORY": str(empty)})
+    assert found["nvidia_toolkit"]["status"] == "WARN", found["nvidia_toolkit"]
 
 
 def test_a_docker_socket_others_can_reach_fails(sh, users, host_root, fake_engine):
@@ -213,14 +238,36 @@ def test_ds01d_not_listening_fails(sh, host_root):
     assert code == 1 and found["ds01d"]["status"] == "FAIL" and "systemctl enable --now ds01d" in found["ds01d"]["hint"]
 
 
-def test_a_missing_or_edited_schedule_is_warned(sh, host_root):
+def test_a_schedule_no_daemon_runs_fails(sh, host_root):
+    """/etc/cron.d/ds01 with no cron daemon running (or timers without systemd as PID 1): the jobs never run."""
+    shutil.rmtree(host_root / "proc" / "412")
+    code, found = diagnose(sh, root=host_root)
+    check = found["schedule"]
+    assert code == 1 and check["status"] == "FAIL" and "no cron daemon" in check["message"], check
+    (host_root / "proc" / "977").mkdir()
+    (host_root / "proc" / "977" / "comm").write_text("crond\n")  # cronie, busybox
+    _, found = diagnose(sh, root=host_root)
+    assert found["schedule"]["status"] == "OK", found["schedule"]
+    shutil.rmtree(host_root / "proc" / "977")
+    (host_root / "etc" / "cron.d" / "ds01").unlink()
+    timers = host_root / "etc" / "systemd" / "system"
+    timers.mkdir(parents=True)
+    (timers / "ds01-idle-check.timer").write_text("[Timer]\nOnCalendar=*:0/10\n")  # an admin's own timer
+    _, found = diagnose(sh, root=host_root)
+    assert found["schedule"]["status"] == "FAIL" and "systemd is not running" in found["schedule"]["message"]
+    (host_root / "run" / "systemd" / "system").mkdir(parents=True)  # sd_booted(): systemd is PID 1
+    _, found = diagnose(sh, root=host_root)
+    assert found["schedule"]["status"] == "WARN" and "differ from the shipped" in found["schedule"]["message"]
+
+
+def test_an_edited_schedule_is_warned_a_missing_one_fails(sh, host_root):
     cron = host_root / "etc" / "cron.d" / "ds01"
     cron.write_text(cron.read_text().replace("2-59/10", "2-59/60"))
     _, found = diagnose(sh, root=host_root)
     assert found["schedule"]["status"] == "WARN" and "differs from the shipped" in found["schedule"]["message"]
     cron.unlink()
     _, found = diagnose(sh, root=host_root)
-    assert found["schedule"]["status"] == "WARN" and "not scheduled" in found["schedule"]["message"]
+    assert found["schedule"]["status"] == "FAIL" and "not scheduled" in found["schedule"]["message"]
 
 
 def test_an_exporter_that_answers_with_ds01_metrics_is_ok(sh, host_root):
@@ -253,6 +300,155 @@ def test_only_admins_run_it_and_ds01_health_is_its_old_name(sh, users, host_root
     assert refused.returncode == 5 and "for admins" in refused.stderr
     code, found = diagnose(sh, root=host_root, user=users["admin"])
     assert found["docker_engine"]["status"] == "OK"
+    assert found["nvidia_toolkit"]["status"] == "OK", found["nvidia_toolkit"]  # ds01d's worker reads the engine
     legacy = sh.run(ROOT, "ds01-health", "--json", "--exporter", CLOSED, "--root", str(host_root),
                     extra_env={"DS01_SOCKET": sh.broker().socket})
     assert [json.loads(line)["check"] for line in legacy.stdout.splitlines()] == list(found)
+
+
+COMMANDS = set(by_name())
+# Commands a hint may name that are the host's, not ds01's.
+SYSTEM_COMMANDS = {"systemctl", "service", "chmod", "chown", "install", "apt-get", "diff", "make", "gpasswd",
+                   "nvidia-smi", "docker", "mount", "cron", "modprobe", "getent"}
+
+
+def hints_in_source():
+    """Every hint the doctor can give: the text of each Check's hint argument in ds01/doctor.py (an f-string's
+    fields read as X; `a or b` gives both)."""
+    tree = ast.parse(open(doctor.__file__, encoding="utf-8").read())
+
+    def texts(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.JoinedStr):
+            return ["".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)]
+        if isinstance(node, ast.BoolOp):
+            return [t for value in node.values for t in texts(value)]
+        if isinstance(node, ast.Name):  # a constant of the doctor's, or of ds01.gpu_engine's
+            value = getattr(doctor, node.id, None) or getattr(gpu_engine, node.id, None)
+            return [value] if isinstance(value, str) else []
+        return []  # exc.hint: another module's own error, with its own hint
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Check":
+            hint = node.args[3] if len(node.args) > 3 else next((k.value for k in node.keywords if k.arg == "hint"),
+                                                                  None)
+            found += texts(hint) if hint is not None else []
+    return found
+
+
+def named_commands(hint):
+    """(command, its options) for each command a hint names: a word that is a ds01 command or a system one."""
+    words = re.findall(r"[\w./=-]+", hint)
+    named = []
+    for i, word in enumerate(words):
+        if word in COMMANDS or word in SYSTEM_COMMANDS:
+            options = []
+            for following in words[i + 1:]:
+                if not following.startswith("-"):
+                    break
+                options.append(following.split("=", 1)[0])
+            named.append((word, options))
+    return named
+
+
+def test_every_hint_names_a_command_that_exists_with_options_it_takes(sh):
+    hints = hints_in_source()
+    assert len(hints) > 20
+    for hint in hints:
+        named = named_commands(hint)
+        assert named, f"the hint names no command: {hint!r}"
+        for command, options in named:
+            if command in SYSTEM_COMMANDS:
+                continue
+            result = sh.run(ROOT, command, *options, "--help")
+            assert result.returncode == 0, f"{hint!r}: {command} {' '.join(options)}: {result.stderr.strip()}"
+
+
+def test_the_table_fits_the_terminal_and_says_everything(sh, host_root):
+    """On an 80-column terminal (COLUMNS) the message and hint columns wrap: no line is wider, no word is lost."""
+    _, found = diagnose(sh, root=host_root)
+    assert len(max(found.values(), key=lambda r: len(r["message"]))["message"]) > 80  # it needs wrapping
+    for width in (80, 100):
+        table = sh.run(ROOT, "ds01-doctor", "--table", "--exporter", CLOSED, "--root", str(host_root),
+                       extra_env={"DS01_SOCKET": sh.broker().socket, "COLUMNS": str(width)}).stdout
+        assert table.startswith("CHECK")
+        assert max(len(line) for line in table.splitlines()) <= width, table
+        words = set(table.split())
+        for record in found.values():  # a word wider than its column is broken, the others stay whole
+            for text in (record["message"], record["hint"] or ""):
+                assert {w for w in text.split() if len(w) <= 12} <= words, text
+
+
+def test_the_name_users_reach_the_server_by_is_warned_when_it_is_loopback(sh, user_tmp, policy_file, host_root):
+    import socket
+
+    fqdn = socket.getfqdn()
+    if not all(ip.startswith("127.") or ip == "::1" for *_, (ip, *_) in socket.getaddrinfo(fqdn, None)):
+        pytest.skip(f"this host's name {fqdn} is not a loopback address")
+    _, found = diagnose(sh, root=host_root)
+    check = found["ssh_host"]
+    assert check["status"] == "WARN" and fqdn in check["message"] and "loopback" in check["message"], check
+    assert "access_control.ssh_host" in check["hint"]
+    config = policy_with(user_tmp, policy_file, "")
+    open(config, "w").write(policy_file.read_text().replace("access_control:\n",
+                                                            "access_control:\n  ssh_host: gpu1.lab.example.org\n"))
+    _, found = diagnose(sh, root=host_root, extra_env={"DS01_CONFIG": config})
+    assert found["ssh_host"]["status"] == "OK" and "gpu1.lab.example.org" in found["ssh_host"]["message"]
+
+
+@pytest.fixture
+def plain_engine():
+    """A second private dockerd, started without NVIDIA's hook on its PATH (as on a host without the toolkit)."""
+    import tempfile
+
+    if not shutil.which("dockerd"):
+        pytest.skip("dockerd is not installed")
+    root = tempfile.mkdtemp(prefix="ds01-plain-engine-", dir="/tmp")
+    os.chmod(root, 0o711)
+    log = open(os.path.join(root, "dockerd.log"), "wb")  # noqa: SIM115 - lives as long as the daemon
+    process = subprocess.Popen(
+        ["dockerd", "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
+         "--pidfile", os.path.join(root, "dockerd.pid"), "-H", f"unix://{os.path.join(root, 'docker.sock')}",
+         "--group", "root", "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+         "--userland-proxy=false"],
+        stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+        start_new_session=True)
+    engine = sandbox.Dockerd(root, process)
+    engine.wait_ready(60)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        log.close()
+
+
+def test_gpus_are_not_given_out_by_an_engine_that_cannot_use_them(sh, users, plain_engine, client):
+    """container-create asks for a GPU on an engine without the NVIDIA runtime (the image is there): refused
+    (exit 3) before any slot is held or container made, with the admin's fix and --cpu-only."""
+    import docker
+
+    base = client.images.get(sandbox.BASE_IMAGE).save(named=True)
+    docker.DockerClient(base_url=plain_engine.host).images.load(base)
+    alice = users["alice"]
+    settings = {"DOCKER_HOST": plain_engine.host, "DS01_GPU_INVENTORY": SIM_INVENTORY}
+    for gpu_args in ([], ["--num-gpus", "1"], ["--gpu-profile", "1g.5gb"], ["--full-gpu"]):
+        refused = sh.run(alice, "container-create", "train", sandbox.BASE_IMAGE, *gpu_args, extra_env=settings)
+        assert refused.returncode == 3, (gpu_args, refused.stderr)
+        assert "container-create: error: " in refused.stderr and "cannot give containers GPUs" in refused.stderr
+        hint = refused.stderr.split("hint: ", 1)[1]
+        assert "--cpu-only" in hint and "nvidia-container-toolkit" in hint, hint
+    claim = sh.run(alice, "gpu-allocate", extra_env=settings)
+    assert claim.returncode == 3 and "cannot give containers GPUs" in claim.stderr, claim.stderr
+    held = sh.records(alice, "gpu-status", "--json", extra_env=settings)
+    assert alice.pw_name not in json.dumps(held) and all(r["state"] == "free" for r in held), held
+    assert not plain_engine_containers(plain_engine)
+    cpu_only = sh.run(alice, "container-create", "notes", sandbox.BASE_IMAGE, "--cpu-only", extra_env=settings)
+    assert cpu_only.returncode == 0, cpu_only.stderr  # the way the hint names still works
+
+
+def plain_engine_containers(engine):
+    from ds01.dockerapi import DockerAPI
+
+    return DockerAPI(engine.host).get("/containers/json", all="1")

@@ -101,10 +101,15 @@ def log_file(tmp_path):
     return path
 
 
+# A TCP engine address: the client runs the command in-process for whoever runs the tests (an unprivileged
+# account has no ds01d here); nothing in these tests asks the engine.
+IN_PROCESS = {"DOCKER_HOST": "tcp://127.0.0.1:9"}
+
+
 @pytest.fixture
 def events_env(log_file, runner_is_admin):
     """What ds01-events is run with: the admin policy and the log dir of `log_file`."""
-    return {"DS01_CONFIG": str(runner_is_admin), "DS01_LOG_DIR": str(log_file.parent)}
+    return {"DS01_CONFIG": str(runner_is_admin), "DS01_LOG_DIR": str(log_file.parent), **IN_PROCESS}
 
 
 def _query(env, *argv):
@@ -189,7 +194,7 @@ def test_follow_prints_new_matching_events_as_they_are_written(tmp_path, runner_
 
     path = tmp_path / events.FILE_NAME
     events.append(str(path), events.envelope("container.create", "alice", "x", {"container": "old"}))
-    env = dict(os.environ, DS01_LOG_DIR=str(tmp_path), DS01_CONFIG=str(runner_is_admin))
+    env = dict(os.environ, DS01_LOG_DIR=str(tmp_path), DS01_CONFIG=str(runner_is_admin), **IN_PROCESS)
     follower = subprocess.Popen([str(Path(sys.executable).parent / "ds01-events"), "--follow", "--json",
                                  "--type", "container.stop"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                 text=True, env=env)

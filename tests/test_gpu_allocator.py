@@ -53,6 +53,28 @@ def test_spread_gives_the_smallest_slot_on_the_least_loaded_gpu_first():
     assert ids(choose(busy, "alice", policy.resolve("alice"), Request())) == ["3.0"]
 
 
+def test_placement_is_the_policys_choice_smallest_fit_by_default_and_says_what_was_free():
+    """A student got a 1g.5gb slice while two whole GPUs were free (issue 30): smallest fit stays the default
+    (whole GPUs kept for those who ask), `gpu_allocation.placement: largest` gives whole GPUs first, and
+    bigger_free names the whole GPU the caller could have had."""
+    from ds01.gpu.choice import bigger_free, with_placement
+
+    policy = parse(POLICY)
+    limits = policy.resolve("alice")
+    given = choose(snap(), "alice", limits, Request())
+    assert ids(given) == ["2.0"] and bigger_free(snap(), "alice", limits, given).id == "0"
+    largest = with_placement("spread", parse(POLICY + "gpu_allocation: {placement: largest}\n")
+                             .section("gpu_allocation")["placement"])
+    assert largest == "spread/largest"
+    assert ids(choose(snap(), "alice", limits, Request(), largest)) == ["0"]
+    assert ids(choose(snap([holding("carol", ["0"])]), "alice", limits, Request(), largest)) == ["1"]
+    assert bigger_free(snap(), "mona", policy.resolve("mona"), given) is None  # MIG only: nothing bigger for her
+    busy = snap([holding("carol", ["0"]), holding("bob", ["1"])])
+    assert bigger_free(busy, "alice", limits, choose(busy, "alice", limits, Request())) is None
+    with pytest.raises(Exception, match="placement"):
+        parse(POLICY + "gpu_allocation: {placement: biggest}\n")
+
+
 def test_pack_fills_a_used_gpu_before_touching_an_idle_one():
     policy = parse(POLICY + "gpu_allocation: {strategy: pack}\n")
     busy = snap([holding("carol", ["2.0"])], policy=policy)

@@ -345,7 +345,7 @@ def test_gpu_inventory_prints_the_raw_inventory(lab, users):
 
 
 def test_the_status_table_groups_slots_under_their_gpu(lab, users):
-    result = lab.sh.run(users["alice"], "gpu-status", "--table", check=True)
+    result = lab.sh.run(users["alice"], "gpu-status", "--table", "--wide", check=True)
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["SLOT", "TYPE", "PROFILE", "GPU-EQ", "MEMORY", "UTIL%", "STATE", "USERS", "CONTAINERS"]
     gpu3 = lines.index(next(l for l in lines if l.startswith("GPU 3")))
@@ -391,3 +391,23 @@ def test_an_image_cannot_claim_gpus_an_owner_or_protection_for_its_containers(la
     checked = lab.sh.records(users["admin"], "ds01-max-runtime", "--dry-run", "--all", "--json")
     mine = [r for r in checked if r.get("container") == made["container"]]
     assert mine and mine[0]["decision"] != "protected" and mine[0]["interface"] == "atomic"
+
+
+def test_on_a_terminal_a_create_says_which_slice_it_gave_when_a_whole_gpu_was_free(lab, users, client):
+    """Smallest fit gives a 1g.5gb slice while whole GPUs are free: the student is told why, and how to ask for
+    a whole one (issue 30); with gpu_allocation.placement: largest they get the whole GPU."""
+    alice = users["alice"]
+    child = lab.sh.spawn(alice, "container-create", "small", IMAGE, "--num-gpus", "1")
+    child.expect("note: you got 1g.5gb \\(slot 2.0\\): the smallest slice that fits")
+    child.expect("--full-gpu asks for a whole GPU")
+    child.expect(pexpect_eof())
+    lab.policy.write_text(lab.policy.read_text().replace("gpu_allocation: {", "gpu_allocation: {placement: largest, "))
+    [whole] = lab.sh.records(alice, "container-create", "whole", IMAGE, "--num-gpus", "1")
+    uuids = slot_uuids()
+    assert whole["gpus"] in ([uuids["0"]], [uuids["1"]])  # a whole GPU, not a slice
+
+
+def pexpect_eof():
+    import pexpect
+
+    return pexpect.EOF

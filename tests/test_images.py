@@ -380,3 +380,75 @@ def test_the_legacy_name_image_remove_still_deletes(sh, users, client):
     sh.run(alice, "image-create", "old", "--no-jupyter", check=True)
     assert sh.records(alice, "image-remove", "old")[0]["status"] == "deleted"
     assert ref(alice, "old") not in {t for i in client.images.list() for t in i.tags}
+
+
+def package_runs(text):
+    """The package phases' RUN instructions (exec form; the account block is a shell RUN)."""
+    from ds01.images.dockerfile import instructions
+
+    return [rest for _, word, rest in instructions(text) if word == "RUN" and rest.lstrip().startswith("[")]
+
+
+def offline_shell(tmp, policy_file, dockerd, event_log_dir):
+    """A Shell whose policy names no default packages (an offline lab's): `images.default_*: []`."""
+    from tests.support.harness import Shell
+
+    text = policy_file.read_text().replace('images: {allowed: ["ds01-test/*"]}',
+                                           'images: {allowed: ["ds01-test/*"], default_system_packages: [], '
+                                           'default_sets: []}')
+    path = tmp / "offline.yaml"
+    path.write_text(text)
+    os.chmod(path, 0o644)
+    state = tmp / "state"
+    state.mkdir(mode=0o755)
+    return Shell(dockerd, path, event_log_dir, {"DS01_STATE_DIR": str(state)})
+
+
+def test_a_custom_image_from_a_local_base_adds_nothing_and_builds_offline(sh, users, client):
+    """Issue 30: `-f custom --base-image <local> --no-jupyter --no-data-science` writes no apt or pip RUN, so it
+    builds with no network (the sandbox engine has none, and this base's apt-get is the real one)."""
+    alice = users["alice"]
+    result = sh.run(alice, "image-create", "lab", "-f", "custom", "--base-image", sandbox.BASE_IMAGE,
+                    "--no-jupyter", "--no-data-science")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["built"] is True
+    with open(dockerfile_of(alice, "lab"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert package_runs(text) == [], text
+    assert client.images.get(ref(alice, "lab")).labels["aime.mlc.DS01_BASE_IMAGE"] == sandbox.BASE_IMAGE
+
+
+def test_a_custom_base_gets_only_what_its_flags_ask_for(sh, users):
+    from ds01.images.dockerfile import Blocks
+
+    alice = users["alice"]
+    sh.run(alice, "image-create", "bare", "--base-image", sandbox.BASE_IMAGE, "--no-build", check=True)
+    with open(dockerfile_of(alice, "bare"), encoding="utf-8") as handle:
+        assert package_runs(handle.read()) == []
+    sh.run(alice, "image-create", "asked", "-f", "custom", "--base-image", sandbox.BASE_IMAGE, "-s", "ffmpeg",
+           "--jupyter", "-t", "rl", "--no-build", check=True)
+    with open(dockerfile_of(alice, "asked"), encoding="utf-8") as handle:
+        blocks = Blocks(handle.read())
+    assert blocks.packages["system"] == ["ffmpeg"] and blocks.packages["jupyter"][0] == "jupyter"
+    assert blocks.packages["use-case"] == ["gymnasium", "stable-baselines3"]
+    assert blocks.packages["data-science"] == []
+
+
+def test_a_policy_without_default_packages_adds_none_to_catalog_images(users, policy_file, dockerd, event_log_dir,
+                                                                       user_tmp, client):
+    alice = users["alice"]
+    offline = offline_shell(user_tmp, policy_file, dockerd, event_log_dir)
+    try:
+        result = offline.run(alice, "image-create", "plain", "-f", "pytorch")
+        assert result.returncode == 0, result.stderr
+        with open(dockerfile_of(alice, "plain"), encoding="utf-8") as handle:
+            assert package_runs(handle.read()) == []
+        assert json.loads(result.stdout)["built"] is True
+    finally:
+        for image in client.images.list():
+            for tag in image.tags:
+                if tag.startswith(f"ds01-{alice.pw_uid}/"):
+                    client.images.remove(tag, force=True)
+        import shutil
+
+        shutil.rmtree(os.path.join(alice.pw_dir, "workspace"), ignore_errors=True)

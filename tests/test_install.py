@@ -28,7 +28,7 @@ cp /etc/ds01/resource-limits.yaml.mine /etc/ds01/resource-limits.yaml
 make -s -C /tmp/src install PYTHON=/usr/bin/python3 > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
 echo "== man"; man -w container-create
 echo "== page"; MANWIDTH=80 man container-create 2>/dev/null | grep -c container-create
-echo "== path"; bash -lc 'command -v container-list; command -v python3'
+echo "== path"; bash -lc 'command -v container-list; command -v python3; command -v ds01-idle-check'
 echo "== tab"; bash -lc 'compgen -c container- | sort -u | tr "\n" " "'; echo
 echo "== spec"; bash -lic 'complete -p container-stop' 2>/dev/null
 echo "== help"; bash -lc 'container-list --help | head -1'
@@ -38,6 +38,8 @@ echo "== policy"; cat /etc/ds01/resource-limits.yaml
 echo "== auth"; stat -c '%U:%G %a' /etc/ds01/exporter.auth; cmp /tmp/auth.first /etc/ds01/exporter.auth && echo kept
 echo "== cron"; grep DS01_LIBEXEC= /etc/cron.d/ds01; ls /opt/ds01/current/libexec/ds01/ds01-idle-check
 echo "== unit"; grep ExecStart /etc/systemd/system/ds01d.service
+echo "== dirs"; stat -c '%n %U:%G %a' /run/ds01 /var/log/ds01 /var/log/ds01/events.jsonl /var/lib/ds01 \
+    /var/lib/ds01/jobs
 make -s -C /tmp/src uninstall > /tmp/uninstall.log 2>&1 || { cat /tmp/uninstall.log; exit 1; }
 snapshot > /tmp/after
 echo "== left"; comm -13 /tmp/before /tmp/after
@@ -78,7 +80,8 @@ def test_man_completion_help_and_version_work_for_an_admin_after_make_install(in
     [page] = installed["man"]  # man finds it (through /usr/local/share/man, linked into the tree in use)
     assert page.startswith("/opt/ds01/") and page.endswith("/man/man1/container-create.1")
     assert int(installed["page"][0]) > 0
-    assert installed["path"] == ["/opt/ds01/current/bin/container-list", "/usr/bin/python3"]  # not the venv's
+    assert installed["path"] == ["/opt/ds01/current/bin/container-list", "/usr/bin/python3",  # not the venv's
+                                 "/opt/ds01/current/libexec/ds01/ds01-idle-check"]  # root runs the jobs by hand
     offered = installed["tab"][0].split()
     assert {"container-create", "container-list", "container-stop", "container-stats"} <= set(offered)
     assert installed["spec"] and "container-stop" in installed["spec"][0]
@@ -102,7 +105,19 @@ def test_an_admins_policy_survives_a_reinstall_and_the_system_files_point_throug
     assert installed["unit"] == ["ExecStart=/opt/ds01/current/libexec/ds01/ds01d"]
 
 
-def test_uninstall_leaves_only_etc_ds01(installed):
+def test_install_makes_the_event_log_and_state_dirs_without_systemd(installed):
+    """No systemd as PID 1 in the container: make install still makes what tmpfiles.d/ds01.conf says (issue 30:
+    /var/log/ds01 was never made, and every event was lost)."""
+    group = "adm"
+    assert installed["dirs"] == ["/run/ds01 root:root 755", "/var/log/ds01 root:root 755",
+                                 f"/var/log/ds01/events.jsonl root:{group} 640", "/var/lib/ds01 root:root 755",
+                                 "/var/lib/ds01/jobs root:root 755"]
+
+
+def test_uninstall_leaves_only_the_policy_the_event_log_and_the_state(installed):
+    """/etc/ds01 (the admin's policy), /var/log/ds01 (what ds01-report counts) and /var/lib/ds01 stay
+    (docs/admin.md); the snapshot leaves /var/log and /run out."""
     left = [path for path in installed["left"] if path]
-    assert left and all(path == "/etc/ds01" or path.startswith("/etc/ds01/") for path in left), left
+    assert left and all(any(path == k or path.startswith(k + "/") for k in ("/etc/ds01", "/var/lib/ds01"))
+                        for path in left), left
     assert installed["gone"] == []

@@ -91,6 +91,10 @@ def test_the_init_wizard_is_answered_through_its_prompts(lab, users):
     child.sendline("2")
     child.expect("Description")
     child.sendline("Seeing things")
+    child.expect(r"Include Jupyter\? \[Y/n\]")
+    child.sendline("n")
+    child.expect(r"Include the data-science set\? \[Y/n\]")
+    child.sendline("")
     child.expect("devcontainer")
     child.sendline("n")
     child.expect("first commit")
@@ -101,6 +105,12 @@ def test_the_init_wizard_is_answered_through_its_prompts(lab, users):
     child.expect(pexpect.EOF)
     meta = tomllib.load(open(os.path.join(project(alice, "wiz"), "pyproject.toml"), "rb"))
     assert meta["tool"]["ds01"]["type"] == "cv" and meta["project"]["description"] == "Seeing things"
+    from ds01.images.dockerfile import Blocks
+
+    with open(os.path.join(project(alice, "wiz"), "Dockerfile"), encoding="utf-8") as handle:
+        assert Blocks(handle.read()).packages["jupyter"] == []  # asked, answered no
+    with open(os.path.join(project(alice, "wiz"), "requirements.txt"), encoding="utf-8") as handle:
+        assert {"pandas", "timm"} <= set(handle.read().split())
 
 
 def test_launch_with_no_name_picks_a_project_on_a_terminal(lab, users, client):
@@ -149,6 +159,10 @@ def test_user_setup_on_a_terminal_explains_and_offers_a_first_project(lab, users
     child.sendline("1")
     child.expect("Description")
     child.sendline("")
+    child.expect(r"Include Jupyter\?")
+    child.sendline("")
+    child.expect(r"Include the data-science set\?")
+    child.sendline("")
     child.expect("devcontainer")
     child.sendline("")
     child.expect("first commit")
@@ -157,3 +171,23 @@ def test_user_setup_on_a_terminal_explains_and_offers_a_first_project(lab, users
     child.sendline("")
     child.expect(pexpect.EOF)
     assert os.path.isfile(os.path.join(project(alice, "first"), "Dockerfile"))
+
+
+def test_init_adds_no_jupyter_or_data_science_when_told_not_to(sh, users):
+    """Issue 30: project-init adds only what the user asks for (or the policy's defaults name)."""
+    from ds01.images.dockerfile import Blocks
+
+    alice = users["alice"]
+    sh.run(alice, "project-init", "lean", "--type", "custom", "--no-jupyter", "--no-data-science", "--quick",
+           "--no-git", check=True)
+    path = project(alice, "lean")
+    with open(os.path.join(path, "requirements.txt"), encoding="utf-8") as handle:
+        assert [line for line in handle.read().splitlines() if line and not line.startswith("#")] == []
+    with open(os.path.join(path, "Dockerfile"), encoding="utf-8") as handle:
+        blocks = Blocks(handle.read())
+    assert all(packages == [] for phase, packages in blocks.packages.items() if phase != "system")
+    sh.run(alice, "project-init", "usual", "--type", "cv", "--quick", "--no-git", check=True)  # DS01's defaults
+    with open(os.path.join(project(alice, "usual"), "requirements.txt"), encoding="utf-8") as handle:
+        assert {"pandas", "timm"} <= set(handle.read().split())
+    with open(os.path.join(project(alice, "usual"), "Dockerfile"), encoding="utf-8") as handle:
+        assert Blocks(handle.read()).packages["jupyter"][0] == "jupyter"

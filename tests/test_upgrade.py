@@ -70,13 +70,15 @@ def site(user_tmp, sh, users, exporter):
     host_root = user_tmp / "root"
     (host_root / "etc" / "cron.d").mkdir(parents=True)
     (host_root / "dev").mkdir()
+    (host_root / "proc" / "412").mkdir(parents=True)
+    (host_root / "proc" / "412" / "comm").write_text("cron\n")  # the daemon that runs the cron file
     (host_root / "etc" / "ds01").mkdir()
     (host_root / "etc" / "ds01" / "exporter.auth").write_bytes(SECRET + b"\n")  # root's, 0644 umask: narrowed
     os.chmod(host_root / "etc" / "ds01" / "exporter.auth", 0o600)
     shutil.copy(os.path.join(doctor.SHIPPED, "cron.d", "ds01"), host_root / "etc" / "cron.d" / "ds01")
     policy = user_tmp / "lab-policy.yaml"
     policy.write_text(f"greeting: {{enabled: true}}\ngroups:\n  student: {{members: [{users['alice'].pw_name}]}}\n"
-                      f"access_control: {{admin_users: [{users['admin'].pw_name}]}}\n")
+                      f"access_control: {{admin_users: [{users['admin'].pw_name}], ssh_host: gpu1.lab.example.org}}\n")
     os.chmod(policy, 0o644)
     env = {**os.environ, **sh.settings(), "DS01_CONFIG": str(policy), "DS01_SOCKET": sh.broker().socket,
            "DS01_GPU_INVENTORY": str(EXAMPLE)}  # GPUs as the driver would report them

@@ -44,7 +44,7 @@ INSTALL = r"""
 set -e
 mkdir /tmp/src && tar -C /src --exclude=./.venv -cf - . | tar -C /tmp/src -xf -
 make -s -C /tmp/src install PYTHON=/usr/bin/python3 > /tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
-printf 'gpu: {inventory: /etc/ds01/gpus.sim.yaml}\naccess_control: {admin_users: [root]}\n' \
+printf 'gpu: {inventory: /etc/ds01/gpus.sim.yaml}\naccess_control: {admin_users: [root], ssh_host: gpu1.lab}\n' \
     > /etc/ds01/resource-limits.yaml
 systemctl daemon-reload
 systemctl enable --now ds01d ds01-exporter

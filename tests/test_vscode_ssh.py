@@ -78,20 +78,26 @@ def test_ssh_with_a_remote_command_runs_in_the_users_container_with_its_exit_sta
     assert failed.returncode == 7
 
 
-def test_the_block_user_setup_writes_opens_a_shell_in_the_container(sh, users, sshd):
-    """What VS Code does with `ds01-NAME` from ~/.ssh/ds01-vscode.conf: a terminal session in the container."""
+def test_the_block_user_setup_writes_opens_a_shell_in_the_container(sh, users, sshd, user_tmp, policy_file):
+    """What VS Code does with `ds01-NAME` from ~/.ssh/ds01-vscode.conf, as written (HostName from the policy's
+    access_control.ssh_host): a terminal session in the container."""
     import pexpect
 
     alice = users["alice"]
     port, key = sshd
     assert sh.run(alice, "container-create", "vs", sandbox.BASE_IMAGE, "--cpu-only").returncode == 0
-    steps = {r["step"]: r for r in sh.records(alice, "user-setup", "--quick", "--no-ssh")}
+    policy = user_tmp / "policy.yaml"
+    policy.write_text(policy_file.read_text().replace("access_control:\n", "access_control:\n  ssh_host: 127.0.0.1\n"))
+    os.chmod(policy, 0o644)
+    steps = {r["step"]: r for r in sh.records(alice, "user-setup", "--quick", "--no-ssh",
+                                              extra_env={"DS01_CONFIG": str(policy)})}
     assert steps["vscode"]["status"] == "ok" and "1 container" in steps["vscode"]["detail"]
     written = os.path.join(alice.pw_dir, ".ssh", "ds01-vscode.conf")
     text = open(written, encoding="utf-8").read()
     assert "Host ds01-vs\n" in text and f"RemoteCommand {BIN}/container-run vs\n" in text
     assert os.stat(written).st_uid == alice.pw_uid
-    child = sh.spawn(alice, *ssh_argv(port, key, "-tt", "-F", written, "-o", "HostName=127.0.0.1", "ds01-vs"))
+    assert "HostName 127.0.0.1\n" in text
+    child = sh.spawn(alice, *ssh_argv(port, key, "-tt", "-F", written, "ds01-vs"))
     child.sendline("echo in-$(hostname)-as-$(id -u); exit 3")
     child.expect(f"in-.*-as-{alice.pw_uid}")
     child.expect(pexpect.EOF)

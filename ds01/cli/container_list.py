@@ -10,25 +10,36 @@ Examples:
   container-list                      your running containers
   container-list -a | container-stop  stop all of yours
   container-list --all-users --json   every user's (admins)
+  container-list --wide               every column whole (user, full image, GPU UUIDs, dates, workspace)
 See also: container-create, container-stop, container-remove""")
 @click.option("-a", "--all", "all_states", is_flag=True, help="All states, not only running.")
 @click.option("--all-users", is_flag=True, help="Every user's containers.")
 @click.option("--user", "user", metavar="USER", help="That user's containers.")
 @click.option("-d", "--detailed", is_flag=True, help="Add limits and mounts from docker inspect.")
+@click.option("--wide", is_flag=True, help="The table with every column, nothing shortened (default: fits the "
+                                           "terminal).")
 @output_options
 @config_option
-def cli(all_states, all_users, user, detailed, json_flag, table_flag, config):
+def cli(all_states, all_users, user, detailed, wide, json_flag, table_flag, config):
     """List containers: by default your running ones."""
     from .. import labels as L
-    from ..containers import ACTIVE, TABLE_COLUMNS, is_listed, owned_by, record
+    from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
     from ..errors import PermissionDenied
+    from ..output import terminal_width
     from ..runtime import Runtime
 
     rt = Runtime(config, read_only=True)
     if (all_users or user) and not rt.admin:
         raise PermissionDenied("only admins can list other users' containers",
                                hint="container-list -a shows all of yours")
-    out = new_output(json_flag, table_flag, DETAILED_COLUMNS if detailed else TABLE_COLUMNS)
+    if detailed:
+        columns = DETAILED_COLUMNS
+    elif wide:
+        columns = TABLE_COLUMNS
+    else:
+        columns = NARROW_COLUMNS[:1] + [("user", "USER")] + NARROW_COLUMNS[1:] if all_users or user else NARROW_COLUMNS
+    out = new_output(json_flag, table_flag, columns)
+    out.renderer = lambda rows: table(rows, columns, wide, terminal_width(out.stream), rt.caller.uid)
     gpus = GpuLookup(rt)
     for entry in rt.api.containers(all=True):
         if not all_states and entry.get("State") not in ACTIVE:

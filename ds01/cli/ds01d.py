@@ -16,9 +16,14 @@ configuration. Its settings come from its own environment and --config, never a 
 clients pass only their terminal variables (TERM, COLUMNS, LINES, LANG, LC_*, NO_COLOR, TZ,
 DISPLAY, VISUAL, EDITOR). The config must be root's and writable by no one else.
 SIGTERM stops accepting and waits for the running workers.
+One ds01d serves a socket: it holds SOCKET.lock (root's, 0600) for its life, so a second one
+started on the same socket exits 1 and names the first's pid; a ds01d killed outright holds
+nothing (the kernel drops the lock). On the way out ds01d removes the socket only if it is
+still the one it bound.
 See also: ds01(7), container-list, ds01-events""")
 @click.option("--socket", "socket_path", metavar="PATH", default=None,
-              help="Where to listen (default /run/ds01/ds01.sock; the socket is 0666, its directory 0755).")
+              help="Where to listen (default /run/ds01/ds01.sock; the socket is 0666, its directory 0755; "
+                   "the lock PATH.lock beside it).")
 @click.option("--config", "config", metavar="PATH", help="The policy the workers use (default $DS01_CONFIG, "
                                                           "else /etc/ds01/resource-limits.yaml).")
 def cli(socket_path, config):

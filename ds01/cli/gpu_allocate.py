@@ -50,6 +50,9 @@ def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_f
         login = user_opt
     allocator = Allocator(rt)
     check_profile(allocator.inventory, gpu_profile)
+    from ..create import check_engine_gpus
+
+    check_engine_gpus(rt)  # no claim on GPUs the engine cannot give a container
     request = Request(count or 1, gpu_profile, full_gpu)
     claim = allocator.allocate(login, request, lambda slots: allocator.write_claim(login, slots, seconds),
                                wait=wait_s, progress=rt.progress, label="claim")

@@ -5,7 +5,9 @@ import click
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("slot", "SLOT"), ("type", "TYPE"), ("profile", "PROFILE"), ("gpu_eq", "GPU-EQ"), ("memory", "MEMORY"),
-           ("utilization", "UTIL%"), ("state", "STATE"), ("users", "USERS"), ("containers", "CONTAINERS")]
+           ("utilization", "UTIL%"), ("state", "STATE"), ("users", "USERS"), ("containers", "CONTAINERS")]  # --wide
+NARROW_COLUMNS = [("slot", "SLOT"), ("profile", "PROFILE"), ("memory", "MEMORY"), ("utilization", "UTIL%"),
+                  ("state", "STATE"), ("users", "USERS"), ("containers", "CONTAINERS")]
 
 
 @click.command(epilog="""\b
@@ -13,31 +15,36 @@ Examples:
   gpu-status                          the table, slots grouped under their GPU
   gpu-status --json | jq 'select(.state == "free") | .slot'
   gpu-status --watch                  redrawn every 2 s (q or Ctrl-C quits)
+  gpu-status --wide                   every column whole (type, GPU-equivalents, UUIDs)
 States: free, held (a container's device request names it), claimed (gpu-allocate),
 reserved (for another user, now), busy-host (processes outside any container).
 See also: gpu-user-status, gpu-inventory, gpu-allocate""")
 @click.option("--watch", type=click.FloatRange(min=0.2), is_flag=False, flag_value=2.0, default=None,
               metavar="[SECONDS]", help="Redraw every SECONDS (default 2) until q or Ctrl-C (a record set per "
               "refresh when piped).")
+@click.option("--wide", is_flag=True, help="The table with every column, nothing shortened (default: fits the "
+                                           "terminal).")
 @output_options
 @config_option
-def cli(watch, json_flag, table_flag, config):
+def cli(watch, wide, json_flag, table_flag, config):
     """One record per GPU slot: slot, uuid, gpu, type, profile, memory, utilisation, state, containers, users."""
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
     rt = Runtime(config, read_only=True)
+    from ..output import terminal_width
+
     if watch is not None:
-        return _watch(rt, watch, json_flag, table_flag)
+        return _watch(rt, watch, json_flag, table_flag, wide)
     snap = Allocator(rt).snapshot()
     out = new_output(json_flag, table_flag, COLUMNS)
-    out.renderer = lambda rows: _grouped(rows, snap.inventory)
+    out.renderer = lambda rows: _grouped(rows, snap.inventory, wide, None if wide else terminal_width(out.stream))
     for rec in snap.slot_records():
         out.emit(rec)
     out.close(empty="no GPUs on this host")
 
 
-def _watch(rt, interval, json_flag, table_flag):
+def _watch(rt, interval, json_flag, table_flag, wide=False):
     """The live view dashboard uses (ds01/live.py) on a terminal; piped, every refresh's records."""
     from .. import live
     from ..gpu.allocator import Allocator
@@ -50,7 +57,8 @@ def _watch(rt, interval, json_flag, table_flag):
         def frame(width):
             rt.refresh()
             snap = Allocator(rt).snapshot()
-            text = _grouped([visible_record(r) for r in snap.slot_records()], snap.inventory)
+            text = _grouped([visible_record(r) for r in snap.slot_records()], snap.inventory, wide,
+                            None if wide else width)
             return Text("\n".join(line[:width] for line in text.splitlines()))
 
         return live.watch(frame, interval)
@@ -63,9 +71,9 @@ def _watch(rt, interval, json_flag, table_flag):
     return live.repeat(emit_round, interval)
 
 
-def _grouped(rows, inventory):
-    """The table: a line per GPU, its slots indented beneath."""
-    from ..output import render_table
+def _grouped(rows, inventory, wide=True, width=None):
+    """The table: a line per GPU, its slots indented beneath; cut to `width` unless `wide`."""
+    from ..output import render_fitted
     from ..units import format_bytes
 
     names = {g.index: g for g in inventory.gpus}
@@ -76,14 +84,16 @@ def _grouped(rows, inventory):
         if row["state"] == "reserved" and row["reserved_for"]:
             shown["state"] = f"reserved:{row['reserved_for']}"
         table_rows.append(shown)
-    lines = render_table(table_rows, COLUMNS).splitlines()
+    lines = render_fitted(table_rows, COLUMNS if wide else NARROW_COLUMNS,
+                          width - 2 if width else None).splitlines()
     header, body = lines[0], lines[1:]
     out, last = [header], None
     for row, line in zip(rows, body):
         if row["gpu"] != last:
             gpu = names.get(row["gpu"])
             mig = " MIG" if gpu and gpu.mig_current else ""
-            out.append(f"GPU {row['gpu']}  {gpu.name if gpu else ''}{mig}  {gpu.uuid if gpu else ''}".rstrip())
+            line_text = f"GPU {row['gpu']}  {gpu.name if gpu else ''}{mig}  {gpu.uuid if gpu else ''}".rstrip()
+            out.append(line_text if not width or len(line_text) <= width else line_text[:width - 1] + "…")
             last = row["gpu"]
         out.append("  " + line)
     return "\n".join(out) + "\n"

@@ -12,8 +12,8 @@ GUIDE = {
     "data-science": "The data-science set: pandas, scipy, scikit-learn, matplotlib, seaborn.",
     "use-case": "A use case adds the libraries most projects of that kind need.",
     "additional": "Anything else from PyPI, by name with an optional version (torch-geometric, 'wandb>=0.16').",
-    "system": "System packages come from Debian/Ubuntu apt (e.g. ffmpeg, libgl1). git, curl, wget, vim and htop\n"
-              "are always included.",
+    "system": "System packages come from Debian/Ubuntu apt (e.g. ffmpeg, libgl1). Images from a catalog framework\n"
+              "also get the lab's defaults (DS01's: git, curl, wget, vim, htop); a custom base gets none.",
     "build": "The build runs the Dockerfile; your account is baked in, so containers start without a setup step.",
 }
 
@@ -24,6 +24,7 @@ Examples:
   image-create demo -f pytorch -t cv --no-jupyter -p "wandb einops"
   image-create tfexp -f tensorflow --version 2.14.0 -s "ffmpeg libgl1"
   image-create mine -f custom --base-image ubuntu:24.04 -p numpy
+  image-create lab -f custom --base-image lab/base   offline: nothing added, no network needed
   image-create proj -r ~/workspace/proj/requirements.txt --no-build
   image-create old --dockerfile ~/dockerfiles/old.Dockerfile
 The Dockerfile goes to ~/workspace/NAME/Dockerfile; the image is ds01-<uid>/NAME:latest.
@@ -35,12 +36,13 @@ See also: image-catalog, image-update, image-list, container-create""")
 @click.option("--arch", metavar="ARCH", help="GPU architecture for the catalog (default: detected).")
 @click.option("--base-image", metavar="IMAGE", help="Build FROM this image instead of the catalog's.")
 @click.option("-t", "--type", "use_case", type=click.Choice(["ml", "cv", "nlp", "rl", "audio", "ts", "llm", "custom"]),
-              help="Use case: adds its package set (default ml).")
+              help="Use case: adds its package set (default ml; none for -f custom).")
 @click.option("-p", "--packages", multiple=True, metavar="PKGS", help="Extra pip packages (space-separated).")
 @click.option("-s", "--system", multiple=True, metavar="PKGS", help="Extra apt packages (space-separated).")
 @click.option("-r", "--requirements", type=click.Path(dir_okay=False), help="Install a requirements.txt.")
-@click.option("--jupyter/--no-jupyter", default=None, help="Include Jupyter (default yes).")
-@click.option("--data-science/--no-data-science", default=None, help="Include the data-science set (default yes).")
+@click.option("--jupyter/--no-jupyter", default=None, help="Include Jupyter (default yes; no for -f custom).")
+@click.option("--data-science/--no-data-science", default=None,
+              help="Include the data-science set (default yes; no for -f custom).")
 @click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False), help="Build this existing Dockerfile.")
 @click.option("--no-build", is_flag=True, help="Write the Dockerfile only.")
 @click.option("--no-cache", is_flag=True, help="Build without Docker's layer cache.")
@@ -75,14 +77,15 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     if version and framework and framework.lower() not in ("pytorch", "tensorflow"):
         raise UsageError(f"--version applies to catalog frameworks (pytorch, tensorflow), not {framework}")
     answers = image_plan.Answers(framework=framework or "pytorch", version=version, arch=arch, base_image=base_image,
-                                 use_case=use_case, jupyter=True if jupyter is None else jupyter,
-                                 data_science=True if data_science is None else data_science,
+                                 use_case=use_case, jupyter=jupyter, data_science=data_science,
                                  packages=list(packages), system=list(system),
                                  requirements=os.path.expanduser(requirements) if requirements else None)
     if base_image and not framework:
         answers.framework = "custom"
     if not dockerfile:  # every string given is checked before Docker or the disk is touched
-        image_plan.phases_for(answers, answers.framework.lower())
+        from ..images.packages import policy_defaults
+
+        image_plan.phases_for(answers, answers.framework.lower(), defaults=policy_defaults(rt.policy))
         if base_image:
             from ..access import may_use_image
 
@@ -142,26 +145,27 @@ def _wizard(rt, answers, given, explain):
         answers.framework = _choose("Framework", FRAMEWORKS, FRAMEWORK_HELP, "pytorch")
         if answers.framework == "custom":
             answers.base_image = click.prompt("Base image (e.g. ubuntu:24.04)", err=True)
+    from ..images.plan import chosen
+
     framework = answers.framework.lower()
     base = P.BASE_PACKAGES.get(framework, ())
     if base:
         explain("base")
         sys.stderr.write("Already in the base image: " + ", ".join(base) + "\n")
-    if framework == "custom":
-        answers.jupyter = answers.data_science = False
-    else:
+    jupyter, data_science, use_case = chosen(answers, framework, P.policy_defaults(rt.policy))
+    if framework != "custom":  # a custom base gets only what a flag asked for
         if given["jupyter"] is None:
             explain("jupyter")
-            answers.jupyter = click.confirm("Include Jupyter (" + " ".join(P.JUPYTER) + ")?", default=True, err=True)
+            answers.jupyter = click.confirm("Include Jupyter (" + " ".join(P.JUPYTER) + ")?", default=jupyter,
+                                            err=True)
         if given["data_science"] is None:
             explain("data-science")
             answers.data_science = click.confirm("Include data science (" + " ".join(P.DATA_SCIENCE) + ")?",
-                                                 default=True, err=True)
+                                                 default=data_science, err=True)
         if not given["use_case"]:
             explain("use-case")
             help_text = {k: f"{P.USE_CASE_HELP[k]}: {' '.join(v) or 'nothing extra'}" for k, v in P.USE_CASES.items()}
-            answers.use_case = _choose("Use case", tuple(P.USE_CASES), help_text,
-                                       "custom" if answers.requirements else "ml")
+            answers.use_case = _choose("Use case", tuple(P.USE_CASES), help_text, use_case)
     if not given["packages"]:
         explain("additional")
         extra = click.prompt("Additional pip packages (space-separated, Enter for none)", default="",

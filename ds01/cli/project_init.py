@@ -9,6 +9,7 @@ from ._common import config_option, new_output, output_options, run
 Examples:
   project-init thesis                           a few questions on a terminal
   project-init thesis --type nlp --quick        defaults, no questions
+  project-init lab -t custom --no-jupyter --no-data-science --quick   nothing added (offline hosts)
   project-init demo --blank --no-git            only the directory and pyproject.toml
   project-init thesis --devcontainer --build    with VS Code's devcontainer.json, image built now
 Next: project-launch NAME builds the image if needed and starts a container.
@@ -22,13 +23,17 @@ See also: project-launch, image-create, container-deploy""")
 @click.option("--git/--no-git", "use_git", default=None, help="git init with a first commit (default yes).")
 @click.option("--devcontainer/--no-devcontainer", default=None, help="Write .devcontainer/devcontainer.json.")
 @click.option("--build/--no-build", default=None, help="Build the image now (default no: project-launch does).")
+@click.option("--jupyter/--no-jupyter", default=None,
+              help="Jupyter in the image (default: asked on a terminal, else yes unless the policy says no).")
+@click.option("--data-science/--no-data-science", default=None,
+              help="The data-science set in requirements.txt (default: asked, else as --jupyter).")
 @click.option("--blank", is_flag=True, help="An empty project: the directory and pyproject.toml only.")
 @click.option("--quick", is_flag=True, help="Defaults for everything not given; no questions.")
 @click.option("--guided", is_flag=True, help="Explain each step.")
 @output_options
 @config_option
-def cli(name, kind, description, framework, use_git, devcontainer, build, blank, quick, guided, json_flag, table_flag,
-        config):
+def cli(name, kind, description, framework, use_git, devcontainer, build, jupyter, data_science, blank, quick, guided,
+        json_flag, table_flag, config):
     """Create project NAME in ~/workspace/NAME, ready for project-launch."""
     import sys
 
@@ -40,7 +45,8 @@ def cli(name, kind, description, framework, use_git, devcontainer, build, blank,
     explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
     rt = Runtime(config)
     request = ProjectRequest(name=name, kind=kind, description=description, framework=framework, use_git=use_git,
-                             devcontainer=devcontainer, build=build, blank=blank)
+                             devcontainer=devcontainer, build=build, blank=blank, jupyter=jupyter,
+                             data_science=data_science)
     record = init_project(rt, request, ask=ask, explain=explain)
     out = new_output(json_flag, table_flag, COLUMNS)
     out.emit(record)

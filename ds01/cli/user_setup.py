@@ -30,18 +30,22 @@ See also: check-limits, project-init, container-deploy""")
 @config_option
 def cli(quick, no_ssh, force, json_flag, table_flag, config):
     """Check and prepare your account: Docker access, workspace, SSH key, limits, VS Code, ~/ONBOARDING.md."""
-    import socket
     import sys
 
-    from ..output import is_tty
+    from ..output import is_tty, warn
     from ..runtime import Runtime
+    from ..ssh_host import ssh_host
 
     rt = Runtime(config)
     user = rt.caller
     ask = is_tty(sys.stdin) and is_tty(sys.stderr) and not quick
     say = (lambda key: sys.stderr.write("\n" + EXPLAIN[key] + "\n")) if not quick and is_tty(sys.stderr) else (
         lambda key: None)
-    host = socket.getfqdn()
+    server = ssh_host(rt.policy)
+    host = server.name
+    if server.problem():
+        warn(f"{server.problem()}; ask an admin to set access_control.ssh_host in the policy (then run user-setup "
+             "again)")
     steps = []
     for key, check in (("docker", _docker), ("workspace", _workspace), ("ssh", _ssh), ("limits", _limits)):
         say(key)
@@ -51,6 +55,9 @@ def cli(quick, no_ssh, force, json_flag, table_flag, config):
             sys.stderr.write(f"  {status}: {detail}\n")
     say("vscode")
     status, detail = _ssh_config(rt, user, host)
+    if status == "ok" and server.problem():
+        status, detail = "warn", f"{detail}; HostName {host} is a loopback address: ask an admin to set " \
+                                 "access_control.ssh_host"
     steps.append({"step": "vscode", "status": status, "detail": detail})
     guide = vscode_guide(user.login, host)
     if not quick and is_tty(sys.stderr):

@@ -46,7 +46,10 @@ class Allocator:
 
     @property
     def strategy(self) -> str:
-        return str(self.settings.get("strategy", "spread"))
+        """spread or pack, with the policy's placement (choice.with_placement): what choose() is given."""
+        from .choice import with_placement
+
+        return with_placement(str(self.settings.get("strategy", "spread")), self.settings.get("placement"))
 
     def snapshot(self, now: datetime.datetime | None = None, exclude: str | None = None) -> Snapshot:
         """Who holds and claims what now; `exclude` (a container id) is left out, as if it were removed."""

@@ -290,12 +290,36 @@ def _at_limit(name: str, used: float, bound: float, request: Request | None = No
                            hint="stop and gpu-release a container, or ask for a smaller MIG slice (--gpu-profile)")
 
 
+PLACEMENTS = ("smallest", "largest")  # which free slot a request for "a GPU" gets first (gpu_allocation.placement)
+
+
+def with_placement(strategy: str, placement: str | None) -> str:
+    """The one strategy word choose() takes: `spread` or `pack`, and `/largest` when the policy places the
+    largest free slot first (the default, smallest fit, keeps whole GPUs for the requests that need them)."""
+    return f"{strategy}/largest" if placement == "largest" else strategy
+
+
 def _preference(snap: Snapshot, login: str, strategy: str, loads: dict[int, float],
                 slot: Slot) -> tuple[int, float, float, int, tuple[int, ...]]:
     reservation = snap.reserved_for(slot.id)
     mine = 0 if reservation and reservation.user == login else 1
-    order = loads[slot.gpu] if strategy == "spread" else -loads[slot.gpu]
+    spread, _, placement = strategy.partition("/")
+    if placement == "largest":  # the biggest slot first, then the least (spread) or most (pack) loaded GPU
+        return (mine, -slot.weight, loads[slot.gpu] if spread == "spread" else -loads[slot.gpu], slot.gpu,
+                _slot_order(slot.id))
+    order = loads[slot.gpu] if spread == "spread" else -loads[slot.gpu]
     return (mine, order, slot.weight, slot.gpu, _slot_order(slot.id))
+
+
+def bigger_free(snap: Snapshot, login: str, limits: "Limits", chosen: list[Slot]) -> Slot | None:
+    """A free whole GPU `login` could have had instead of the MIG slices `chosen` (smallest fit gave those), or None."""
+    if not chosen or not all(s.is_mig for s in chosen) or not limits["allow_full_gpu"]:
+        return None
+    taken = {s.id for s in chosen}
+    for slot in snap.slots:
+        if not slot.is_mig and slot.id not in taken and snap.state(slot.id, login) == "free":
+            return slot
+    return None
 
 
 def _slot_order(slot_id: str) -> tuple[int, ...]:

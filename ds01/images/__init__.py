@@ -17,7 +17,9 @@ from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
 
 REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 TABLE_COLUMNS = [("name", "NAME"), ("image", "IMAGE"), ("framework", "FRAMEWORK"), ("size_human", "SIZE"),
-                 ("created", "CREATED"), ("containers", "CONTAINERS")]
+                 ("created", "CREATED"), ("containers", "CONTAINERS")]  # --wide
+NARROW_COLUMNS = [("name", "NAME"), ("framework", "FRAMEWORK"), ("size_human", "SIZE"), ("created", "CREATED"),
+                  ("containers", "CONTAINERS")]
 LOG_SUFFIX = ".build.log"
 
 
@@ -89,7 +91,8 @@ def record(summary, labels, containers, dockerfile=None):
     from ..containers import iso
 
     tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
-    owned = next((t for t in tags if parse_reference(t)), tags[0] if tags else None)
+    owned = next((t for t in tags if parse_reference(t) and not is_internal_tag(t)),
+                 next((t for t in tags if parse_reference(t)), tags[0] if tags else None))
     parsed = parse_reference(owned) if owned else None
     size = int(summary.get("Size") or 0)
     return {
@@ -118,6 +121,8 @@ def list_images(api, user, admin=False, all_users=False):
     containers = api.containers(all=True)
     users: dict[Any, Any] = {}
     result = []
+    # (uid, name) -> containers of older builds that only a per-container tag still names
+    internal_only: dict[tuple[int, str], list[str]] = {}
     for summary in summaries:
         tags = summary.get("RepoTags") or []
         owned = [parse_reference(t) for t in tags if parse_reference(t)]
@@ -129,11 +134,25 @@ def list_images(api, user, admin=False, all_users=False):
         labels = summary.get("Labels") or {}
         using = sorted(names.split((c.get("Names") or ["/?"])[0])[0] for c in containers
                        if c.get("ImageID") == summary.get("Id"))
+        if all(is_internal_tag(t) for t in tags if parse_reference(t)):
+            # an older build a container still runs (its own `NAME._.uid` tag, or `.previous` during a
+            # recreate): no image of its own; its containers show under the image's name
+            internal_only.setdefault((uid, name), []).extend(using)
+            continue
         owner = user if uid == user.uid else users.setdefault(uid, lookup(uid))
         dockerfile = find_dockerfile(owner, name, labels) if owner is not None else labels.get(L.DOCKERFILE)
         result.append(record(summary, labels, using, dockerfile))
+    for rec in result:
+        rec["containers"] = sorted(set(rec["containers"]) | set(internal_only.get((rec["uid"], rec["name"]), [])))
     result.sort(key=lambda r: (r["uid"] or 0, r["name"] or ""))
     return result
+
+
+def is_internal_tag(ref):
+    """True for ds01's per-container tags (`<repo>:<name>._.<uid>`, `….previous`): never an image of its own."""
+    from ..containers import INTERNAL_TAG_RE
+
+    return bool(INTERNAL_TAG_RE.match(ref or ""))
 
 
 class BuildFailed(Ds01Error):
@@ -194,9 +213,10 @@ def build(rt, dockerfile, tag, buildargs, labels, nocache=False, log_path=None, 
     progress = progress or Progress()
     params = build_limits(rt)
     params.update(nocache=nocache, rm=True, forcerm=True, pull=False)
-    if needs_context(text):
-        context = _directory_context(os.path.dirname(os.path.abspath(dockerfile)), os.path.basename(dockerfile))
-        params["dockerfile"] = os.path.basename(dockerfile)
+    if needs_context(text):  # Docker builds the text ds01 checked, never the file the context holds (a link, a race)
+        checked = f".ds01-checked-{os.urandom(6).hex()}.Dockerfile"
+        context = _directory_context(os.path.dirname(os.path.abspath(dockerfile)), (checked, text))
+        params["dockerfile"] = checked
     else:
         context = context_tar({"Dockerfile": (text, 0o644)})
     log = []
@@ -320,16 +340,18 @@ def _write_totals(rt, limits):
 
 
 def _directory_context(path, dockerfile):
-    """The directory as an uncompressed tar build context, .dockerignore honoured (as the SDK's build does)."""
+    """The directory as an uncompressed tar build context, .dockerignore honoured (as the SDK's build does), with
+    `dockerfile` (name, text) added as the file Docker builds: exactly the text ds01 read and checked, so a
+    Dockerfile that is a link (Docker would resolve it inside the context, to another file) or one rewritten
+    after the check is never what runs."""
     from docker import utils
-    from docker.api.build import process_dockerfile
 
     exclude = None
     ignore = os.path.join(path, ".dockerignore")
     if os.path.exists(ignore):
         with open(ignore, encoding="utf-8") as handle:
             exclude = [line.strip() for line in handle.read().splitlines() if line.strip() and line[0] != "#"]
-    return utils.tar(path, exclude=exclude, dockerfile=process_dockerfile(dockerfile, path), gzip=False)
+    return utils.tar(path, exclude=exclude, dockerfile=dockerfile, gzip=False)
 
 
 def _post_build(api, context, params, buildargs, labels):

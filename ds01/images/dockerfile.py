@@ -210,7 +210,9 @@ def instructions(text):
     """(line number, INSTRUCTION, arguments) of a Dockerfile, continuation lines joined (the escape
     character is the parser directive's, else a backslash); comments and blank lines skipped. As in Docker, a
     leading byte-order mark is dropped and a continued line is joined to the next without a space."""
-    lines = text.removeprefix("\ufeff").splitlines()
+    # Docker splits on \n only (a \r before it is dropped): never str.splitlines, which also breaks at \f, \v,
+    # \x1c-\x1e, \x85 and \u2028, where Docker sees one line
+    lines = [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
     escape = "\\"
     for line in lines:
         match = re.match(r"^#\s*escape\s*=\s*(\S)\s*$", line, re.IGNORECASE)
@@ -219,6 +221,10 @@ def instructions(text):
             break
         if not re.match(r"^#\s*\w+\s*=", line):
             break
+    quoted = re.escape(escape)
+    # Docker's own rule (buildkit's parser): a line continues when it ends in the escape character (then only
+    # spaces or tabs) and that character is not itself escaped; `RUN echo \\` (two) does not continue.
+    continued = re.compile(f"([^{quoted}]){quoted}[ \t]*$|^{quoted}[ \t]*$")
     index = 0
     while index < len(lines):
         start, parts = index + 1, []  # type: ignore[var-annotated]
@@ -229,9 +235,9 @@ def instructions(text):
                 if parts:
                     continue  # a comment or blank line inside a continued instruction
                 break  # a comment is never continued
-            stripped = line.rstrip()
-            if stripped.endswith(escape):
-                parts.append(stripped[:-1])
+            match = continued.search(line)
+            if match:
+                parts.append(line[:match.start()] + (match.group(1) or ""))
                 continue
             parts.append(line)
             break

@@ -27,7 +27,25 @@ USE_CASE_HELP = {
     "ml": "classical ML", "cv": "computer vision", "nlp": "natural language", "rl": "reinforcement learning",
     "audio": "audio", "ts": "time series", "llm": "large language models", "custom": "your own list only",
 }
-SYSTEM_BASE = ("git", "curl", "wget", "vim", "htop")
+SYSTEM_BASE = ("git", "curl", "wget", "vim", "htop")  # DS01's; the policy's images.default_system_packages
+DEFAULT_SETS = ("jupyter", "data-science", "use-case")  # DS01's; the policy's images.default_sets
+
+
+def policy_defaults(policy):
+    """(apt packages, pip set names) an image gets when the user does not say: the policy's `images`
+    `default_system_packages` and `default_sets`, each DS01's when unset (an offline lab sets both to [])."""
+    from ..errors import Ds01Error
+
+    section = policy.section("images") if policy is not None else {}
+    system = section.get("default_system_packages")
+    sets = section.get("default_sets")
+    system = SYSTEM_BASE if system is None else tuple(apt_list(system, "images.default_system_packages"))
+    sets = DEFAULT_SETS if sets is None else tuple(sets)
+    unknown = [s for s in sets if s not in DEFAULT_SETS]
+    if unknown:
+        raise Ds01Error(f"the policy's images.default_sets names {', '.join(unknown)}, which is no package set",
+                        hint="ask an admin: the sets are " + ", ".join(DEFAULT_SETS))
+    return system, sets
 
 # What each framework's base image already has (AIME's PyTorch images: CUDA, cuDNN and these).
 BASE_PACKAGES = {

@@ -34,8 +34,8 @@ class Answers:
     arch: str | None = None
     base_image: str | None = None
     use_case: str | None = None
-    jupyter: bool = True
-    data_science: bool = True
+    jupyter: bool | None = None        # None: the default (the policy's images.default_sets; never for custom)
+    data_science: bool | None = None
     packages: list = field(default_factory=list)      # raw option values
     system: list = field(default_factory=list)
     requirements: str | None = None
@@ -70,31 +70,49 @@ def resolve_base(rt, answers):
     return entry.image, entry.label, arch, framework
 
 
-def phases_for(answers, framework, warn=None):
-    """{phase: [requirement]} in build order, validated and without duplicates."""
+def defaults_for(framework, defaults=None):
+    """(apt packages, pip set names) added unasked: none for a custom base (the user's own image, perhaps on
+    an offline host), else the policy's (`defaults`, from packages.policy_defaults; None: DS01's)."""
+    if framework == "custom":
+        return (), ()
+    return defaults if defaults is not None else (P.SYSTEM_BASE, P.DEFAULT_SETS)
+
+
+def chosen(answers, framework, defaults=None):
+    """(jupyter, data_science, use case): what the user said, else the defaults."""
+    _, sets = defaults_for(framework, defaults)
+    jupyter = "jupyter" in sets if answers.jupyter is None else answers.jupyter
+    data_science = "data-science" in sets if answers.data_science is None else answers.data_science
+    use_case = answers.use_case or ("ml" if "use-case" in sets and not answers.requirements else "custom")
+    return jupyter, data_science, use_case
+
+
+def phases_for(answers, framework, warn=None, defaults=None):
+    """{phase: [requirement]} in build order, validated and without duplicates. Only what the user asked for
+    and the defaults (`defaults_for`) go in: a custom base with no options gets no package phase at all."""
     from .dockerfile import PHASE_TITLES
 
     requirements = P.read_requirements(answers.requirements) if answers.requirements else []
     extra = P.pip_list(answers.packages, "--packages")
     system = P.apt_list(answers.system, "--system")
-    use_case = answers.use_case or ("custom" if answers.requirements else "ml")
+    system_base, _ = defaults_for(framework, defaults)
+    jupyter, data_science, use_case = chosen(answers, framework, defaults)
     if use_case not in P.USE_CASES:
         raise UsageError(f"unknown use case {use_case!r}", hint="choose from: " + ", ".join(P.USE_CASES))
-    default = framework != "custom"
     pip = [
         ("framework", list(P.BASE_PACKAGES["pytorch-cpu"]) if framework == "pytorch-cpu" else []),
         ("requirements", requirements),
-        ("jupyter", list(P.JUPYTER) if answers.jupyter and default else []),
-        ("data-science", list(P.DATA_SCIENCE) if answers.data_science and default else []),
-        ("use-case", list(P.USE_CASES[use_case]) if default else []),
+        ("jupyter", list(P.JUPYTER) if jupyter else []),
+        ("data-science", list(P.DATA_SCIENCE) if data_science else []),
+        ("use-case", list(P.USE_CASES[use_case])),
         ("additional", extra),
     ]
     base = () if framework == "pytorch-cpu" else P.BASE_PACKAGES.get(framework, ())
     titled = [(PHASE_TITLES[name], pkgs) for name, pkgs in pip]
     kept = P.dedupe(titled, base, warn)
     result = {name: pkgs for (name, _), (_, pkgs) in zip(pip, kept)}
-    (_, system_kept), = P.dedupe([(PHASE_TITLES["system"], system)], P.SYSTEM_BASE, warn)
-    result["system"] = list(P.SYSTEM_BASE) + system_kept
+    (_, system_kept), = P.dedupe([(PHASE_TITLES["system"], system)], system_base, warn)
+    result["system"] = list(system_base) + system_kept
     return result, use_case
 
 
@@ -105,7 +123,8 @@ def plan(rt, name, answers, warn=None):
     from .dockerfile import Spec
 
     user = rt.caller
-    phases, use_case = phases_for(answers, (answers.framework or "pytorch").lower(), warn)
+    phases, use_case = phases_for(answers, (answers.framework or "pytorch").lower(), warn,
+                                  P.policy_defaults(rt.policy))
     base, label, arch, framework = resolve_base(rt, answers)
     return Spec(name=name, image=images.reference(user.uid, name), login=user.login, uid=user.uid, gid=user.gid,
                 sudoers=f"{sanitize_username(user.login)}_no_password", base_image=base, framework=label,

@@ -9,6 +9,14 @@ case ":$PATH:" in
     *":$DS01_BIN:"*) ;;
     *) [ -d "$DS01_BIN" ] && PATH="$DS01_BIN:$PATH" && export PATH ;;
 esac
+# root also gets the lifecycle jobs and services (libexec/ds01: ds01-idle-check --dry-run and the rest), to run
+# them by hand; users do not (ds01d refuses them anyway).
+if [ "${EUID:-$(id -u)}" = 0 ] && [ -d "$DS01_HOME/libexec/ds01" ]; then
+    case ":$PATH:" in
+        *":$DS01_HOME/libexec/ds01:"*) ;;
+        *) PATH="$PATH:$DS01_HOME/libexec/ds01" && export PATH ;;
+    esac
+fi
 if [ -n "${BASH_VERSION:-}" ] && [ -n "${PS1:-}" ] && [ -r "$DS01_HOME/completions/ds01.bash" ]; then
     . "$DS01_HOME/completions/ds01.bash"
 fi

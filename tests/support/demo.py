@@ -188,6 +188,14 @@ class Demo:
         self.run("container-list", "--json")
         say("   what each container may do: its uid, no capabilities, no way to gain privileges, no sudo, and mounts")
         self.run("container-list", "--detailed", "--table")
+        say("   a command in a container (container-run starts it if needed; NAME -- COMMAND runs one command)")
+        self.run("container-run", "demo-a", "--", "sh", "-c", "id; nproc; ls -d /workspace")
+        say("   your limits next to what you use now, and the one-screen view (--once: draw once and exit)")
+        self.run("check-limits", "--table")
+        self.run("dashboard", "--once", extra_env={"COLUMNS": "100"})
+        say("   refusals say why and what to do instead: more GPUs than the policy gives; another user's containers")
+        self.run("container-create", "demo-big", DEMO_IMAGE, "--num-gpus", "8", check=False)
+        self.run("container-list", "--all-users", check=False)
         say("7. the lifecycle jobs cron runs (as root): an idle check now (it acts only after 3 idle checks and\n"
             "   30 minutes), and what max-runtime would do 25 hours from now (a dry run changes nothing)")
         if os.geteuid() == 0:

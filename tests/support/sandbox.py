@@ -102,17 +102,20 @@ def ensure_group(name):
 class Dockerd:
     """A running private dockerd; `host` is its DOCKER_HOST."""
 
-    def __init__(self, root, process):
+    def __init__(self, root, process, owner_lock=None):
         self.root = root
         self.process = process
+        self.owner_lock = owner_lock  # marks root as this run's (services.owned_dir): no other run reaps it
         self.socket = os.path.join(root, "docker.sock")
         self.broken_gpus = os.path.join(root, "broken-gpus")  # UUIDs the fake hook refuses at start
         self.host = f"unix://{self.socket}"
 
     @classmethod
     def start(cls, timeout=60):
+        from tests.support.services import owned_dir
+
         reap_stale()
-        root = tempfile.mkdtemp(prefix=STALE_PREFIX, dir="/tmp")
+        root, owner_lock = owned_dir(STALE_PREFIX, "/tmp")
         os.chmod(root, 0o711)
         bindir = os.path.join(root, "bin")
         os.mkdir(bindir)
@@ -129,7 +132,7 @@ class Dockerd:
              "--group", "root", "--bridge=none", "--iptables=false", "--ip-masq=false",
              "--ip-forward=false", "--userland-proxy=false"],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        daemon = cls(root, process)
+        daemon = cls(root, process, owner_lock)
         daemon.wait_ready(timeout)
         return daemon
 
@@ -173,43 +176,60 @@ class Dockerd:
         for mount in sorted(mounts_under(self.root), key=len, reverse=True):
             subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.owner_lock is not None:
+            os.close(self.owner_lock)  # after the dir is gone: no reaper sees it unmarked
+            self.owner_lock = None
 
 
 STALE_PREFIX = "ds01d-"
 
 
-def reap_stale():
-    """Stop the private dockerds a killed run left behind (/tmp/ds01d-*), and remove their directories.
+def reap_stale(parent="/tmp"):
+    """Stop the private dockerds a dead run left behind (`parent`/ds01d-*), and remove their directories.
 
-    Only a process whose pidfile is in such a directory and whose command line names that directory
-    as its data root is stopped: never the host's own engine.
+    Only a directory whose owner lock no live run holds (services.owned_dir) is reaped: another suite
+    running beside this one keeps its engine. Only a process whose pidfile is in such a directory and
+    whose command line names that directory as its data root is stopped: never the host's own engine.
     """
     import glob
 
-    for root in glob.glob(os.path.join("/tmp", STALE_PREFIX + "*")):
-        pid = None
+    from tests.support.services import claim_abandoned
+
+    for root in glob.glob(os.path.join(parent, STALE_PREFIX + "*")):
+        owner_lock = claim_abandoned(root)
+        if owner_lock is None:
+            continue  # a live run's
         try:
-            with open(os.path.join(root, "dockerd.pid"), encoding="ascii") as handle:
-                pid = int(handle.read().strip())
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-            if os.path.join(root, "data").encode() not in argv:
-                pid = None
-        except (OSError, ValueError):
-            pid = None
-        if pid is not None:
-            try:
-                os.killpg(os.getpgid(pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + 30
-            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-                time.sleep(0.1)  # waiting for a stranger process to exit, not synchronising a test
-            if os.path.exists(f"/proc/{pid}"):
-                os.kill(pid, signal.SIGKILL)
-        for mount in sorted(mounts_under(root), key=len, reverse=True):
-            subprocess.run(["umount", "-l", mount], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+            _stop_daemon_of(root)
+            for mount in sorted(mounts_under(root), key=len, reverse=True):
+                subprocess.run(["umount", "-l", mount], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+        finally:
+            os.close(owner_lock)
+
+
+def _stop_daemon_of(root):
+    """SIGTERM the dockerd whose pidfile and data root are in `root` (its process group), SIGKILL after 30 s."""
+    import select
+
+    try:
+        with open(os.path.join(root, "dockerd.pid"), encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+        exited = os.pidfd_open(pid)  # from here on, `pid` cannot be reused under us
+    except (OSError, ValueError):
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+        if os.path.join(root, "data").encode() not in argv:
+            return
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+        if not select.select([exited], [], [], 30)[0]:
+            signal.pidfd_send_signal(exited, signal.SIGKILL)
+    except OSError:
+        pass  # it exited meanwhile
+    finally:
+        os.close(exited)
 
 
 def mounts_under(root):
