@@ -45,13 +45,12 @@ def lines(rt: Any) -> dict[str, tuple[int, str]]:
     for user in sorted(users):
         mine = [r for r in records if r["user"] == user]
         uid = next((r["uid"] for r in mine if r["uid"] is not None), None)
-        if uid is None:
-            from .identity import lookup
+        from .identity import lookup
 
-            entry = lookup(user)
-            if entry is None:
-                continue
-            uid = entry.pw_uid
+        entry = lookup(user)
+        if entry is None or (uid is not None and entry.uid != uid):
+            continue  # a deleted account (or one whose uid now belongs to someone else): no greeting file
+        uid = entry.uid
         up = sum(1 for r in mine if r["status"] == "running")
         used, slots = snap.usage(user)[:2]
         quota = rt.limits(user)["max_gpu_equivalents"]

@@ -100,9 +100,13 @@ def _delete_image(rt, rec):
     if not parsed or (parsed[0] != rt.caller.uid and not rt.admin):
         rt.warn(f"kept image {rec['image']}: only your own ds01-<uid>/ images are deleted")
         return False
+    from .errors import NotFound
+
     try:
         rt.engine.remove_image(rec["image"])
-    except Exception as exc:  # noqa: BLE001 - in use by another container, or gone
+    except NotFound:
+        return False  # gone already: an earlier retire of the same batch deleted it; nothing was kept
+    except Exception as exc:  # noqa: BLE001 - in use by another container
         rt.warn(f"kept image {rec['image']}: {getattr(exc, 'message', exc)}")
         return False
     return True

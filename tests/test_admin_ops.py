@@ -173,3 +173,20 @@ def test_the_login_greeting_is_a_line_for_users_with_something_to_say_and_nothin
     lab.policy.write_text(off)
     assert job() == [{"uid": alice.pw_uid, "written": False}] and os.listdir(greetings) == []
     assert lab.sh.run(alice, "ds01-greetings", "--dir", str(greetings)).returncode == 5
+
+
+def test_no_greeting_is_written_for_an_account_that_is_gone(user_tmp, users, dockerd, client, sh):
+    """A container whose owner's account was deleted: no greeting file for that uid, which a new account may
+    get next (issue 30: greeting files of deleted users stayed, and a reused uid would read them)."""
+    from ds01 import labels as L
+    from tests.support.gpulab import GpuLab
+
+    lab = GpuLab(user_tmp, users, dockerd)
+    gone_uid = 4242
+    assert sandbox.pwd.getpwall() and all(e.pw_uid != gone_uid for e in sandbox.pwd.getpwall())
+    client.containers.create(sandbox.BASE_IMAGE, ["true"], name=f"old._.{gone_uid}",
+                             labels={L.USER: "ds01t_gone", L.NAME: "old"})
+    greetings = user_tmp / "greetings"
+    written = lab.sh.records(ROOT, "ds01-greetings", "--dir", str(greetings))
+    assert all(r["uid"] != gone_uid and r.get("user") != "ds01t_gone" for r in written), written
+    assert not (greetings / str(gone_uid)).exists()

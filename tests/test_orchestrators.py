@@ -1,6 +1,7 @@
 """container-deploy and container-retire: the researcher's one-step paths, with GPUs and real Docker."""
 
 import io
+import json
 import os
 import zipfile
 
@@ -156,3 +157,20 @@ def test_retire_save_packages_keeps_what_was_pip_installed_in_the_users_image(sh
     assert check.returncode == 0 and check.stdout == "42\n", check.stderr
     none = sh.records(alice, "container-retire", "again", "--force", "--save-packages")[0]
     assert none["packages_saved"]["added"] == {} and none["packages_saved"]["image"] is None
+
+
+def test_retiring_two_containers_of_one_image_with_images_deletes_it_once_and_says_nothing_false(sh, users,
+                                                                                               client):
+    """`container-retire --all --images`: the second container's image was already deleted by the first's
+    retire, and the command warned "kept image …: No such image" about an image it had deleted (issue 30)."""
+    alice = users["alice"]
+    mine = f"ds01-{alice.pw_uid}/mine"
+    client.images.get(IMAGE).tag(mine, "latest")
+    for name in ("one", "two"):
+        sh.run(alice, "container-create", name, f"{mine}:latest", "--cpu-only", check=True)
+    result = sh.run(alice, "container-retire", "--all", "--images", "--force", "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["image_deleted"] for r in records].count(True) == 1
+    assert "No such image" not in result.stderr and "kept image" not in result.stderr, result.stderr
+    assert not [t for i in client.images.list() for t in i.tags if t.startswith(mine)]

@@ -169,6 +169,8 @@ class Demo:
         self.run("image-catalog", "--table")
         self.run("image-create", "demo-a", "-f", "pytorch", "-t", "cv", "--no-jupyter", "-p", "wandb einops",
                  "--table")
+        say("   an offline lab's way: a local base the policy allows, nothing the user did not ask for, no network")
+        self.run("image-create", "demo-local", "-f", "custom", "--base-image", DEMO_IMAGE, "--table")
         self.run("image-list", "--table")
         say("4. create containers (created, not started): demo-a from the user's image (the account is baked in),\n"
             "   the others set the account up inside the base; GPU slots allocated")
@@ -211,7 +213,7 @@ class Demo:
         self.run("container-list", "-a", "--table")
         self.run("gpu-status", "--table")
         say("10. delete the image (its Dockerfile stays unless --delete-dockerfile)")
-        self.run("image-delete", "demo-a", "--delete-dockerfile", "--table")
+        self.run("image-delete", "demo-a", "demo-local", "--delete-dockerfile", "--table")
         say("11. the event log: everything the demo changed, as ds01-events shows it")
         self.run("ds01-events", "--table")
 
@@ -221,8 +223,8 @@ class Demo:
             for name in DEMO_CONTAINERS:
                 subprocess.run(self.cmd("container-remove", "--force", name), env=self.env, cwd="/",
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            subprocess.run(self.cmd("image-delete", "--force", "--delete-dockerfile", "demo-a"), env=self.env,
-                           cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(self.cmd("image-delete", "--force", "--delete-dockerfile", "demo-a", "demo-local"),
+                           env=self.env, cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if not self.made_user:
                 for name in DEMO_CONTAINERS:
                     path = os.path.join(self.user.pw_dir, "workspace", name)
