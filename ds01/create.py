@@ -483,7 +483,7 @@ class Created:
     plan: Plan
 
 
-def create_container(rt, request, interface="atomic", dry_run=False):
+def create_container(rt, request, interface="atomic", dry_run=False, replacing=None):
     """Create the caller's container as `request` asks: limits, account, GPU slots; left created.
 
     Everything is checked before Docker changes; a failure leaves no container, tag or workspace.
@@ -499,14 +499,17 @@ def create_container(rt, request, interface="atomic", dry_run=False):
         check_profile(allocator.inventory, request.gpu_profile)  # bad input is refused before Docker is touched
     user = rt.caller
     image, framework_label, arch_label = _resolve_image(rt, request)
-    existing = {r["container"]: r for r in rt.finder.records()}
+    # `replacing` (a container id): a recreate asks, before it removes that container, whether the new one
+    # would be made: checked as if the old one were already gone (its name, its count, its GPU slots)
+    existing = {r["container"]: r for r in rt.finder.records()
+                if not (replacing and r["id"] and replacing.startswith(r["id"]))}  # records carry short ids
     container = names.container_name(request.name, user.uid)
     if container in existing:
         raise Ds01Error(f"you already have a container named {request.name!r} ({existing[container]['status']})",
                         hint=f"container-remove {request.name}, or choose another name")
     limits = rt.limits(user.login)
     check_container_quota(rt, existing.values(), limits)
-    allocator, gpu_request, preview = _gpu_request(rt, allocator, request)
+    allocator, gpu_request, preview = _gpu_request(rt, allocator, request, exclude=replacing)
     engine = rt.engine
     by_id = bool(_IMAGE_ID_RE.match(image))
     if not by_id:
@@ -710,7 +713,7 @@ def check_engine_gpus(rt):
                                       f"({TOOLKIT_FIX}; ds01-doctor shows it)")
 
 
-def _gpu_request(rt, allocator, request):
+def _gpu_request(rt, allocator, request, exclude=None):
     """(allocator, allocation request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
     if allocator is None:
         return None, None, []
@@ -725,7 +728,7 @@ def _gpu_request(rt, allocator, request):
         return allocator, None, []
     wanted = Request(request.num_gpus or 1, request.gpu_profile, request.full_gpu)
     try:  # a quick answer before the account setup; the decision itself is made under the lock
-        preview = choose(allocator.snapshot(), rt.caller.login, rt.limits(rt.caller.login), wanted,
+        preview = choose(allocator.snapshot(exclude=exclude), rt.caller.login, rt.limits(rt.caller.login), wanted,
                          allocator.strategy)
     except NoCapacity as exc:
         if request.wait is not None and getattr(exc, "reason", None) in (

@@ -3,9 +3,12 @@
 Why one place: image-update --recreate (a rebuilt image) and container-recreate (a GPU request
 that fits, e.g. for AIME's `-g all` containers) are the same operation. The new container goes
 through create_container, so every limit, the account setup and the allocator apply as for any
-create. The request is checked against the allocator before anything changes, and the old
-image is kept under an extra tag until the new container exists, so a failure loses no image.
+create. Every check a create makes (name, container count, quota, image, mounts, GPU) runs as a dry
+run before the old container is removed, as if it were gone, so a refusal changes nothing; and the old
+image is kept under an extra tag until the new container exists, so a later failure loses no image.
 """
+
+import copy
 
 from .containers import ACTIVE
 from .errors import Ds01Error
@@ -66,6 +69,12 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
         kept = f"{repo}:{rec['container']}.previous"
         engine.api.tag(info["Image"], repo, f"{rec['container']}.previous")  # the image outlives the container
     request.image = image or kept
+    try:  # every check container-create makes (name, count, quota, image, mounts, GPU), before anything is removed
+        create_container(rt, copy.copy(request), interface=_interface(info), dry_run=True, replacing=info["Id"])
+    except BaseException:
+        if kept:
+            _untag(engine, kept)
+        raise
     was_running = rec["status"] in ACTIVE
     engine.remove(info["Id"], force=was_running, reason="recreate")
     rt.progress(f"removed {rec['name']}; creating it again from {image or 'its image'} ...")
@@ -80,16 +89,20 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
         exc.hint = f"your files are untouched; container-create {rec['name']} {request.image} {again}".rstrip()
         raise
     if kept:
-        try:
-            engine.api.remove_image(kept)  # only the extra tag: the new container uses the image
-        except engine.errors.APIError:
-            pass
+        _untag(engine, kept)  # only the extra tag: the new container uses the image
     if start_again and was_running:
         from .sessions import start
 
         rt.finder.refresh()
         start(rt, rt.finder.find(rec["name"]))
     return created
+
+
+def _untag(engine, ref):
+    try:
+        engine.api.remove_image(ref)
+    except engine.errors.APIError:
+        pass
 
 
 def _interface(info):
