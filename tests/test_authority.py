@@ -14,6 +14,7 @@ from ds01.cli._common import standard
 from ds01.errors import PermissionDenied
 from tests.support import sandbox
 from tests.support.gpulab import GpuLab
+from tests.support.harness import BIN, REPO
 
 IMAGE = sandbox.BASE_IMAGE
 
@@ -127,11 +128,6 @@ def generous_root_policy(user_tmp, users):
     return path
 
 
-def registry_root():
-    from pathlib import Path
-
-    return Path(registry.__file__).resolve().parents[1]
-
 
 def test_a_root_owned_policy_named_by_a_student_is_refused_and_changes_nothing(lab, users, client,
                                                                                generous_root_policy):
@@ -183,7 +179,7 @@ def test_a_client_that_floods_its_worker_after_the_request_is_cut_off(sh, users)
         answer = s.recv(100)
         print("answer", answer)
         """)
-    result = sh.run(alice, "/usr/bin/python3", "-c", flood, broker.socket, str(registry_root()), timeout=120)
+    result = sh.run(alice, "/usr/bin/python3", "-c", flood, broker.socket, str(REPO), timeout=120)
     assert result.stdout.startswith("cut off after "), result.stdout + result.stderr
     sent = int(result.stdout.split()[3])
     assert sent < (16 << 20)  # what the socket buffers hold, never the flood
@@ -207,18 +203,12 @@ def test_a_client_over_its_share_gets_the_busy_line_and_exit_3(sh, users):
         print(json.dumps([r.returncode, r.stderr]))
         """)
     result = sh.run(alice, "/usr/bin/python3", "-c", holder, sh.broker().socket, str(B.MAX_PER_CALLER),
-                    str(sandbox_bin() / "container-list"))
+                    str(BIN / "container-list"))
     code, stderr = json.loads(result.stdout or "[null, null]")
     assert code == 3 and "Traceback" not in stderr, result.stderr + str(stderr)
     assert stderr == ("container-list: error: ds01d is busy with 64 of your commands; try again when they "
                       "finish\n")
 
-
-def sandbox_bin():
-    import sys
-    from pathlib import Path
-
-    return Path(sys.executable).parent
 
 
 def test_the_refusal_is_logged_and_the_worker_runs_nothing(sh, users, client):
