@@ -35,6 +35,6 @@ setup(
         "tomli>=2; python_version < '3.11'",  # project-init's pyproject.toml on 3.10 (tomllib from 3.11 on)  # dashboard and the --watch views: drawing in place on the alternate screen
     ],
     # ruff and mypy are the lint gate `make test` runs; pinned so a new release cannot turn CI red.
-    extras_require={"test": ["pytest>=8", "pexpect>=4.9",
+    extras_require={"test": ["pytest>=8", "pexpect>=4.9", "bats-core>=1.11",
                              "ruff==0.17.6", "mypy==2.4.1", "types-PyYAML==6.0.12.20261122"]},
 )
