@@ -6,7 +6,7 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && ec
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client \
-	openssh-server prometheus
+	openssh-server prometheus slurm-wlm slurmdbd mariadb-server munge slurm-client
 
 .PHONY: demo test test-fast test-gpu lint deps system-deps generate check-generated bench clean install uninstall
 PREFIX ?= /opt/ds01
@@ -19,10 +19,11 @@ $(BIN)/python:
 
 # Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions,
 # git (project-init), ssh-keygen (user-setup), sshd (the VS Code Remote-SSH test) and Prometheus with
-# promtool (the exporter's and the rules' tests)
-# (installed only when root and something is missing).
+# promtool (the exporter's and the rules' tests), and Slurm with its database and munge (the private multi-node
+# Slurm of tests/support/slurm.py) (installed only when root and something is missing).
 system-deps:
-	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen prometheus promtool; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen prometheus promtool \
+	  slurmctld slurmd slurmdbd sacctmgr munged mariadbd; do command -v $$t >/dev/null || missing=1; done; \
 	test -x /usr/sbin/sshd || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -13,7 +13,9 @@ LIST_COLUMNS = {
 }
 ALL_ORDER = ("user", "size", "arch", "workspace", "data", "models")
 FLAG_ORDER = ("user", "arch", "data", "models", "size", "workspace")
-NO_CONTAINERS = "There are no containers. Create the first one using: mlc create container_name"
+# AIME's messages when there is nothing to show, with its blank lines (print("\n...\n") adds a third)
+NO_CONTAINERS = "\nThere are no containers. Create the first one using:\nmlc create container_name\n\n"
+NO_RUNNING = "\nThere are no running containers. Start or open a container to show the stats.\n\n"
 
 
 def list_columns(all_columns, flags):
@@ -67,14 +69,15 @@ def _docker_size(n):
 
 
 def table(titles, rows):
-    """AIME's layout: a blank line, the header, the rows, a blank line; width = longest + 2."""
+    """AIME's layout byte for byte: a blank line, the header, the rows, a blank line; every column, the last
+    too, padded to its longest value + 2 (scripts cut fixed columns out of it)."""
     from .visible import visible
 
     rows = [[visible(c) for c in r] for r in rows]
     widths = [max([len(t)] + [len(r[i]) for r in rows]) + 2 for i, t in enumerate(titles)]
 
     def line(cells):
-        return "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return "".join(c.ljust(w) for c, w in zip(cells, widths))
 
     return "\n" + "\n".join([line(titles)] + [line(r) for r in rows]) + "\n\n"
 
@@ -84,12 +87,15 @@ STATS_TITLES = ("CONTAINER", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PROCESSES (
 
 
 def stats_table(rows):
-    lines = ["Current stats of the running containers:",
-             "".join(t.ljust(w) for t, w in zip(STATS_TITLES, STATS_WIDTHS)).rstrip()]
+    """AIME's `mlc stats` byte for byte: a blank line, the title, the padded header and rows (a value longer
+    than its column pushes the rest along, as AIME's str.format does), a blank line."""
     from .visible import visible
 
-    lines += ["".join(visible(c).ljust(w) for c, w in zip(row, STATS_WIDTHS)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
+    def line(cells):
+        return "".join(visible(c).ljust(w) for c, w in zip(cells, STATS_WIDTHS))
+
+    return "\n".join(["", "Current stats of the running containers:", line(STATS_TITLES)]
+                     + [line(row) for row in rows]) + "\n\n"
 
 
 def stats_row(name, stats):

@@ -217,7 +217,8 @@ class Broker:
         except OSError:
             return
         try:
-            _, uid, gid = peer(conn)
+            pid_of_peer, uid, gid = peer(conn)
+            connected_at = time.clock_gettime(time.CLOCK_BOOTTIME)  # node_trust: a pid reused after this is not it
             self.reap()  # workers that have exited no longer count, even before their SIGCHLD is read
             busy = sum(1 for _, owner, _ in self.workers.values() if owner == uid)
             if uid != 0 and (busy >= MAX_PER_CALLER or len(self.workers) >= MAX_WORKERS):
@@ -238,7 +239,7 @@ class Broker:
                 if self.lock is not None:
                     os.close(self.lock)  # closing a copy releases nothing; ds01d keeps its lock
                 signal.set_wakeup_fd(-1)
-                code = work(conn, uid, gid, self.overrides)
+                code = work(conn, uid, gid, self.overrides, (pid_of_peer, connected_at))
             except BaseException as exc:  # noqa: BLE001 - a worker never returns into the accept loop
                 log(f"worker failed: {type(exc).__name__}: {exc}")
             finally:
@@ -347,10 +348,14 @@ def _standard_streams():
     sys.stderr = stream(2, "w", "backslashreplace", True)
 
 
-def work(conn, uid, gid, overrides=None):
-    """A worker: one request, for the caller the kernel named; returns the exit status."""
+def work(conn, uid, gid, overrides=None, peer_process=None):
+    """A worker: one request, for the caller the kernel named; returns the exit status. `peer_process`: the
+    client's (pid, CLOCK_BOOTTIME at accept), for the cluster node's trust in a job (ds01/cluster/node_trust.py)."""
     global _log_fd
-    from . import privilege, settings
+    from . import privilege, runtime, settings
+
+    if peer_process is not None:
+        runtime.set_peer(*peer_process)
 
     os.setsid()  # its own process group: the client's signals reach it and its children, nothing else
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):

@@ -29,7 +29,7 @@ SOCKET_VARIABLE = "DS01_SOCKET"  # settings.TABLE documents it; read here becaus
 DEFAULT_DOCKER = "/var/run/docker.sock"
 # The caller's variables a worker may see (settings.CLIENT_PASS is the server's list; a test keeps them equal).
 PASSED = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
-          "VISUAL", "EDITOR")
+          "VISUAL", "EDITOR", "CI", "MLC_ARCH")
 PASSED_PREFIXES = ("LC_",)
 FORWARDED = (2, 15, 1, 28)  # SIGINT, SIGTERM, SIGHUP, SIGWINCH (Linux numbers; a test checks them)
 MAGIC = "ds01/1"

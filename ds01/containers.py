@@ -200,6 +200,8 @@ class Finder:
             candidates = []
         by_name = {e["Names"][0].lstrip("/"): e for e in self.entries}
         entry = next((by_name[c] for c in candidates if c in by_name), None)
+        if entry is None and candidates:
+            entry = self._in_any_case(target)
         if entry is None and len(target) >= 12 and all(c in "0123456789abcdef" for c in target):
             entry = next((e for e in self.entries if e["Id"].startswith(target)), None)
         if entry is None:
@@ -209,3 +211,17 @@ class Finder:
             raise PermissionDenied(f"container {rec['container']!r} belongs to {rec['user'] or 'someone else'}",
                                    hint="you can only act on your own containers")
         return rec
+
+    def _in_any_case(self, target):
+        """The caller's one container whose name equals `target` but for case (`mybox` for `MyBox`); None if
+        none, UsageError if several (AIME itself may have made both)."""
+        mine = {}
+        for entry in self.entries:
+            base, uid = names.split(entry["Names"][0])
+            if uid == self.caller.uid and names.same(base, target):
+                mine[base] = entry
+        if len(mine) > 1:
+            found = ", ".join(sorted(mine))
+            raise UsageError(f"{target!r} could mean {found}", hint="type the name exactly as container-list -a "
+                                                                     "shows it")
+        return next(iter(mine.values()), None)

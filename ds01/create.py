@@ -504,9 +504,12 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
     existing = {r["container"]: r for r in rt.finder.records()
                 if not (replacing and r["id"] and replacing.startswith(r["id"]))}  # records carry short ids
     container = names.container_name(request.name, user.uid)
-    if container in existing:
-        raise Ds01Error(f"you already have a container named {request.name!r} ({existing[container]['status']})",
-                        hint=f"container-remove {request.name}, or choose another name")
+    clash = existing.get(container) or next(  # `mybox` beside `MyBox`: refused (names.same)
+        (r for r in existing.values() if r["uid"] == user.uid and names.same(names.split(r["container"])[0],
+                                                                             request.name)), None)
+    if clash is not None:
+        raise Ds01Error(f"you already have a container named {clash['name']!r} ({clash['status']})",
+                        hint=f"container-remove {clash['name']}, or choose another name")
     limits = rt.limits(user.login)
     check_container_quota(rt, existing.values(), limits)
     allocator, gpu_request, preview = _gpu_request(rt, allocator, request, exclude=replacing)
@@ -637,14 +640,14 @@ def _resolve_image(rt, request):
     image, framework_label, arch_label = request.image, None, None
     if request.image and _framework_like(request.image):
         image, framework_label, arch_label = _catalog_image(rt, request.image, request.version, request.arch)
-        own = f"ds01-{user.uid}/{request.image}:latest"
+        own = f"ds01-{user.uid}/{request.image.lower()}:latest"  # image names are lower-case
         if framework_label is None and _image_exists(rt, own):  # your image by its short name
             image = own
     elif request.arch:
         raise UsageError("--arch applies to a FRAMEWORK from the catalog",
                          hint="container-create NAME pytorch --arch A")
     if image is None:
-        default = f"ds01-{user.uid}/{request.name}:latest"
+        default = f"ds01-{user.uid}/{request.name.lower()}:latest"  # container MyBox, image mybox
         if not _image_exists(rt, default):
             raise UsageError(f"no image given, and you have no image {default}",
                              hint=f"image-create {request.name} builds it; or container-create {request.name} "

@@ -392,13 +392,14 @@ class Engine:
                 if time.monotonic() >= deadline:
                     return None
 
-    def remove(self, ref, force=False, **details):
+    def remove(self, ref, force=False, volumes=False, **details):
         """Remove the container, then its image only if that image is its own per-container tag: the tag is
-        exactly the container's `name._.uid` (a legacy name such as `latest` never names its own image)."""
+        exactly the container's `name._.uid` (a legacy name such as `latest` never names its own image).
+        `volumes`: also the anonymous volumes Docker made for it (`docker rm -v`; named volumes stay)."""
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
         name = info["Name"].lstrip("/")
         image = info["Config"].get("Image") or ""
-        self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force)
+        self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force, v=volumes)
         self._event("container.remove", info, status=info["State"].get("Status"), **details)
         from .mount_pins import available, discard, pins_of
 

@@ -12,10 +12,16 @@ root may enter. At every start ds01:
 - unmounts the bind point again.
 
 Between starts a bind point is an empty directory only root may use: a start that bypasses ds01
-(`docker start`) gets that, never a user's directory, and `docker cp` on a stopped container still
-works. ds01d must share dockerd's mount namespace for this, so its unit has no ProtectSystem= or other
-mount namespacing. A process that is not root (a docker-group user running a
-command in-process) cannot mount: its containers bind the paths as before.
+(`docker start` by root, AIME's `mlc open`/`mlc start`, a restart policy after a reboot) gets that, never a
+user's directory, and `docker cp` on a stopped container still works. The next ds01 action on such a
+container finds its bind points empty in it (`unfilled`) and restarts it through ds01 (ds01.sessions.refill),
+with every check of a start. Keeping the mounts in place between starts would let an outside start skip those
+checks (a directory the owner may no longer use, a mount root the policy dropped) and would not survive a
+reboot anyway; ds01 keeps no state of its own about it, so a restart of ds01d changes nothing.
+
+ds01d must share dockerd's mount namespace for this, so its unit has no ProtectSystem= or other mount
+namespacing. A process that is not root (a docker-group user running a command in-process) cannot mount: its
+containers bind the paths as before.
 """
 
 import contextlib
@@ -77,6 +83,37 @@ def sources(info: dict[str, Any]) -> dict[str, str]:
         if pins and destination in POINTS and source == point(pins, destination):
             source = labels.get(RECORDED[destination]) or source
         found[destination] = source
+    return found
+
+
+def unfilled(info: dict[str, Any], state_dir: str | None) -> list[str]:
+    """The destinations whose bind point the running container holds empty: it was started past ds01, which
+    fills them only while it starts a container. [] for a container that binds paths, or when not root."""
+    pins = pins_of(info, state_dir)
+    pid = (info.get("State") or {}).get("Pid")
+    if not pins or not pid or not available():
+        return []
+    found = []
+    with root_files():
+        try:
+            lock = os.open(pins, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return []
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH)  # not while a start has the bind points filled on the host
+            for mount in info.get("Mounts") or []:
+                destination = mount.get("Destination")
+                if destination not in POINTS or mount.get("Source") != point(pins, destination):
+                    continue
+                try:
+                    seen = os.lstat(f"/proc/{pid}/root{destination}")
+                    empty = os.stat(POINTS[destination], dir_fd=lock, follow_symlinks=False)
+                except OSError:
+                    continue
+                if (seen.st_dev, seen.st_ino) == (empty.st_dev, empty.st_ino):
+                    found.append(destination)
+        finally:
+            os.close(lock)
     return found
 
 

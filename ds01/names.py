@@ -5,20 +5,28 @@ from typing import Any
 
 from .errors import UsageError
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# AIME's characters (`[A-Za-z0-9_-]`, less the `#` Docker refuses), case kept: `MyBox` stays `MyBox`.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 SEPARATOR = "._."
 
 
 def validate(name: Any) -> str:
-    """The normalised (lower-case) name, or UsageError before anything touches Docker."""
+    """The name as typed (surrounding spaces dropped, case kept, as AIME keeps it), or UsageError before
+    anything touches Docker."""
     if not isinstance(name, str) or not name:
         raise UsageError("a container name is required")
-    normal = name.strip().lower()
+    normal = name.strip()
     if not NAME_RE.match(normal):
         raise UsageError(
             f"invalid container name {name!r}",
             hint="use 1-63 letters, digits, '_' or '-', starting with a letter or digit")
     return normal
+
+
+def same(one: str, other: str) -> bool:
+    """Two names one user may not hold side by side: equal but for case (`MyBox`, `mybox`), as on a
+    case-insensitive file system (their default workspaces would be one directory there)."""
+    return one.casefold() == other.casefold()
 
 
 def container_name(name: str, uid: int) -> str:

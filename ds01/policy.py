@@ -54,6 +54,13 @@ POLICY_KEYS = {
     "process_idle_threshold": Number(integer=True, doc="a container with fewer processes than this (shells, sleep "
                                      "and the keep-alive not counted) counts as idle"),
     "gpu_hold_after_manual_stop_m": Duration("m", doc="accepted for DS01 configs; unused"),
+    "aime_containers": Text(choices=["keep", "ds01"], doc="containers AIME's own `mlc create` made (AIME's labels, "
+                            "not ds01's or DS01's): `keep` (the default) keeps them as AIME does, stopped or never "
+                            "started, with their committed images, for as long as their owner likes; "
+                            "ds01-release-stale still frees a stopped one's GPU after gpu_hold_after_stop_h, and "
+                            "ds01-idle-check and ds01-max-runtime stop (never remove) running ones holding a GPU "
+                            "as they stop ds01's. `ds01`: the hold timers remove them as they remove ds01's "
+                            "(created_container_timeout_m, container_hold_after_stop_h)"),
     "cpu_only_containers": Bool(doc="the idle check and max-runtime also act on containers without a GPU (DS01: "
                                     "GPU containers only; `--all` covers them for one run)"),
 }
@@ -166,6 +173,25 @@ RESERVATION_KEYS = {
     "reason": Text(nullable=True, doc="shown in gpu-status"),
 }
 
+CLUSTER_NODE_KEYS = {
+    "inventory": Text(nullable=True, doc="the node's GPUs: a simulated inventory YAML (relative to this file), or "
+                      "null for NVML on the host that runs ds01-slurm-generate"),
+    "address": Text(nullable=True, doc="NodeAddr (default: the node name resolves)"),
+    "port": Number(nullable=True, integer=True, minimum=1, maximum=65535, doc="slurmd's Port (default Slurm's)"),
+    "cpus": Number(nullable=True, integer=True, minimum=1, doc="CPUs (default: this host's count)"),
+    "real_memory": Size(nullable=True, doc="RealMemory (default: this host's memory)"),
+    "device_dir": Text(doc="where the node's nvidia* and nvidia-caps/ device files are (default /dev)"),
+}
+
+CLUSTER_KEYS = {
+    "nodes": MapOf(Section(CLUSTER_NODE_KEYS), doc="the Slurm nodes, by NodeName, and their GPUs"),
+    "partition": Text(doc="the partition of those nodes (default gpu)"),
+    "output_dir": Text(doc="where ds01-slurm-generate writes (default /etc/slurm/ds01)"),
+    "epilog": Text(doc="the Epilog slurm.conf names (default /opt/ds01/current/etc/slurm/ds01-epilog)"),
+    "constrain_devices": Bool(doc="cgroup.conf ConstrainDevices (default false: on cgroup v1 it breaks Docker "
+                                  "inside a job; ds01's device request isolates the GPUs)"),
+}
+
 TOP_KEYS = {
     "defaults": Section(LIMIT_KEYS, LIMIT_ALIASES, doc="limits every user starts from"),
     "groups": MapOf(Section(GROUP_KEYS, LIMIT_ALIASES), doc="named groups; the first group listing a user is theirs"),
@@ -229,6 +255,8 @@ TOP_KEYS = {
         "state_dir": Text(doc="where claims and the wait queue live (default /var/lib/ds01)"),
         "log_dir": Text(doc="where events.jsonl lives (default /var/log/ds01)"),
     }),
+    "cluster": Section(CLUSTER_KEYS, doc="a Slurm cluster: what ds01-slurm-generate writes for Slurm "
+                       "(docs/cluster.md)"),
     "reservations": ListOf(Section(RESERVATION_KEYS), doc="GPU slots reserved for a user in a time window"),
     "bare_metal_access": Opaque(doc="accepted for DS01 configs; unused"),
     "ulimits": Section({
@@ -287,6 +315,7 @@ BUILTIN_POLICIES: dict[str, Any] = {
     "process_idle_threshold": 1,
     "gpu_hold_after_manual_stop_m": 15.0,
     "cpu_only_containers": False,
+    "aime_containers": "keep",
 }
 
 

@@ -44,7 +44,7 @@ Dockerfile.bak
 def validate_name(name):
     from . import names
 
-    return names.validate(name)
+    return names.validate(name).lower()  # also an image name (ds01-<uid>/NAME), and those are lower-case
 
 
 def directory(user, name):

@@ -10,23 +10,25 @@ from .containers import ACTIVE
 from .errors import Ds01Error
 
 
-def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=False, dry_run=False, confirm=None):
+def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=False, dry_run=False, confirm=None,
+           confirmed=False):
     """The retired container's record (status `removed`, `gpus_freed`, …), or with `dry_run` what would happen.
 
     `confirm(question, default)` asks the user (on a terminal); None means no questions, and then a
-    running container is retired only with `force`.
+    running container is retired only with `force`. `confirmed`: the user said yes to retiring it already
+    (DS01's --skip-initial-confirm): that question is not asked, and a running container is stopped.
     """
     running = rec["status"] in ACTIVE
     steps = (["stop"] if running else []) + ["remove"] + (["free " + ", ".join(rec["gpus"])] if rec["gpus"] else [])
     if dry_run:
         return dict(rec, retired=False, would=steps + (["save packages"] if save_packages else [])
                     + (["delete image " + rec["image"]] if delete_image else []))
-    if confirm is not None:
+    if confirm is not None and not confirmed:
         where = f"; files in {rec['workspace']} stay" if rec["workspace"] else ""
         if not confirm(f"Retire {rec['name']} ({rec['status']}): {', '.join(steps)}{where}?", False):
             sys.stderr.write(f"kept {rec['name']}\n")
             return dict(rec, retired=False)
-    elif running and not force:
+    elif running and not force and not confirmed:
         raise Ds01Error(f"{rec['name']} is {rec['status']}",
                         hint="--force retires running containers too (they are stopped first)")
     result = dict(rec, retired=True, packages_saved=None, image_deleted=False)
@@ -41,7 +43,7 @@ def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=F
     result["status"] = "removed"
     result["gpus_freed"] = rec["gpus"]
     if delete_image:
-        result["image_deleted"] = _delete_image(rt, rec)
+        result["image_deleted"] = delete_own_image(rt, rec)
     rt.progress(f"retired {rec['name']}" + (f"; GPU slots {', '.join(rec['gpus'])} are free" if rec["gpus"] else ""))
     return result
 
@@ -92,8 +94,9 @@ def _save_packages(rt, rec, confirm):
         installed.drop(rt.engine, tag)
 
 
-def _delete_image(rt, rec):
-    """Delete the container's image when it is the caller's own and no other container uses it."""
+def delete_own_image(rt, rec):
+    """Delete the container's image when it is the caller's own. Docker refuses to delete an image a container
+    uses (it only drops this name when the image has other names, so the container keeps its image)."""
     from . import images
 
     parsed = images.parse_reference(rec["image"] or "")

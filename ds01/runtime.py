@@ -4,6 +4,18 @@ import functools
 import os
 import sys
 
+_peer = None  # in a ds01d worker: (pid, CLOCK_BOOTTIME s at accept) of the client that connected (SO_PEERCRED)
+
+
+def peer():
+    """The connected client process as the kernel named it, for the cluster's node trust; None in-process."""
+    return _peer
+
+
+def set_peer(pid, connected_at):
+    global _peer
+    _peer = (pid, connected_at)
+
 
 class Runtime:
     def __init__(self, config=None, settings=None, environ=None, policy=None, read_only=False):

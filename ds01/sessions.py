@@ -5,6 +5,7 @@ The session itself is `docker exec` from the Docker CLI: it owns the terminal (r
 window size, signals) far better than anything re-implemented over the API socket.
 """
 
+import os
 import shutil
 
 from .containers import INACTIVE
@@ -18,24 +19,66 @@ KEEP_ALIVE_MARK = "[ds01-keep-alive]"
 
 
 def start(rt, rec):
-    """Start or unpause `rec`'s container; a GPU container only if its slots are still its own."""
-    if rec["status"] == "paused":
-        rt.engine.unpause(rec["id"])
-    elif rec["status"] != "running":
-        from .create import recheck_mounts
-        from .mount_pins import pinned, pins_of
+    """Start or unpause `rec`'s container; a GPU container only if its slots are still its own. A running (or
+    paused) one that was started past ds01 without its mounts is restarted with them (`refill`)."""
+    if rec["status"] in ("paused", "running"):
+        if rec["status"] == "paused":
+            rt.engine.unpause(rec["id"])
+        refill(rt, rec)
+        return
+    from .create import recheck_mounts
 
+    info = rt.api.inspect_container(rec["id"])
+    _start_pinned(rt, rec, info, recheck_mounts(rt, rec, info))
+
+
+def _start_pinned(rt, rec, info, opened):
+    """Start the stopped container with the directories of `opened` on its bind points (ds01.mount_pins)."""
+    from .mount_pins import pinned, pins_of
+
+    with pinned(pins_of(info, rt.settings.get("state_dir")), opened):
+        _enforce_totals(rt, rec, info)
+        if rec["managed"] and not rec["gpus"]:
+            rt.engine.start(rec["id"])
+        else:  # its GPU slots may have gone to someone else since it stopped
+            from .gpu.allocator import Allocator
+
+            engine = rt.engine
+            Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+
+
+def refill(rt, rec):
+    """A running container started past ds01 (AIME's `mlc open`/`mlc start`, root's `docker start`, a restart
+    policy at boot) holds its bind points empty: restart it through ds01, with every check a start makes, and
+    say so. Refused (nothing changed) while work other than its PID 1 runs in it, or when a check fails."""
+    import sys
+
+    from .create import MOUNTED, recheck_mounts
+    from .mount_pins import unfilled
+    from .visible import visible
+
+    info = rt.api.inspect_container(rec["id"])
+    missing = unfilled(info, rt.settings.get("state_dir"))
+    if not missing:
+        return
+    name, what = visible(rec["name"]), " and ".join(f"{MOUNTED[d]} ({d})" for d in missing)
+    if other_processes(rt.api, rec["id"], info["State"].get("Pid")):
+        raise Ds01Error(f"{name} was started outside ds01 (docker start, mlc open) without its {what}, and "
+                        "processes run in it: not restarted under them",
+                        hint=f"when they are done, container-stop {name}; then container-run {name} starts it "
+                             "with its mounts")
+    opened = recheck_mounts(rt, rec, info)  # a refusal leaves the container as it is
+    sys.stderr.write(f"{name}: it was started outside ds01 (docker start, mlc open) without its {what}; "
+                     "restarting it with them\n")
+    sys.stderr.flush()
+    try:
+        rt.engine.stop(rec["id"], timeout=10, force=True)
         info = rt.api.inspect_container(rec["id"])
-        opened = recheck_mounts(rt, rec, info)
-        with pinned(pins_of(info, rt.settings.get("state_dir")), opened):
-            _enforce_totals(rt, rec, info)
-            if rec["managed"] and not rec["gpus"]:
-                rt.engine.start(rec["id"])
-            else:  # its GPU slots may have gone to someone else since it stopped
-                from .gpu.allocator import Allocator
-
-                engine = rt.engine
-                Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
+    except BaseException:
+        for fd in opened.values():
+            os.close(fd)
+        raise
+    _start_pinned(rt, rec, info, opened)
 
 
 def _enforce_totals(rt, rec, info):
@@ -137,6 +180,6 @@ def open_session(rt, rec, command=(), keep=False, start_it=True):
                         hint=f"container-run {rec['name']} starts it first", code=1)
     if rec["status"] != "running":
         rt.progress(f"starting {rec['name']} ...")
-        start(rt, rec)
+    start(rt, rec)
     code = run_session(rt, rec, command)
     return code, (None if keep else stop_if_idle(rt, rec))

@@ -52,6 +52,16 @@ TABLE = (
             "where ds01-greetings writes each user's login line (default /run/ds01/greetings)"),
     Setting("editor", ("VISUAL", "EDITOR"), None, "the editor image-update --edit opens (VISUAL, then EDITOR)"),
     Setting("no_color", ("NO_COLOR",), None, "set to anything: tables without colour"),
+    Setting("slurm_conf", ("DS01_SLURM_CONF",), None,
+            "the slurm.conf ds01's Slurm commands use (SLURM_CONF for them; default Slurm's own)"),
+    Setting("node_name", ("DS01_NODE_NAME",), None,
+            "this node's Slurm name, for the cluster shim's node trust (default the short host name)"),
+    Setting("gres_conf", ("DS01_GRES_CONF",), "/etc/slurm/gres.conf",
+            "the node's gres.conf: a job's GPU indices to devices (default /etc/slurm/gres.conf)"),
+    Setting("slurm_shim", ("DS01_SLURM_SHIM",), None,
+            "the ds01-slurm-shim path a cluster job runs (default the one installed beside ds01)"),
+    Setting("cluster_node_socket", ("DS01_CLUSTER_NODE_SOCKET",), None,
+            "the nodes' ds01d socket as a cluster job reaches it ({node}: the node's name; default ds01d's own)"),
     Setting("notify_socket", ("NOTIFY_SOCKET",), None, "systemd's readiness socket (ds01d says READY=1 on it)",
             documented=False),
     Setting("sudo_uid", ("SUDO_UID",), None, "under sudo, the account that ran it, which is then the caller",
@@ -64,7 +74,7 @@ SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
 # The caller's variables a ds01d worker takes from its client (ds01.client.PASSED is the client's copy);
 # everything else a worker knows comes from ds01d's own environment and root-owned files.
 CLIENT_PASS = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
-               "VISUAL", "EDITOR")  # the editor runs as the caller (privilege.caller_process)
+               "VISUAL", "EDITOR", "CI", "MLC_ARCH")  # the editor runs as the caller (privilege.caller_process)
 CLIENT_PASS_PREFIXES = ("LC_",)
 # Variables of ds01d's own environment a worker never keeps: its caller is the kernel's answer.
 DAEMON_ONLY = ("SUDO_UID", "SUDO_GID", "SUDO_USER", "SUDO_COMMAND", "LISTEN_FDS", "LISTEN_PID", "NOTIFY_SOCKET")
@@ -149,6 +159,12 @@ def adopt(environ: Mapping[str, str]) -> None:
     """Make `environ` this process's environment (a ds01d worker, before it runs a command)."""
     os.environ.clear()
     os.environ.update(environ)
+
+
+def in_ci() -> bool:
+    """Whether this runs under CI (`CI` set, as CI services and the caller's own shell say): nothing waits for a
+    person then. A caller's CI reaches a worker (CLIENT_PASS): it only stops their own prompts."""
+    return bool(os.environ.get("CI"))
 
 
 def daemon_environment() -> dict[str, str]:

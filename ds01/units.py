@@ -14,8 +14,9 @@ _BYTES_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?\s*$", re.IGNOR
 def parse_duration(value: Any, default_unit: str = "s") -> float | None:
     """Seconds for a duration; None means unlimited.
 
-    Plain numbers are in `default_unit` (the unit a key's suffix names: `_h`, `_m`, `_s`).
-    Raises ValueError for anything else, including negative values.
+    Plain numbers are in `default_unit` (the unit a key's suffix names: `_h`, `_m`, `_s`). An empty
+    string is unlimited, as DS01's parse_duration had it. Raises ValueError for anything else,
+    including negative values.
     """
     if value is None:
         return None
@@ -26,7 +27,7 @@ def parse_duration(value: Any, default_unit: str = "s") -> float | None:
             raise ValueError(f"negative duration: {value!r}")
         return float(value) * _DURATION_UNITS[default_unit]
     text = str(value).strip()
-    if text.lower() in _UNLIMITED_WORDS:
+    if text == "" or text.lower() in _UNLIMITED_WORDS:
         return None
     match = _DURATION_RE.match(text)
     if not match:
@@ -36,8 +37,8 @@ def parse_duration(value: Any, default_unit: str = "s") -> float | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """Short human form: 90000 -> '1d 1h'; None -> 'unlimited'."""
-    if seconds is None:
+    """Short human form: 90000 -> '1d 1h'; None or negative (DS01's -1) -> 'unlimited'."""
+    if seconds is None or seconds < 0:
         return "unlimited"
     seconds = int(round(seconds))
     if seconds == 0:

@@ -34,11 +34,13 @@ def standing(rt, user, sample=True):
     mine = sorted((r for r in rt.finder.records() if owned_by(r, user)), key=lambda r: r["name"])
     infos = {r["id"]: rt.api.inspect_container(r["id"]) for r in mine}
     running = [r for r in mine if r["status"] in ACTIVE]
-    in_use = {}
+    in_use, pids_in_use = {}, {}
     if sample and running:
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(running))) as pool:
-            samples = pool.map(lambda r: (r["id"], _safe_stats(rt.api, r["id"])), running)
-            in_use = {cid: _memory_in_use(s) if s else None for cid, s in samples}
+            samples = dict(pool.map(lambda r: (r["id"], _safe_stats(rt.api, r["id"])), running))
+            in_use = {cid: _memory_in_use(s) if s else None for cid, s in samples.items()}
+            pids_in_use = {cid: (s.get("pids_stats") or {}).get("current") if s else None
+                           for cid, s in samples.items()}
     per_container = []
     for rec in mine:
         host = infos[rec["id"]].get("HostConfig") or {}
@@ -46,7 +48,8 @@ def standing(rt, user, sample=True):
             "name": rec["name"], "status": rec["status"],
             "cpus": round((host.get("NanoCpus") or 0) / 1e9, 3) or None,
             "memory": host.get("Memory") or None, "memory_in_use": in_use.get(rec["id"]),
-            "pids_limit": host.get("PidsLimit") or None, "gpus": rec["gpus"],
+            "pids_limit": host.get("PidsLimit") or None, "pids_in_use": pids_in_use.get(rec["id"]),
+            "gpus": rec["gpus"],
         })
     active = [c for c, r in zip(per_container, mine) if r["status"] in ACTIVE]
     cpus_allocated = round(sum(c["cpus"] or 0 for c in active), 3)

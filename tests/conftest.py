@@ -18,7 +18,7 @@ from tests.support.harness import TEST_CATALOG_IMAGE, USERS, Shell, require, sha
 HOST_EVENT_LOG = "/var/log/ds01/events.jsonl"
 HOST_STATE_DIR = "/var/lib/ds01"
 # A test that uses any of these needs root, real accounts or the private dockerd: the `system` tier.
-SYSTEM_FIXTURES = {"dockerd", "users"}
+SYSTEM_FIXTURES = {"dockerd", "users", "slurm"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -103,6 +103,21 @@ def dockerd():
         raise
     yield daemon
     daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm(users):
+    """A real two-node Slurm on loopback (tests/support/slurm.py), its QOS and accounts from ds01-slurm-generate."""
+    from tests.support import slurm as private_slurm
+
+    private_slurm.reap_stale()
+    reason = private_slurm.unavailable_reason()
+    if reason:
+        require(reason)
+    cluster = private_slurm.Slurm().start(users)
+    sys.stderr.write(f"\nthe private Slurm started in {cluster.started_in:.1f} s\n")
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -121,8 +121,9 @@ def test_a_container_aime_named_with_capitals_is_found_as_typed(lab, users, clie
     assert sh.run(alice, "mlc-start", "MyBox", "-s").returncode == 0
     assert state(client, box)["Running"]
     assert sh.run(alice, "container-stop", f"MyBox._.{alice.pw_uid}").returncode == 0
-    # a name ds01 makes is still validated and kept lower-case, and a wrong case is not a match
-    assert sh.run(alice, "container-stop", "mybox").returncode == 4
+    # another case finds the caller's one container of that name (ds01 refuses a case-twin beside it)
+    assert sh.records(alice, "container-stop", "mybox")[0]["name"] == "MyBox"
+    assert sh.run(users["bob"], "container-stop", "mybox").returncode == 4  # only among the caller's own
     assert sh.run(alice, "container-create", "Bad Name", sandbox.BASE_IMAGE, "--cpu-only").returncode == 2
 
 

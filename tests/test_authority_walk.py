@@ -35,7 +35,7 @@ from tests.support.harness import REPO, TEST_CATALOG_IMAGE
 IMAGE = sandbox.BASE_IMAGE
 ANSI = "x\x1b[2Jy\x07\rz"  # a name or text with control characters (clear screen, bell, carriage return)
 ABSURD = "999999999"
-STREAMS = {"--watch", "--follow", "--edit"}  # options that run until interrupted (an editor: until it is left)
+STREAMS = {"--watch", "-w", "--follow", "--edit"}  # options that run until interrupted (an editor: until it is left)
 STREAMING_COMMANDS = {"dashboard"}
 TIMEOUT_S, STREAM_TIMEOUT_S = 30, 4
 EXIT_REFUSED = (2, 4, 5)

@@ -30,7 +30,9 @@ def test_resource_limits_docker_args_field_and_group(offline_sh, users):
 
 def test_the_legacy_script_name_still_answers(offline_sh, users):
     result = offline_sh.run(users["bob"], "get_resource_limits.py", "--group")
-    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "researcher", "")
+    assert (result.returncode, result.stdout.strip()) == (0, "researcher")
+    # bob has a user override: DS01 replaced his group by it, and the legacy name says what DS01 printed
+    assert result.stderr.endswith("DS01 replaced the group by it. DS01 printed: override\n")
 
 
 def test_only_admins_see_other_users_limits(offline_sh, users):
@@ -131,7 +133,7 @@ def test_dispatchers_list_their_verbs_and_refuse_unknown_ones(offline_sh, users)
     assert listing.returncode == 0
     verbs = [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("  ")]
     assert verbs == ["deploy", "retire", "create", "recreate", "start", "run", "attach", "exit", "stop", "pause",
-                     "unpause", "remove", "list", "stats"]  # legacy names hidden
+                     "unpause", "remove", "list", "stats", "export", "import"]  # legacy names hidden
     assert offline_sh.run(alice, "container", "--help").stdout == listing.stdout
     assert "image" in offline_sh.run(alice, "ds01").stdout
     unknown = offline_sh.run(alice, "container", "bogus")

@@ -78,8 +78,8 @@ def test_options_frameworks_versions_profiles_and_verbs(sh, users, shell):
     assert complete(sh, alice, shell, "container-create", "x", "pytorch", "") == ["2.5.1", "2.7.1"]
     assert complete(sh, alice, shell, "container-stop", "--ti") == ["--timeout"]
     assert complete(sh, alice, shell, "container", "") == [
-        "attach", "cleanup", "create", "deploy", "exit", "list", "open", "pause", "recreate", "remove", "retire", "run",
-        "start", "stats", "stop", "unpause"]
+        "attach", "cleanup", "create", "deploy", "exit", "export", "import", "list", "open", "pause", "recreate",
+        "remove", "retire", "run", "start", "stats", "stop", "unpause"]
     assert complete(sh, alice, shell, "project", "") == ["init", "launch"]
     assert "mlc" in complete(sh, alice, shell, "ds01", "")
     inventory = {"DS01_GPU_INVENTORY": str(REPO / "etc" / "ds01" / "gpus.sim.yaml")}

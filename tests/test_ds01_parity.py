@@ -85,7 +85,7 @@ def test_get_resource_limits_answers_each_ds01_flag_in_ds01s_format(lab, users):
     assert json.loads(ds01_answer(lab, admin, bob, "--aggregate")) == {
         "cpu_quota": "9600%", "memory_max": "96G", "gpu_limit": 2}
     assert ds01_answer(lab, admin, admin.pw_name, "--aggregate") == "null"
-    assert ds01_answer(lab, admin, bob, "--aggregate-gpu-limit") == "2"
+    assert ds01_answer(lab, admin, bob, "--aggregate-gpu-limit") == "2.0"  # DS01 printed the YAML float
     assert ds01_answer(lab, admin, admin.pw_name, "--aggregate-gpu-limit") == "unlimited"
     policies = json.loads(ds01_answer(lab, admin, bob, "--lifecycle-policies"))
     assert policies["gpu_idle_threshold"] == 5 and policies["idle_detection_window"] == 3
@@ -93,9 +93,9 @@ def test_get_resource_limits_answers_each_ds01_flag_in_ds01s_format(lab, users):
         "exempt: Temporary exemption until 2099-01-01T00:00:00Z: thesis"
     assert ds01_answer(lab, admin, alice, "--check-exemption", "idle_timeout_h") == "not_exempt"
     assert json.loads(ds01_answer(lab, admin, bob, "--json")) == {
-        "group": "student", "max_gpus": 1, "max_gpus_per_container": 2, "max_containers": 3, "cpu_cores": 32,
-        "memory": "32g", "storage_workspace": None, "idle_timeout": "0.5h", "gpu_hold": "0.25h",
-        "container_hold": "never", "max_runtime": "24h"}
+        "group": "student", "max_gpus": "1", "max_gpus_per_container": "2", "max_containers": "3",
+        "cpu_cores": "32", "memory": "32g", "storage_workspace": "N/A", "idle_timeout": "0.5h", "gpu_hold": "0.25h",
+        "container_hold": "N/A", "max_runtime": "24h"}
 
 
 def test_get_resource_limits_keeps_users_to_their_own_and_refuses_two_questions(lab, users):

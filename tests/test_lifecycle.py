@@ -595,7 +595,7 @@ def test_dry_runs_report_what_they_would_do_and_change_nothing(life, users, clie
     alice = users["alice"]
     ws = life.workspace(alice, "dry")
     idle = life.container(alice, "dry", ["sleep", "infinity"], slot="0", workspace=ws)
-    stale = life.container(alice, "old", ["true"], slot="1")
+    stale = life.container(alice, "old", ["true"], slot="1", labels={L.DS01_USER: alice.pw_name})  # DS01's: removed
     stale.wait()
     t0 = life.started(idle)
     life.job("ds01-idle-check", t0 + 60)

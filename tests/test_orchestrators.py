@@ -76,6 +76,11 @@ def test_deploy_on_a_terminal_opens_a_shell_and_the_guided_mode_explains(lab, us
     alice = users["alice"]
     child = lab.sh.spawn(alice, "container-deploy", "live", IMAGE, "--guided")
     child.expect("Step 1, create")
+    child.expect("Press Enter to continue")  # a step that acts without asking waits on a terminal
+    child.sendline("")
+    child.expect("Step 2, start")
+    child.expect("Press Enter to continue")
+    child.sendline("")
     child.expect("Step 3, open")
     child.sendline("echo IN=$(id -un)")
     child.expect(f"IN={alice.pw_name}")

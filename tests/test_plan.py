@@ -25,7 +25,7 @@ def test_a_plan_turns_the_callers_limits_into_the_containers_host_config(tmp_pat
     rt = runtime(tmp_path)
     plan = create.plan(rt, "Thesis", "ds01-1000/thesis:latest", workspace=str(tmp_path / "ws"))
     uid = os.getuid()
-    assert (plan.name, plan.container, plan.uid) == ("thesis", f"thesis._.{uid}", uid)
+    assert (plan.name, plan.container, plan.uid) == ("Thesis", f"Thesis._.{uid}", uid)  # as typed, as AIME
     config = plan.host_config()
     assert config["nano_cpus"] == 1_000_000_000 and config["network_mode"] == "host"
     assert (config["mem_limit"], config["memswap_limit"], config["shm_size"]) == (1 << 30, 2 << 30, 64 << 20)
@@ -34,7 +34,8 @@ def test_a_plan_turns_the_callers_limits_into_the_containers_host_config(tmp_pat
     assert plan.labels[L.ARCH] == "CUDA_AMPERE"  # the A100s of the simulated inventory
     assert plan.create_workspace and plan.workspace == str(tmp_path / "ws")
     # an image without the caller's account gets it written into the container, which runs from its own tag
-    assert plan.account_setup and plan.tag_image == plan.run_image == f"ds01-1000/thesis:thesis._.{uid}"
+    # (a tag may have capitals, a repository may not: `ds01-1000/thesis:Thesis._.<uid>`)
+    assert plan.account_setup and plan.tag_image == plan.run_image == f"ds01-1000/thesis:Thesis._.{uid}"
 
 
 def test_the_host_config_and_resource_limits_docker_args_say_the_same_limits(tmp_path):

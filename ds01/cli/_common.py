@@ -142,17 +142,100 @@ def _help_with_authority(command):
     command.ds01_marked = True
 
 
+def table_entry(command):
+    """The command table's entry for a click command (by its module), or None."""
+    from ..registry import COMMANDS
+
+    module = getattr(command.callback, "__module__", None)
+    return next((c for c in COMMANDS if c.module == module), None)
+
+
+def _show_info(ctx, _param, value):
+    """--info: DS01's full help: the help (with examples and who may run it), the output, the concepts."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import concepts
+
+    text = ctx.get_help()
+    module = sys.modules.get(getattr(ctx.command.callback, "__module__", ""), None)
+    output = getattr(module, "MAN_OUTPUT", None)
+    if output:
+        text += "\n\nOutput:\n  " + output
+    table = table_entry(ctx.command)
+    ideas = concepts.render(table.concepts if table else ())
+    if ideas:
+        text += "\n\nConcepts (--concepts shows only these):\n\n" + ideas
+    click.echo(text)
+    ctx.exit(0)
+
+
+def _show_concepts(ctx, _param, value):
+    """--concepts: the ideas the command touches, before running it."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import concepts
+
+    table = table_entry(ctx.command)
+    name = table.name if table else (ctx.info_name or prog())
+    ideas = concepts.render(table.concepts if table else ())
+    click.echo(f"{name}: {table.summary if table else ''}\n\n{ideas}" if ideas
+               else f"{name}: no concepts to explain; {name} --info shows the full help")
+    ctx.exit(0)
+
+
+def _set_guided(ctx, _param, value):
+    if value and not ctx.resilient_parsing:
+        ctx.meta["ds01.guided"] = True
+
+
+def _generic_guided(command, table):
+    """A command the table gives --guided with no steps of its own: ds01.guided.generic before its body."""
+    body = command.callback
+
+    def guided_body(*args, **kwargs):
+        ctx = click.get_current_context()
+        if ctx.meta.get("ds01.guided"):
+            from ..guided import generic
+
+            generic(table, ctx)
+        return body(*args, **kwargs)
+
+    guided_body.__module__ = body.__module__
+    guided_body.__doc__ = body.__doc__
+    command.callback = guided_body
+
+
+def _has(command, option):
+    return any(option in p.opts for p in command.params)
+
+
 def standard(command):
-    """What every command has besides its own options: -h as --help, and --version (idempotent)."""
+    """What every command has besides its own options: -h as --help, --version, --info and --concepts, and
+    --guided where the command table gives it one (idempotent)."""
     if "help_option_names" not in command.context_settings:
         command.context_settings["help_option_names"] = ["-h", "--help"]
         command._help_option = None  # click caches the help option it made before (with --help alone)
     if not getattr(command, "ds01_marked", False):
         _help_with_authority(command)
-    if not any("--version" in p.opts for p in command.params):
+    if not _has(command, "--version"):
         command.params.append(click.Option(["--version", "ds01_version"], is_flag=True, expose_value=False,
                                            is_eager=True, callback=_show_version,
                                            help="Show the version, build, install path, Python and Docker engine."))
+    if not _has(command, "--info"):  # mlc-create keeps AIME's --info (its frameworks)
+        command.params.append(click.Option(["--info", "ds01_info"], is_flag=True, expose_value=False,
+                                           is_eager=True, callback=_show_info,
+                                           help="The full help: examples, output, who may run it, concepts."))
+    if not _has(command, "--concepts"):
+        command.params.append(click.Option(["--concepts", "ds01_concepts"], is_flag=True, expose_value=False,
+                                           is_eager=True, callback=_show_concepts,
+                                           help="Explain the ideas this command touches, then exit."))
+    table = table_entry(command)
+    if table is not None and "--guided" in table.options and not _has(command, "--guided"):
+        command.params.append(click.Option(["--guided", "ds01_guided"], is_flag=True, expose_value=False,
+                                           callback=_set_guided,
+                                           help="Step by step: the ideas, what it will do, a confirmation "
+                                                "(pauses only on a terminal)."))
+        _generic_guided(command, table)
     return command
 
 

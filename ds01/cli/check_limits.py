@@ -12,14 +12,17 @@ Examples:
   check-limits                        yours, with bars
   check-limits --json | jq .gpu       the GPU part as data
   check-limits alice                  another user's (admins)
+  check-limits -v                     also processes in use and the kernel's totals
   check limits / get limits / get-limits   the same command
 Bars turn yellow at 70 % and red at 85 % of a limit.
 See also: resource-limits, gpu-user-status, container-list""")
 @click.argument("user", required=False)
 @click.option("--no-sample", is_flag=True, help="Skip sampling memory in use (faster with many containers).")
+@click.option("-v", "--verbose", is_flag=True, help="Also processes (tasks) in use against their limits, and the "
+                                                    "totals the kernel enforces now.")
 @output_options
 @config_option
-def cli(user, no_sample, json_flag, table_flag, config):
+def cli(user, no_sample, verbose, json_flag, table_flag, config):
     """Your limits and current use side by side: containers, GPU, CPU, memory, lifecycle timers."""
     from ..errors import NotFound, PermissionDenied
     from ..identity import lookup
@@ -37,7 +40,8 @@ def cli(user, no_sample, json_flag, table_flag, config):
     if out.table:
         import sys
 
-        out.renderer = lambda rows: render(rows[0], color=sys.stdout.isatty() and not _no_color(rt))
+        out.renderer = lambda rows: render(rows[0], color=sys.stdout.isatty() and not _no_color(rt),
+                                           verbose=verbose)
     out.emit(record)
     out.close()
 
@@ -59,8 +63,8 @@ def bar(share, color=False):
     return text
 
 
-def render(r, color=False):
-    """The terminal view of a check-limits record."""
+def render(r, color=False, verbose=False):
+    """The terminal view of a check-limits record; `verbose` adds processes in use and the kernel's totals."""
     from ..output import render_table
     from ..units import format_bytes
 
@@ -90,15 +94,21 @@ def render(r, color=False):
     lines.append(f"  {'Memory':<16}{bar(mem['share'], color)}  {format_bytes(mem['allocated'])} allocated"
                  + (f" / {size(mem['aggregate_limit'])} in total" if mem["aggregate_limit"] is not None else "")
                  + f"{in_use}; {size(mem['per_container'])} per container")
-    lines.append(f"  {'Processes':<16}{'':<{BAR_WIDTH + 2}}  {num(r['pids']['per_container'])} per container")
+    lines.append(f"  {'Processes':<16}{'':<{BAR_WIDTH + 2}}  {num(r['pids']['per_container'])} per container"
+                 + (f" / {num(r['pids']['aggregate_limit'])} in total" if verbose else ""))
     if r["per_container"]:
         rows = [{"name": p["name"], "status": p["status"], "cpus": p["cpus"],
                  "memory": size(p["memory"]) if p["memory"] else None,
                  "in_use": format_bytes(p["memory_in_use"]) if p["memory_in_use"] is not None else None,
+                 "tasks": f"{'-' if p.get('pids_in_use') is None else p['pids_in_use']}/{num(p['pids_limit'])}",
                  "gpus": p["gpus"]} for p in r["per_container"]]
-        table = render_table(rows, [("name", "NAME"), ("status", "STATUS"), ("cpus", "CPUS"), ("memory", "MEMORY"),
-                                    ("in_use", "IN USE"), ("gpus", "GPUS")])
+        columns = [("name", "NAME"), ("status", "STATUS"), ("cpus", "CPUS"), ("memory", "MEMORY"),
+                   ("in_use", "IN USE")] + ([("tasks", "TASKS/LIMIT")] if verbose else []) + [("gpus", "GPUS")]
+        table = render_table(rows, columns)
         lines += ["", "  Containers:"] + ["    " + line for line in table.splitlines()]
+    if verbose and r["enforced"]:
+        lines += ["", "  Totals the kernel enforces now:"]
+        lines += [f"    {key:<28} {value}" for key, value in r["enforced"].items()]
     lines += ["", "  Lifecycle:"]
     words = {"idle_timeout_h": "stopped when idle for", "max_runtime_h": "stopped after running for",
              "max_pause_time_h": "stopped after paused for", "gpu_hold_after_stop_h": "GPU kept after a stop for",

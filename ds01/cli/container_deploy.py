@@ -27,10 +27,13 @@ See also: container-retire, container-create, container-run, project-launch""")
 @click.option("--background", "mode", flag_value="background", help="Leave it running (default without a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print what would be created and change nothing.")
 @click.option("--guided", is_flag=True, help="Explain each step as it happens.")
+@click.option("--image", "image_option", metavar="IMAGE", help="(DS01) The image: the same as the IMAGE argument.")
+@click.option("--framework", metavar="FRAMEWORK",
+              help="(DS01) A framework from the AIME catalog (image-catalog lists them), e.g. pytorch.")
 @output_options
 @config_option
 def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, wait, mode,
-        dry_run, guided, json_flag, table_flag, config):
+        dry_run, guided, image_option, framework, json_flag, table_flag, config):
     """Create and start container NAME from IMAGE (default: your image NAME), then open it or leave it running."""
     import sys
 
@@ -41,10 +44,18 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
     from ..runtime import Runtime
     from ._common import batch, read_targets
 
+    image = _one_image(image, image_option, framework)
     terminal = is_tty(sys.stdin) and is_tty(sys.stdout)
     if mode == "open" and not terminal:
         raise UsageError("--open needs a terminal", hint="use --background, then container-run NAME -- COMMAND")
     rt = Runtime(config)
+    if framework is not None:
+        from ..images import catalog
+
+        cat = catalog.load(rt.policy)
+        if cat.framework_name(framework) is None:
+            raise catalog.NotFound(f"no framework {framework!r} in the catalog ({cat.source})",
+                                   hint="image-catalog lists the frameworks; --image takes any image")
     if project:
         from .. import projects
 
@@ -67,7 +78,9 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
 
     options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=parse_count(num_gpus),
                    gpu_profile=gpu_profile, full_gpu=full_gpu, wait=parse_wait(wait))
-    explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
+    from ..guided import Guide
+
+    explain = Guide(guided, "container-deploy").explainer(GUIDE, pause=("create", "start"))
     from ..containers import TABLE_COLUMNS
 
     out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
@@ -88,6 +101,23 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
         rt.progress("running in the background; open a shell with: container-run " + " ".join(
             t.split("._.")[0] for t in targets))
     return code
+
+
+def _one_image(image, image_option, framework):
+    """DS01's --image/--framework as the IMAGE argument; two different choices are a usage error."""
+    from ..create import _framework_like
+    from ..errors import UsageError
+
+    if framework is not None and not _framework_like(framework):
+        raise UsageError(f"--framework takes a framework name, not an image: {framework!r}",
+                         hint=f"container-deploy NAME --image {framework}; image-catalog lists the frameworks")
+    given = [v for v in (image, image_option, framework) if v is not None]
+    if len(set(given)) > 1:
+        raise UsageError("give one of IMAGE, --image and --framework",
+                         hint="container-deploy NAME IMAGE|FRAMEWORK")
+    if framework is not None:
+        return framework  # a catalog framework name (checked against the catalog once the policy is read)
+    return given[0] if given else None
 
 
 def _pick_image(rt):

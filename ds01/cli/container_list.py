@@ -18,13 +18,17 @@ See also: container-create, container-stop, container-remove""")
 @click.option("-d", "--detailed", is_flag=True, help="Add limits and mounts from docker inspect.")
 @click.option("--wide", is_flag=True, help="The table with every column, nothing shortened (default: fits the "
                                            "terminal).")
+@click.option("--cluster", is_flag=True, help="Your cluster containers (Slurm jobs): node, job, state, reason; "
+                                              "'unknown' while the controller does not answer.")
 @output_options
 @config_option
-def cli(all_states, all_users, user, detailed, wide, json_flag, table_flag, config):
+def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_flag, config):
     """List containers: by default your running ones."""
-    from .. import labels as L
+    if cluster:
+        return _cluster_list(config, all_users, json_flag, table_flag)
     from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
-    from ..errors import PermissionDenied
+    from ..errors import NotFound, PermissionDenied
+    from ..gpu.holdings import read_devices
     from ..output import terminal_width
     from ..runtime import Runtime
 
@@ -52,31 +56,41 @@ def cli(all_states, all_users, user, detailed, wide, json_flag, table_flag, conf
                 continue
         elif not all_users and not owned_by(rec, rt.caller):
             continue
-        info = None
-        if detailed or L.names_gpus(entry.get("Labels") or {}):
-            info = rt.api.inspect_container(entry["Id"])
-            rec["gpus"] = rec["gpus"] or gpus.uuids(info)
+        try:  # the GPUs as gpu-status reads them: ds01's own labels, else the device requests
+            devices, info = read_devices(rt.api, entry)
+        except NotFound:  # removed since the listing
+            continue
+        rec["gpus"] = gpus.uuids(devices) if info is not None else devices
         if detailed:
-            rec.update(_details(info))
+            rec.update(_details(info or rt.api.inspect_container(entry["Id"])))
         out.emit(rec)
     out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
+
+
+def _cluster_list(config, all_users, json_flag, table_flag):
+    from ..cluster.containers import CLUSTER_COLUMNS, list_records
+    from ..runtime import Runtime
+
+    out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
+    for rec in list_records(Runtime(config, read_only=True), all_users):
+        out.emit(rec)
+    out.close(empty="no cluster containers")
 
 
 DETAILED_COLUMNS = [("name", "NAME"), ("status", "STATUS"), ("gpus", "GPUS"), ("profile", "PROFILE")]
 
 
 class GpuLookup:
-    """GPUs of containers whose labels only say "a GPU" (AIME's `-g all`, `-g 1`): from their device requests,
-    as UUIDs of the slots they cover (what gpu-status counts), the inventory read once and only if needed."""
+    """A container's devices as UUIDs of the slots they cover (what gpu-status counts: AIME's `-g all` is
+    every slot), the inventory read once and only if needed."""
 
     def __init__(self, rt):
         self.rt, self._slots = rt, None
 
-    def uuids(self, info):
+    def uuids(self, devices):
         from ..errors import Ds01Error
-        from ..gpu.holdings import devices_from_inspect, slots_for
+        from ..gpu.holdings import uuids_for
 
-        devices = devices_from_inspect(info)
         if not devices:
             return []
         if self._slots is None:
@@ -84,9 +98,7 @@ class GpuLookup:
                 self._slots = self.rt.inventory.slots()
             except Ds01Error:
                 self._slots = []
-        by_id = {s.id: s.uuid for s in self._slots}
-        covered = slots_for(devices, self._slots)
-        return [by_id[s] for s in covered] if covered else devices
+        return uuids_for(devices, self._slots)
 
 
 def _details(info):

@@ -10,36 +10,66 @@ Examples:
   container-remove thesis
   container-list -a | container-remove     remove all your stopped containers
   container-remove thesis --force          stop it first if it is running
+  container-remove thesis --images         also delete its image (yours only, if no other container uses it)
+  container-remove thesis -v --dry-run     what would go, its anonymous volumes included; nothing changes
   container-remove                         pick from your stopped containers (terminal)
-Your workspace directory is never touched.
-See also: container-stop, container-list""")
+Your workspace directory is never touched. DS01's --skip-removal-confirm and
+--skip-save-prompt are accepted: container-remove never asks (container-retire
+--save-packages keeps installed packages).
+See also: container-stop, container-retire, container-list""")
 @click.argument("names", nargs=-1)
 @click.option("-f", "--force", is_flag=True, help="Also remove running containers (they are killed).")
 @click.option("-a", "--all", "all_stopped", is_flag=True, help="All your stopped and created containers.")
+@click.option("-i", "--images", "delete_image", is_flag=True,
+              help="Also delete each container's image if it is yours and no other container uses it.")
+@click.option("-v", "--volumes", is_flag=True,
+              help="Also remove the anonymous volumes Docker made for the container (named volumes stay).")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed and change nothing.")
+@click.option("--skip-removal-confirm", is_flag=True, help="(DS01) Accepted; container-remove never asks.")
+@click.option("--skip-save-prompt", is_flag=True, help="(DS01) Accepted; container-remove never asks.")
 @output_options
 @config_option
-def cli(names, force, all_stopped, json_flag, table_flag, config):
+def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_confirm, skip_save_prompt,
+        json_flag, table_flag, config):
     """Remove NAME... (or the containers named on stdin)."""
     from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
     from ..errors import Ds01Error
+    from ..retire import delete_own_image
     from ..runtime import Runtime
 
-    rt = Runtime(config)
+    rt = Runtime(config, read_only=dry_run)
     targets = container_targets(rt, names, INACTIVE, "stopped", all_stopped)
-    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
+    out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
 
     def remove(target):
         rec = rt.finder.find(target)
         if rec["status"] in ACTIVE and not force:
             raise Ds01Error(f"{rec['name']} is {rec['status']}",
                             hint=f"container-stop {rec['name']} first, or container-remove --force")
-        note = rt.engine.remove(rec["id"], force=force)
+        anonymous = _volumes(rt, rec) if volumes else []
+        if dry_run:
+            return dict(rec, would=(["kill"] if rec["status"] in ACTIVE else []) + ["remove"]
+                        + [f"remove volume {v}" for v in anonymous]
+                        + ([f"delete image {rec['image']} if yours and unused"] if delete_image else []))
+        note = rt.engine.remove(rec["id"], force=force, volumes=volumes)
         if note:
             warn(note)
         rec["status"] = "removed"
+        if volumes:
+            rec["volumes_removed"] = anonymous
+        if delete_image:
+            rec["image_deleted"] = delete_own_image(rt, rec)
         return rec
 
     return batch(targets, remove, out)
+
+
+def _volumes(rt, rec):
+    """The volumes `docker rm -v` removes with the container: its anonymous ones (Docker named them itself)."""
+    import re
+
+    mounts = rt.api.inspect_container(rec["id"]).get("Mounts") or []
+    return [m["Name"] for m in mounts if m.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", m.get("Name", ""))]
 
 
 def main():

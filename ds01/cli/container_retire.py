@@ -12,6 +12,7 @@ Examples:
   container-retire thesis --save-packages  keep what you pip-installed: into your image first
   container-retire thesis --images         also delete its image (yours only, if unused)
   container-retire thesis --dry-run        what would happen
+  container-retire thesis --skip-initial-confirm   no "Retire?" question (DS01's post-session retire)
 The GPU slots are free at once (gpu-status shows them). Files under the workspace stay.
 See also: container-deploy, container-stop, container-remove, image-delete""")
 @click.argument("names", nargs=-1)
@@ -24,9 +25,13 @@ See also: container-deploy, container-stop, container-remove, image-delete""")
 @click.option("-t", "--timeout", default=10, show_default=True, type=click.IntRange(0, 3600),
               help="Seconds a running container gets to stop before it is killed.")
 @click.option("--dry-run", is_flag=True, help="Print what would happen and change nothing.")
+@click.option("--skip-initial-confirm", "confirmed", is_flag=True,
+              help="(DS01) Do not ask whether to retire: yes, running containers too; other questions (save "
+                   "packages) are still asked on a terminal.")
 @output_options
 @config_option
-def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_run, json_flag, table_flag, config):
+def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_run, confirmed, json_flag, table_flag,
+        config):
     """Retire NAME... (or the containers named on stdin): stop, remove, free the GPU."""
     import sys
 
@@ -43,7 +48,7 @@ def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_
 
     def retire_one(target):
         return retire(rt, rt.finder.find(target), force=force, timeout=timeout, save_packages=save_packages,
-                      delete_image=delete_image, dry_run=dry_run, confirm=confirm)
+                      delete_image=delete_image, dry_run=dry_run, confirm=confirm, confirmed=confirmed)
 
     return batch(targets, retire_one, out)
 

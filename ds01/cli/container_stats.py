@@ -11,7 +11,8 @@ COLUMNS = [("name", "NAME"), ("user", "USER"), ("cpu", "CPU%"), ("memory", "MEM 
 @click.command(epilog="""\b
 Examples:
   container-stats                       your running containers, once
-  container-stats thesis --watch        one container, redrawn every 2 s (q or Ctrl-C ends)
+  container-stats thesis --watch        one container, redrawn every 2 s (q or Ctrl-C ends; -w too)
+  container-stats -w --no-trunc         the same, lines never cut to the terminal's width
   container-stats --watch 5 --json      a record per container every 5 s, for a log
   container-list | container-stats      the containers piped in
   container-stats --all-users           every user's (admins)
@@ -25,9 +26,11 @@ See also: container-list, check-limits, gpu-status, dashboard""")
 @click.option("--all-users", is_flag=True, help="Every user's running containers.")
 @click.option("--watch", type=click.FloatRange(min=0.2), is_flag=False, flag_value=2.0, default=None,
               metavar="[SECONDS]", help="Refresh every SECONDS (default 2) until q or Ctrl-C.")
+@click.option("-w", "watch_default", is_flag=True, help="(DS01) The same as --watch: refresh every 2 s.")
+@click.option("--no-trunc", is_flag=True, help="Never cut the table's lines to the terminal's width.")
 @output_options
 @config_option
-def cli(names, all_users, watch, json_flag, table_flag, config):
+def cli(names, all_users, watch, watch_default, no_trunc, json_flag, table_flag, config):
     """One record per running container: cpu_percent, memory_used/limit, pids, net_rx/tx, gpus."""
     import sys
 
@@ -37,6 +40,8 @@ def cli(names, all_users, watch, json_flag, table_flag, config):
     from ..output import is_tty, render_table
     from ..runtime import Runtime
 
+    if watch_default:
+        watch = watch or 2.0
     rt = Runtime(config, read_only=True)
     if all_users and not rt.admin:
         raise PermissionDenied("only admins see other users' containers", hint="container-stats shows yours")
@@ -64,7 +69,7 @@ def cli(names, all_users, watch, json_flag, table_flag, config):
     from .. import live
 
     if out.table:
-        return live.watch(lambda width: _frame(sampler.round(select()), width), watch)
+        return live.watch(lambda width: _frame(sampler.round(select()), None if no_trunc else width), watch)
     return live.repeat(lambda: [out.emit(rec) for rec in sampler.round(select())], watch)
 
 
@@ -74,7 +79,7 @@ def _frame(records, width):
     text = render_table([shown(r) for r in records], COLUMNS) if records else "no containers running\n"
     from rich.text import Text
 
-    return Text("\n".join(line[:width] for line in text.splitlines()))
+    return Text("\n".join(line[:width] if width else line for line in text.splitlines()))
 
 
 def shown(rec):

@@ -10,21 +10,36 @@ Examples:
   container-stop thesis
   container-list | container-stop          stop all your running containers
   container-stop -a -t 30 --force
+  container-stop thesis -v                 also say how long it keeps its GPU and when it is removed
   container-stop                           pick from your running containers (terminal)
-See also: container-start, container-remove""")
+A stopped container is kept (DS01's --keep-container is accepted: that is always so);
+container-retire stops and removes in one step.
+See also: container-start, container-remove, container-retire""")
 @click.argument("names", nargs=-1)
 @click.option("-t", "--timeout", default=10, show_default=True, type=click.IntRange(0, 3600),
               help="Seconds to wait after the stop signal.")
 @click.option("-f", "--force", is_flag=True, help="Kill the container if it is still running after the timeout.")
 @click.option("-a", "--all", "all_running", is_flag=True, help="All your running containers.")
+@click.option("-v", "--verbose", is_flag=True, help="Say what happens next to each stopped container: how long "
+                                                    "its GPU stays held, when it is removed.")
+@click.option("--keep-container", is_flag=True, help="(DS01) Accepted; a stop always keeps the container.")
+@click.option("--cluster", is_flag=True, help="Cluster containers: cancel their Slurm jobs (each stays, stopped, "
+                                              "on its node).")
 @output_options
 @config_option
-def cli(names, timeout, force, all_running, json_flag, table_flag, config):
+def cli(names, timeout, force, all_running, verbose, keep_container, cluster, json_flag, table_flag, config):
     """Stop NAME... (or the containers named on stdin)."""
+    import sys
+
     from ..containers import ACTIVE, TABLE_COLUMNS, record
     from ..runtime import Runtime
 
     rt = Runtime(config)
+    if cluster:
+        from ..cluster.containers import CLUSTER_COLUMNS
+        from ..cluster.containers import stop as cancel
+
+        return batch(names, lambda name: cancel(rt, name), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
     targets = container_targets(rt, names, ACTIVE, "running", all_running)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
 
@@ -33,9 +48,27 @@ def cli(names, timeout, force, all_running, json_flag, table_flag, config):
         if rec["status"] in ACTIVE:
             rt.progress(f"stopping {rec['name']} ...")
             rt.engine.stop(rec["id"], timeout=timeout, force=force)
-        return record(rt.api.inspect_container(rec["id"]))
+        stopped = record(rt.api.inspect_container(rec["id"]))
+        if verbose:
+            from ..visible import visible
+
+            sys.stderr.write(visible(_after_stop(rt, stopped)) + "\n")
+        return stopped
 
     return batch(targets, stop, out)
+
+
+def _after_stop(rt, rec):
+    """What the hold timers do next to a stopped container (its owner's policy)."""
+    limits = rt.limits(rec["user"]) if rec["user"] else None
+    gpu = limits["gpu_hold_after_stop_h"] if limits else None
+    keep = limits["container_hold_after_stop_h"] if limits else None
+    held = (f"its GPU slots {', '.join(rec['gpus'])} stay held " + ("until it is removed" if gpu is None
+                                                                      else f"for {gpu:g} h")
+            if rec["gpus"] else "it holds no GPU")
+    removal = "it is kept until you remove it" if keep is None else f"it is removed after {keep:g} h stopped"
+    return (f"{rec['name']} is {rec['status']}: {held}; {removal} (workspace kept). "
+            f"container-remove {rec['name']} frees everything now; container-start {rec['name']} resumes it.")
 
 
 def main():

@@ -43,11 +43,16 @@ def dispatch(noun, args, prog):
         return 0
     table = verbs(noun)
     verb = args[0]
+    if noun == "mlc" and (verb == "-v" or (verb.startswith("--v") and "--version".startswith(verb))):
+        from ._mlc import version_line  # AIME's `mlc -v` (argparse: --v, --ver... too)
+
+        sys.stdout.write(version_line() + "\n")
+        return 0
     if verb in ("--version", "version") and verb not in table:
         return _run("version", args[1:])
     if verb not in table:
         sys.stderr.write(f"{prog}: error: unknown verb {_shown(verb)}\n  hint: {_suggest(verb, table, prog)}\n")
-        return 2
+        return 1 if noun == "mlc" else 2  # AIME's mlc exits 1 for an unknown command
     command, name = table[verb]
     sys.argv = [name, *args[1:]]
     if name != command.name:
@@ -71,7 +76,9 @@ def _suggest(word, choices, prog):
     import difflib
 
     close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
-    if close:
+    if close:  # a second guess only when it is as close as the first (contaner: container, not devcontainer)
+        best = difflib.SequenceMatcher(None, word, close[0]).ratio()
+        close = [c for c in close if difflib.SequenceMatcher(None, word, c).ratio() >= best - 0.05]
         return "did you mean " + " or ".join(f"'{c}'" for c in close) + f"? ({prog} --help lists them)"
     return f"{prog} --help lists them"
 

@@ -14,7 +14,8 @@ After gpu_hold_after_stop_h a stopped container no longer holds its GPU slots (i
 container-start takes a free slot again). After container_hold_after_stop_h it is removed,
 with its per-container image tag; the workspace is kept. A container created but never
 started is removed after created_container_timeout_m. Only containers made by ds01, DS01
-or AIME are ever removed. Nothing is killed and no GPU is reset.
+or AIME are ever removed, and those AIME's own mlc made only with policies.aime_containers:
+ds01 (the default, keep, only frees their GPU). Nothing is killed and no GPU is reset.
 See also: ds01-idle-check, ds01-max-runtime, gpu-release, ds01-events""")
 @job_options(all_option=False)
 def cli(dry_run, json_flag, table_flag, config):

@@ -11,6 +11,8 @@ Examples:
   help                            the reference, grouped by layer
   help --json | jq -r .name       every command name, for scripts
   help --layer gpu
+  help --full                     every command with its options
+  help --admin                    what is for admins: commands and options
   help container-run              one command's --help
 See also: man ds01, container --help, ds01 --help""")
 @click.argument("command", required=False)
@@ -18,8 +20,11 @@ See also: man ds01, container --help, ds01 --help""")
               help="Only this layer.")
 @click.option("--inside/--host", "inside", default=None,
               help="Describe what works inside a container (default: detected).")
+@click.option("--full", is_flag=True, help="Also each command's options, those for admins marked.")
+@click.option("--admin", "admin_part", is_flag=True,
+              help="Only what is for admins: their commands, and the admin options of everyone's.")
 @output_options
-def cli(command, layer, inside, json_flag, table_flag):
+def cli(command, layer, inside, full, admin_part, json_flag, table_flag):
     """The command reference: each command's names, what it does, and where it works."""
     import importlib
     import sys
@@ -37,9 +42,12 @@ def cli(command, layer, inside, json_flag, table_flag):
     if inside is None:
         inside = in_container()
     out = new_output(json_flag, table_flag, None)
-    records = [_record(c, inside) for c in registry.COMMANDS if layer in (None, c.layer)]
+    records = [_record(c, inside, full or admin_part) for c in registry.COMMANDS if layer in (None, c.layer)]
+    if admin_part:
+        records = [dict(r, options=[o for o in r["options"] if o["who"] != "anyone"]) for r in records]
+        records = [r for r in records if r["who"] != "anyone" or r["options"]]
     if out.table:
-        out.renderer = lambda rows: _text(rows, inside)
+        out.renderer = lambda rows: _text(rows, inside, full or admin_part)
     for rec in records:
         out.emit(rec)
     out.close()
@@ -60,17 +68,37 @@ def in_container():
     return "/docker/" in text or "/docker-" in text or "containerd" in text
 
 
-def _record(command, inside):
+def _record(command, inside, options=False):
     from ..registry import DISPATCHERS
 
-    return {"name": command.name, "layer": command.layer, "summary": command.summary,
-            "legacy": list(command.legacy), "aliases": list(command.aliases),
-            "space": f"{command.noun} {command.verb}" if command.verb and command.noun in DISPATCHERS else None,
-            "host_only": not command.in_container, "available": command.in_container or not inside,
-            "who": command.who}
+    rec = {"name": command.name, "layer": command.layer, "summary": command.summary,
+           "legacy": list(command.legacy), "aliases": list(command.aliases),
+           "space": f"{command.noun} {command.verb}" if command.verb and command.noun in DISPATCHERS else None,
+           "host_only": not command.in_container, "available": command.in_container or not inside,
+           "who": command.who}
+    if options:
+        rec["options"] = _options(command)
+    return rec
 
 
-def _text(rows, inside):
+def _options(command):
+    """[{option, who, help}] from the command's own parser, classified by the command table."""
+    import importlib
+
+    from ..registry import COMMON_OPTIONS, option_name
+
+    cli = importlib.import_module(command.module).cli
+    found = []
+    for param in cli.params:
+        if param.param_type_name != "option" or param.hidden or option_name(param) in COMMON_OPTIONS:
+            continue  # the options every command has are listed once, at the end
+        name = option_name(param)
+        found.append({"option": ", ".join(param.opts), "who": command.option_who(name) or "anyone",
+                      "help": (param.help or "").split(". ")[0].rstrip(".")})
+    return found
+
+
+def _text(rows, inside, options=False):
     from ..registry import LAYERS
 
     width = max(len(r["name"]) for r in rows)
@@ -89,7 +117,12 @@ def _text(rows, inside):
             host = " (host)" if inside and r["host_only"] else ""
             who = {"admin": "(admins) ", "root": "(root) "}.get(r["who"], "")
             lines.append(f"  {r['name'].ljust(width)}  {who}{r['summary']}{host}{note}")
+            for o in r.get("options", []) if options else []:
+                mark = {"admin": "(admins) ", "root": "(root) "}.get(o["who"], "")
+                lines.append(f"      {o['option']:<28} {mark}{o['help']}")
         lines.append("")
+    if options:
+        lines.append("Every command also takes --json, --table, --help and --version; --config PATH (admins).")
     lines.append("Space syntax: `container run x` = `container-run x`; `ds01 container run x` too.")
     lines.append("COMMAND --help shows its options; man COMMAND the full page.")
     return "\n".join(lines) + "\n"

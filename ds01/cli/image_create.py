@@ -123,13 +123,10 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
 
 
 def _explainer(guided):
-    import sys
+    """Each phase is explained before its question (the question is the pause)."""
+    from ..guided import Guide
 
-    def explain(key):
-        if guided:
-            sys.stderr.write("\n" + GUIDE[key] + "\n")
-
-    return explain
+    return Guide(guided, "image-create").explainer(GUIDE)
 
 
 def _wizard(rt, answers, given, explain):

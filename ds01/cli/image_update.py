@@ -1,10 +1,8 @@
 """image-update: change an image's packages in its Dockerfile, rebuild it, and optionally recreate its container."""
 
-from typing import Any
-
 import click
 
-from ._common import config_option, new_output, output_options, run, warn
+from ._common import config_option, new_output, output_options, run
 
 MENU = ("list packages", "add pip packages", "import a requirements.txt", "add system (apt) packages",
         "remove packages", "edit the Dockerfile", "rebuild", "cancel")
@@ -39,9 +37,10 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
     import sys
 
     from .. import images
-    from ..errors import NotFound, UsageError
+    from ..errors import UsageError
     from ..images import packages as P
     from ..images.dockerfile import Blocks
+    from ..images.update import dockerfile_of
     from ..output import is_tty
     from ..runtime import Runtime
 
@@ -64,17 +63,7 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
         if not P.APT_RE.match(word) and not P.PIP_NAME_RE.match(word):
             raise UsageError(f"--remove: {word!r} is not a package name")
     required = P.read_requirements(os.path.expanduser(requirements)) if requirements else []
-    try:
-        labels = (rt.api.inspect_image(ref).get("Config") or {}).get("Labels") or {}
-    except NotFound:
-        labels = {}
-    path = images.find_dockerfile(user, name, labels)
-    if path is None:
-        raise NotFound(f"no Dockerfile for image {name}",
-                       hint=f"looked in ~/workspace/{name}/Dockerfile and ~/dockerfiles/{name}.Dockerfile; "
-                            f"image-create {name} makes one")
-    with open(path, encoding="utf-8") as handle:
-        original = handle.read()
+    path, labels, original = dockerfile_of(rt, user, name, ref)
     blocks = Blocks(original, path)
     nothing_asked = not (added or added_system or removed or required or edit or rebuild or recreate)
     if nothing_asked and interactive:
@@ -136,49 +125,10 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
 
 
 def _apply(blocks, added, required, added_system, removed, base=()):
-    """Change the phase lists; returns what changed. Duplicates and unknown removals are warned about."""
-    from ..images import packages as P
-    from ..images.dockerfile import PHASE_TITLES
+    """Change the phase lists; returns what changed (ds01.images.update.apply)."""
+    from ..images.update import apply
 
-    PHASE_TITLES = dict(PHASE_TITLES, base="the base image")
-    result: dict[str, Any] = {"changed": False, "added": [], "removed": []}
-    present = {P.canonical(b): "base" for b in base}
-    present.update({P.name_of(pkg): phase for phase, pkg in blocks.all_packages("pip")})
-    for phase, new in (("requirements", required), ("additional", added)):
-        if not new:
-            continue
-        blocks.ensure("pip", phase)
-        for package in new:
-            key = P.name_of(package)
-            if key in present:
-                warn(f"{package} is already in {PHASE_TITLES.get(present[key], present[key])}; not added again")
-                continue
-            present[key] = phase
-            blocks.packages[phase].append(package)
-            result["added"].append(package)
-    if added_system:
-        blocks.ensure("apt", "system")
-        have = {P.apt_name(p) for p in blocks.packages["system"]}
-        for package in added_system:
-            if P.apt_name(package) in have:
-                warn(f"{package} is already among the system packages; not added again")
-                continue
-            have.add(P.apt_name(package))
-            blocks.packages["system"].append(package)
-            result["added"].append(package)
-    for key in removed:
-        hit = False
-        for phase, (kind, _, _) in blocks.spans.items():
-            names = [P.name_of(p) if kind == "pip" else P.apt_name(p) for p in blocks.packages[phase]]
-            if key in names:
-                blocks.packages[phase] = [p for p, n in zip(blocks.packages[phase], names) if n != key]
-                hit = True
-        if hit:
-            result["removed"].append(key)
-        else:
-            warn(f"{key} is not in the Dockerfile's package lists; nothing removed")
-    result["changed"] = bool(result["added"] or result["removed"])
-    return result
+    return apply(blocks, added, required, added_system, removed, base)
 
 
 def _menu(blocks):
@@ -219,16 +169,10 @@ def _edit(rt, path):
 
 
 def _recreate(rt, name, ref):
-    """Container NAME made again from the new image, with its mounts and GPU request; its Docker name."""
-    from ..errors import NotFound
-    from ..recreate import recreate
+    """Container NAME made again from the new image (ds01.images.update.recreate_from); its Docker name."""
+    from ..images.update import recreate_from
 
-    try:
-        rec = rt.finder.find(name)
-    except NotFound:
-        raise NotFound(f"the image was rebuilt, but you have no container {name} to recreate",
-                       hint=f"container-create {name} makes one from {ref}") from None
-    return recreate(rt, rec, image=ref, start_again=True).record["container"]
+    return recreate_from(rt, name, ref)
 
 
 def main():

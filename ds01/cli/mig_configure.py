@@ -13,6 +13,7 @@ Examples:
   mig-configure --dry-run             what would change on every GPU the layout names
   mig-configure                       make it so
   mig-configure 2                     only GPU 2 (an index or a GPU-… UUID)
+  mig-configure -y                    the same as mig-configure (it never asks)
 The layout is the policy's, for example:
   gpu:
     mig_layout:
@@ -27,14 +28,20 @@ as stranded (container-recreate gives them a GPU again).
 See also: gpu-inventory, gpu-status, ds01-doctor""")
 @click.argument("gpus", nargs=-1)
 @click.option("--dry-run", is_flag=True, help="Show the steps for each GPU; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="(DS01) Accepted; mig-configure never asks.")
+@click.option("-p", "--profile", metavar="PROFILE", help="(DS01) Refused: the profiles are the policy's "
+                                                         "gpu.mig_layout.")
+@click.option("--reset", is_flag=True, help="(DS01) Refused: `all: off` in gpu.mig_layout makes every GPU whole.")
+@click.option("--force", is_flag=True, help="(DS01) Refused: a GPU in use is never changed.")
 @output_options
 @config_option
-def cli(gpus, dry_run, json_flag, table_flag, config):
+def cli(gpus, dry_run, yes, profile, reset, force, json_flag, table_flag, config):
     """Apply the policy's MIG layout to GPU... (indices or UUIDs; default: every GPU the layout names)."""
     from ..errors import Ds01Error, PermissionDenied, worst
     from ..gpu.mig import Configurator
     from ..runtime import Runtime
 
+    _refuse_ds01_options(profile, reset, force)
     rt = Runtime(config)
     if not rt.admin:
         raise PermissionDenied("only admins change MIG layouts", hint="gpu-inventory shows the GPUs' layouts")
@@ -61,6 +68,24 @@ def cli(gpus, dry_run, json_flag, table_flag, config):
                     f"{', '.join(result['stranded'])}; container-recreate gives them a GPU again")
     out.close()
     return worst(codes)
+
+
+def _refuse_ds01_options(profile, reset, force):
+    """DS01's per-run layout choices: ds01 takes the layout from the policy alone, so a run cannot differ from it."""
+    from ..errors import UsageError
+
+    if profile is not None:
+        raise UsageError(f"--profile {profile}: the MIG profiles are the policy's gpu.mig_layout, not an option",
+                         hint=f"set gpu.mig_layout (e.g. all: [{profile}, ...]) in the policy, then "
+                              "mig-configure --dry-run")
+    if reset:
+        raise UsageError("--reset: the policy's gpu.mig_layout says which GPUs are whole",
+                         hint="set gpu.mig_layout: {all: off} in the policy, then mig-configure --dry-run")
+    if force:
+        raise UsageError("--force: mig-configure never changes a GPU with a held, claimed or reserved slot or a "
+                         "process on it",
+                         hint="gpu-status shows who holds it; container-stop / gpu-release free it, then "
+                              "mig-configure")
 
 
 def main():

@@ -2,9 +2,12 @@
 
 import click
 
-from ._common import config_option, run
+from ._common import config_option
+from ._mlc import aime_command
+from ._mlc import main as aime_main
 
 
+@aime_command("list")
 @click.command(epilog="""\b
 Examples:
   mlc-list                        your containers: CONTAINER FRAMEWORK STATUS
@@ -51,7 +54,7 @@ def cli(all_columns, all_users, architecture, data, models, size, workspace, jso
         out.close()
         return 0
     if not chosen:
-        click.echo(F.NO_CONTAINERS)
+        click.echo(F.NO_CONTAINERS, nl=False)
         return 0
     titles = ["CONTAINER", "FRAMEWORK", "STATUS"] + [F.LIST_COLUMNS[k][0] for k in extra]
     click.echo(F.table(titles, F.list_rows([e for e, _ in chosen], extra, rt.caller.home)), nl=False)
@@ -59,8 +62,9 @@ def cli(all_columns, all_users, architecture, data, models, size, workspace, jso
 
 
 def main():
-    run(cli)
+    aime_main(cli)
 
 
-MAN_OUTPUT = ("AIME's table: a blank line, a header, one line per container, a blank line; each column is as "
-              "wide as its longest value plus two. CONTAINER shows [NAME]. With --json, container records.")
+MAN_OUTPUT = ("AIME's table, byte for byte: a blank line, a header, one line per container, a blank line; each "
+              "column (the last too, trailing spaces kept) is as wide as its longest value plus two. CONTAINER "
+              "shows [NAME]. With --json, container records.")

@@ -2,10 +2,12 @@
 
 import click
 
-from ._common import config_option, run
-from ._mlc import script_option
+from ._common import config_option
+from ._mlc import aime_command, script_option
+from ._mlc import main as aime_main
 
 
+@aime_command("open")
 @click.command(epilog="""\b
 Examples:
   mlc-open pt271                  a shell in /workspace as you
@@ -25,8 +27,9 @@ def cli(name, script, config):
     sessions.require_terminal((), "mlc-open needs a terminal; mlc-start NAME COMMAND runs one command")
     rt = Runtime(config)
     rec = target(rt, name, ("running", "paused", *sessions.STOPPED), "existing", script, "mlc-open")
-    if rec["status"] != "running":
-        sessions.start(rt, rec)
+    if rec is None:
+        return 0
+    sessions.start(rt, rec)  # a running one too: started past ds01, it gets its mounts (sessions.refill)
     say(f"[{rec['name']}] opening shell to container")
     code = sessions.run_session(rt, rec)
     say(f"[{rec['name']}] detached from container" if code else f"[{rec['name']}] container shell closed successfully")
@@ -39,7 +42,7 @@ def cli(name, script, config):
 
 
 def main():
-    run(cli)
+    aime_main(cli)
 
 
 MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

@@ -2,10 +2,12 @@
 
 import click
 
-from ._common import config_option, run
-from ._mlc import script_option
+from ._common import config_option
+from ._mlc import aime_command, script_option
+from ._mlc import main as aime_main
 
 
+@aime_command("remove")
 @click.command(epilog="""\b
 Examples:
   mlc-remove pt271 -s
@@ -26,6 +28,8 @@ def cli(name, force, script, config):
 
     rt = Runtime(config)
     rec = target(rt, name, sessions.STOPPED, "stopped", script, "mlc-remove")
+    if rec is None:
+        return 0
     say(f"[{rec['name']}] container will be removed; it cannot be recovered")
     if not confirm("Are you sure", force, script):
         say("Canceled")
@@ -39,7 +43,7 @@ def cli(name, force, script, config):
 
 
 def main():
-    run(cli)
+    aime_main(cli)
 
 
 MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container removed.\"), without colour codes."

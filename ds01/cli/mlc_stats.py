@@ -2,9 +2,12 @@
 
 import click
 
-from ._common import config_option, run
+from ._common import config_option
+from ._mlc import aime_command
+from ._mlc import main as aime_main
 
 
+@aime_command("stats")
 @click.command(epilog="""\b
 Examples:
   mlc-stats
@@ -26,7 +29,7 @@ def cli(config):
     running = [r for r in rt.finder.records()
                if r["status"] == "running" and (rt.admin or owned_by(r, rt.caller))]
     if not running:
-        click.echo("There are no running containers. Start one with: mlc start container_name")
+        click.echo(F.NO_RUNNING, nl=False)
         return 0
 
     def sample(rec):
@@ -42,8 +45,9 @@ def cli(config):
 
 
 def main():
-    run(cli)
+    aime_main(cli)
 
 
-MAN_OUTPUT = ("\"Current stats of the running containers:\", then fixed-width columns (30/10/25/10/15): "
-              "CONTAINER, CPU %, MEM USAGE / LIMIT, MEM %, PROCESSES (PIDs).")
+MAN_OUTPUT = ("AIME's layout, byte for byte: a blank line, \"Current stats of the running containers:\", then "
+              "fixed-width columns (30/10/25/10/15, trailing spaces kept): CONTAINER, CPU %, MEM USAGE / LIMIT, "
+              "MEM %, PROCESSES (PIDs); a blank line.")

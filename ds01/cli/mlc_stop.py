@@ -2,16 +2,19 @@
 
 import click
 
-from ._common import config_option, run
-from ._mlc import script_option
+from ._common import config_option
+from ._mlc import aime_command, script_option
+from ._mlc import main as aime_main
 
 
+@aime_command("stop")
 @click.command(epilog="""\b
 Examples:
   mlc-stop pt271 -s
   mlc stop pt271 -f
-Differs from AIME: -f also kills the container if it ignores the stop signal;
-naming a container that is not running is an error (exit 2) in script mode.
+Differs from AIME: -f also kills the container if it ignores the stop signal.
+As AIME: exit 0 when none of yours is running; naming a stopped one is an
+error (exit 1) in script mode.
 See also: container-stop, mlc-start, mlc-remove""")
 @click.argument("name", required=False)
 @click.option("-f", "--force", is_flag=True, help="Do not ask; kill it after 10 s if it ignores the stop signal.")
@@ -24,7 +27,10 @@ def cli(name, force, script, config):
     from ._mlc import confirm, say, target
 
     rt = Runtime(config)
-    rec = target(rt, name, ACTIVE, "running", script, "mlc-stop")
+    rec = target(rt, name, ACTIVE, "running", script, "mlc-stop",
+                 idle="All containers are stopped. You cannot stop no running containers.")
+    if rec is None:
+        return 0  # nothing running: AIME's exit 0
     say(f"[{rec['name']}] container is running and will be stopped")
     if not confirm("Are you sure", force, script):
         say("Canceled")
@@ -36,7 +42,7 @@ def cli(name, force, script, config):
 
 
 def main():
-    run(cli)
+    aime_main(cli)
 
 
 MAN_OUTPUT = "AIME's messages on standard output (e.g. \"[NAME] container stopped.\"), without colour codes."

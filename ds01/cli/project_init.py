@@ -42,7 +42,9 @@ def cli(name, kind, description, framework, use_git, devcontainer, build, jupyte
     from ..runtime import Runtime
 
     ask = is_tty(sys.stdin) and is_tty(sys.stderr) and not quick
-    explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
+    from ..guided import Guide
+
+    explain = Guide(guided, "project-init").explainer(GUIDE)  # every step is followed by a question
     rt = Runtime(config)
     request = ProjectRequest(name=name, kind=kind, description=description, framework=framework, use_git=use_git,
                              devcontainer=devcontainer, build=build, blank=blank, jupyter=jupyter,

@@ -31,6 +31,7 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
     from ..create import CreateRequest
     from ..deploy import GUIDE, deploy
     from ..errors import Ds01Error, NotFound, UsageError
+    from ..guided import Guide
     from ..output import is_tty
     from ..runtime import Runtime
     from ._common import new_output, session
@@ -41,6 +42,7 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
         raise UsageError("--open needs a terminal", hint="use --background, then container-run NAME -- COMMAND")
     mode = mode or ("open" if terminal else "background")
     count = parse_count(num_gpus)
+    guide = Guide(guided, "project-launch")
     rt = Runtime(config)
     user = rt.caller
     if not name:
@@ -58,14 +60,13 @@ def cli(name, rebuild, mode, cpu_only, num_gpus, guided, json_flag, config):
         if dockerfile is None:
             raise Ds01Error(f"the image {image} is missing and {path} has no Dockerfile",
                             hint=f"image-create {own[1]} writes one")
-        if guided:
-            sys.stderr.write("\nBuilding the project image from its Dockerfile (with requirements.txt). The first\n"
-                             "build takes a few minutes; later builds reuse Docker's cache.\n")
+        guide.step("First, the image: built from the project's Dockerfile (with requirements.txt). The first\n"
+                   "build takes a few minutes; later builds reuse Docker's cache.", numbered=False)
         _sync_requirements(dockerfile, os.path.join(path, "requirements.txt"), user)
         images.build_user_image(rt, own[1], image, dockerfile)
         if rebuild:
             _warn_old_container(rt, name)
-    explain = (lambda key: sys.stderr.write("\n" + GUIDE[key] + "\n")) if guided else (lambda key: None)
+    explain = guide.explainer(GUIDE, pause=("create", "start"))
     rec = deploy(rt, CreateRequest(name=name, image=image, workspace=path, cpu_only=cpu_only, num_gpus=count),
                  explain=explain)
     out = new_output(json_flag, False, TABLE_COLUMNS)

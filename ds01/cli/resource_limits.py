@@ -22,7 +22,10 @@ Examples:
   resource-limits --field memory      one value
   resource-limits alice               another user's (admins)
   get_resource_limits.py alice --max-gpus     DS01's flags and output shapes
-Under its DS01 name, --json prints DS01's record (group, max_gpus, …, idle_timeout "0.5h").
+Under its DS01 name, every answer has DS01's exact shape: --json DS01's record of strings
+(max_gpus "2", idle_timeout "0.5h" or "N/A"), --docker-args DS01's flags only, --all-lifecycle
+its *_h keys, --lifecycle-policies its five keys. For a user with an override (DS01 replaced
+the group, ds01 layers it on top) a warning on stderr gives DS01's answer when it differs.
 See also: check-limits, container-create""")
 @click.argument("user", required=False)
 @click.option("--docker-args", is_flag=True, help="Print the docker create flags on one line.")
@@ -48,6 +51,17 @@ def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, ta
     if login != rt.caller.login and not rt.admin:
         raise PermissionDenied("only admins can see other users' limits", hint="resource-limits shows yours")
     limits = rt.limits(login)
+    if prog() == ds01_limits.LEGACY_NAME:
+        what = ("docker_args" if docker_args else "group" if group_only else asked[0] if asked else
+                "json" if json_flag and not (exemption_type or field_name) else None)
+        if what:
+            click.echo(ds01_limits.legacy_output(what, limits, rt.policy))
+            note = ds01_limits.difference_note(what, login, limits, rt.policy)
+            if note:
+                from ._common import warn
+
+                warn(note)
+            return
     if docker_args:
         click.echo(" ".join(limits.docker_args()))
         return
@@ -65,9 +79,6 @@ def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, ta
                              hint="one of: " + ", ".join(exemptions.TIMERS))
         found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, rt.now())
         click.echo(ds01_limits.exemption_line(found))
-        return
-    if json_flag and prog() == "get_resource_limits.py":
-        click.echo(json.dumps(ds01_limits.json_record(limits)))
         return
     record = limits.record()
     if field_name:

@@ -50,6 +50,15 @@ def config_reference():
                   "| max_pause_time_h], reason, category, approved_by, approved_on, expires_on}` (`expires_on: null` = "
                   "permanent). A malformed file is an error naming file and line, and the lifecycle jobs then act "
                   "on nothing.", ""])
+    lines.extend(["## `get_resource_limits.py` (DS01's name for `resource-limits`)", "",
+                  "Under DS01's name every answer has DS01's exact shape for the same file (`--json` strings and "
+                  "`N/A`, `--all-lifecycle` with `_h` keys, `--lifecycle-policies` DS01's five keys, `--aggregate` "
+                  "and `--aggregate-gpu-limit` the YAML float `2.0`, `--docker-args` without ds01's "
+                  "`--cap-drop=ALL --security-opt=no-new-privileges`); `resource-limits` keeps ds01's shapes. A "
+                  "user override differs: DS01 replaced the user's group by it (group `override`, slice "
+                  "`ds01-override-<user>.slice`), ds01 applies it on top of the group. The legacy name prints what "
+                  "ds01 enforces and, where DS01 would have printed something else, says so on stderr "
+                  "(`get_resource_limits.py: warning: USER has a user override; … DS01 printed: …`).", ""])
     return "\n".join(lines)
 
 

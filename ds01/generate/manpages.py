@@ -170,6 +170,13 @@ def command_page(command, sections=None):
         lines += [".PP", esc(f"Also callable as: {others}.")
                   + (" The old names print a one-line note on a terminal." if command.legacy else "")]
     lines += [".SH OPTIONS", *_options(cli, ctx)]
+    from ..concepts import CONCEPTS, known
+
+    if known(command.concepts):  # what --concepts prints (ds01/concepts.py)
+        lines += [".SH CONCEPTS"]
+        for idea in known(command.concepts):
+            title, text = CONCEPTS[idea]
+            lines += [".TP", f"\\fB{esc(title)}\\fR", esc(text)]
     lines += [".SH OUTPUT"]
     found = records_for(command.name, sections)
     output_text = getattr(module, "MAN_OUTPUT", None)

@@ -75,6 +75,24 @@ def devices_from_labels(labels: dict[str, str]) -> list[str] | None:
     return None
 
 
+def read_devices(api: Any, entry: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+    """(device ids, inspect result or None) for one `ps` entry: the one reading of a container's GPUs that
+    gpu-status and container-list share. A container ds01 made: its labels; any other: inspected."""
+    devices = devices_from_labels(entry.get("Labels") or {})
+    if devices is not None:
+        return devices, None
+    info = api.inspect_container(entry["Id"])
+    return devices_from_inspect(info), info
+
+
+def uuids_for(devices: list[str], inventory_slots: "list[Slot]") -> list[str]:
+    """The UUIDs of the slots `devices` cover (what gpu-status counts); the devices as given when the
+    inventory knows none of them."""
+    by_id = {s.id: s.uuid for s in inventory_slots}
+    covered = slots_for(devices, inventory_slots)
+    return [by_id[s] for s in covered] if covered else devices
+
+
 def slots_for(devices: list[str], inventory_slots: "list[Slot]") -> list[str]:
     """Slot ids covered by device ids: UUIDs, a GPU's UUID or index (all its slots), `N:M`, `all`, `count:N`."""
     by_uuid = {s.uuid: [s.id] for s in inventory_slots}
@@ -110,14 +128,9 @@ def read(api: Any, policy: "Policy", inventory_slots: "list[Slot]", released: di
     released = released or {}
     result = []
     for entry in api.containers(all=True):
-        labels = entry.get("Labels") or {}
-        devices = devices_from_labels(labels)
         status = entry.get("State") or ""
-        info = None
         try:
-            if devices is None:
-                info = api.inspect_container(entry["Id"])
-                devices = devices_from_inspect(info)
+            devices, info = read_devices(api, entry)
             if devices and info is None and status not in RUNNING_STATES:
                 info = api.inspect_container(entry["Id"])
         except NotFound:  # removed since the listing: it holds nothing

@@ -27,7 +27,7 @@ def validate_name(name):
     """An image name a user may type: lower-case, usable as a Docker repository component and a container name."""
     from ..names import validate
 
-    normal = validate(name) if name else name
+    normal = validate(name).lower() if name else name  # a repository name is lower-case
     if not normal or not REPO_COMPONENT.match(normal):
         raise UsageError(f"invalid image name {name!r}",
                          hint="lower-case letters and digits, with single '-', '_' or '.' between them")

@@ -5,6 +5,11 @@ The catalog comes from the policy (`aime.catalog`), else the AIME install, else 
 built in, so a machine without AIME still resolves `pytorch`. Architecture precedence:
 `--arch` > `$MLC_ARCH` > the GPUs' compute capability > the driver's CUDA version >
 `aime.arch` > CUDA_ADA.
+
+AIME itself detects the architecture from the installed CUDA version only, so on an A100 (Ampere) with a
+CUDA 12.x driver it picks CUDA_ADA. ds01 keeps the GPUs' own architecture (AIME's README files the A100
+under CUDA_AMPERE); `mlc-create`, AIME's syntax, falls back to AIME's pick only for a framework version
+the GPUs' architecture has no image for (`aime_fallback`), and says so.
 """
 
 import os
@@ -220,3 +225,26 @@ def choose_arch(catalog, explicit=None, policy=None, inventory_loader=None, envi
     if configured:
         return configured, "aime.arch"
     return DEFAULT_ARCH, "default"
+
+
+def aime_fallback(rt, catalog, framework, version, arch, how):
+    """(arch, note): when `arch` came from the GPUs' compute capability and FRAMEWORK VERSION has no image for
+    it, the architecture AIME would detect (from the driver's CUDA version), if that one has the image, with a
+    note saying so; otherwise `arch` unchanged and no note (an arch the user chose is never replaced)."""
+    if how != "compute capability" or _has(catalog, framework, version, arch):
+        return arch, None
+    cuda = rt.inventory.cuda_version
+    aime = arch_from_cuda(cuda) if cuda else None
+    if aime is None or aime == arch or not _has(catalog, framework, version, aime):
+        return arch, None
+    name = catalog.framework_name(framework)
+    return aime, (f"{name} {version} has no image for {arch} ({how}); using {aime}, as AIME would "
+                  f"(driver CUDA {cuda})")
+
+
+def _has(catalog, framework, version, arch):
+    try:
+        catalog.resolve(framework, version, arch)
+    except NotFound:
+        return False
+    return True

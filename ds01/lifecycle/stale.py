@@ -6,7 +6,9 @@ containers that no longer exist (once seen so for LEFTOVER_GRACE_S: a create in 
 for a moment), and cached account files of images that are gone.
 
 Only containers ds01, DS01 or AIME made are ever removed (with their per-container image tag);
-a stopped container from another tool only loses its GPU slots. Nothing here kills a process or
+a stopped container from another tool only loses its GPU slots. Those AIME's own mlc made are
+kept as AIME keeps them (they too only lose their GPU slots) unless policies.aime_containers is
+`ds01`: AIME users leave containers stopped or unopened for weeks. Nothing here kills a process or
 resets a GPU (DS01's cleanup did both, to running jobs).
 """
 
@@ -14,6 +16,9 @@ from ..clock import iso
 from ..containers import INACTIVE
 from ..units import format_duration
 from .job import Job, Skip
+from .subjects import keeps_aime
+
+KEPT_AIME = "made by AIME's mlc: kept as AIME keeps them (policies.aime_containers: keep)"
 
 LEFTOVER_GRACE_S = 3600
 LEFTOVERS = {"bind_points": "the bind-point directory", "image_tag": "the per-container image tag",
@@ -122,6 +127,9 @@ class ReleaseStale(Job):
         if not subject.tracked:
             return self.decide(subject, "keep", "not made by ds01 or AIME: never removed (its GPU hold still ends)",
                                signals)
+        if keeps_aime(subject):
+            return self.decide(subject, "keep", f"created {format_duration(age)} ago, not started; {KEPT_AIME}",
+                               signals)
         if timeout is None:
             return self.decide(subject, "keep", "created, not started; created_container_timeout_m is null", signals)
         if age < timeout:
@@ -138,7 +146,8 @@ class ReleaseStale(Job):
         container_hold = subject.limits.seconds("container_hold_after_stop_h")
         signals = {"stopped_at": iso(finished), "stopped_for_s": round(stopped_for), "gpus": subject.slots,
                    "gpu_released": already_released}
-        if subject.tracked and container_hold is not None and stopped_for >= container_hold:
+        removable = subject.tracked and not keeps_aime(subject)
+        if removable and container_hold is not None and stopped_for >= container_hold:
             reason = (f"stopped for {format_duration(stopped_for)} (container_hold_after_stop_h "
                       f"{format_duration(container_hold)})")
             return self.decide(subject, "remove", reason, signals,
@@ -158,6 +167,8 @@ class ReleaseStale(Job):
                          f"GPU released in {format_duration(gpu_hold - stopped_for)}")
         if not subject.tracked:
             parts.append("not made by ds01 or AIME: never removed")
+        elif keeps_aime(subject):
+            parts.append(KEPT_AIME)
         elif container_hold is None:
             parts.append("never removed (container_hold_after_stop_h is null)")
         else:

@@ -54,6 +54,7 @@ class Subject:
     finished: datetime.datetime | None
     created: datetime.datetime | None
     tracked: bool                 # made by ds01, DS01 or AIME (labels or `name._.uid`): the only ones jobs remove
+    aime: bool = False            # made by AIME's own mlc: kept unless policies.aime_containers is `ds01`
     state: dict = field(default_factory=dict)  # this job's memory of it
 
     @property
@@ -80,6 +81,19 @@ class Subject:
         return bind_source(self.info)
 
 
+def made_by_aime(labels):
+    """True for a container AIME's own `mlc create` made: AIME's labels without ds01's (`aime.mlc.DS01_MANAGED`,
+    which every ds01 create sets) or DS01's (`ds01.user`, `ds01.managed`, which DS01's wrapper added)."""
+    aime = L.OWNER in labels or L.USER in labels or L.AIME_USERNAME in labels
+    ours = labels.get(L.MANAGED) == "true" or L.DS01_USER in labels or L.DS01_MANAGED in labels
+    return aime and not ours
+
+
+def keeps_aime(subject):
+    """The job leaves this AIME-made container in place (policies.aime_containers: keep, its owner's policy)."""
+    return subject.aime and subject.limits.policies.get("aime_containers", "keep") == "keep"
+
+
 def read(rt, slots):
     """Every container, inspected once: owner, interface, devices, GPU slots (of `slots`), the owner's limits."""
     from ..clock import parse_docker
@@ -104,7 +118,7 @@ def read(rt, slots):
             info=info, rec=rec, interface=kind, devices=devices, slots=slots_for(devices, slots),
             limits=rt.policy.resolve(rec["user"] or ""),
             started=parse_docker(state.get("StartedAt")), finished=parse_docker(state.get("FinishedAt")),
-            created=parse_docker(info.get("Created")), tracked=tracked))
+            created=parse_docker(info.get("Created")), tracked=tracked, aime=made_by_aime(labels)))
     return sorted(result, key=lambda s: s.rec["container"])
 
 
