@@ -17,7 +17,6 @@ trace it; the client asks for SIGINT, SIGTERM, SIGHUP and SIGWINCH over the conn
 and a client that goes away is an interrupt: the command rolls back as it would on Ctrl-C.
 """
 
-import array
 import fcntl
 import os
 import selectors
@@ -29,15 +28,12 @@ import sys
 import threading
 import time
 
-from .client import DEFAULT_SOCKET, FORWARDED, decode
+from . import protocol
 from .errors import Ds01Error
+from .protocol import DEFAULT_SOCKET
 
-MAX_REQUEST = 1 << 20
-REQUEST_TIMEOUT = 10.0
 MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root
 MAX_WORKERS = 512
-FDS = 4  # stdin, stdout, stderr, working directory
-MAX_SIGNAL_LINE = 32  # `signal 28` is 9 bytes: anything longer after a request is not the client's
 
 
 def log(message):
@@ -223,8 +219,8 @@ class Broker:
             busy = sum(1 for _, owner, _ in self.workers.values() if owner == uid)
             if uid != 0 and (busy >= MAX_PER_CALLER or len(self.workers) >= MAX_WORKERS):
                 log(f"uid {uid}: refused a request: {busy} of its requests are running")
-                conn.sendall(b"error ds01d is busy with %d of your commands; try again when they finish\nexit 3\n"
-                             % busy)
+                conn.sendall(protocol.error_line(f"ds01d is busy with {busy} of your commands; try again when they"
+                                                 " finish") + protocol.exit_line(3))
                 conn.close()
                 return
             pid = os.fork()
@@ -258,44 +254,13 @@ class Broker:
             if entry is None:
                 continue
             conn, uid, started = entry
-            code = os.waitstatus_to_exitcode(status)
-            code = 128 - code if code < 0 else code
+            code = protocol.exit_code(status)
             try:
-                conn.sendall(b"exit %d\n" % code)
+                conn.sendall(protocol.exit_line(code))
             except OSError:
                 pass  # the client went away
             conn.close()
             log(f"uid {uid}: worker {pid} exited {code} after {1000 * (time.monotonic() - started):.0f} ms")
-
-
-def read_request(conn):
-    """The request and its four fds; ValueError for anything malformed."""
-    conn.settimeout(REQUEST_TIMEOUT)
-    fds = array.array("i")
-    data, ancillary, flags, _ = conn.recvmsg(65536, socket.CMSG_SPACE(FDS * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    received = list(fds)
-    try:
-        if flags & socket.MSG_CTRUNC or len(received) != FDS:
-            raise ValueError(f"expected {FDS} file descriptors, got {len(received)}")
-        while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
-            if len(data) >= 4 and int.from_bytes(data[:4], "big") > MAX_REQUEST:
-                raise ValueError("request too large")
-            chunk = conn.recv(65536)
-            if not chunk:
-                raise ValueError("connection closed mid-request")
-            data += chunk
-        size = int.from_bytes(data[:4], "big")
-        command, argv, umask, env = decode(data[4:4 + size])
-        message = {"command": command, "argv": argv, "umask": umask, "env": env}
-    except BaseException:
-        for fd in received:
-            os.close(fd)
-        raise
-    conn.settimeout(None)
-    return message, received
 
 
 def _caller(uid, gid):
@@ -311,27 +276,16 @@ def _listen_for_signals(conn):
     """The client's signals go to the worker's process group (it and its children, as from a
     terminal); the client going away is an interrupt. A line longer than any `signal N` is a client
     that is not ds01's: it is disconnected and the command interrupted, so a root worker never holds
-    more than MAX_SIGNAL_LINE bytes of what a client sends after its request."""
-    buffered = b""
-    while True:
+    more than protocol.MAX_SIGNAL_LINE bytes of what a client sends after its request."""
+    try:
+        for signum in protocol.signals(conn):
+            os.killpg(0, signum)
+    except protocol.ProtocolError as exc:
+        log(f"{exc}: disconnected, the command interrupted")
         try:
-            chunk = conn.recv(4096)
+            conn.shutdown(socket.SHUT_RDWR)
         except OSError:
-            break
-        if not chunk:
-            break
-        *lines, buffered = (buffered + chunk).split(b"\n")
-        if len(buffered) > MAX_SIGNAL_LINE or any(len(line) > MAX_SIGNAL_LINE for line in lines):
-            log("the client sent more than a signal line: disconnected, the command interrupted")
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            break
-        for line in lines:
-            word, _, number = line.strip().partition(b" ")
-            if word == b"signal" and number.isdigit() and int(number) in FORWARDED:
-                os.killpg(0, int(number))
+            pass
     os.killpg(0, signal.SIGINT)
 
 
@@ -362,7 +316,7 @@ def work(conn, uid, gid, overrides=None, peer_process=None):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        message, fds = read_request(conn)
+        request, fds = protocol.read_request(conn)
     except (OSError, ValueError) as exc:
         log(f"uid {uid}: bad request: {exc}")
         return 2
@@ -371,10 +325,10 @@ def work(conn, uid, gid, overrides=None, peer_process=None):
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
     user, groups = _caller(uid, gid)
-    command = message["command"]
-    log(f"{user.login} (uid {uid}): {' '.join([command, *message['argv']])}")
+    command = request.command
+    log(f"{user.login} (uid {uid}): {' '.join([command, *request.argv])}")
     account = {"HOME": user.home, "USER": user.login, "LOGNAME": user.login}
-    settings.adopt(settings.worker_environment(settings.daemon_environment() | (overrides or {}), message["env"],
+    settings.adopt(settings.worker_environment(settings.daemon_environment() | (overrides or {}), request.env,
                                                account))
     privilege.act_for(user, groups)
     try:
@@ -384,11 +338,11 @@ def work(conn, uid, gid, overrides=None, peer_process=None):
     for fd in fds:
         if fd > 2:
             os.close(fd)
-    os.umask(message["umask"] & 0o777)
+    os.umask(request.umask & 0o777)
     _standard_streams()
-    sys.argv = [command, *message["argv"]]
+    sys.argv = [command, *request.argv]
     threading.Thread(target=_listen_for_signals, args=(conn,), daemon=True).start()
-    refused = authorize(command, message["argv"])
+    refused = authorize(command, request.argv)
     if refused is not None:
         return refused
     return run(command)

@@ -12,10 +12,7 @@ interpreter start and one fork in a warm process. Its interpreter runs with -I -
 `make deps` writes, with ds01's own directory put on sys.path), so user site-packages, .pth
 files and PYTHON* variables inject nothing, and `site` loads only for an in-process run.
 
-The wire format (ds01/broker.py reads it): a request is a 4-byte big-endian length and
-NUL-separated fields (`ds01/1`, the command, the umask, the argument count, the arguments, then
-NAME=VALUE variables), sent with four fds; then lines, `signal N` from the client and `exit N`
-or `error TEXT` from ds01d. NUL cannot occur in an argument or a variable, so nothing is escaped.
+The wire format, and what of the caller's environment goes with it, is ds01/protocol.py's.
 
 Without a broker, root and members of the docker group run the command in-process, as before
 ds01d existed (tests, the demo, admins); anyone else is told to ask for ds01d.
@@ -24,40 +21,13 @@ ds01d existed (tests, the demo, admins); anyone else is told to ask for ds01d.
 import posix as os  # the C module under os: os itself costs 1.2 ms with -S, a tenth of the client
 import sys
 
-DEFAULT_SOCKET = "/run/ds01/ds01.sock"
+from . import protocol
+from .protocol import DEFAULT_SOCKET
+
 SOCKET_VARIABLE = "DS01_SOCKET"  # settings.TABLE documents it; read here because the client imports nothing
 DEFAULT_DOCKER = "/var/run/docker.sock"
-# The caller's variables a worker may see (settings.CLIENT_PASS is the server's list; a test keeps them equal).
-PASSED = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
-          "VISUAL", "EDITOR", "CI", "MLC_ARCH")
-PASSED_PREFIXES = ("LC_",)
-FORWARDED = (2, 15, 1, 28)  # SIGINT, SIGTERM, SIGHUP, SIGWINCH (Linux numbers; a test checks them)
-MAGIC = "ds01/1"
 NOT_RUNNING = 5
-AF_UNIX, SOCK_STREAM, SOL_SOCKET, SCM_RIGHTS = 1, 1, 1, 1
-
-
-def passed_environment(environ):
-    return {k: v for k, v in environ.items() if k in PASSED or k.startswith(PASSED_PREFIXES)}
-
-
-def encode(command, argv, umask, env):
-    fields = [MAGIC, command, str(umask), str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
-    body = "\0".join(fields).encode("utf-8", "surrogateescape")
-    return len(body).to_bytes(4, "big") + body
-
-
-def decode(body):
-    """(command, argv, umask, env) from a request body; ValueError when it is not one."""
-    fields = body.decode("utf-8", "surrogateescape").split("\0")
-    if len(fields) < 4 or fields[0] != MAGIC:
-        raise ValueError("not a ds01 request of this version")
-    command, umask, count = fields[1], int(fields[2]), int(fields[3])
-    if count < 0 or len(fields) < 4 + count:
-        raise ValueError("malformed request")
-    argv = fields[4:4 + count]
-    env = dict(f.split("=", 1) for f in fields[4 + count:] if "=" in f)
-    return command, argv, umask, env
+AF_UNIX, SOCK_STREAM = 1, 1
 
 
 def _std_fds():
@@ -83,10 +53,8 @@ def request(sock, command, argv, environ):
         cwd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     umask = os.umask(0o022)
     os.umask(umask)
-    data = encode(command, list(argv), umask, passed_environment(environ))
-    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in (*fds, cwd))
-    sent = sock.sendmsg([data[:1]], [(SOL_SOCKET, SCM_RIGHTS, rights)])
-    sock.sendall(data[sent:])
+    frame = protocol.encode(command, list(argv), umask, protocol.passed_environment(environ))
+    protocol.send_request(sock, frame, [*fds, cwd])
     for fd in (cwd, *opened):
         os.close(fd)
 
@@ -109,34 +77,22 @@ def remote(sock, command, argv, environ):
 
     def forward(signum, _frame):
         try:
-            sock.sendall(b"signal %d\n" % signum)
+            sock.sendall(protocol.signal_line(signum))
         except OSError:
             pass
 
-    for signum in FORWARDED:
+    for signum in protocol.FORWARDED:
         _signal.signal(signum, forward)
     try:
         request(sock, command, argv, environ)
     except OSError:
         pass  # ds01d answered before reading it all (busy): its answer is still there to read
-    buffered = b""
-    while True:
-        try:
-            chunk = sock.recv(4096)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            sys.stderr.write(f"{command}: error: ds01d closed the connection without an exit status\n"
-                             "  hint: an admin finds why in `journalctl -u ds01d`\n")
-            return 1
-        buffered += chunk
-        while b"\n" in buffered:
-            line, buffered = buffered.split(b"\n", 1)
-            word, _, rest = line.partition(b" ")
-            if word == b"exit" and rest.isdigit():
-                return int(rest)
-            if word == b"error":
-                sys.stderr.write(f"{command}: error: {rest.decode(errors='replace')}\n")
+    code = protocol.read_exit(sock, lambda text: sys.stderr.write(f"{command}: error: {text}\n"))
+    if code is None:
+        sys.stderr.write(f"{command}: error: ds01d closed the connection without an exit status\n"
+                         "  hint: an admin finds why in `journalctl -u ds01d`\n")
+        return 1
+    return code
 
 
 def docker_reachable(environ):

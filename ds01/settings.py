@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .protocol import PASSED, PASSED_PREFIXES
+
 ARGUMENT, ENVIRONMENT, CONFIG, DEFAULT = "argument", "environment", "config", "default"
 
 
@@ -71,11 +73,10 @@ TABLE = (
 BY_NAME = {s.name: s for s in TABLE}
 # What a shell in a container inherits from the caller's terminal (never ds01's own settings).
 SESSION_PASS = ("DISPLAY", "NCCL_P2P_LEVEL", "TERM", "COLORTERM", "LANG")
-# The caller's variables a ds01d worker takes from its client (ds01.client.PASSED is the client's copy);
-# everything else a worker knows comes from ds01d's own environment and root-owned files.
-CLIENT_PASS = ("TERM", "COLORTERM", "COLUMNS", "LINES", "LANG", "NO_COLOR", "TZ", "DISPLAY", "NCCL_P2P_LEVEL",
-               "VISUAL", "EDITOR", "CI", "MLC_ARCH")  # the editor runs as the caller (privilege.caller_process)
-CLIENT_PASS_PREFIXES = ("LC_",)
+# The caller's variables a ds01d worker takes from its client: the wire protocol's one list (the client sends
+# only these); everything else a worker knows comes from ds01d's own environment and root-owned files.
+CLIENT_PASS = PASSED
+CLIENT_PASS_PREFIXES = PASSED_PREFIXES
 # Variables of ds01d's own environment a worker never keeps: its caller is the kernel's answer.
 DAEMON_ONLY = ("SUDO_UID", "SUDO_GID", "SUDO_USER", "SUDO_COMMAND", "LISTEN_FDS", "LISTEN_PID", "NOTIFY_SOCKET")
 CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -359,13 +359,18 @@ def _image_id(reader, path):
     Why the layers are hashed here: `docker load` skips a layer whose chain is already on the host without
     reading it, so a file could name another user's private layers by their diff IDs and get them, reused
     from the host, without carrying them. A file that carries every layer it names brings only its own."""
-    digests, links, small, kept = {}, {}, {}, 0
+    digests: dict[str, str] = {}
+    links: dict[str, str] = {}
+    small: dict[str, bytes] = {}
+    kept = 0
     try:
         with tarfile.open(fileobj=reader, mode="r|") as archive:
             for info in archive:
-                name = os.path.normpath(info.name)
+                name = _archive_name(info.name)
+                for seen in (links, digests, small):  # a member replaces one of its name, as Docker's extraction does
+                    seen.pop(name, None)
                 if info.issym():
-                    links[name] = os.path.normpath(os.path.join(os.path.dirname(name), info.linkname))
+                    links[name] = _archive_name(os.path.join(os.path.dirname(name), info.linkname))
                 if not info.isreg():
                     continue
                 member = archive.extractfile(info)
@@ -386,7 +391,7 @@ def _image_id(reader, path):
     config_path, layers = _archive_entry(small["manifest.json"], path)
 
     def resolve(ref):
-        ref = os.path.normpath(str(ref))
+        ref = _archive_name(str(ref))
         for _ in range(8):  # docker save links <id>/layer.tar to blobs/sha256/<digest>
             ref = links.get(ref, ref)
         return ref
@@ -487,6 +492,7 @@ def _load(rt, stream, checked, name):
     if image_reader is None:
         raise _refuse("the file", "its image went missing")
     api = rt.engine.api
+    before = set(api.images(all=True, quiet=True))  # a mismatch removes only what this load added
     loaded = []
     rt.progress(f"loading the image ({checked.manifest.get('image', {}).get('size', 0) >> 20} MiB) ...")
     try:
@@ -501,8 +507,8 @@ def _load(rt, stream, checked, name):
             _remove_image(rt, checked.image_id)
         raise
     if loaded != [checked.image_id]:
-        if not existed:
-            for image in loaded:
+        for image in loaded:
+            if image not in before:
                 _remove_image(rt, image)
         raise Ds01Error("the file's image changed while it was imported: nothing imported", hint="import it again")
     try:
@@ -579,14 +585,21 @@ def _tagless(reader, rt):
     """The image archive again, with no name in it: manifest.json without RepoTags; no index.json, repositories
     or oci-layout (the files `docker load` takes names from)."""
     progress = _Progress(rt, "image")
+    links: set[str] = set()
     try:
         with tarfile.open(fileobj=reader, mode="r|") as archive:
             for info in archive:
-                if info.name in ("repositories", "index.json", "oci-layout") or not (
-                        info.isreg() or info.isdir() or info.issym() or info.islnk()):
+                # by the name Docker reads (`./manifest.json`, `/manifest.json` are manifest.json), never through a
+                # linked directory (`d -> .`, then `d/manifest.json`), never a link named like a naming file
+                name = _archive_name(info.name)
+                through = any(name.startswith(link + "/") for link in links)
+                if info.issym():
+                    links.add(name)
+                if through or name in NAMING or not (info.isreg() or info.isdir() or info.issym()) or (
+                        name == "manifest.json" and not info.isreg()):
                     continue
                 member = archive.extractfile(info) if info.isreg() else None
-                if info.name == "manifest.json" and member is not None:
+                if name == "manifest.json" and member is not None:
                     yield _untagged_manifest(member.read(MAX_INNER_MANIFEST + 1), info.mtime)
                     continue
                 yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
@@ -596,6 +609,14 @@ def _tagless(reader, rt):
     except tarfile.TarError as exc:
         raise _refuse("the file", f"its image is not a readable archive ({exc})") from None
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+NAMING = ("repositories", "index.json", "oci-layout")  # the files `docker load` takes names from, with manifest.json
+
+
+def _archive_name(name):
+    """A member's path as Docker's load reads it: relative to the archive's root, `.`, `..` and `//` resolved."""
+    return os.path.normpath("/" + name).lstrip("/")
 
 
 def _untagged_manifest(data, mtime):

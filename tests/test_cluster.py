@@ -5,13 +5,12 @@ each node has its own ds01d (its node name, gres.conf and GPU inventory, the sui
 job's ds01-slurm-shim asks to start the container. The attacks come from real users' own jobs and shells.
 """
 
-import json
 
 import pytest
 
-from tests.support import brokers, sandbox
+from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.harness import Shell
+from tests.support.cluster import head_env, job_state, node_brokers, records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
@@ -20,31 +19,15 @@ NODES = private_slurm.NODES
 @pytest.fixture(scope="module")
 def node_sockets(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp):
     """One ds01d per node, each the node's own (DS01_NODE_NAME, its gres.conf and inventory)."""
-    directory = shared_tmp / "cluster-nodes"
-    directory.mkdir(mode=0o755, exist_ok=True)
-    shell = Shell(dockerd, policy_file, event_log_dir, {"DS01_STATE_DIR": str(state_dir)})
-    started = []
-    try:
-        for node in NODES:
-            settings = shell.settings({"DS01_NODE_NAME": node, "DS01_GRES_CONF": str(slurm.generated / "gres.conf"),
-                                       "DS01_GPU_INVENTORY": str(slurm.root / "policy" / f"{node}.yaml"),
-                                       "DS01_SLURM_CONF": str(slurm.slurm_conf)})
-            started.append(brokers.Broker(settings, socket=str(directory / f"{node}.sock")).start())
-        yield str(directory / "{node}.sock")
-    finally:
-        for broker in started:
-            broker.stop()
+    with node_brokers(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp / "cluster-nodes") as (
+            sockets, _):
+        yield sockets
 
 
 @pytest.fixture
 def head(slurm, node_sockets):
     """The head ds01d's settings (the `extra_env` of sh.run)."""
-    return {"DS01_SLURM_CONF": str(slurm.slurm_conf), "DS01_CLUSTER_NODE_SOCKET": node_sockets}
-
-
-def records(result):
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return head_env(slurm, node_sockets)
 
 
 def job_gpu_uuids(slurm, job_id, node):
@@ -55,16 +38,6 @@ def job_gpu_uuids(slurm, job_id, node):
     from ds01.cluster.slurm import parse_show_job
 
     return sorted(by_index[g.index] for g in parse_show_job(text).gpus)
-
-
-def job_state(slurm, job_id):
-    return slurm.job(job_id).get("JobState")
-
-
-def wait_job_ended(slurm, job_id):
-    private_slurm.wait_until(f"job {job_id} to end", lambda: job_state(slurm, job_id) not in (
-        "PENDING", "RUNNING", "COMPLETING", "CONFIGURING"), timeout=90)
-    return slurm.job(job_id)
 
 
 def test_a_cluster_container_runs_on_its_node_with_exactly_the_jobs_gpus(sh, users, slurm, head, client):

@@ -13,6 +13,7 @@ Examples:
   check-limits --json | jq .gpu       the GPU part as data
   check-limits alice                  another user's (admins)
   check-limits -v                     also processes in use and the kernel's totals
+  check-limits --cluster              your Slurm QOS limits and what your cluster jobs hold
   check limits / get limits / get-limits   the same command
 Bars turn yellow at 70 % and red at 85 % of a limit.
 See also: resource-limits, gpu-user-status, container-list""")
@@ -20,9 +21,11 @@ See also: resource-limits, gpu-user-status, container-list""")
 @click.option("--no-sample", is_flag=True, help="Skip sampling memory in use (faster with many containers).")
 @click.option("-v", "--verbose", is_flag=True, help="Also processes (tasks) in use against their limits, and the "
                                                     "totals the kernel enforces now.")
+@click.option("--cluster", is_flag=True, help="Your Slurm QOS limits next to what your running cluster jobs hold, "
+                                              "and why your pending ones wait.")
 @output_options
 @config_option
-def cli(user, no_sample, verbose, json_flag, table_flag, config):
+def cli(user, no_sample, verbose, cluster, json_flag, table_flag, config):
     """Your limits and current use side by side: containers, GPU, CPU, memory, lifecycle timers."""
     from ..errors import NotFound, PermissionDenied
     from ..identity import lookup
@@ -35,6 +38,8 @@ def cli(user, no_sample, verbose, json_flag, table_flag, config):
         raise NotFound(f"no user {user!r} on this host")
     if account.login != rt.caller.login and not rt.admin:
         raise PermissionDenied("only admins can see other users' use", hint="check-limits shows yours")
+    if cluster:
+        return _cluster_limits(rt, account, json_flag, table_flag)
     record = standing(rt, account, sample=not no_sample)
     out = new_output(json_flag, table_flag, None)
     if out.table:
@@ -44,6 +49,30 @@ def cli(user, no_sample, verbose, json_flag, table_flag, config):
                                            verbose=verbose)
     out.emit(record)
     out.close()
+
+
+def _cluster_limits(rt, account, json_flag, table_flag):
+    from ..cluster.status import limits_record
+
+    record = limits_record(rt, account)
+    out = new_output(json_flag, table_flag, None)
+    if out.table:
+        out.renderer = lambda rows: render_cluster(rows[0])
+    out.emit(record)
+    out.close()
+
+
+def render_cluster(r):
+    """The terminal view of check-limits --cluster: each per-user TRES limit with what running jobs hold."""
+    lines = [f"Cluster limits and use of {r['user']} (QOS {r['qos']}, priority {r['priority']})", ""]
+    for row in r["per_user"]:
+        limit = "unlimited" if row["limit"] is None else row["limit"]
+        lines.append(f"  {row['tres']:<24}{bar(row['share'])}  {row['used']} / {limit}")
+    per_job = ", ".join(f"{k}={v}" for k, v in r["per_job"].items()) or "none"
+    lines += ["", f"  per job: {per_job}; longest run: {r['max_wall'] or 'unlimited'}",
+              f"  running jobs: {', '.join(map(str, r['running'])) or 'none'}"]
+    lines += [f"  pending job {p['job']}: {p['reason']}" for p in r["pending"]]
+    return "\n".join(lines) + "\n"
 
 
 def _no_color(rt):

@@ -12,15 +12,26 @@ Examples:
   container-run thesis -- python3 train.py --epochs 3
   container-run thesis -- nvidia-smi -L      exit code is the command's
   container-run                              pick from your containers (terminal)
+  container-run thesis --cluster -- nvidia-smi    on its node, in its Slurm job
 When the last session exits and nothing else runs in the container, it is stopped
 (a background job keeps it running). --keep never stops it.
 See also: container-attach, container-exit, container-stop, container-deploy""")
 @click.argument("name", required=False)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--keep", is_flag=True, help="Leave the container running after the session.")
+@click.option("--cluster", is_flag=True, help="A cluster container (running): the session runs on its node, in its "
+              "Slurm job, through that node's ds01d.")
 @config_option
-def cli(name, command, keep, config):
+def cli(name, command, keep, cluster, config):
     """Open a shell in container NAME as you, in /workspace; `-- COMMAND...` runs one command instead."""
+    if cluster:
+        from ..cluster.containers import run_command
+        from ..errors import UsageError
+        from ..runtime import Runtime
+
+        if not name:
+            raise UsageError("--cluster needs the container's NAME", hint="container-list --cluster")
+        return run_command(Runtime(config), name, list(command))
     return session(name, command, keep, config, start=True)
 
 

@@ -15,6 +15,7 @@ Examples:
   ds01-report --month 2026-11 --by group --csv > november.csv
   ds01-report --since 7d                   the last week up to now
   ds01-report --since 2026-11-01T00:00:00Z --until 2026-11-15T00:00:00Z --json
+  ds01-report --cluster --since 7d         the cluster's jobs, from Slurm's accounting
 GPU-hours are GPU-equivalents held × hours (a 1g.5gb MIG slot is 1/7 of a GPU),
 from each gpu.allocate to the container's gpu.release or removal (a claim's to its
 release, its use by a create, or its expiry); slot-hours count every slot as one.
@@ -29,9 +30,11 @@ See also: ds01-events, gpu-user-status, ds01-exporter""")
 @click.option("--by", type=click.Choice(["user", "group"]), default="user", show_default=True,
               help="One record per user, or per policy group.")
 @click.option("--csv", "csv_flag", is_flag=True, help="CSV with a header line instead of NDJSON or a table.")
+@click.option("--cluster", is_flag=True, help="From Slurm's accounting (sacct) instead of the event log: the "
+                                              "cluster's jobs, GPUs x elapsed time.")
 @output_options
 @config_option
-def cli(month, since, until, by, csv_flag, json_flag, table_flag, config):
+def cli(month, since, until, by, csv_flag, cluster, json_flag, table_flag, config):
     """GPU-hours and container-hours per user (or group) from ds01's event log."""
     from .. import accounting, clock
     from ..errors import PermissionDenied, UsageError
@@ -56,7 +59,12 @@ def cli(month, since, until, by, csv_flag, json_flag, table_flag, config):
         raise UsageError(str(exc)) from None
     if end <= start:
         raise UsageError(f"the window ends ({clock.iso(end)}) before it starts ({clock.iso(start)})")
-    rows = accounting.report(rt, start, min(end, now.timestamp()), by)
+    if cluster:
+        from ..cluster.status import report
+
+        rows = report(rt, start, min(end, now.timestamp()), by)
+    else:
+        rows = accounting.report(rt, start, min(end, now.timestamp()), by)
     columns = USER_COLUMNS if by == "user" else GROUP_COLUMNS
     if csv_flag:
         import csv

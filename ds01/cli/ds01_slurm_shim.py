@@ -5,26 +5,35 @@ import click
 from ._common import config_option, run
 
 
-@click.command(epilog="""\b
+@click.command(context_settings={"ignore_unknown_options": True}, epilog="""\b
 Examples:
   container-create thesis ds01-1000/thesis:latest --cluster --wait    submits a job that runs this shim
   (in the job, on its node) ds01-slurm-shim thesis ds01-1000/thesis:latest
+  (in a step of the job) ds01-slurm-shim --exec thesis -- python3 train.py    what container-run --cluster runs
 Not for people: container-create NAME IMAGE --cluster submits a job that runs it on a node.
 The node's ds01d believes only the kernel (who connected, in which job's cgroup) and the Slurm
 controller (the job's owner, node and GPUs), never the job's environment; run by hand, outside a
 job of yours named NAME, it is refused (exit 5).
-See also: container-create, container-list, container-stop""")
+See also: container-create, container-start, container-run, container-list, container-stop""")
 @click.argument("name")
-@click.argument("image", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--exec", "run_command", is_flag=True,
+              help="Run ARGS (a command) in NAME, the running container of this job, as you; exit with its code.")
 @config_option
-def cli(name, image, config):
-    """Create (from IMAGE) and start your container NAME in this Slurm job; stop it when Slurm ends the job."""
+def cli(name, args, run_command, config):
+    """Create (from IMAGE, the first of ARGS) and start your container NAME in this Slurm job, or make it again
+    in this job from its stopped self on this node; stop it when Slurm ends the job."""
     import sys
 
-    from ..cluster.containers import run_in_job
+    from ..cluster.containers import exec_in_job, run_in_job
+    from ..errors import UsageError
     from ..runtime import Runtime
 
-    sys.exit(run_in_job(Runtime(config), name, image))
+    if run_command:
+        sys.exit(exec_in_job(Runtime(config), name, list(args) or ["bash"]))
+    if len(args) > 1:
+        raise UsageError(f"one IMAGE after NAME, not {len(args)} words", hint="ds01-slurm-shim NAME [IMAGE]")
+    sys.exit(run_in_job(Runtime(config), name, args[0] if args else None))
 
 
 def main():

@@ -9,17 +9,31 @@ from ._common import config_option, new_output, output_options, run
 Examples:
   gpu-queue
   container-create exp IMAGE --wait       joins the queue
+  gpu-queue --cluster                     Slurm's pending jobs, its order and reasons
 Order: higher priority first, then arrival. A waiter whose request does not fit the
 free slots does not hold back those behind it.
 See also: gpu-status, container-create""")
+@click.option("--cluster", is_flag=True, help="Slurm's pending cluster jobs in its order (priority), with its "
+                                              "reason: Resources, Priority, QOSMaxGRESPerUser, ...")
 @output_options
 @config_option
-def cli(json_flag, table_flag, config):
+def cli(cluster, json_flag, table_flag, config):
     """One record per waiting request: position, user, priority, request, waiting since."""
     import datetime
 
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
+
+    if cluster:
+        from ..cluster.status import queue_records
+
+        out = new_output(json_flag, table_flag, [("position", "POS"), ("job", "JOB"), ("user", "USER"),
+                                                 ("priority", "PRIORITY"), ("num_gpus", "GPUS"),
+                                                 ("gpu_type", "TYPE"), ("container", "FOR"), ("reason", "REASON"),
+                                                 ("waiting_since", "SINCE")])
+        for rec in queue_records(Runtime(config, read_only=True)):
+            out.emit(rec)
+        return out.close(empty="nothing is waiting on the cluster")
 
     allocator = Allocator(Runtime(config, read_only=True))
     out = new_output(json_flag, table_flag, [("position", "POS"), ("user", "USER"), ("priority", "PRIORITY"),

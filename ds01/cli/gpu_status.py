@@ -16,6 +16,7 @@ Examples:
   gpu-status --json | jq 'select(.state == "free") | .slot'
   gpu-status --watch                  redrawn every 2 s (q or Ctrl-C quits)
   gpu-status --wide                   every column whole (type, GPU-equivalents, UUIDs)
+  gpu-status --cluster                every node's GPUs from Slurm, with jobs and holders
 States: free, held (a container's device request names it), claimed (gpu-allocate),
 reserved (for another user, now), busy-host (processes outside any container).
 See also: gpu-user-status, gpu-inventory, gpu-allocate""")
@@ -24,14 +25,18 @@ See also: gpu-user-status, gpu-inventory, gpu-allocate""")
               "refresh when piped).")
 @click.option("--wide", is_flag=True, help="The table with every column, nothing shortened (default: fits the "
                                            "terminal).")
+@click.option("--cluster", is_flag=True, help="Every cluster node's GPUs from Slurm (node, state, jobs, users, "
+                                              "containers); an error, never 'free', while the controller is silent.")
 @output_options
 @config_option
-def cli(watch, wide, json_flag, table_flag, config):
+def cli(watch, wide, cluster, json_flag, table_flag, config):
     """One record per GPU slot: slot, uuid, gpu, type, profile, memory, utilisation, state, containers, users."""
     from ..gpu.allocator import Allocator
     from ..runtime import Runtime
 
     rt = Runtime(config, read_only=True)
+    if cluster:
+        return _cluster_status(rt, json_flag, table_flag)
     from ..output import terminal_width
 
     if watch is not None:
@@ -42,6 +47,19 @@ def cli(watch, wide, json_flag, table_flag, config):
     for rec in snap.slot_records():
         out.emit(rec)
     out.close(empty="no GPUs on this host")
+
+
+CLUSTER_COLUMNS = [("node", "NODE"), ("slot", "SLOT"), ("type", "TYPE"), ("state", "STATE"), ("jobs", "JOBS"),
+                   ("users", "USERS"), ("containers", "CONTAINERS")]
+
+
+def _cluster_status(rt, json_flag, table_flag):
+    from ..cluster.status import gpu_records
+
+    out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
+    for rec in gpu_records(rt):
+        out.emit(rec)
+    out.close(empty="no GPUs on the cluster's nodes")
 
 
 def _watch(rt, interval, json_flag, table_flag, wide=False):

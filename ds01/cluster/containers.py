@@ -54,7 +54,12 @@ def shim_path(rt) -> str:
 def shim_command(rt, name: str, image: str | None) -> list[str]:
     """The job's program: the shim, pointed at the node's ds01d socket (`{node}` in the setting is the node's
     name, for several nodes on one host). Whatever it says, the node's ds01d trusts only the kernel and Slurm."""
-    program = [shim_path(rt), name, *([image] if image else [])]
+    return node_command(rt, [shim_path(rt), name, *([image] if image else [])])
+
+
+def node_command(rt, program: list[str]) -> list[str]:
+    """`program` (the shim and its arguments) as run on the node, in a job or a step: with DS01_SOCKET naming
+    that node's ds01d."""
     template = rt.settings.get("cluster_node_socket")
     if not template:
         return program
@@ -164,16 +169,8 @@ def create(rt, request: ClusterRequest) -> dict[str, Any]:
                                                  workspace=request.workspace, data=request.data,
                                                  models=request.models, cpu_only=True), dry_run=True)
     made = checked.plan
-    limits = rt.limits(rt.caller.login)
-    runtime_h = limits["max_runtime_h"]
     slurm = slurm_of(rt)
-    job_request = SubmitRequest(
-        command=shim_command(rt, made.name, made.image), name=made.name, gres=gres,
-        cpus=max(1, math.ceil(float(limits["max_cpus"]))),
-        mem_mb=max(1, int(limits["memory"]) // (1024 * 1024)) if limits["memory"] else None,
-        time_minutes=max(1, math.ceil(runtime_h * 60)) if runtime_h else None,
-        qos=limits.group, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01")
-    job_id = slurm.submit(job_request)
+    job_id = _submit(rt, slurm, made.name, made.image, gres)
     record = {"name": made.name, "container": made.container, "user": rt.caller.login, "uid": rt.caller.uid,
               "image": made.image, "job": job_id, "node": None, "gres": gres, "submitted_at": rt.now_iso()}
     save_record(rt, record)
@@ -181,6 +178,20 @@ def create(rt, request: ClusterRequest) -> dict[str, Any]:
     if request.wait is None:
         return describe(rt, record, slurm)
     return wait_running(rt, record, slurm, request.wait)
+
+
+def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], node: str | None = None) -> int:
+    """sbatch, as the caller, of the shim's job for container `name`: the GPUs `gres`, CPUs, memory (`--mem`:
+    the job's memory cgroup, which the container goes under, binds it) and time from the caller's limits, their
+    group's QOS; `node` pins it (`-w`) to the node that holds the container."""
+    limits = rt.limits(rt.caller.login)
+    runtime_h = limits["max_runtime_h"]
+    return slurm.submit(SubmitRequest(
+        command=shim_command(rt, name, image), name=name, gres=gres,
+        cpus=max(1, math.ceil(float(limits["max_cpus"]))),
+        mem_mb=max(1, int(limits["memory"]) // (1024 * 1024)) if limits["memory"] else None,
+        time_minutes=max(1, math.ceil(runtime_h * 60)) if runtime_h else None,
+        qos=limits.group, node=node, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01"))
 
 
 def wait_running(rt, record: dict[str, Any], slurm: Slurm, seconds: float) -> dict[str, Any]:
@@ -279,6 +290,64 @@ def stop(rt, name: str) -> dict[str, Any]:
         time.sleep(POLL_S)  # the shim's stop and the job's end are the node's to report
 
 
+# ---------------------------------------------------------------- head: start again, run a command
+
+def start(rt, name: str) -> dict[str, Any]:
+    """A new job for a stopped cluster container, pinned (`-w`) to the node that holds its writable layer,
+    asking for the GPUs it asked for at create; the record once queued. The shim there puts the container
+    under the new job's cgroup and GPUs (`run_in_job`)."""
+    rec = find_record(rt, name)
+    slurm = slurm_of(rt)
+    described = describe(rt, rec, slurm)
+    if described["state"] == "unknown":
+        raise Ds01Error(f"the Slurm controller did not answer: {rec['name']}'s job {rec['job']} may still run",
+                        hint="sinfo; then container-list --cluster")
+    if described["state"] in LIVE:
+        raise Ds01Error(f"{rec['name']} is already {described['state']} in job {rec['job']}",
+                        hint=f"container-list --cluster; container-stop {rec['name']} --cluster first")
+    if described["status"] == "running":
+        raise Ds01Error(f"{rec['name']} still runs on {described['node']} after its job ended",
+                        hint=f"container-stop {rec['name']} --cluster")
+    if not rec.get("node") or described["status"] == "gone":
+        raise NotFound(f"{rec['name']} has no container on any node (its job ended before it was made)",
+                       hint=f"container-create {rec['name']} IMAGE --cluster makes it anew")
+    job_id = _submit(rt, slurm, rec["name"], None, list(rec.get("gres") or []), node=rec["node"])
+    rec.update({"job": job_id, "submitted_at": rt.now_iso()})
+    save_record(rt, rec)
+    rt.log_event("cluster.submit", rt.caller.login, container=rec["container"], job=job_id, node=rec["node"],
+                 gres=rec.get("gres"))
+    return describe(rt, rec, slurm)
+
+
+def run_command(rt, name: str, command: list[str]) -> int:
+    """container-run NAME --cluster: a step in the container's job on its node (`srun --overlap`, as the caller:
+    munge vouches for them and Slurm lets only the job's owner in), whose shim asks that node's ds01d to run
+    `command` in the container as the caller; the command's exit code."""
+    import subprocess
+
+    from ..privilege import caller_process
+    from .slurm import environment
+
+    rec = find_record(rt, name)
+    slurm = slurm_of(rt)
+    described = describe(rt, rec, slurm)
+    if described["state"] != "RUNNING" or described["status"] != "running" or not described["node"]:
+        raise Ds01Error(f"{rec['name']} is not running (job {rec['job']}: {described['state']}, container "
+                        f"{described['status']})", hint=f"container-start {rec['name']} --cluster", code=1)
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    step = node_command(rt, [shim_path(rt), "--exec", rec["name"], "--", *(command or ["bash"])])
+    argv = ["srun", f"--jobid={int(rec['job'])}", "--overlap", f"--nodelist={described['node']}", "--nodes=1",
+            "--ntasks=1", "--chdir=/", "--quiet", *(["--pty"] if tty else []), *step]
+    identity: dict[str, Any] = caller_process()
+    env = environment(rt.settings.get("slurm_conf"), identity.pop("env", None))
+    try:
+        return subprocess.run(argv, check=False, env=env, cwd="/", **identity).returncode
+    except FileNotFoundError:
+        raise Ds01Error("srun is not installed: this host has no Slurm client commands", hint="ds01-doctor") from None
+    except KeyboardInterrupt:
+        return 130
+
+
 # ---------------------------------------------------------------- node: the shim's side
 
 def job_cgroup_parent(pid: int, job_id: int, proc: str = "/proc") -> str:
@@ -342,18 +411,102 @@ def run_in_job(rt, name: str, image: str | None) -> int:
         existing = rt.finder.find(name)
     except NotFound:
         existing = None
-    if existing is not None:  # the caller's own (Finder refuses another's): only this job's may be resumed
+    if existing is not None:  # the caller's own (Finder refuses another's)
         info = rt.api.inspect_container(existing["id"])
-        labels = (info.get("Config") or {}).get("Labels") or {}
-        # the job's label (which an image may also carry) and the job's cgroup (which only ds01 sets) both
-        if labels.get(JOB_LABEL) != str(trusted.job.id) or (info.get("HostConfig") or {}).get("CgroupParent") != parent:
+        if in_job(info, trusted.job.id, parent):
+            cid = existing["id"]
+        elif _earlier_job_here(info, rt.caller.uid, node):
+            cid = _recreate_in_job(rt, name, info, trusted.job.id, node, parent, uuids)
+        else:
             raise Ds01Error(f"{name} already exists on {node} outside this job",
                             hint="container-list --cluster; container-remove it or choose another name")
-        cid = existing["id"]
     else:
         cid = _create_in_job(rt, name, image, trusted.job.id, node, parent, uuids)
     rt.log_event("cluster.start", rt.caller.login, container=name, job=trusted.job.id, node=node, gpus=uuids)
     return _run_and_wait(rt, cid)
+
+
+def in_job(info: dict[str, Any], job_id: int, parent: str) -> bool:
+    """The container is this job's: the job's label (which an image may also carry) and the job's cgroup
+    (which only ds01 sets) both."""
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    return labels.get(JOB_LABEL) == str(int(job_id)) and (info.get("HostConfig") or {}).get("CgroupParent") == parent
+
+
+def _earlier_job_here(info: dict[str, Any], uid: int, node: str) -> bool:
+    """A stopped container that ds01 made in an earlier job of this user on this node: its cgroup parent (which
+    only ds01 sets, and only from the kernel's word) is a job cgroup of this uid and node. A container made
+    outside any job, or an image's labels, never qualify."""
+    from .node_trust import job_of_cgroup
+
+    if (info.get("State") or {}).get("Running"):
+        return False
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    parent = (info.get("HostConfig") or {}).get("CgroupParent") or ""
+    try:
+        earlier = job_of_cgroup(f"1:memory:{parent}\n0::{parent}")
+    except PermissionDenied:
+        return False
+    return (earlier is not None and earlier.uid in (None, uid) and earlier.node in (None, node)
+            and labels.get(NODE_LABEL) == node)
+
+
+def _recreate_in_job(rt, name, info, job_id, node, parent, uuids) -> str:
+    """container-start --cluster on the node: Docker fixes a container's cgroup parent and devices at create,
+    so the stopped container is committed (its writable layer: the user's files outside the mounts) to
+    `<repo>:<container>.previous`, removed, and made again from that image in this job, with this job's GPUs
+    and the same default workspace. The `.previous` tag goes once the new container exists (it then runs from
+    its own `<repo>:<container>` tag of the same image); if the create fails, the tag keeps the files."""
+    from ..engine import image_repository
+
+    container = info["Name"].lstrip("/")
+    own = (info.get("Config") or {}).get("Image") or ""
+    repo = image_repository(own) if own and not own.startswith("sha256:") else f"ds01-{rt.caller.uid}/cluster"
+    kept = f"{repo}:{container}.previous"
+    api = rt.engine.api
+    # the image's own settings, not the container's (its old job's labels, devices and environment)
+    base = (api.inspect_image(info["Image"]) or {}).get("Config") or {}
+    image_labels = base.get("Labels") or {}
+    labels = {key: "" for key in (info.get("Config") or {}).get("Labels") or {} if key not in image_labels}
+    labels.update(image_labels)
+    conf = {"Labels": labels, "Env": base.get("Env") or [], "Cmd": base.get("Cmd"),
+            "Entrypoint": base.get("Entrypoint"), "WorkingDir": base.get("WorkingDir") or "",
+            "User": base.get("User") or ""}
+    rt.progress(f"keeping {name}'s files: committing it to {kept} ...")
+    api.commit(info["Id"], repository=repo, tag=f"{container}.previous", conf=conf)
+    rt.engine.remove(info["Id"], reason="cluster-start")
+    rt.finder.refresh()  # it listed the container just removed
+    cid = _create_in_job(rt, name, kept, job_id, node, parent, uuids)
+    try:
+        api.remove_image(kept, noprune=True)  # only the tag: the container's own tag names the same image
+    except Exception:  # noqa: BLE001, S110 - a tag left behind loses nothing
+        pass
+    return cid
+
+
+def exec_in_job(rt, name: str, command: list[str]) -> int:
+    """The node's side of container-run --cluster: run `command` as the caller in their container NAME, which
+    must be the running container of the job the connecting process is in (kernel and controller, as
+    run_in_job); its exit code."""
+    from ..containers import record
+    from ..runtime import peer
+    from ..sessions import run_session
+    from .node_trust import refuse, trusted_job
+
+    connected = peer()
+    if connected is None:
+        raise PermissionDenied(f"{SHIM} runs only through ds01d, inside a Slurm job",
+                               hint=f"container-run {name} --cluster -- COMMAND")
+    pid, connected_at = connected
+    trusted = trusted_job(pid, rt.caller.uid, node_name(rt), slurm_of(rt), connected_at=connected_at)
+    parent = job_cgroup_parent(pid, trusted.job.id)
+    info = rt.api.inspect_container(rt.finder.find(name)["id"])
+    if not in_job(info, trusted.job.id, parent):
+        raise refuse(f"{name} is not the container of job {trusted.job.id}", job=trusted.job.id, name=name)
+    rec = record(info)
+    if rec["status"] != "running":
+        raise Ds01Error(f"{name} is {rec['status']}, not running", hint=f"container-start {name} --cluster", code=1)
+    return run_session(rt, rec, command)
 
 
 def _create_in_job(rt, name, image, job_id, node, parent, uuids) -> str:
@@ -419,5 +572,5 @@ def _run_and_wait(rt, cid: str) -> int:
             signal.signal(signum, handler)
 
 
-__all__ = ("JOB_LABEL", "NODE_LABEL", "ClusterRequest", "create", "job_cgroup_parent", "list_records",
-           "run_in_job", "shim_command", "stop")
+__all__ = ("JOB_LABEL", "NODE_LABEL", "ClusterRequest", "create", "exec_in_job", "job_cgroup_parent",
+           "list_records", "run_command", "run_in_job", "shim_command", "start", "stop")

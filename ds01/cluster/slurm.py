@@ -210,6 +210,9 @@ class Job:
     partition: str | None = None
     qos: str | None = None
     gres_by_node: Mapping[str, tuple[JobGpu, ...]] = field(default_factory=dict)
+    priority: int | None = None   # squeue's: Slurm starts pending jobs highest first
+    submitted: int | None = None  # epoch seconds
+    tres: Mapping[str, int] = field(default_factory=dict)  # allocated (running) or requested (pending) TRES
 
     @property
     def running(self) -> bool:
@@ -529,7 +532,35 @@ def job_from_json(record: Mapping[str, Any]) -> Job:
                reason=None if reason in (None, "", "None") else str(reason), node=nodes,
                gpus=per_node.get(nodes, ()) if nodes else (), name=str(record.get("name") or ""),
                partition=record.get("partition") or None, qos=record.get("qos") or None,
-               gres_by_node=per_node)
+               gres_by_node=per_node, priority=_number(record.get("priority")),
+               submitted=_number(record.get("submit_time")),
+               tres=parse_tres_text(str(record.get("tres_alloc_str") or record.get("tres_req_str") or "")))
+
+
+def parse_tres_text(text: str) -> dict[str, int]:
+    """`cpu=1,mem=500M,node=1,billing=1,gres/gpu=1,gres/gpu:a100=1` -> counts (memory in MiB)."""
+    units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+    found: dict[str, int] = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        scale = units.get(value[-1:].upper())
+        number = value[:-1] if scale is not None else value
+        try:
+            found[key] = int(float(number) * (scale or 1))
+        except ValueError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class Qos:
+    """One QOS as slurmdbd holds it (`sacctmgr show qos`)."""
+    name: str
+    priority: int
+    max_tres_per_user: Mapping[str, int]
+    max_tres_per_job: Mapping[str, int]
+    max_wall: str | None          # Slurm's own text ([D-]HH:MM:SS); None = no limit
+    flags: tuple[str, ...] = ()
 
 
 def node_from_json(record: Mapping[str, Any]) -> Node:
@@ -673,6 +704,18 @@ class Slurm:
             argv.append("--jobs=" + ",".join(str(int(j)) for j in job_ids))
         done = self._run(argv)
         return [accounting_from_json(j) for j in _json(done.stdout, "sacct").get("jobs") or []]
+
+    def qos(self, name: str) -> Qos:
+        """One QOS's limits from slurmdbd (`sacctmgr show qos`); NotFound when it has none of that name."""
+        fields = "name,priority,maxtrespu,maxtres,maxwall,flags"
+        done = self._run(["sacctmgr", "-nP", "show", "qos", f"format={fields}"])
+        for line in done.stdout.splitlines():
+            values = line.split("|")
+            if len(values) >= 6 and values[0] == name:
+                return Qos(name=name, priority=_number(values[1]) or 0,
+                           max_tres_per_user=parse_tres_text(values[2]), max_tres_per_job=parse_tres_text(values[3]),
+                           max_wall=values[4] or None, flags=tuple(f for f in values[5].split(",") if f))
+        raise NotFound(f"Slurm has no QOS {name!r}", hint="ds01-slurm-generate --apply (admins) makes one per group")
 
     def ping(self) -> bool:
         """Whether the controller answers (`scontrol ping`); never raises for an unreachable one."""

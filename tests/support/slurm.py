@@ -147,15 +147,17 @@ def reap_stale(parent=None):
 class Slurm:
     """One private Slurm: its dir, ports, daemons (each in its own session) and the environment that reaches it."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, nodes=NODES):
+        """`nodes`: the node names (a slurmd each; bench/cluster.py asks for ten)."""
+        self.nodes = tuple(nodes)
         root, self.owner_lock = owned_dir(PREFIX, parent)
         self.root = Path(root)
         os.chmod(self.root, 0o755)  # users read slurm.conf and reach the munge socket
         for sub in ("etc", "log", "run", "state", "munge", "dev", "policy"):
             (self.root / sub).mkdir()
         self.daemons = {}  # name -> Popen
-        (self.ctld_port, self.dbd_port, self.db_port, *node_ports) = free_ports(3 + len(NODES))
-        self.node_ports = dict(zip(NODES, node_ports))
+        (self.ctld_port, self.dbd_port, self.db_port, *node_ports) = free_ports(3 + len(self.nodes))
+        self.node_ports = dict(zip(self.nodes, node_ports))
         self.etc = self.root / "etc"
         self.slurm_conf = self.etc / "slurm.conf"
         self.generated = self.etc / "ds01"
@@ -226,10 +228,10 @@ class Slurm:
     def write_config(self, users):
         """The admin's part (hosts, ports, munge, paths: all private), Including ds01's generated fragment; the
         policy and node inventories ds01-slurm-generate reads; the fake GPU device files."""
-        for node in NODES:
+        for node in self.nodes:
             (self.root / "policy" / f"{node}.yaml").write_text(NODE_INVENTORY % {"n": node})
         nodes = "".join(f"    {n}: {{inventory: {n}.yaml, address: 127.0.0.1, port: {self.node_ports[n]}, cpus: 16, "
-                        f"real_memory: 8g, device_dir: {self.root}/dev/{n}}}\n" for n in NODES)
+                        f"real_memory: 8g, device_dir: {self.root}/dev/{n}}}\n" for n in self.nodes)
         self.policy_file.write_text(textwrap.dedent(f"""\
             defaults: {{max_gpu_equivalents: 1, max_gpu_slots_per_container: 2, max_runtime_h: 24}}
             default_group: student
@@ -334,11 +336,11 @@ class Slurm:
         return {line.split("|")[0]: line.split("|")[1:] for line in result.stdout.splitlines() if "|" in line}
 
     def start_slurmds(self):
-        for node in NODES:
+        for node in self.nodes:
             self.spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node])
         wait_until("the slurmds to be idle",
-                   lambda: all(self.alive(f"slurmd-{n}") for n in NODES)
-                   and all((self.node_states().get(n) or [""])[0] == "idle" for n in NODES),
+                   lambda: all(self.alive(f"slurmd-{n}") for n in self.nodes)
+                   and all((self.node_states().get(n) or [""])[0] == "idle" for n in self.nodes),
                    log=lambda: self.log_tail("slurmd") + "\n" + self.log_tail("slurmctld"))
 
     def apply_accounts(self):

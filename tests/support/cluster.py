@@ -1,0 +1,51 @@
+"""What the cluster tests share: one ds01d per node of the private Slurm, the head's settings, job waits.
+
+A node's ds01d is the node's own (its name, the generated gres.conf, its GPU inventory) and shares the suite's
+private dockerd; the head's ds01d is the `sh` Shell's broker with `head_env` as its extra settings.
+"""
+
+import contextlib
+import json
+
+from tests.support import brokers
+from tests.support import slurm as private_slurm
+from tests.support.harness import Shell
+
+ENDED = ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING")
+
+
+@contextlib.contextmanager
+def node_brokers(slurm, dockerd, policy_file, event_log_dir, state_dir, directory):
+    """(socket pattern with `{node}`, {node: Broker}): a ds01d per node, stopped on leaving."""
+    directory.mkdir(mode=0o755, exist_ok=True)
+    shell = Shell(dockerd, policy_file, event_log_dir, {"DS01_STATE_DIR": str(state_dir)})
+    started = {}
+    try:
+        for node in slurm.nodes:
+            settings = shell.settings({"DS01_NODE_NAME": node, "DS01_GRES_CONF": str(slurm.generated / "gres.conf"),
+                                       "DS01_GPU_INVENTORY": str(slurm.root / "policy" / f"{node}.yaml"),
+                                       "DS01_SLURM_CONF": str(slurm.slurm_conf)})
+            started[node] = brokers.Broker(settings, socket=str(directory / f"{node}.sock")).start()
+        yield str(directory / "{node}.sock"), started
+    finally:
+        for broker in started.values():
+            broker.stop()
+
+
+def head_env(slurm, sockets):
+    """The head ds01d's settings (the `extra_env` of sh.run): the cluster and where each node's ds01d listens."""
+    return {"DS01_SLURM_CONF": str(slurm.slurm_conf), "DS01_CLUSTER_NODE_SOCKET": sockets}
+
+
+def records(result):
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def job_state(slurm, job_id):
+    return slurm.job(job_id).get("JobState")
+
+
+def wait_job_ended(slurm, job_id):
+    private_slurm.wait_until(f"job {job_id} to end", lambda: job_state(slurm, job_id) not in ENDED, timeout=90)
+    return slurm.job(job_id)
