@@ -160,6 +160,15 @@ def user_tmp(shared_tmp, request):
     return path
 
 
+@pytest.fixture
+def drop():
+    """A directory both test users can reach (what alice hands bob lands here), sticky like /tmp."""
+    shared = Path(tempfile.mkdtemp(prefix="ds01-drop-"))
+    os.chmod(shared, 0o1777)
+    yield shared
+    shutil.rmtree(shared, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def data_root(shared_tmp):
     root = shared_tmp / "shared-data"

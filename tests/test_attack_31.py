@@ -8,22 +8,9 @@ import os
 import pytest
 
 from tests.support import sandbox
-from tests.test_export_import import _alice_export, _containers, _forge
+from tests.support.transfer_files import alice_export, containers_of, forge, handmade, on_top, saved
 
 IMAGE = sandbox.BASE_IMAGE
-
-
-@pytest.fixture
-def drop():
-    """A directory both users can reach (what alice hands bob lands here), sticky like /tmp."""
-    import pathlib
-    import shutil
-    import tempfile
-
-    shared = pathlib.Path(tempfile.mkdtemp(prefix="ds01-drop-"))
-    os.chmod(shared, 0o1777)
-    yield shared
-    shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.mark.parametrize("spelling", ["./manifest.json", "/manifest.json", "x/../manifest.json", "d/manifest.json",
@@ -36,7 +23,7 @@ def test_a_manifest_json_spelled_otherwise_in_the_image_archive_retags_no_one_s_
     import tarfile
 
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     bobs = f"ds01-{bob.pw_uid}/thesis:latest"
     client.images.get(IMAGE).tag(f"ds01-{bob.pw_uid}/thesis", "latest")
     before = {ref: client.images.get(ref).id for ref in (bobs, IMAGE)}
@@ -70,7 +57,7 @@ def test_a_manifest_json_spelled_otherwise_in_the_image_archive_retags_no_one_s_
                 dst.addfile(link)
         return inner.getvalue()
 
-    forged = _forge(path, drop / "respelled.tar", respell)
+    forged = forge(path, drop / "respelled.tar", respell)
     sh.run(alice, "container-import", str(forged), "stolen")
     try:
         assert {ref: client.images.get(ref).id for ref in before} == before
@@ -79,7 +66,7 @@ def test_a_manifest_json_spelled_otherwise_in_the_image_archive_retags_no_one_s_
             repository, _, tag = ref.rpartition(":")
             client.images.get(image_id).tag(repository, tag)
         client.images.remove(bobs)
-    assert not [c for c in _containers(client, bob)]
+    assert not [c for c in containers_of(client, bob)]
     assert os.path.exists(forged)
 
 
@@ -92,16 +79,15 @@ def test_a_config_named_twice_in_the_image_archive_gives_alice_none_of_bobs_laye
     import hashlib
     import tarfile
 
-    from tests.test_export_import import _handmade, _on_top, _saved
 
     alice, bob = users["alice"], users["bob"]
     secret = b"bob's private secret 5120\n"
     base = client.images.get(IMAGE)
-    private = _on_top(client, base, {"secret.txt": secret})
+    private = on_top(client, base, {"secret.txt": secret})
     private.tag(f"ds01-{bob.pw_uid}/secret", "latest")
     bobs_layer = private.attrs["RootFS"]["Layers"][-1]
-    decoy = _on_top(client, base, {"decoy.txt": b"alice's own\n"})
-    with tarfile.open(fileobj=io.BytesIO(_saved(client, decoy))) as src:
+    decoy = on_top(client, base, {"decoy.txt": b"alice's own\n"})
+    with tarfile.open(fileobj=io.BytesIO(saved(client, decoy))) as src:
         files = {os.path.normpath(i.name): i for i in src}
 
         def content(name):
@@ -131,17 +117,17 @@ def test_a_config_named_twice_in_the_image_archive_gives_alice_none_of_bobs_laye
             info = tarfile.TarInfo(name)
             info.size = len(data)
             dst.addfile(info, io.BytesIO(data))
-    path = _handmade(drop / "twice.tar", archive.getvalue(), name="twice")
+    path = handmade(drop / "twice.tar", archive.getvalue(), name="twice")
     imported = sh.run(alice, "container-import", str(path))
     try:
         if imported.returncode == 0:
             ran = sh.run(alice, "container-run", "twice", "--", "cat", "/secret.txt")
             assert secret.decode() not in ran.stdout, "alice read bob's private layer"
         assert imported.returncode == 1, imported.stderr
-        assert not [c for c in _containers(client, alice)]
+        assert not [c for c in containers_of(client, alice)]
         assert not [i for i in client.images.list() if i.id == f"sha256:{digest}"]
     finally:
-        for container in _containers(client, alice):
+        for container in containers_of(client, alice):
             container.remove(force=True)
         for image in client.images.list(all=True):
             if image.id == f"sha256:{digest}":

@@ -258,11 +258,11 @@ def test_the_rollback_removes_by_name_a_container_whose_id_never_came_back(docke
 def _kill_at(lab, users, client, event, how, image):
     """alice's GPU create; at the engine's `event` about it, her client gets `how` (SIGKILL, or SIGTERM, which
     it passes on to its worker). Returns the container's name."""
-    from tests.test_trust import _children, _worker_exits
+    from tests.support.brokers import children, worker_exits
 
     alice = users["alice"]
     broker = lab.sh.broker()
-    before = set(_children(broker.process.pid))
+    before = set(children(broker.process.pid))
     name = f"k{event.replace('-', '')}{how}"[:20]
     container = f"{name}._.{alice.pw_uid}"
     holder = {}
@@ -272,7 +272,7 @@ def _kill_at(lab, users, client, event, how, image):
     holder["pid"] = process.pid
     thread.join(60)
     process.communicate(timeout=120)
-    _worker_exits(broker, before)
+    worker_exits(broker, before)
     return container
 
 

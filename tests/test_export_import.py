@@ -2,75 +2,29 @@
 importer gets a container of their own, checked as container-create checks one, and nothing in the file
 (labels, paths, image names) is trusted."""
 
-import hashlib
 import io
 import json
 import os
 import pathlib
-import shutil
 import tarfile
-import tempfile
 
 import pytest
 
 from ds01 import labels as L
 from tests.support import sandbox
+from tests.support.transfer_files import CHANGE, alice_export, containers_of, forge, handmade, on_top, saved, tar_of
 
 IMAGE = sandbox.BASE_IMAGE
-CHANGE = "alice-was-here-4711"
-
-
-@pytest.fixture
-def drop():
-    """A directory both users can reach (what alice hands bob lands here), sticky like /tmp."""
-    shared = pathlib.Path(tempfile.mkdtemp(prefix="ds01-drop-"))
-    os.chmod(shared, 0o1777)
-    yield shared
-    shutil.rmtree(shared, ignore_errors=True)
-
-
-def _alice_export(sh, alice, drop, *more):
-    """alice's container `box` with a change in its own files, exported; the file handed to bob (readable)."""
-    sh.run(alice, "container-create", "box", IMAGE, "--cpu-only", check=True)
-    sh.run(alice, "container-run", "box", "--", "sh", "-c", f"echo {CHANGE} > /tmp/change.txt", check=True)
-    path = drop / "box.tar"
-    sh.run(alice, "container-export", "box", "-o", str(path), *more, check=True)
-    os.chmod(path, 0o644)
-    return path
-
-
-def _members(path):
-    with tarfile.open(path) as archive:
-        return [(info.name, archive.extractfile(info).read()) for info in archive]
-
-
-def _forge(path, out, change):
-    """A file with members changed by `change(name, data)` and SHA256SUMS recomputed: a checksum that matches."""
-    members = [(name, change(name, data)) for name, data in _members(path) if name != "SHA256SUMS"]
-    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members).encode()
-    with tarfile.open(out, "w") as archive:
-        for name, data in [*members, ("SHA256SUMS", sums)]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    os.chmod(out, 0o644)
-    return out
-
-
-def _containers(client, entry):
-    return [c for c in client.containers.list(all=True) if c.labels.get(L.USER) == entry.pw_name]
-
-
 def _image_ids(client):
     return {image.id for image in client.images.list(all=True)}
 
 
 def test_a_container_moves_from_alice_to_bob_as_bobs_own(sh, users, client, drop):
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     [made] = sh.records(bob, "container-import", str(path))
     assert made["name"] == "box"
-    [box] = _containers(client, bob)
+    [box] = containers_of(client, bob)
     assert box.name == f"box._.{bob.pw_uid}" and box.labels[L.USER] == bob.pw_name
     assert box.attrs["Config"]["User"] == f"{bob.pw_uid}:{bob.pw_gid}"
     workspace = box.labels[L.WORK_MOUNT]
@@ -81,7 +35,7 @@ def test_a_container_moves_from_alice_to_bob_as_bobs_own(sh, users, client, drop
     tags = [t for image in client.images.list() for t in image.tags]
     assert not [t for t in tags if f"ds01-{alice.pw_uid}/" in t or f"._.{alice.pw_uid}" in t and "box" not in t]
     assert any(t.startswith(f"ds01-{bob.pw_uid}/box:box._.{bob.pw_uid}") for t in tags), tags
-    assert len(_containers(client, alice)) == 1  # alice's is untouched
+    assert len(containers_of(client, alice)) == 1  # alice's is untouched
 
 
 def test_mlc_export_and_import_in_aimes_syntax(sh, users, client, drop):
@@ -92,13 +46,13 @@ def test_mlc_export_and_import_in_aimes_syntax(sh, users, client, drop):
     os.chmod(drop / "setup.ds01-export.tar", 0o644)
     said = sh.run(bob, "mlc-import", "mine", "setup", str(drop))
     assert said.returncode == 0 and "[mine] container imported." in said.stdout, said.stderr
-    assert [c.name for c in _containers(client, bob)] == [f"mine._.{bob.pw_uid}"]
+    assert [c.name for c in containers_of(client, bob)] == [f"mine._.{bob.pw_uid}"]
 
 
 @pytest.mark.parametrize("where", ["manifest", "image layer"])
 def test_a_changed_file_is_refused_and_nothing_is_made(sh, users, client, drop, where):
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     data = path.read_bytes()
     login = alice.pw_name.encode()
     old, new = ((b'"exported_by": "' + login, b'"exported_by": "' + login.upper()) if where == "manifest"
@@ -108,14 +62,14 @@ def test_a_changed_file_is_refused_and_nothing_is_made(sh, users, client, drop, 
     before = _image_ids(client)
     refused = sh.run(bob, "container-import", str(path))
     assert refused.returncode == 1 and "checksum does not match" in refused.stderr, refused.stderr
-    assert _containers(client, bob) == [] and _image_ids(client) == before
+    assert containers_of(client, bob) == [] and _image_ids(client) == before
 
 
 def test_a_file_naming_alices_workspace_gives_bob_his_own(sh, users, client, drop):
     """The manifest and labels name /home/alice/workspace/box (they do: alice exported it); a forged file even
     says ds01.user=bob with alice's workspace. bob's container mounts bob's workspace; alice's file stays hers."""
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     secret = os.path.join(alice.pw_dir, "workspace", "box", "secret.txt")
     with open(secret, "w") as handle:
         handle.write("alice's secret")
@@ -129,9 +83,9 @@ def test_a_file_naming_alices_workspace_gives_bob_his_own(sh, users, client, dro
         manifest["mounts"] = {"/workspace": os.path.dirname(secret), "/data": alice.pw_dir}
         return json.dumps(manifest).encode()
 
-    forged = _forge(path, drop / "forged.tar", claim)
+    forged = forge(path, drop / "forged.tar", claim)
     [made] = sh.records(bob, "container-import", str(forged))
-    [box] = _containers(client, bob)
+    [box] = containers_of(client, bob)
     sources = {m["Destination"]: m for m in box.attrs["Mounts"]}
     assert "/data" not in sources
     assert box.labels[L.WORK_MOUNT].startswith(bob.pw_dir + "/") and alice.pw_dir not in json.dumps(box.labels)
@@ -143,7 +97,7 @@ def test_an_image_name_in_the_file_overwrites_no_one_s_image(sh, users, client, 
     """The file's image archive claims alice's image name and ds01's base image (manifest.json RepoTags and a
     `repositories` file, which `docker load` would tag): both still name their own images afterwards."""
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     alices = f"ds01-{alice.pw_uid}/thesis:latest"
     client.images.get(IMAGE).tag(f"ds01-{alice.pw_uid}/thesis", "latest")
     before = {ref: client.images.get(ref).id for ref in (alices, IMAGE)}
@@ -169,23 +123,23 @@ def test_an_image_name_in_the_file_overwrites_no_one_s_image(sh, users, client, 
             dst.addfile(info, io.BytesIO(repos))
         return inner.getvalue()
 
-    forged = _forge(path, drop / "renamed.tar", rename)
+    forged = forge(path, drop / "renamed.tar", rename)
     result = sh.run(bob, "container-import", str(forged))
     assert result.returncode == 0, result.stderr
     assert {ref: client.images.get(ref).id for ref in before} == before
-    assert len(_containers(client, bob)) == 1
+    assert len(containers_of(client, bob)) == 1
 
 
 def test_an_import_over_the_container_quota_makes_nothing(sh, users, client, drop):
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     made = 0
     while sh.run(bob, "container-create", f"c{made}", IMAGE, "--cpu-only").returncode == 0:  # up to bob's limit
         made += 1
     before = _image_ids(client)
     refused = sh.run(bob, "container-import", str(path), "box")
     assert refused.returncode == 3 and "CONTAINER_LIMIT" in refused.stderr, refused.stderr
-    assert len(_containers(client, bob)) == made and _image_ids(client) == before
+    assert len(containers_of(client, bob)) == made and _image_ids(client) == before
 
 
 def test_bob_cannot_export_alices_container(sh, users, client, drop):
@@ -200,11 +154,11 @@ def test_bob_cannot_export_alices_container(sh, users, client, drop):
 def test_import_reads_the_file_with_the_importers_rights(sh, users, client, drop):
     """bob names alice's private export (0600): ds01d, root, must not read it for him."""
     alice, bob = users["alice"], users["bob"]
-    path = _alice_export(sh, alice, drop)
+    path = alice_export(sh, alice, drop)
     os.chmod(path, 0o600)
     refused = sh.run(bob, "container-import", str(path))
     assert refused.returncode == 5 and "cannot read" in refused.stderr, refused.stderr
-    assert _containers(client, bob) == []
+    assert containers_of(client, bob) == []
 
 
 def test_with_workspace_carries_the_files_into_the_importers_workspace(sh, users, client, drop):
@@ -235,55 +189,16 @@ def test_a_fifo_or_a_foreign_tar_is_refused_without_a_hang(sh, users, client, dr
     os.chmod(other, 0o644)
     refused = sh.run(bob, "container-import", str(other))
     assert refused.returncode == 1 and "unexpected member" in refused.stderr, refused.stderr
-    assert _containers(client, bob) == []
+    assert containers_of(client, bob) == []
 
 
 # ---- the file's image must be built on an image the importer may use here (images.allowed, catalog, own) ----
 
-def _handmade(out, image_archive, name="evil"):
-    """A file in the documented format, made by hand around `image_archive` (a `docker save`), sums recomputed."""
-    manifest = json.dumps({"format": "ds01-container-export", "version": 1, "name": name,
-                           "request": {"cpu_only": True}, "mounts": {}, "labels": {}}).encode()
-    members = [("ds01-export.json", manifest), ("image.tar", image_archive)]
-    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {member}\n" for member, data in members).encode()
-    with tarfile.open(out, "w") as archive:
-        for member, data in [*members, ("SHA256SUMS", sums)]:
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    os.chmod(out, 0o644)
-    return out
-
-
-def _tar_of(files):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, text in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text)
-            archive.addfile(info, io.BytesIO(text))
-    return buffer.getvalue()
-
-
 def _imported_rootfs(client, repository, files):
     """`docker import` of a tiny rootfs (a userland ds01 can set an account up in): layers rooted in nothing here."""
     userland = {"etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n", "etc/group": b"root:x:0:\n"}
-    client.api.import_image_from_data(_tar_of({**userland, **files}), repository=repository, tag="latest")
+    client.api.import_image_from_data(tar_of({**userland, **files}), repository=repository, tag="latest")
     return client.images.get(f"{repository}:latest")
-
-
-def _on_top(client, image, files):
-    """`image` with one more layer holding `files` (what a build or a container's commit makes)."""
-    container = client.containers.create(image.id, command=["/none"])
-    try:
-        container.put_archive("/", _tar_of(files))
-        return client.images.get(container.commit().id)
-    finally:
-        container.remove(force=True)
-
-
-def _saved(client, image):
-    return b"".join(client.api.get_image(image.id))
 
 
 def _tree(root):
@@ -292,7 +207,7 @@ def _tree(root):
 
 def _nothing_left(sh, client, entry, before_images, state_dir, before_state):
     assert _image_ids(client) == before_images
-    assert _containers(client, entry) == []
+    assert containers_of(client, entry) == []
     assert _tree(state_dir) == before_state
     assert not [t for image in client.images.list() for t in image.tags if t.startswith(f"ds01-{entry.pw_uid}/")]
 
@@ -301,7 +216,7 @@ def test_an_image_rooted_in_nothing_allowed_is_refused(sh, users, client, drop, 
     """alice hand-makes a file around a `docker import` of her own rootfs: no image she may use is under it."""
     alice = users["alice"]
     tiny = _imported_rootfs(client, "ds01-scratch/tiny", {"etc/motd": b"not from any allowed base\n"})
-    path = _handmade(drop / "tiny.tar", _saved(client, tiny))
+    path = handmade(drop / "tiny.tar", saved(client, tiny))
     client.images.remove(tiny.id, force=True)
     before, state = _image_ids(client), _tree(state_dir)
     refused = sh.run(alice, "container-import", str(path))
@@ -315,8 +230,8 @@ def test_an_image_built_on_bobs_private_image_is_refused_to_alice(sh, users, cli
     is refused to alice and leaves nothing; bob may import the same file (his image is under it)."""
     alice, bob = users["alice"], users["bob"]
     private = _imported_rootfs(client, f"ds01-{bob.pw_uid}/private", {"secret.txt": b"bob's private image\n"})
-    built = _on_top(client, private, {"evil.txt": b"alice's layer\n"})
-    path = _handmade(drop / "on-bob.tar", _saved(client, built), name="onbob")
+    built = on_top(client, private, {"evil.txt": b"alice's layer\n"})
+    path = handmade(drop / "on-bob.tar", saved(client, built), name="onbob")
     client.images.remove(built.id, force=True)
     before, state = _image_ids(client), _tree(state_dir)
     refused = sh.run(alice, "container-import", str(path))
@@ -325,7 +240,7 @@ def test_an_image_built_on_bobs_private_image_is_refused_to_alice(sh, users, cli
     assert client.images.get(f"ds01-{bob.pw_uid}/private:latest").id == private.id
     said = sh.run(bob, "container-import", str(path))
     assert said.returncode == 0, said.stderr
-    assert [c.name for c in _containers(client, bob)] == [f"onbob._.{bob.pw_uid}"]
+    assert [c.name for c in containers_of(client, bob)] == [f"onbob._.{bob.pw_uid}"]
 
 
 def test_a_file_naming_bobs_layers_without_carrying_them_is_refused(sh, users, client, drop, state_dir):
@@ -334,10 +249,10 @@ def test_a_file_naming_bobs_layers_without_carrying_them_is_refused(sh, users, c
     files."""
     alice, bob = users["alice"], users["bob"]
     secret = b"bob's private secret 9931\n"
-    private = _on_top(client, client.images.get(IMAGE), {"secret.txt": secret})
+    private = on_top(client, client.images.get(IMAGE), {"secret.txt": secret})
     private.tag(f"ds01-{bob.pw_uid}/secret", "latest")
-    built = _on_top(client, private, {"evil.txt": b"alice's layer\n"})
-    archive = _saved(client, built)
+    built = on_top(client, private, {"evil.txt": b"alice's layer\n"})
+    archive = saved(client, built)
     client.images.remove(built.id, force=True)
     hollow = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(archive)) as src, tarfile.open(fileobj=hollow, mode="w") as dst:
@@ -350,10 +265,10 @@ def test_a_file_naming_bobs_layers_without_carrying_them_is_refused(sh, users, c
         for info in src:
             content = src.extractfile(info).read() if info.isreg() else None
             if info.name == bobs_layer:
-                content = _tar_of({"decoy.txt": b"not bob's\n"})
+                content = tar_of({"decoy.txt": b"not bob's\n"})
                 info.size = len(content)
             dst.addfile(info, io.BytesIO(content) if content is not None else None)
-    path = _handmade(drop / "hollow.tar", hollow.getvalue(), name="hollow")
+    path = handmade(drop / "hollow.tar", hollow.getvalue(), name="hollow")
     before, state = _image_ids(client), _tree(state_dir)
     refused = sh.run(alice, "container-import", str(path))
     if refused.returncode == 0:  # what the attack gets without the check
@@ -366,7 +281,7 @@ def test_a_file_naming_bobs_layers_without_carrying_them_is_refused(sh, users, c
 def test_an_image_that_is_exactly_an_allowed_image_is_imported(sh, users, client, drop):
     """The whole layer list is the prefix: a file around the allowed base image itself (already on the host)."""
     alice = users["alice"]
-    path = _handmade(drop / "base.tar", _saved(client, client.images.get(IMAGE)), name="plain")
+    path = handmade(drop / "base.tar", saved(client, client.images.get(IMAGE)), name="plain")
     said = sh.run(alice, "container-import", str(path))
     assert said.returncode == 0, said.stderr
-    assert [c.name for c in _containers(client, alice)] == [f"plain._.{alice.pw_uid}"]
+    assert [c.name for c in containers_of(client, alice)] == [f"plain._.{alice.pw_uid}"]

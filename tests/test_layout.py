@@ -85,3 +85,16 @@ def test_the_sandbox_and_the_demo_are_not_in_the_package_and_it_never_imports_th
                         or isinstance(n, ast.Import) and any(a.name.startswith("tests") for a in n.names)
                         for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
     assert importing == []
+
+
+def test_test_modules_never_import_each_other():
+    """What tests share lives in tests/support/: a test module importing another keeps that module's helpers in
+    two places and makes the order the files run in matter."""
+    import re
+    from pathlib import Path
+
+    found = [f"{path.name}: {line.strip()}" for path in sorted(Path(__file__).parent.glob("test_*.py"))
+             for line in path.read_text(encoding="utf-8").splitlines()
+             if re.match(r"\s*(from\s+tests\.test_\w+\s+import|import\s+tests\.test_\w+|from\s+\.test_\w+\s+import)",
+                         line)]
+    assert found == []

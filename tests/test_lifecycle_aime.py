@@ -7,9 +7,9 @@ tests/test_lifecycle.py; nothing sleeps."""
 import pytest
 
 from ds01.clock import parse_docker as parse_time
+from tests.support.aime import aime_container
 from tests.support.harness import REPO
-from tests.test_aime_interop import aime_container
-from tests.test_lifecycle import IMAGE, MINUTE, UUID, LifeLab
+from tests.support.lifelab import IMAGE, MINUTE, UUID, LifeLab
 
 DAY = 24 * 60 * MINUTE
 REPOSITORY = IMAGE.rsplit(":", 1)[0]

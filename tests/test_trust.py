@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from tests.support import sandbox
+from tests.support.brokers import children, worker_exits
 from tests.support.gpulab import GpuLab
 from tests.support.harness import REPO
 
@@ -158,7 +159,7 @@ def test_the_caller_cannot_signal_the_worker_but_its_client_passes_signals_on(sh
     waiting = sh.popen(alice, "container-run", "sig", "--", "sh", "-c", "echo started; exec sleep 300")
     assert waiting.stdout.readline() == "started\n"
     broker = sh.broker()
-    workers = _children(broker.process.pid)
+    workers = children(broker.process.pid)
     assert workers
     for pid in workers:
         tried = sh.run(alice, "kill", "-TERM", str(pid))
@@ -167,20 +168,6 @@ def test_the_caller_cannot_signal_the_worker_but_its_client_passes_signals_on(sh
     assert waiting.wait(timeout=60) == 130
     answer = sh.run(alice, "container-list", "-a", "--json")
     assert answer.returncode == 0 and json.loads(answer.stdout.splitlines()[0])["name"] == "sig"
-
-
-def _children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def test_a_config_file_others_may_write_is_refused_even_for_root(sh, users, user_tmp):
@@ -266,21 +253,6 @@ def test_user_setup_warns_a_user_who_can_still_use_docker_directly(sh, users, do
     assert bob.pw_name in roster["docker"]["detail"] and alice.pw_name not in roster["docker"]["detail"]
 
 
-def _worker_exits(broker, before):
-    """Block until every worker ds01d forked since `before` (a set of pids) has exited (pidfd, no polling)."""
-    import select
-
-    for pid in set(_children(broker.process.pid)) - before:
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            continue
-        try:
-            assert select.select([fd], [], [], 120)[0], f"worker {pid} still running"
-        finally:
-            os.close(fd)
-
-
 def test_the_account_setup_runs_nothing_of_the_users_image(sh, users, client):
     """An image whose /bin/sh would do anything as root (here: block for 300 s): the create never runs it. The
     account is written into the new container, which first runs at container-start, as the caller."""
@@ -308,12 +280,12 @@ def test_a_client_killed_while_its_worker_waits_for_the_allocator_leaves_nothing
 
     alice = users["alice"]
     broker = lab.sh.broker()
-    before = set(_children(broker.process.pid))
+    before = set(children(broker.process.pid))
     with State(str(lab.state)).lock():  # another allocation in progress: the worker waits for the lock
         waiting = lab.sh.popen(alice, "container-create", "locked", IMAGE, "--num-gpus", "1")
         waiting.kill()
         waiting.wait()
-        _worker_exits(broker, before)
+        worker_exits(broker, before)
     assert lab.claims() == {} and not client.containers.list(all=True, filters={"name": "locked"})
     assert lab.sh.records(alice, "container-create", "free", IMAGE, "--num-gpus", "1")[0]["gpus"]
 
@@ -326,7 +298,7 @@ def test_ds01d_survives_garbage_silence_and_a_flood_from_one_user(sh, users):
     alice, bob = users["alice"], users["bob"]
     broker = sh.broker()
     path = broker.socket
-    before = set(_children(broker.process.pid))
+    before = set(children(broker.process.pid))
     probe = ("import socket, sys\n"
              "conns = []\n"
              "for i in range(int(sys.argv[2])):\n"
@@ -336,7 +308,7 @@ def test_ds01d_survives_garbage_silence_and_a_flood_from_one_user(sh, users):
     over = "'error ds01d is busy with 64 of your commands; try again when they finish\\nexit 3\\n'"
     assert flooded.stdout.splitlines() == [over], flooded.stderr  # the 65th is over alice's share
     assert sh.run(bob, "container-list").returncode == 0  # others are served meanwhile
-    _worker_exits(broker, before)  # the flood's connections closed: their workers end
+    worker_exits(broker, before)  # the flood's connections closed: their workers end
     garbage = sh.run(alice, "python3", "-c", "import socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
                      "s.connect(sys.argv[1]); s.sendall(b'\\x00\\x00\\x00\\x05junk!')\n"
                      "print(s.recv(100).decode().strip())", path)

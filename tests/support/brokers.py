@@ -140,3 +140,33 @@ def _ds01d_processes():
             continue
         if any(a.endswith(b"/ds01d") for a in argv[:3]):
             yield int(pid), argv
+
+
+def children(pid):
+    """The pids whose parent is `pid` (a ds01d's workers), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def worker_exits(broker, before):
+    """Block until every worker ds01d forked since `before` (a set of pids) has exited (pidfd, no polling)."""
+    import select
+
+    for pid in set(children(broker.process.pid)) - before:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            assert select.select([fd], [], [], 120)[0], f"worker {pid} still running"
+        finally:
+            os.close(fd)
