@@ -25,7 +25,7 @@ def cli(name, args, run_command, config):
     in this job from its stopped self on this node; stop it when Slurm ends the job."""
     import sys
 
-    from ..cluster.containers import exec_in_job, run_in_job
+    from ..cluster.in_job import exec_in_job, run_in_job
     from ..errors import UsageError
     from ..runtime import Runtime
 
