@@ -31,6 +31,7 @@ import time
 from . import protocol
 from .errors import Ds01Error
 from .protocol import DEFAULT_SOCKET
+from .sd_notify import notify_ready
 
 MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root
 MAX_WORKERS = 512
@@ -396,19 +397,6 @@ def run(command):
     return code
 
 
-def notify_ready(address):
-    """sd_notify(READY=1): systemd (Type=notify), or a test, learns the socket is listening."""
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as notify:
-        try:
-            notify.sendto(b"READY=1\nSTATUS=serving\n", address)
-        except OSError as exc:
-            log(f"warning: cannot tell {address} that ds01d is ready: {exc.strerror}")
-
-
 def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None):
     """ds01d in the foreground: claim the socket, warm up, listen, say so, serve; on the way out remove
     the socket only if it is still the one this ds01d bound."""
@@ -417,7 +405,7 @@ def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None):
     sock = listen(socket_path)
     bound = identity(socket_path)
     log(f"listening on {socket_path}")
-    notify_ready(notify_socket)
+    notify_ready(notify_socket, log)
     try:
         Broker(sock, overrides, lock).serve()
     finally:

@@ -126,7 +126,7 @@ def start(address: tuple[str, int], app: Callable[..., Iterable[bytes]]) -> tupl
 def serve(address: tuple[str, int], config: str | None, ttl: float, auth_file: str = AUTH_FILE) -> None:
     from prometheus_client import make_wsgi_app
 
-    from .broker import notify_ready
+    from .sd_notify import notify_ready
     from .settings import Settings
 
     secret = read_secret(auth_file)  # before the port opens: no file, no server
@@ -137,7 +137,7 @@ def serve(address: tuple[str, int], config: str | None, ttl: float, auth_file: s
     sys.stderr.write(f"ds01-exporter: serving http://{address[0]}:{address[1]}/metrics "
                      f"(basic auth, user {USERNAME}, password from {auth_file})\n")
     sys.stderr.flush()
-    notify_ready(Settings().get("notify_socket"))
+    notify_ready(Settings().get("notify_socket"), lambda message: sys.stderr.write(f"ds01-exporter: {message}\n"))
     stop.wait()
     server.shutdown()
     thread.join(5)

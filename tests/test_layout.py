@@ -6,8 +6,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def import_graph():
-    """Every ds01 module and the ds01 modules it imports, at module level or inside a function.
+def import_graph(types=True):
+    """Every ds01 module and the ds01 modules it imports, at module level or inside a function (and, with
+    `types` false, not those imported under `if TYPE_CHECKING:` only, for annotations).
 
     `from PACKAGE import SUBMODULE` depends on the submodule, not on what the package's own
     `__init__` defines (Python loads the package first whatever is imported from it).
@@ -20,7 +21,13 @@ def import_graph():
     for module, path in paths.items():
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
         found = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = set() if types else {id(sub) for node in ast.walk(tree) if isinstance(node, ast.If)
+                                           and "TYPE_CHECKING" in ast.unparse(node.test)
+                                           for inner in node.body for sub in ast.walk(inner)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -98,3 +105,51 @@ def test_test_modules_never_import_each_other():
              if re.match(r"\s*(from\s+tests\.test_\w+\s+import|import\s+tests\.test_\w+|from\s+\.test_\w+\s+import)",
                          line)]
     assert found == []
+
+
+def stated_layers():
+    """[(layer, module patterns, layers it may import)] from docs/architecture.md's table, in its order."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("### What may import what", 1)[1].split("\n#", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("layer", "---") and not set(cells[0]) <= {"-"}:
+            patterns = re.findall(r"`([^`]+)`", cells[1])
+            allowed = {word.strip() for word in cells[2].split(",") if word.strip()}
+            rows.append((cells[0], patterns, allowed))
+    return rows
+
+
+def layer_of(module, rows):
+    from fnmatch import fnmatchcase
+
+    short = module[len("ds01."):] if module.startswith("ds01.") else module
+    for name, patterns, _ in rows:  # the rows that name a module, then `*`: every module no row names
+        if any(fnmatchcase(short, pattern) for pattern in patterns if pattern != "*"):
+            return name
+    return next((name for name, patterns, _ in rows if "*" in patterns), None)
+
+
+def test_every_import_follows_the_layers_the_architecture_states():
+    rows = stated_layers()
+    assert [row[0] for row in rows] == ["client", "wire", "doors", "commands", "domains", "runtime", "library",
+                                        "foundation"]
+    allowed = {name: may for name, _, may in rows}
+    broken = []
+    for module, imported in sorted(import_graph(types=False).items()):
+        own = layer_of(module, rows)
+        for target in sorted(imported):
+            theirs = layer_of(target, rows)
+            if theirs != own and theirs not in allowed[own]:
+                broken.append(f"{module} ({own}) imports {target} ({theirs})")
+    assert broken == []
+
+
+def test_the_layer_check_sees_an_import_upwards():
+    rows = stated_layers()
+    assert layer_of("ds01.create", rows) == "library" and layer_of("ds01.cli.container_list", rows) == "commands"
+    assert layer_of("ds01.cli.ds01d", rows) == "doors" and layer_of("ds01", rows) == "foundation"
+    assert "commands" not in next(may for name, _, may in rows if name == "library")
