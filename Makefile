@@ -82,6 +82,7 @@ bench: deps system-deps
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/aime_interop.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/live_view.py
 
 # The production path (docs/admin.md): a versioned tree under $(PREFIX) with its own venv, a `current` link,
 # and the system files (man, completions, profile.d, cron, logrotate, tmpfiles, units); /etc/ds01 only where absent.

@@ -11,12 +11,13 @@ import stat
 import tarfile
 
 from .errors import Ds01Error, UsageError
+from .statedir import StateDir
 
 
 def sources(rt):
     """(name in the archive, host path) of each part, in order."""
     policy = os.path.abspath(rt.settings.get("config"))
-    return [("policy", os.path.dirname(policy)), ("state", rt.settings.get("state_dir")),
+    return [("policy", os.path.dirname(policy)), ("state", StateDir.of(rt).root),
             ("log", rt.settings.get("log_dir"))]
 
 

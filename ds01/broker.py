@@ -172,8 +172,10 @@ def peer(conn):
 
 
 class Broker:
-    def __init__(self, sock, overrides=None, lock=None):
+    def __init__(self, sock, overrides=None, lock=None, view=None):
         self.sock = sock
+        self.view = view  # live_view.View: the engine's containers, followed here, read by the workers
+        self.followed = None  # the view's stream as registered with the selector
         self.lock = lock  # claim()'s fd: a worker closes its copy, so a worker that outlives ds01d holds nothing
         self.overrides = dict(overrides or {})  # ds01d's own flags (--config), as its environment
         self.workers = {}  # pid -> (connection, caller uid, start time)
@@ -189,13 +191,30 @@ class Broker:
         selector.register(self.sock, selectors.EVENT_READ, "accept")
         selector.register(wake_r, selectors.EVENT_READ, "signal")
         while not (self.stopping and not self.workers):
+            self.follow(selector)
             for key, _ in selector.select(timeout=None if not self.stopping else 1.0):
                 if key.data == "accept":
                     self.accept()
+                elif key.data == "view":
+                    self.view.readable()
                 else:
                     self.signals(wake_r, selector)
             self.reap()
         signal.set_wakeup_fd(-1)
+
+    def follow(self, selector):
+        """Keep the view's event stream in the selector: off when it broke, back (rebuilt) when a retry is due."""
+        if self.view is None:
+            return
+        if self.view.retry_due() and not self.stopping:
+            self.view.build()
+        stream = self.view.stream
+        if self.followed is not None and self.followed is not stream:
+            selector.unregister(self.followed)
+            self.followed = None
+        if stream is not None and self.followed is None:
+            selector.register(stream, selectors.EVENT_READ, "view")
+            self.followed = stream
 
     def signals(self, wake_r, selector):
         try:
@@ -397,17 +416,21 @@ def run(command):
     return code
 
 
-def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None):
-    """ds01d in the foreground: claim the socket, warm up, listen, say so, serve; on the way out remove
-    the socket only if it is still the one this ds01d bound."""
+def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None, docker_host=None):
+    """ds01d in the foreground: claim the socket, warm up, build the live view of `docker_host`'s containers
+    (ds01/live_view.py; None: none), listen, say so, serve; on the way out remove the socket only if it is
+    still the one this ds01d bound."""
     lock = claim(socket_path)
     warm_up()
+    from . import live_view
+
+    view = live_view.start(docker_host, log) if docker_host else None
     sock = listen(socket_path)
     bound = identity(socket_path)
     log(f"listening on {socket_path}")
     notify_ready(notify_socket, log)
     try:
-        Broker(sock, overrides, lock).serve()
+        Broker(sock, overrides, lock, view).serve()
     finally:
         if identity(socket_path) == bound:
             try:

@@ -1,7 +1,7 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
 import re
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from . import labels as L
 from . import names
@@ -18,6 +18,29 @@ INTERNAL_TAG_RE = re.compile(r"^(?P<repo>.+):[^:/]+\._\.\d+(?:\.previous)?$")
 # Container states by what a command accepts.
 ACTIVE = ("running", "paused", "restarting")
 INACTIVE = ("created", "exited", "dead")
+
+
+
+class ContainerRecord(TypedDict):
+    """A container as every command prints it: exactly the keys of docs/records.md, "Container record" (a test
+    compares). Commands that add keys (`--detailed`, container-retire, `--cluster`) build a new dict from it."""
+
+    name: str
+    container: str
+    id: str
+    user: str | None
+    uid: int | None
+    status: str
+    image: str
+    framework: str | None
+    gpus: list[str]
+    created_at: str
+    workspace: str | None
+    managed: bool
+    interface: str | None
+    group: str | None
+    status_text: str
+
 
 _LOGINS: dict[int, str | None] = {}
 _LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -49,7 +72,7 @@ def _workspace(labels, mounts):
     return None
 
 
-def record(entry: dict[str, Any]) -> dict[str, Any]:
+def record(entry: dict[str, Any]) -> ContainerRecord:
     """The container record for one engine `ps` entry (or an inspect result)."""
     if "Config" in entry:  # an inspect result: reshape to the ps form
         entry = {"Id": entry["Id"], "Names": [entry["Name"]], "Labels": entry["Config"].get("Labels") or {},
@@ -71,7 +94,7 @@ def record(entry: dict[str, Any]) -> dict[str, Any]:
         "id": entry["Id"][:12],
         "user": user,
         "uid": uid,
-        "status": entry.get("State"),
+        "status": cast(str, entry.get("State")),
         "image": users_image(L.first(labels, L.IMAGE) or entry.get("Image")),
         "framework": L.first(labels, L.FRAMEWORK, L.DS01_FRAMEWORK),
         "gpus": L.gpu_uuids(labels),
@@ -80,7 +103,7 @@ def record(entry: dict[str, Any]) -> dict[str, Any]:
         "managed": labels.get(L.MANAGED) == "true" or labels.get(L.DS01_MANAGED) == "true",
         "interface": L.first(labels, L.INTERFACE, L.DS01_INTERFACE),
         "group": L.first(labels, L.GROUP),
-        "status_text": entry.get("Status"),
+        "status_text": cast(str, entry.get("Status")),
     }
 
 
@@ -155,7 +178,7 @@ def is_listed(entry):
     return names.split(entry["Names"][0])[1] is not None
 
 
-def owned_by(rec, user):
+def owned_by(rec: ContainerRecord, user) -> bool:
     return rec["user"] == user.login or (rec["uid"] is not None and rec["uid"] == user.uid)
 
 
@@ -175,10 +198,10 @@ class Finder:
     def refresh(self):
         self._entries = None
 
-    def records(self):
+    def records(self) -> list[ContainerRecord]:
         return [record(e) for e in self.entries if is_listed(e)]
 
-    def find(self, target):
+    def find(self, target: str) -> ContainerRecord:
         """The record for `target`; NotFound / PermissionDenied / UsageError as appropriate.
 
         The target is validated before Docker is asked anything.

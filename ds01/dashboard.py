@@ -6,6 +6,10 @@ idle check's memory, the wait queue and the tail of the event log; `frame(data, 
 it with rich for the live view (ds01/live.py). Every string that came from Docker, the log or a
 user is made visible (control characters escaped) and handed to rich as plain Text, never as
 markup, so a container called `[blink]` is just that.
+
+`cluster_view(rt)` / `cluster_frame` are `dashboard --cluster`: every node's GPUs, the queue in Slurm's order with
+its reasons, fair share and the caller's cluster containers, read from Slurm (cluster/status.py). A controller
+that does not answer is an error (the state is unknown), never an empty cluster.
 """
 
 from typing import Any
@@ -157,5 +161,80 @@ def frame(data: dict[str, Any], width: int) -> Any:
         parts.append(Text(line[:width], no_wrap=True, overflow="ellipsis"))
     if not data["events"]:
         parts.append(Text("none yet"))
+    parts.append(Text("q or Ctrl-C quits", style="dim"))
+    return Group(*parts)
+
+
+def cluster_view(rt: Any) -> dict[str, Any]:
+    """What `dashboard --cluster` shows, as one record: nodes, GPUs, queue, fair share, your cluster containers."""
+    from . import clock
+    from .cluster.containers import list_records, slurm_of
+    from .cluster.status import fairshare_records, gpu_records, node_records, queue_records
+
+    slurm = slurm_of(rt)
+    gpus = gpu_records(rt, slurm)
+    queue = queue_records(rt, slurm)
+    fairshare = fairshare_records(rt, slurm)
+    containers = list_records(rt)
+    return {"at": clock.iso(rt.now().timestamp()), "cluster": True, "admin": rt.admin, "user": rt.caller.login,
+            "nodes": node_records(gpus), "gpus": gpus, "queue": queue, "fairshare": fairshare,
+            "containers": [{k: c.get(k) for k in ("name", "node", "job", "state", "reason", "status", "image")}
+                           for c in containers]}
+
+
+def cluster_frame(data: dict[str, Any], width: int) -> Any:
+    """dashboard --cluster for a terminal `width` columns wide."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from .visible import visible
+
+    def text(value: Any, style: str = "") -> Any:
+        return Text(visible("-" if value in (None, "", []) else value), style=style)
+
+    def table(title: str, columns: tuple[str, ...]) -> Any:
+        made = Table(title=title, title_justify="left", box=None, padding=(0, 1), show_edge=False)
+        for name in columns:
+            made.add_column(name, no_wrap=True, overflow="ellipsis", max_width=24)
+        return made
+
+    narrow = width < 60
+    free = sum(n["free"] for n in data["nodes"])
+    title = (f"ds01 cluster · {data['at']} · {len(data['nodes'])} nodes · {free} of {len(data['gpus'])} GPUs free · "
+             f"{len(data['queue'])} waiting")
+    parts: list[Any] = [Text(visible(title)[:width], style="bold")]
+    nodes = table("Nodes", ("NODE", "STATE", "GPUS", "FREE", "HELD", *(() if narrow else ("REASON",))))
+    for node in data["nodes"]:
+        nodes.add_row(text(node["node"]), text(node["state"], "" if node["down"] == 0 else "red"), text(node["gpus"]),
+                      text(node["free"], "green"), text(node["held"]), *(() if narrow else (text(node["reason"]),)))
+    parts.append(nodes)
+    state_style = {"free": "green", "held": "yellow", "down": "red"}
+    gpus = table("GPUs", ("SLOT", "TYPE", "STATE", "USERS", *(() if narrow else ("CONTAINERS", "JOBS"))))
+    for gpu in data["gpus"]:
+        gpus.add_row(text(gpu["slot"]), text(gpu["type"]), text(gpu["state"], state_style.get(gpu["state"], "")),
+                     text(",".join(gpu["users"])),
+                     *(() if narrow else (text(",".join(gpu["containers"])), text(",".join(map(str, gpu["jobs"]))))))
+    parts.append(gpus)
+    if data["queue"]:
+        waiting = table("Waiting (Slurm's order)", ("#", "JOB", "USER", "WANTS", "REASON",
+                                                    *(() if narrow else ("PRIORITY", "CONTAINER"))))
+        for entry in data["queue"]:
+            wants = entry["gpu_type"] or (f"{entry['num_gpus']} GPU" if entry["num_gpus"] else "no GPU")
+            waiting.add_row(text(entry["position"]), text(entry["job"]), text(entry["user"]), text(wants),
+                            text(entry["reason"]),
+                            *(() if narrow else (text(entry["priority"]), text(entry["container"]))))
+        parts.append(waiting)
+    else:
+        parts.append(Text("Nobody is waiting."))
+    shares = table("Fair share (higher starts first among equal QOS)", ("USER", "ACCOUNT", "FAIRSHARE", "USAGE"))
+    for row in data["fairshare"]:
+        shares.add_row(text(row["user"]), text(row["account"]),
+                       text("-" if row["fairshare"] is None else f"{row['fairshare']:.3f}"), text(row["raw_usage"]))
+    parts.append(shares)
+    mine = table("Your cluster containers", ("NAME", "NODE", "JOB", "STATE", "STATUS"))
+    for rec in data["containers"]:
+        mine.add_row(text(rec["name"]), text(rec["node"]), text(rec["job"]), text(rec["state"]), text(rec["status"]))
+    parts.append(mine if data["containers"] else Text("You have no cluster containers."))
     parts.append(Text("q or Ctrl-C quits", style="dim"))
     return Group(*parts)

@@ -21,6 +21,26 @@ GUIDE = {
 }
 
 
+def deploy_defaults(rt, name, image, workspace, project=None, framework=None):
+    """(name, image, workspace) of a deploy: a FRAMEWORK must be in the catalog; a PROJECT names what is not given
+    (its name, ~/workspace/PROJECT, its image ds01-<uid>/PROJECT:latest)."""
+    if framework is not None:
+        from .images import catalog
+
+        cat = catalog.load(rt.policy)
+        if cat.framework_name(framework) is None:
+            raise catalog.NotFound(f"no framework {framework!r} in the catalog ({cat.source})",
+                                   hint="image-catalog lists the frameworks; --image takes any image")
+    if project:
+        from . import projects
+
+        projects.validate_name(project)
+        name = name or project
+        workspace = workspace or projects.directory(rt.caller, project)
+        image = image or projects.image_of(rt.caller, project)
+    return name, image, workspace
+
+
 def deploy(rt, request, dry_run=False, explain=lambda step: None):
     """The running container's record for `request` (a CreateRequest): an existing one is started as it is.
 

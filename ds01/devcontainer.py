@@ -221,7 +221,7 @@ def locate(user, target):
 
 def check(rt, target):
     """[{key, status (ok|ignored|refused), detail}] for the file `target` names; read with the caller's rights."""
-    from .create import check_image
+    from .image_choice import check_image
 
     path = locate(rt.caller, target)
     try:

@@ -68,11 +68,25 @@ class DockerAPI:
         header = headers.get("x-docker-container-path-stat")
         return decode_path_stat(header) if header else None
 
+    def events(self, since_ns, until_ns, filters=None):
+        """The engine's events from `since_ns` to `until_ns` (its own record of the last 256; returns at once)."""
+        body = self._request("/events", since=_moment(since_ns), until=_moment(until_ns), filters=filters)
+        return [json.loads(line) for line in body.split(b"\n") if line.strip()]
+
+    def open_events(self, since_ns, filters=None):
+        """A non-blocking socket on which the engine streams its events from `since_ns` on, one JSON object a
+        line after the HTTP header; the caller reads and closes it."""
+        try:
+            sock = self._connect()
+            sock.sendall(f"GET {_url('/events', {'since': _moment(since_ns), 'filters': filters})} HTTP/1.0\r\n"
+                         "Host: docker\r\n\r\n".encode())
+        except OSError as exc:
+            raise Ds01Error(f"cannot reach the Docker engine at {self.host}: {exc.strerror or exc}") from None
+        sock.setblocking(False)
+        return sock
+
     def _request(self, path, method="GET", headers_only=False, params=None, **more):
-        params = dict(params or {}, **more)
-        query = "&".join(f"{k}={_quote(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}"
-                         for k, v in params.items() if v is not None)
-        url = path + ("?" + query if query else "")
+        url = _url(path, dict(params or {}, **more))
         try:
             sock = self._connect()
             try:
@@ -158,6 +172,17 @@ def daemon_pid(host):
     except OSError:
         return None
     return pid
+
+
+def _url(path, params):
+    query = "&".join(f"{k}={_quote(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}"
+                     for k, v in params.items() if v is not None)
+    return path + ("?" + query if query else "")
+
+
+def _moment(ns):
+    """A time as the engine's `since`/`until` take it: seconds.nanoseconds."""
+    return f"{ns // 10**9}.{ns % 10**9:09d}"
 
 
 def _message(body):

@@ -290,7 +290,7 @@ def _home(login: str) -> str | None:
 
 
 def state_dirs(host: Host) -> Check:
-    from .gpu.state import directory_problem
+    from .statedir import directory_problem
 
     problems, details = [], {}
     for setting in ("state_dir", "log_dir"):

@@ -13,9 +13,12 @@ import json
 import os
 import sys
 
+from .errors import Ds01Error
+
 SCHEMA_VERSION = "1"
 MAX_BYTES = 4096
 FILE_NAME = "events.jsonl"
+LOCK_WAIT_S = 5.0  # appends take microseconds: a lock held longer is someone holding it on purpose
 
 # The event types ds01 writes (docs/records.md describes each one's details).
 TYPES = (
@@ -47,21 +50,15 @@ def encode(event):
 
 
 def append(path, event):
-    """Append one event atomically (one write on O_APPEND, under flock). Raises OSError/ValueError."""
-    import fcntl
-
-    from .privilege import root_files
+    """Append one event atomically (one write on O_APPEND, under the lock: statedir.held opens the log as root's
+    file, 0640, a regular file only, and waits at most LOCK_WAIT_S). Raises OSError/ValueError/Ds01Error."""
+    from .statedir import held
 
     data = encode(event)
-    with root_files():  # in a ds01d worker: the log is root's (0640), never the caller's to write
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        written = os.write(fd, data)
+    with held(path, access=os.O_WRONLY | os.O_APPEND, mode=0o640, timeout=LOCK_WAIT_S) as handle:
+        written = handle.write(data)
         if written != len(data):
             raise OSError(f"short write ({written} of {len(data)} bytes)")
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 class Log:
@@ -84,7 +81,7 @@ class Log:
         try:
             append(self.path, envelope(event_type, user, self.source, details, self.clock() if self.clock else None))
             return True
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, Ds01Error) as exc:
             if not self.reported:
                 self.reported = True
                 reason = getattr(exc, "strerror", None) or str(exc)

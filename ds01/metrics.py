@@ -12,13 +12,14 @@ not: owners, interfaces and GPU slots are the container records' (`containers.re
 facts ds01's create writes itself.
 """
 
-import json
 import os
 import sys
 import threading
 import time
 from collections import Counter
 from typing import Any
+
+from .containers import ContainerRecord
 
 LIFECYCLE_SOURCES = ("ds01-idle-check", "ds01-max-runtime", "ds01-release-stale")
 DAY = 86400
@@ -232,17 +233,14 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     return out
 
 
-def idle_rows(rt: Any, records: list[dict[str, Any]], now: float,
+def idle_rows(rt: Any, records: list[ContainerRecord], now: float,
               slots_of: dict[str, str]) -> tuple[list[Any], list[Any]]:
     """([container, user, slots], idle 0/1) and (…, idle seconds) of each running container: the idle check's
     latest view, from its memory (`<state>/jobs/ds01-idle-check.json`)."""
-    from .privilege import root_files
+    from .statedir import StateDir
 
-    path = os.path.join(rt.settings.get("state_dir"), "jobs", "ds01-idle-check.json")
-    try:
-        with root_files(), open(path, encoding="utf-8") as handle:
-            memory = json.load(handle).get("containers") or {}
-    except (OSError, ValueError, AttributeError):
+    memory = StateDir.of(rt).read_job_memory("ds01-idle-check").get("containers") or {}
+    if not isinstance(memory, dict):
         memory = {}
     idle, seconds = [], []
     for rec in records:
@@ -292,10 +290,10 @@ def _broker_up(rt: Any) -> float:
 
 
 def _state_dir_ok(rt: Any) -> float:
-    from .gpu.state import directory_problem
     from .privilege import root_files
+    from .statedir import StateDir, directory_problem
 
-    directory = rt.settings.get("state_dir")
+    directory = StateDir.of(rt).root
     with root_files():
         try:
             info = os.lstat(directory)

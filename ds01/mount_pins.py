@@ -26,7 +26,6 @@ containers bind the paths as before.
 
 import contextlib
 import errno
-import fcntl
 import os
 import stat
 from collections.abc import Iterator
@@ -34,10 +33,12 @@ from typing import Any
 
 from .labels import DATA_MOUNT, MODELS_MOUNT, MOUNT_PINS, WORK_MOUNT
 from .privilege import root_files
+from .statedir import StateDir, held, is_pins_shape, make_pins, pins_lock
 
 MS_BIND, MS_REC, MNT_DETACH, UMOUNT_NOFOLLOW = 4096, 16384, 2, 8
 POINTS = {"/workspace": "workspace", "/data": "data", "/models": "models"}
 RECORDED = {"/workspace": WORK_MOUNT, "/data": DATA_MOUNT, "/models": MODELS_MOUNT}  # the labels of the sources
+PINS_WAIT_S = 300.0  # a start holds its container's bind points while Docker starts it
 _libc: Any = None
 
 
@@ -46,16 +47,11 @@ def available() -> bool:
     return os.geteuid() == 0
 
 
-def base(state_dir: str, container: str) -> str:
-    """The directory of `container`'s bind points."""
-    return os.path.join(state_dir, "mounts", container)
-
-
 def point(pins: str, destination: str) -> str:
     return os.path.join(pins, POINTS[destination])
 
 
-def pins_of(info: dict[str, Any], state_dir: str | None = None) -> str:
+def pins_of(info: dict[str, Any], state: StateDir | None = None) -> str:
     """The container's bind-point directory from its label (ds01 writes it at create; an image's is never
     kept), only where it has the shape ds01 gives it (`<state_dir>/mounts/<the container's name>`); else ""."""
     labels = (info.get("Config") or {}).get("Labels") or {}
@@ -63,9 +59,9 @@ def pins_of(info: dict[str, Any], state_dir: str | None = None) -> str:
     name = (info.get("Name") or "").lstrip("/")
     if not pins or not name or os.path.normpath(pins) != pins or not os.path.isabs(pins):
         return ""
-    if os.path.basename(pins) != name or os.path.basename(os.path.dirname(pins)) != "mounts":
+    if os.path.basename(pins) != name or not is_pins_shape(pins):
         return ""
-    if state_dir is not None and pins != base(state_dir, name):
+    if state is not None and pins != state.pins(name):
         return ""
     return pins
 
@@ -86,34 +82,32 @@ def sources(info: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def unfilled(info: dict[str, Any], state_dir: str | None) -> list[str]:
+def unfilled(info: dict[str, Any], state: StateDir | None) -> list[str]:
     """The destinations whose bind point the running container holds empty: it was started past ds01, which
     fills them only while it starts a container. [] for a container that binds paths, or when not root."""
-    pins = pins_of(info, state_dir)
+    pins = pins_of(info, state)
     pid = (info.get("State") or {}).get("Pid")
     if not pins or not pid or not available():
         return []
     found = []
     with root_files():
         try:
-            lock = os.open(pins, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            if not stat.S_ISDIR(os.lstat(pins).st_mode):
+                return []
         except OSError:
             return []
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH)  # not while a start has the bind points filled on the host
-            for mount in info.get("Mounts") or []:
-                destination = mount.get("Destination")
-                if destination not in POINTS or mount.get("Source") != point(pins, destination):
-                    continue
-                try:
-                    seen = os.lstat(f"/proc/{pid}/root{destination}")
-                    empty = os.stat(POINTS[destination], dir_fd=lock, follow_symlinks=False)
-                except OSError:
-                    continue
-                if (seen.st_dev, seen.st_ino) == (empty.st_dev, empty.st_ino):
-                    found.append(destination)
-        finally:
-            os.close(lock)
+    with held(pins_lock(pins), shared=True, timeout=PINS_WAIT_S), root_files():  # not while a start fills them
+        for mount in info.get("Mounts") or []:
+            destination = mount.get("Destination")
+            if destination not in POINTS or mount.get("Source") != point(pins, destination):
+                continue
+            try:
+                seen = os.lstat(f"/proc/{pid}/root{destination}")
+                empty = os.lstat(point(pins, destination))
+            except OSError:
+                continue
+            if (seen.st_dev, seen.st_ino) == (empty.st_dev, empty.st_ino):
+                found.append(destination)
     return found
 
 
@@ -141,7 +135,7 @@ def open_directory(path: str) -> int:
 def make_points(pins: str, destinations: list[str]) -> None:
     """The container's bind points, empty (Docker wants a bind source to exist at create)."""
     with root_files():
-        _make_base(pins)
+        make_pins(pins)
         for destination in destinations:
             _empty(point(pins, destination))
 
@@ -156,10 +150,8 @@ def pinned(pins: str, opened: dict[str, int]) -> Iterator[None]:
         return
     try:
         with root_files():
-            _make_base(pins)
-            lock = os.open(pins, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            make_pins(pins)
+        with held(pins_lock(pins), timeout=PINS_WAIT_S):
             try:
                 with root_files():
                     for destination, fd in opened.items():
@@ -169,8 +161,6 @@ def pinned(pins: str, opened: dict[str, int]) -> Iterator[None]:
                 with root_files():
                     for destination in opened:
                         _empty(point(pins, destination))
-        finally:
-            os.close(lock)
     finally:
         for fd in opened.values():
             os.close(fd)
@@ -188,30 +178,19 @@ def discard(pins: str) -> None:
         for name in POINTS.values():
             _clear(os.path.join(pins, name))
         with contextlib.suppress(FileNotFoundError):
+            os.unlink(pins_lock(pins))
+        with contextlib.suppress(FileNotFoundError):
             os.rmdir(pins)
 
 
-def leftovers(state_dir: str, containers: set[str]) -> list[str]:
+def leftovers(state: StateDir, containers: set[str]) -> list[str]:
     """Bind-point directories of containers not in `containers` (names), for ds01-release-stale."""
-    top = os.path.join(state_dir, "mounts")
     with root_files():
         try:
-            found = os.listdir(top)
+            found = os.listdir(state.mounts)
         except FileNotFoundError:
             return []
-    return [os.path.join(top, name) for name in sorted(found) if name not in containers]
-
-
-def _make_base(pins: str) -> None:
-    """The bind points' directories, root's and 0700; refused when anything else is in their place."""
-    top = os.path.dirname(pins)
-    os.makedirs(os.path.dirname(top), mode=0o755, exist_ok=True)  # the state dir (as gpu.state makes it)
-    for directory in (top, pins):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(directory, 0o700)
-        info = os.lstat(directory)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
-            raise OSError(errno.EPERM, f"{directory} must be a directory only root may use")
+    return [state.pins(name) for name in sorted(found) if name not in containers]
 
 
 def _call(name: str, *args: Any) -> None:

@@ -3,6 +3,8 @@
 import json
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from .visible import visible, visible_record
 
@@ -31,8 +33,10 @@ class Output:
         self.wrap = tuple(wrap)  # keys of the columns that wrap to fit the terminal (long free text)
         self.rows = []
         self.renderer = None  # a function rows -> text, for tables that are not one row per record
+        self.count = 0  # records emitted so far
 
-    def emit(self, record):
+    def emit(self, record: Mapping[str, Any]) -> None:
+        self.count += 1
         if self.table:
             self.rows.append(record)
         else:

@@ -190,6 +190,9 @@ CLUSTER_KEYS = {
     "epilog": Text(doc="the Epilog slurm.conf names (default /opt/ds01/current/etc/slurm/ds01-epilog)"),
     "constrain_devices": Bool(doc="cgroup.conf ConstrainDevices (default false: on cgroup v1 it breaks Docker "
                                   "inside a job; ds01's device request isolates the GPUs)"),
+    "default": Bool(doc="true: the container commands (container-create/start/run/stop/list/remove/retire) act "
+                        "on cluster containers without --cluster; --no-cluster then means this server "
+                        "(default false)"),
 }
 
 TOP_KEYS = {

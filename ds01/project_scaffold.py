@@ -7,12 +7,9 @@ user-setup (a first project) all make one, and commands do not call each other.
 import os
 from dataclasses import dataclass
 
-import click
-
 from .projects import (
     GITIGNORE,
     LAYOUT,
-    TYPES,
     directory,
     image_reference,
     pyproject,
@@ -57,49 +54,29 @@ class ProjectRequest:
     data_science: bool | None = None
 
 
-def init_project(rt, request, ask=False, explain=lambda step: None):
-    """Make the project `request` names (asking what is missing when `ask`); its record."""
+def init_project(rt, request, explain=lambda step: None, confirm_build=None):
+    """Make the project `request` names; what it leaves None gets the default (the policy's images.default_sets).
+    `confirm_build`, when given and --build/--no-build was not, is asked once the files are written. Its record.
+    Nothing here asks: the commands' questions (ds01.cli._project_questions) fill the request first."""
     from .errors import UsageError
 
-    name, kind, description = request.name, request.kind, request.description
+    kind, description = request.kind, request.description
     use_git, devcontainer, build, blank = request.use_git, request.devcontainer, request.build, request.blank
-    if not name:
-        if not ask:
-            raise UsageError("no project name given", hint="project-init NAME")
-        explain("name")
-        name = ask_name(rt)
-    name = validate_name(name)
-    path = directory(rt.caller, name)
-    check_free(path, name)
+    if not request.name:
+        raise UsageError("no project name given", hint="project-init NAME")
+    name, path = check_new_project(rt, request.name)
     jupyter, data_science = request.jupyter, request.data_science
     if not blank:
-        from .images.packages import policy_defaults
-
-        _, sets = policy_defaults(rt.policy)
+        sets = default_sets(rt)
         if kind is None:
             explain("type")
-            kind = ask_type() if ask else ("ml" if "use-case" in sets else "custom")
-        if description is None and ask:
-            description = click.prompt("Description (one line, Enter to skip)", default="", show_default=False,
-                                       err=True).strip()
+            kind = "ml" if "use-case" in sets else "custom"
         if jupyter is None:
-            if ask:
-                explain("jupyter")
-            jupyter = click.confirm("Include Jupyter?", default="jupyter" in sets, err=True) if ask else (
-                "jupyter" in sets)
+            jupyter = "jupyter" in sets
         if data_science is None:
-            if ask:
-                explain("data-science")
-            data_science = click.confirm("Include the data-science set?", default="data-science" in sets,
-                                         err=True) if ask else "data-science" in sets
-        if devcontainer is None:
-            if ask:
-                explain("devcontainer")
-            devcontainer = ask and click.confirm("Add a VS Code devcontainer.json?", default=False, err=True)
+            data_science = "data-science" in sets
     if use_git is None:
-        if ask:
-            explain("git")
-        use_git = not ask or click.confirm("Initialise git with a first commit?", default=True, err=True)
+        use_git = True
     if description and ("\n" in description or len(description) > 200):
         raise UsageError("--desc is one line of at most 200 characters")
     scaffold = Scaffold(rt, name, path, kind or "custom", description or "", (request.framework or "pytorch").lower(),
@@ -110,9 +87,8 @@ def init_project(rt, request, ask=False, explain=lambda step: None):
         explain("dockerfile")
     if use_git:
         scaffold.git_init()
-    if build is None and ask and not blank:
-        explain("build")
-        build = click.confirm("Build the image now?", default=False, err=True)
+    if build is None and confirm_build is not None and not blank:
+        build = confirm_build()
     record = scaffold.record(git=use_git)
     if build and not blank:
         from . import images
@@ -122,6 +98,21 @@ def init_project(rt, request, ask=False, explain=lambda step: None):
     return record
 
 
+def check_new_project(rt, name):
+    """(the valid name, its directory) when a project NAME may be made: UsageError / Ds01Error otherwise."""
+    name = validate_name(name)
+    path = directory(rt.caller, name)
+    check_free(path, name)
+    return name, path
+
+
+def default_sets(rt):
+    """The package sets a new image gets unless asked otherwise (the policy's images.default_sets)."""
+    from .images.packages import policy_defaults
+
+    return policy_defaults(rt.policy)[1]
+
+
 def check_free(path, name):
     """Ds01Error unless `path` is free for a new project (missing, or an empty directory)."""
     from .errors import Ds01Error
@@ -129,28 +120,6 @@ def check_free(path, name):
     if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
         raise Ds01Error(f"{path} already exists and is not empty",
                         hint=f"project-launch {name} uses it as it is; or choose another name")
-
-
-def ask_name(rt, prog="project-init"):
-    """Ask for a project name until it is valid and free."""
-    from .errors import Ds01Error, UsageError
-
-    while True:
-        answer = click.prompt("Project name", err=True).strip()
-        try:
-            name = validate_name(answer)
-            check_free(directory(rt.caller, name), name)
-            return name
-        except (UsageError, Ds01Error) as exc:
-            click.echo(f"{prog}: {exc.message}", err=True)
-
-
-def ask_type():
-    from .images import packages as P
-    from .pick import choose
-
-    labels = [f"{k:<7} {P.USE_CASE_HELP[k]}: {' '.join(P.USE_CASES[k][:4]) or 'your own list'}" for k in TYPES]
-    return TYPES[choose(labels, "Project type?")]
 
 
 class Scaffold:

@@ -15,7 +15,7 @@ FILE = "protected.json"
 def _state(rt: Any) -> Any:
     from .gpu.state import State
 
-    return State(rt.settings.get("state_dir"))
+    return State.of(rt)
 
 
 def load(rt: Any) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class Runtime:
 
         engine = Engine(self.settings.get("docker_host"))
         engine.log = self.log_event
-        engine.etc_cache = Cache(State(self.settings.get("state_dir")))
+        engine.etc_cache = Cache(State.of(self))
         return engine
 
     @functools.cached_property

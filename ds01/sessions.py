@@ -26,7 +26,7 @@ def start(rt, rec):
             rt.engine.unpause(rec["id"])
         refill(rt, rec)
         return
-    from .create import recheck_mounts
+    from .mounts import recheck_mounts
 
     info = rt.api.inspect_container(rec["id"])
     _start_pinned(rt, rec, info, recheck_mounts(rt, rec, info))
@@ -35,8 +35,9 @@ def start(rt, rec):
 def _start_pinned(rt, rec, info, opened):
     """Start the stopped container with the directories of `opened` on its bind points (ds01.mount_pins)."""
     from .mount_pins import pinned, pins_of
+    from .statedir import StateDir
 
-    with pinned(pins_of(info, rt.settings.get("state_dir")), opened):
+    with pinned(pins_of(info, StateDir.of(rt)), opened):
         _enforce_totals(rt, rec, info)
         if rec["managed"] and not rec["gpus"]:
             rt.engine.start(rec["id"])
@@ -53,12 +54,13 @@ def refill(rt, rec):
     say so. Refused (nothing changed) while work other than its PID 1 runs in it, or when a check fails."""
     import sys
 
-    from .create import MOUNTED, recheck_mounts
     from .mount_pins import unfilled
+    from .mounts import MOUNTED, recheck_mounts
+    from .statedir import StateDir
     from .visible import visible
 
     info = rt.api.inspect_container(rec["id"])
-    missing = unfilled(info, rt.settings.get("state_dir"))
+    missing = unfilled(info, StateDir.of(rt))
     if not missing:
         return
     name, what = visible(rec["name"]), " and ".join(f"{MOUNTED[d]} ({d})" for d in missing)

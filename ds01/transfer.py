@@ -197,7 +197,8 @@ def import_container(rt, path, name=None, request=None):
 
     `request`: a CreateRequest with the caller's options (workspace, data, models, GPU); its image is set here.
     """
-    from .create import CreateRequest, check_container_quota, create_container, plan
+    from .create import CreateRequest, check_container_quota, create_container
+    from .create_plan import plan
 
     request = request or CreateRequest(name="")
     fd = _open_input(path)

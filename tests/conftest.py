@@ -121,6 +121,32 @@ def slurm(users):
 
 
 @pytest.fixture(scope="session")
+def cluster_nodes(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp):
+    """(socket pattern with `{node}`, {node: Broker}): one ds01d per node of the private Slurm, each the node's own
+    (DS01_NODE_NAME, its gres.conf and inventory), for every cluster test; and the node's engine for the Epilog,
+    as an admin configures it: a root-owned ds01-epilog.conf beside slurm.conf (never the job's environment)."""
+    from tests.support.cluster import node_brokers
+
+    epilog_conf = slurm.etc / "ds01-epilog.conf"
+    epilog_conf.write_text(f"# the engine ds01's Epilog stops containers on\nDOCKER_HOST={dockerd.host}\n")
+    os.chmod(epilog_conf, 0o644)
+    try:
+        directory = shared_tmp / "cluster-nodes"
+        with node_brokers(slurm, dockerd, policy_file, event_log_dir, state_dir, directory) as started:
+            yield started
+    finally:
+        epilog_conf.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def head(slurm, cluster_nodes):
+    """The head ds01d's settings (the `extra_env` of sh.run): the cluster and where each node's ds01d listens."""
+    from tests.support.cluster import head_env
+
+    return head_env(slurm, cluster_nodes[0])
+
+
+@pytest.fixture(scope="session")
 def client(dockerd):
     import docker
 
@@ -236,6 +262,7 @@ def sh(dockerd, users, policy_file, client, event_log_dir, state_dir):
     for entry in users.values():  # each test starts with empty workspaces (Dockerfiles live there)
         for directory in ("workspace", "dockerfiles"):
             shutil.rmtree(os.path.join(entry.pw_dir, directory), ignore_errors=True)
+    shutil.rmtree(os.path.join(state_dir, "cluster"), ignore_errors=True)  # and no cluster containers (they count)
 
 
 @pytest.fixture

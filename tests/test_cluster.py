@@ -6,28 +6,14 @@ job's ds01-slurm-shim asks to start the container. The attacks come from real us
 """
 
 
-import pytest
+import json
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import head_env, job_state, node_brokers, records, wait_job_ended
+from tests.support.cluster import grant, job_state, records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
-
-
-@pytest.fixture(scope="module")
-def node_sockets(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp):
-    """One ds01d per node, each the node's own (DS01_NODE_NAME, its gres.conf and inventory)."""
-    with node_brokers(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp / "cluster-nodes") as (
-            sockets, _):
-        yield sockets
-
-
-@pytest.fixture
-def head(slurm, node_sockets):
-    """The head ds01d's settings (the `extra_env` of sh.run)."""
-    return head_env(slurm, node_sockets)
 
 
 def job_gpu_uuids(slurm, job_id, node):
@@ -62,18 +48,19 @@ def test_a_cluster_container_runs_on_its_node_with_exactly_the_jobs_gpus(sh, use
 
 
 def test_the_jobs_environment_claims_no_gpu_it_does_not_hold(sh, users, slurm, head, client):
-    """alice's own job, running the shim with every SLURM_*/CUDA variable claiming all four GPUs of the node:
-    the container gets the one GPU the controller gave the job."""
+    """alice's own job, running the shim with every SLURM_*/CUDA variable claiming all four GPUs of the node (and
+    granted, as if the head had submitted it): the container gets the one GPU the controller gave the job."""
     alice = users["alice"]
     shim = str(private_slurm.BIN / "ds01-slurm-shim")
     lies = "SLURM_JOB_GPUS=0,1,2,3,SLURM_STEP_GPUS=0,1,2,3,CUDA_VISIBLE_DEVICES=0,1,2,3,GPU_DEVICE_ORDINAL=0,1,2,3"
     script = f'DS01_SOCKET={head["DS01_CLUSTER_NODE_SOCKET"].replace("{node}", "$SLURMD_NODENAME")} ' \
              f'exec {shim} spoof {IMAGE}'
-    submitted = slurm.as_user(alice, ["sbatch", "--parsable", "--job-name=spoof", "--gres=gpu:a100:1", "-c1",
-                                      "--mem=256", "--chdir=/tmp", "--output=/dev/null", f"--export=ALL,{lies}",
-                                      "--wrap", script])
+    submitted = slurm.as_user(alice, ["sbatch", "--parsable", "--hold", "--job-name=spoof", "--gres=gpu:a100:1",
+                                      "-c1", "--mem=256", "--chdir=/tmp", "--output=/dev/null",
+                                      f"--export=ALL,{lies}", "--wrap", script])
     job_id = int(submitted.stdout.strip().split(";")[0])
     try:
+        grant(slurm, job_id)
         labelled = {"label": f"ds01.slurm_job={job_id}"}
         private_slurm.wait_until("alice's spoof container to run", lambda: any(
             c.status == "running" for c in client.containers.list(all=True, filters=labelled)),
@@ -156,10 +143,11 @@ def test_alices_job_cannot_start_or_stop_bobs_container(sh, users, slurm, head, 
     target = f"bobbox._.{bob.pw_uid}"
     ids = []
     for job_name in (target, "bobbox"):
-        submitted = slurm.as_user(alice, ["sbatch", "--parsable", f"--job-name={job_name}", "-c1", "--mem=256",
-                                          "--chdir=/tmp", "--output=/dev/null", "--wrap",
+        submitted = slurm.as_user(alice, ["sbatch", "--parsable", "--hold", f"--job-name={job_name}", "-c1",
+                                          "--mem=256", "--chdir=/tmp", "--output=/dev/null", "--wrap",
                                           f"DS01_SOCKET={socket} exec {shim} {target} {IMAGE}"])
         ids.append(submitted.stdout.strip().split(";")[0])
+        grant(slurm, ids[-1])  # past the grant: the node's own checks refuse it
     for job_id in ids:
         ended = wait_job_ended(slurm, job_id)
         assert ended["ExitCode"] == "5:0", ended
@@ -219,10 +207,50 @@ def test_an_image_labelled_with_the_job_does_not_make_an_old_container_the_jobs(
         sh.run(alice, "container-create", "old", "ds01-test/labelled:latest", "--cpu-only", check=True)
         old = client.containers.get(f"old._.{alice.pw_uid}")
         assert old.labels.get("ds01.slurm_job") == job_id  # the image's label came through
-        slurm.as_user(alice, ["scontrol", "release", job_id])
+        grant(slurm, job_id)
         ended = wait_job_ended(slurm, job_id)
         assert ended["ExitCode"] != "0:0", ended
         old.reload()
         assert old.status == "created", old.status
     finally:
         slurm.run(["scancel", job_id], check=False)
+
+
+def test_a_job_the_user_submitted_past_the_head_is_never_served(sh, users, slurm, head, client):
+    """alice submits the shim herself, for a container of her own, with Slurm's default time (her QOS's MaxWall,
+    not her remaining runtime) and past the head's container count: as it is, marked in the job's Comment (hers
+    to write) as ds01's grant, or held and released by her after trying to write the AdminComment herself, the
+    node's ds01d refuses it (exit 5) and makes no container."""
+    alice = users["alice"]
+    shim = str(private_slurm.BIN / "ds01-slurm-shim")
+    socket = head["DS01_CLUSTER_NODE_SOCKET"].replace("{node}", "$SLURMD_NODENAME")
+    ids = []
+    for name, extra in (("selfmade", []), ("selfcomment", ["--comment=ds01:granted"]),
+                        ("selfadmin", ["--hold"])):
+        submitted = slurm.as_user(alice, ["sbatch", "--parsable", f"--job-name={name}", "-c1", "--mem=256",
+                                          "--chdir=/tmp", "--output=/dev/null", *extra, "--wrap",
+                                          f"DS01_SOCKET={socket} exec {shim} {name} {IMAGE}"])
+        ids.append(submitted.stdout.strip().split(";")[0])
+        if name == "selfadmin":
+            forged = slurm.as_user(alice, ["scontrol", "update", f"JobId={ids[-1]}", "AdminComment=ds01:granted"],
+                                   check=False)
+            assert forged.returncode != 0, forged
+            slurm.as_user(alice, ["scontrol", "release", ids[-1]])
+    for job_id in ids:
+        ended = wait_job_ended(slurm, job_id)
+        assert ended["ExitCode"] == "5:0", ended
+    for name in ("selfmade", "selfcomment", "selfadmin"):
+        assert not client.containers.list(all=True, filters={"name": f"{name}._.{alice.pw_uid}"}), name
+
+
+def test_the_head_grants_each_job_it_submits(sh, users, slurm, head):
+    """container-create --cluster: the job's AdminComment (only an operator's to write) carries ds01's word."""
+    alice = users["alice"]
+    rec = records(sh.run(alice, "container-create", "granted", IMAGE, "--cluster", "--cpu-only", "--wait", "--json",
+                         extra_env=head))[0]
+    try:
+        assert rec["status"] == "running", rec
+        listed = json.loads(slurm.run(["squeue", "--json", f"--jobs={rec['job']}"]).stdout)["jobs"][0]
+        assert listed["admin_comment"].startswith("ds01:"), listed["admin_comment"]
+    finally:
+        slurm.run(["scancel", str(rec["job"])], check=False)

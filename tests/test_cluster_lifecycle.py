@@ -9,35 +9,13 @@ node has its own ds01d (sharing the suite's private dockerd) that the job's shim
 import os
 import signal
 
-import pytest
-
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import head_env, node_brokers, records, wait_job_ended
+from tests.support.cluster import records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def nodes(slurm, dockerd, policy_file, event_log_dir, state_dir, shared_tmp):
-    """One ds01d per node; and the node's engine for the Epilog, as an admin configures it: a root-owned
-    ds01-epilog.conf beside slurm.conf (the Epilog never reads the job's environment)."""
-    epilog_conf = slurm.etc / "ds01-epilog.conf"
-    epilog_conf.write_text(f"# the engine ds01's Epilog stops containers on\nDOCKER_HOST={dockerd.host}\n")
-    os.chmod(epilog_conf, 0o644)
-    try:
-        with node_brokers(slurm, dockerd, policy_file, event_log_dir, state_dir,
-                          shared_tmp / "cluster-lifecycle-nodes") as started:
-            yield started
-    finally:
-        epilog_conf.unlink(missing_ok=True)
-
-
-@pytest.fixture
-def head(slurm, nodes):
-    return head_env(slurm, nodes[0])
 
 
 def create_running(sh, user, name, head, *gpus):
@@ -124,7 +102,7 @@ def test_container_stop_cluster_frees_the_jobs_gpu(sh, users, slurm, head):
     private_slurm.wait_until("the GPU to be free", lambda: node_gpus_allocated(slurm, rec["node"]) == 0, timeout=30)
 
 
-def test_the_epilog_stops_the_container_when_the_shim_is_killed(sh, users, slurm, head, nodes, client):
+def test_the_epilog_stops_the_container_when_the_shim_is_killed(sh, users, slurm, head, cluster_nodes, client):
     """SIGKILL to the shim in alice's job and to the node ds01d's worker serving it: nothing of ds01 is left to
     stop her container, the job ends, and the shipped Epilog (root, on the node, DOCKER_HOST from the admin's
     ds01-epilog.conf) stops it within seconds; it stays, stopped, on its node."""
@@ -133,7 +111,7 @@ def test_the_epilog_stops_the_container_when_the_shim_is_killed(sh, users, slurm
     try:
         shims = [pid for pid, argv in processes_in_job(rec["job"]) if "ds01-slurm-shim" in argv]
         assert shims, processes_in_job(rec["job"])
-        broker = nodes[1][rec["node"]]
+        broker = cluster_nodes[1][rec["node"]]
         workers = children_of(broker.process.pid)
         assert workers
         for pid in [*workers, *shims]:
@@ -150,7 +128,8 @@ def test_the_epilog_stops_the_container_when_the_shim_is_killed(sh, users, slurm
 
 # ---------------------------------------------------------------- 6: start on the same node; run a command
 
-def test_container_start_cluster_returns_to_its_node_with_the_users_files(sh, users, slurm, head, nodes, client):
+def test_container_start_cluster_returns_to_its_node_with_the_users_files(sh, users, slurm, head, cluster_nodes,
+                                                                        client):
     alice = users["alice"]
     rec = create_running(sh, alice, "again", head, "--num-gpus", "1")
     jobs = [rec["job"]]
@@ -171,7 +150,7 @@ def test_container_start_cluster_returns_to_its_node_with_the_users_files(sh, us
             lambda row: row and row["state"] == "RUNNING" and row["status"] == "running")(
             listed(sh, alice, "again", head)), timeout=90,
             log=lambda: f"{listed(sh, alice, 'again', head)}\n{slurm.job(started['job'])}\n" + "\n".join(
-                b.log_path.read_text()[-3000:] for b in nodes[1].values()))
+                b.log_path.read_text()[-3000:] for b in cluster_nodes[1].values()))
         row = listed(sh, alice, "again", head)
         assert row["node"] == rec["node"] and row["job"] == started["job"], row
         container = client.containers.get(rec["container"])

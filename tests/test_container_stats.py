@@ -4,12 +4,12 @@ from NVML's processes (the substituted driver), placed in containers through /pr
 import json
 import os
 import signal
-import time
 
 import pytest
 
 from tests.support import sandbox
 from tests.support.gpulab import EXAMPLE, GpuLab
+from tests.support.polling import wait_until
 
 ROOT = sandbox.pwd.getpwnam("root")
 FILL = 40_000_000
@@ -21,13 +21,6 @@ def started(sh, user, name):
     return f"{name}._.{user.pw_uid}"
 
 
-def until(what, check, timeout=60):
-    """Poll `check` until it gives something true: the wait is on the container's work, not a step of ours."""
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-    return found
 
 
 def docker_memory(client, name):
@@ -47,7 +40,7 @@ def test_cpu_memory_and_pids_come_with_the_limits_the_kernel_holds_them_to(sh, u
     def stats():
         return {r["container"]: r for r in sh.records(alice, "container-stats")}
 
-    until("calm to hold its memory", lambda: stats()[calm]["memory_used"] > FILL)
+    wait_until("calm to hold its memory", lambda: stats()[calm]["memory_used"] > FILL)
     rows = stats()
     assert set(rows) == {busy, calm}
     assert rows[busy]["cpu_percent"] > 50 and rows[calm]["cpu_percent"] < 10
@@ -107,7 +100,7 @@ def test_gpu_columns_place_nvml_processes_in_containers_by_their_cgroup(user_tmp
                                "--background")[0]
         notes = started(lab.sh, bob, "notes")
         client.containers.get(train["container"]).exec_run(["sleep", "600"], detach=True)
-        trainer = until("the training process", lambda: [int(p[1]) for p in client.api.top(train["container"])[
+        trainer = wait_until("the training process", lambda: [int(p[1]) for p in client.api.top(train["container"])[
             "Processes"] if p[-1].startswith("sleep 600")])[0]
         [uuid] = train["gpus"]
         driver = simulated.load(str(EXAMPLE))  # what the substituted driver reports, processes added below

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 
@@ -25,6 +24,7 @@ from ds01 import exporter as ds01_exporter
 from ds01.install import exporter_auth
 from tests.support import sandbox
 from tests.support.gpulab import GpuLab, slot_uuids
+from tests.support.polling import wait_until
 
 ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc", "prometheus")
 ROOT = sandbox.pwd.getpwnam("root")
@@ -57,15 +57,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def until(what, check, timeout=60):
-    """Poll `check` (a server's answer) until it gives something true; the wait is on a server, not a step."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def get(url, as_json=True, auth=None):
@@ -119,7 +110,7 @@ def scenario(user_tmp, users, dockerd, client, sh, auth_file):  # sh: every cont
     lab.sh.run(ROOT, "ds01-idle-check", "--json", check=True)  # its memory: train idle since it started
     port = free_port()
     exporter = start_exporter(lab.sh, port, auth_file)
-    until("the exporter", lambda: _metrics(port, auth_file))
+    wait_until("the exporter", lambda: _metrics(port, auth_file))
     yield lab, port, made
     exporter.terminate()
     assert exporter.wait(timeout=30) == 0
@@ -186,7 +177,7 @@ def prometheus(user_tmp, scenario, auth_file):
         assert answer and answer["status"] == "success", (expression, answer)
         return answer["data"]["result"]
 
-    until("a scrape", lambda: ask(f"{base}/-/ready", as_json=False) is not None and query('up{job="ds01"} == 1'))
+    wait_until("a scrape", lambda: ask(f"{base}/-/ready", as_json=False) is not None and query('up{job="ds01"} == 1'))
     yield base, query, config, rules, ask
     process.terminate()
     process.wait(timeout=30)
@@ -240,7 +231,7 @@ def test_the_shipped_config_and_rules_pass_promtool_and_the_idle_alert_fires(sce
         return [a for a in answer["data"]["alerts"]
                 if a["labels"]["alertname"] == "DS01GpuAllocatedButIdle" and a["state"] == "firing"]
 
-    [alert] = until("the idle alert", firing)
+    [alert] = wait_until("the idle alert", firing)
     assert alert["labels"]["container"] == made["container"]
     others = ask(f"{base}/api/v1/alerts")["data"]["alerts"]
     assert "DS01BrokerDown" not in {a["labels"]["alertname"] for a in others}
@@ -279,10 +270,8 @@ def test_every_grafana_panel_evaluates_against_prometheus_and_shows_the_scenario
     def empty():
         return [where for where, expr in expressions.items() if not query(expr)]  # query asserts no error
 
-    deadline = time.monotonic() + 60
-    while (missing := empty()) and time.monotonic() < deadline:
-        time.sleep(0.5)  # the recording rules and rate() need a few evaluations: the wait is on Prometheus
-    assert missing == []
+    # the recording rules and rate() need a few evaluations: the wait is on Prometheus
+    wait_until("every recording rule to have a value", lambda: not empty())
 
 
 PER_USER = ("ds01_user_", 'user="')
@@ -355,7 +344,7 @@ def test_doctor_scrapes_with_the_password_and_warns_without(user_tmp, sh, auth_f
     port = free_port()
     exporter = start_exporter(sh, port, auth_file)
     try:
-        until("the exporter", lambda: _metrics(port, auth_file))
+        wait_until("the exporter", lambda: _metrics(port, auth_file))
         root = user_tmp / "root"
         (root / "etc").mkdir(parents=True)
         os.symlink(auth_file.parent, root / "etc" / "ds01")

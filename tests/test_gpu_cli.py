@@ -4,13 +4,13 @@ import concurrent.futures
 import datetime
 import json
 import os
-import time
 
 import pytest
 
 from tests.support import sandbox
 from tests.support.gpulab import EXAMPLE, GpuLab, slot_uuids
 from tests.support.harness import user_exists
+from tests.support.polling import wait_until
 
 IMAGE = sandbox.BASE_IMAGE
 CROWD = [f"ds01t_c{i:02d}" for i in range(40)]
@@ -119,14 +119,8 @@ def test_a_waiter_that_gives_up_leaves_the_queue(lab, users, client):
 
 
 def _until(condition, timeout=120):
-    """Poll a condition the system will reach (a waiter's own polling is what we observe)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    """A condition the system will reach (a waiter's own polling is what we observe)."""
+    return wait_until("the condition", condition, timeout=timeout)
 
 
 # ---------------------------------------------------------------- acceptance 3: quotas

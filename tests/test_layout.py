@@ -127,7 +127,10 @@ def layer_of(module, rows):
     from fnmatch import fnmatchcase
 
     short = module[len("ds01."):] if module.startswith("ds01.") else module
-    for name, patterns, _ in rows:  # the rows that name a module, then `*`: every module no row names
+    for name, patterns, _ in rows:  # the row that names it exactly
+        if short in patterns:
+            return name
+    for name, patterns, _ in rows:  # else the row whose pattern matches it; `*`: every module no row names
         if any(fnmatchcase(short, pattern) for pattern in patterns if pattern != "*"):
             return name
     return next((name for name, patterns, _ in rows if "*" in patterns), None)

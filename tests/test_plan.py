@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ds01 import create
+from ds01 import create_plan as create
 from ds01 import labels as L
 from ds01.errors import PermissionDenied, UsageError
 from ds01.lifecycle import idle, subjects

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from ds01.gpu import nvml
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.gpu
 
@@ -82,13 +82,11 @@ def test_a_process_with_a_cuda_context_is_counted_on_its_gpu():
                               text=True, env=env)
     try:
         assert holder.stdout.readline() == "ready\n"
-        deadline = time.monotonic() + 30
-        while True:  # the driver lists a new context within a moment; polled, with a deadline
+        def listed():  # the driver lists a new context within a moment
             found = [g for g in nvml.load().gpus if g.uuid == gpu.uuid][0]
-            if holder.pid in {p.pid for p in found.processes} or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert holder.pid in {p.pid for p in found.processes}
+            return found if holder.pid in {p.pid for p in found.processes} else None
+
+        found = wait_until("the driver to list the CUDA context", listed, timeout=30)
         assert next(p for p in found.processes if p.pid == holder.pid).used_memory > 0
     finally:
         holder.stdin.close()

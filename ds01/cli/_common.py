@@ -73,6 +73,16 @@ def container_targets(rt, names, states, what, all_flag=False):
     return read_targets(names, pick=pick)
 
 
+def each_container(rt, names, states, what, all_flag, verb, out):
+    """The lifecycle commands' one skeleton: the targets (NAMEs, stdin, `-a` of the caller's in `states`, or a
+    pick), each found (the caller's own), `verb(rt, rec)` done to it (ds01/container_verbs.py), its record
+    emitted; the worst exit code."""
+    from ..container_verbs import found
+
+    targets = container_targets(rt, names, states, what, all_flag)
+    return batch(targets, lambda target: verb(rt, found(rt, target)), out)
+
+
 def batch(targets, action, out):
     """Run `action(target)` for every target; report each failure, emit each record; return the worst code."""
     codes = []

@@ -2,6 +2,7 @@
 
 import click
 
+from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, new_output, output_options, run
 from ._gpu import mount_options, parse_wait, request_options, wait_option
 
@@ -29,8 +30,7 @@ See also: container-start, gpu-status, gpu-allocate, resource-limits""")
 @click.option("--claim", "claim_id", metavar="ID", help="Use the slots of a gpu-allocate claim.")
 @wait_option
 @click.option("--dry-run", is_flag=True, help="Print the create plan as JSON and change nothing.")
-@click.option("--cluster", is_flag=True, help="A Slurm job on a cluster node runs it (started at once; --wait: "
-                                              "until it runs).")
+@cluster_option("A Slurm job on a cluster node runs it (started at once; --wait: until it runs)")
 @click.option("--guided", is_flag=True,
               help="Step by step: explains and asks the name, image, GPUs and workspace (pauses only on a terminal).")
 @output_options
@@ -65,8 +65,9 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
             image_arg, version_arg = image_arg.split(" ", 1)
     if not name:
         raise UsageError("no container name given", hint="container-create NAME [IMAGE], or container-create --guided")
-    if cluster:
-        return _cluster_create(config, name, image_arg or image_opt, version_arg, workspace, data, models, cpu_only,
+    rt = rt or Runtime(config)
+    if wants_cluster(rt, cluster):
+        return _cluster_create(rt, name, image_arg or image_opt, version_arg, workspace, data, models, cpu_only,
                                parse_count(num_gpus), gpu_profile, full_gpu or claim_id or dry_run, wait,
                                json_flag, table_flag)
     request = CreateRequest(name=name, image=image_arg or image_opt, version=version_arg, arch=arch,
@@ -86,19 +87,19 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
         sys.stderr.write(f"created {request.name}{gpus}; start it with: container-start {request.name}\n")
 
 
-def _cluster_create(config, name, image, version, workspace, data, models, cpu_only, num_gpus, gpu_profile,
+def _cluster_create(rt, name, image, version, workspace, data, models, cpu_only, num_gpus, gpu_profile,
                     unsupported, wait, json_flag, table_flag):
     from ..cluster.containers import CLUSTER_COLUMNS, ClusterRequest, create
     from ..errors import UsageError
-    from ..runtime import Runtime
 
     if unsupported:
         raise UsageError("--cluster takes --num-gpus, --gpu-profile or --cpu-only (Slurm places it); not --full-gpu, "
-                         "--claim or --dry-run", hint="container-create NAME IMAGE --cluster --num-gpus 1")
+                         "--claim or --dry-run", hint="container-create NAME IMAGE --cluster --num-gpus 1; "
+                                                      "--no-cluster: this server")
     request = ClusterRequest(name=name, image=image, version=version, workspace=workspace, data=data, models=models,
                              cpu_only=cpu_only, num_gpus=num_gpus, gpu_profile=gpu_profile, wait=parse_wait(wait))
     out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
-    out.emit(create(Runtime(config), request))
+    out.emit(create(rt, request))
     out.close()
 
 

@@ -38,7 +38,7 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
     import sys
 
     from ..create import CreateRequest
-    from ..deploy import GUIDE, deploy
+    from ..deploy import GUIDE, deploy, deploy_defaults
     from ..errors import UsageError
     from ..output import is_tty
     from ..runtime import Runtime
@@ -49,20 +49,7 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
     if mode == "open" and not terminal:
         raise UsageError("--open needs a terminal", hint="use --background, then container-run NAME -- COMMAND")
     rt = Runtime(config)
-    if framework is not None:
-        from ..images import catalog
-
-        cat = catalog.load(rt.policy)
-        if cat.framework_name(framework) is None:
-            raise catalog.NotFound(f"no framework {framework!r} in the catalog ({cat.source})",
-                                   hint="image-catalog lists the frameworks; --image takes any image")
-    if project:
-        from .. import projects
-
-        projects.validate_name(project)
-        name = name or project
-        workspace = workspace or projects.directory(rt.caller, project)
-        image = image or projects.image_of(rt.caller, project)
+    name, image, workspace = deploy_defaults(rt, name, image, workspace, project, framework)
     if name:
         targets = [name]
     else:
@@ -105,10 +92,10 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
 
 def _one_image(image, image_option, framework):
     """DS01's --image/--framework as the IMAGE argument; two different choices are a usage error."""
-    from ..create import _framework_like
     from ..errors import UsageError
+    from ..image_choice import framework_like
 
-    if framework is not None and not _framework_like(framework):
+    if framework is not None and not framework_like(framework):
         raise UsageError(f"--framework takes a framework name, not an image: {framework!r}",
                          hint=f"container-deploy NAME --image {framework}; image-catalog lists the frameworks")
     given = [v for v in (image, image_option, framework) if v is not None]

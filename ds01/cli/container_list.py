@@ -1,7 +1,10 @@
 """container-list: the caller's containers as records, from one engine query."""
 
+from typing import Any
+
 import click
 
+from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, new_output, output_options, run
 
 
@@ -18,21 +21,23 @@ See also: container-create, container-stop, container-remove""")
 @click.option("-d", "--detailed", is_flag=True, help="Add limits and mounts from docker inspect.")
 @click.option("--wide", is_flag=True, help="The table with every column, nothing shortened (default: fits the "
                                            "terminal).")
-@click.option("--cluster", is_flag=True, help="Your cluster containers (Slurm jobs): node, job, state, reason; "
-                                              "'unknown' while the controller does not answer.")
+@cluster_option("Your cluster containers (Slurm jobs): node, job, state, reason; 'unknown' while the controller "
+                "does not answer")
 @output_options
 @config_option
 def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_flag, config):
     """List containers: by default your running ones."""
-    if cluster:
-        return _cluster_list(config, all_users, json_flag, table_flag)
-    from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
-    from ..errors import NotFound, PermissionDenied
-    from ..gpu.holdings import read_devices
-    from ..output import terminal_width
     from ..runtime import Runtime
 
     rt = Runtime(config, read_only=True)
+    if wants_cluster(rt, cluster):
+        return _cluster_list(rt, all_users, json_flag, table_flag)
+    from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
+    from ..errors import NotFound, PermissionDenied
+    from ..gpu.holdings import read_devices
+    from ..live_view import reader
+    from ..output import terminal_width
+
     if (all_users or user) and not rt.admin:
         raise PermissionDenied("only admins can list other users' containers",
                                hint="container-list -a shows all of yours")
@@ -45,7 +50,8 @@ def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_f
     out = new_output(json_flag, table_flag, columns)
     out.renderer = lambda rows: table(rows, columns, wide, terminal_width(out.stream), rt.caller.uid)
     gpus = GpuLookup(rt)
-    for entry in rt.api.containers(all=True):
+    api = reader(rt.api)  # ds01d's live view, made exact now (ds01/live_view.py); else the engine
+    for entry in api.containers(all=True):
         if not all_states and entry.get("State") not in ACTIVE:
             continue
         if not is_listed(entry):
@@ -57,22 +63,19 @@ def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_f
         elif not all_users and not owned_by(rec, rt.caller):
             continue
         try:  # the GPUs as gpu-status reads them: ds01's own labels, else the device requests
-            devices, info = read_devices(rt.api, entry)
+            devices, info = read_devices(api, entry)
         except NotFound:  # removed since the listing
             continue
         rec["gpus"] = gpus.uuids(devices) if info is not None else devices
-        if detailed:
-            rec.update(_details(info or rt.api.inspect_container(entry["Id"])))
-        out.emit(rec)
+        out.emit({**rec, **_details(info or api.inspect_container(entry["Id"]))} if detailed else rec)
     out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
 
 
-def _cluster_list(config, all_users, json_flag, table_flag):
+def _cluster_list(rt, all_users, json_flag, table_flag):
     from ..cluster.containers import CLUSTER_COLUMNS, list_records
-    from ..runtime import Runtime
 
     out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
-    for rec in list_records(Runtime(config, read_only=True), all_users):
+    for rec in list_records(rt, all_users):
         out.emit(rec)
     out.close(empty="no cluster containers")
 
@@ -101,7 +104,7 @@ class GpuLookup:
         return uuids_for(devices, self._slots)
 
 
-def _details(info):
+def _details(info: dict[str, Any]) -> dict[str, Any]:
     from ..mount_pins import sources
 
     host = info.get("HostConfig") or {}

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import batch, config_option, container_targets, new_output, output_options, run
+from ._common import config_option, each_container, new_output, output_options, run
 
 
 @click.command(epilog="""\b
@@ -22,25 +22,15 @@ def cli(names, all_running, json_flag, table_flag, config):
     """Pause NAME... (or the containers named on stdin): processes freeze, nothing is lost."""
     import sys
 
-    from ..containers import TABLE_COLUMNS, record
-    from ..errors import Ds01Error
+    from ..container_verbs import pause
+    from ..containers import TABLE_COLUMNS
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    targets = container_targets(rt, names, ("running",), "running", all_running)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
     limit = rt.limits(rt.caller.login).seconds("max_pause_time_h")
-
-    def pause(target):
-        rec = rt.finder.find(target)
-        if rec["status"] not in ("running", "paused"):
-            raise Ds01Error(f"{rec['name']} is {rec['status']}; only a running container can be paused")
-        if rec["status"] == "running":
-            rt.engine.pause(rec["id"])
-        return record(rt.api.inspect_container(rec["id"]))
-
-    code = batch(targets, pause, out)
-    if sys.stderr.isatty() and code == 0 and targets:
+    code = each_container(rt, names, ("running",), "running", all_running, pause, out)
+    if sys.stderr.isatty() and code == 0 and out.count:
         after = f"; it is stopped after {limit / 3600:g} h paused" if limit else ""
         sys.stderr.write(f"paused: GPU slots stay held{after}. Resume with: container-unpause\n")
     return code

@@ -2,6 +2,7 @@
 
 import click
 
+from ._cluster import cluster_option, wants_cluster
 from ._common import batch, config_option, container_targets, new_output, output_options, run, warn
 
 
@@ -13,6 +14,8 @@ Examples:
   container-remove thesis --images         also delete its image (yours only, if no other container uses it)
   container-remove thesis -v --dry-run     what would go, its anonymous volumes included; nothing changes
   container-remove                         pick from your stopped containers (terminal)
+  container-remove thesis --cluster        a cluster container: removed on its node (a short job of yours)
+  container-remove thesis --cluster --force   cancel its job first if it still runs
 Your workspace directory is never touched. DS01's --skip-removal-confirm and
 --skip-save-prompt are accepted: container-remove never asks (container-retire
 --save-packages keeps installed packages).
@@ -27,9 +30,11 @@ See also: container-stop, container-retire, container-list""")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed and change nothing.")
 @click.option("--skip-removal-confirm", is_flag=True, help="(DS01) Accepted; container-remove never asks.")
 @click.option("--skip-save-prompt", is_flag=True, help="(DS01) Accepted; container-remove never asks.")
+@cluster_option("Cluster containers: removed on their node by a short Slurm job of yours, then forgotten "
+                "(refused while the job runs unless --force, which cancels it first)")
 @output_options
 @config_option
-def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_confirm, skip_save_prompt,
+def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_confirm, skip_save_prompt, cluster,
         json_flag, table_flag, config):
     """Remove NAME... (or the containers named on stdin)."""
     from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
@@ -38,6 +43,9 @@ def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_
     from ..runtime import Runtime
 
     rt = Runtime(config, read_only=dry_run)
+    if wants_cluster(rt, cluster):
+        return _cluster_remove(rt, names, force, all_stopped or delete_image or volumes or dry_run, json_flag,
+                               table_flag)
     targets = container_targets(rt, names, INACTIVE, "stopped", all_stopped)
     out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
 
@@ -62,6 +70,17 @@ def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_
         return rec
 
     return batch(targets, remove, out)
+
+
+def _cluster_remove(rt, names, force, unsupported, json_flag, table_flag):
+    from ..cluster.containers import CLUSTER_COLUMNS, remove
+    from ..errors import UsageError
+
+    if unsupported or not names:
+        raise UsageError("--cluster takes NAME... and --force; not --all, --images, --volumes or --dry-run",
+                         hint="container-list --cluster; container-remove NAME --cluster")
+    return batch(names, lambda name: remove(rt, name, cancel=force), new_output(json_flag, table_flag,
+                                                                                CLUSTER_COLUMNS))
 
 
 def _volumes(rt, rec):

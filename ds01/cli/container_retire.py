@@ -2,6 +2,7 @@
 
 import click
 
+from ._cluster import cluster_option, wants_cluster
 from ._common import batch, config_option, container_targets, new_output, output_options, run
 
 
@@ -13,6 +14,7 @@ Examples:
   container-retire thesis --images         also delete its image (yours only, if unused)
   container-retire thesis --dry-run        what would happen
   container-retire thesis --skip-initial-confirm   no "Retire?" question (DS01's post-session retire)
+  container-retire thesis --cluster        a cluster container: cancel its job, remove it on its node
 The GPU slots are free at once (gpu-status shows them). Files under the workspace stay.
 See also: container-deploy, container-stop, container-remove, image-delete""")
 @click.argument("names", nargs=-1)
@@ -28,10 +30,12 @@ See also: container-deploy, container-stop, container-remove, image-delete""")
 @click.option("--skip-initial-confirm", "confirmed", is_flag=True,
               help="(DS01) Do not ask whether to retire: yes, running containers too; other questions (save "
                    "packages) are still asked on a terminal.")
+@cluster_option("Cluster containers: cancel the job (freeing its GPUs), remove the container on its node by a "
+                "short Slurm job of yours, forget it")
 @output_options
 @config_option
-def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_run, confirmed, json_flag, table_flag,
-        config):
+def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_run, confirmed, cluster, json_flag,
+        table_flag, config):
     """Retire NAME... (or the containers named on stdin): stop, remove, free the GPU."""
     import sys
 
@@ -41,6 +45,15 @@ def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_
     from ..runtime import Runtime
 
     rt = Runtime(config)
+    if wants_cluster(rt, cluster):
+        from ..cluster.containers import CLUSTER_COLUMNS, remove
+        from ..errors import UsageError
+
+        if save_packages or delete_image or all_containers or dry_run or not names:
+            raise UsageError("--cluster takes NAME...; not --save-packages, --images, --all or --dry-run",
+                             hint="container-list --cluster; container-retire NAME --cluster")
+        return batch(names, lambda name: dict(remove(rt, name, cancel=True), retired=True),
+                     new_output(json_flag, table_flag, CLUSTER_COLUMNS + [("retired", "RETIRED")]))
     targets = container_targets(rt, names, (*ACTIVE, *INACTIVE), "existing", all_containers)
     ask = not force and not dry_run and is_tty(sys.stdin) and is_tty(sys.stderr)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS + [("retired", "RETIRED")])

@@ -3,6 +3,7 @@ stopped again when the last session leaves it idle."""
 
 import click
 
+from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, mark_missing_name, run, session
 
 
@@ -19,19 +20,22 @@ See also: container-attach, container-exit, container-stop, container-deploy""")
 @click.argument("name", required=False)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--keep", is_flag=True, help="Leave the container running after the session.")
-@click.option("--cluster", is_flag=True, help="A cluster container (running): the session runs on its node, in its "
-              "Slurm job, through that node's ds01d.")
+@cluster_option("A cluster container (running): the session runs on its node, in its Slurm job, through that "
+                "node's ds01d")
 @config_option
 def cli(name, command, keep, cluster, config):
     """Open a shell in container NAME as you, in /workspace; `-- COMMAND...` runs one command instead."""
-    if cluster:
-        from ..cluster.containers import run_command
-        from ..errors import UsageError
+    if cluster is not False:
         from ..runtime import Runtime
 
-        if not name:
-            raise UsageError("--cluster needs the container's NAME", hint="container-list --cluster")
-        return run_command(Runtime(config), name, list(command))
+        rt = Runtime(config)
+        if wants_cluster(rt, cluster):
+            from ..cluster.containers import run_command
+            from ..errors import UsageError
+
+            if not name:
+                raise UsageError("--cluster needs the container's NAME", hint="container-list --cluster")
+            return run_command(rt, name, list(command))
     return session(name, command, keep, config, start=True)
 
 

@@ -2,7 +2,9 @@
 
 import click
 
-from ._common import batch, config_option, container_targets, new_output, output_options, run
+from ._cluster import cluster_option, wants_cluster
+from ._common import batch, config_option, each_container, new_output, output_options, run
+from ._gpu import parse_wait
 
 
 @click.command(epilog="""\b
@@ -12,34 +14,32 @@ Examples:
   container-list -a --json | container-start
   container-start                          pick from your stopped containers (terminal)
   container-start thesis --cluster         a new Slurm job on the node that holds it
+  container-start thesis --cluster --wait  ... and return once the container runs there
 See also: container-stop, container-list""")
 @click.argument("names", nargs=-1)
 @click.option("-a", "--all", "all_stopped", is_flag=True, help="All your stopped, created and paused containers.")
-@click.option("--cluster", is_flag=True, help="Cluster containers: a new Slurm job on the node that holds each "
-              "(returns once queued; container-list --cluster shows when it runs).")
+@cluster_option("Cluster containers: a new Slurm job on the node that holds each, with the runtime its earlier "
+                "jobs left (returns once queued; container-list --cluster shows when it runs)")
+@click.option("--wait", metavar="SECONDS", is_flag=False, flag_value="0",
+              help="With --cluster: return once the container runs on its node (--wait=SECONDS gives up waiting "
+                   "after that). A start on this server always returns once it runs.")
 @output_options
 @config_option
-def cli(names, all_stopped, cluster, json_flag, table_flag, config):
+def cli(names, all_stopped, cluster, wait, json_flag, table_flag, config):
     """Start NAME... (or the containers named on stdin); a GPU container only if its slots are still its own."""
-    from .. import sessions
-    from ..containers import INACTIVE, TABLE_COLUMNS, record
+    from ..container_verbs import start
+    from ..containers import INACTIVE, TABLE_COLUMNS
     from ..runtime import Runtime
 
+    seconds = parse_wait(wait)
     rt = Runtime(config)
-    if cluster:
+    if wants_cluster(rt, cluster):
         from ..cluster.containers import CLUSTER_COLUMNS
         from ..cluster.containers import start as submit
 
-        return batch(names, lambda name: submit(rt, name), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
-    targets = container_targets(rt, names, ("paused", *INACTIVE), "stopped", all_stopped)
-    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
-
-    def start(target):
-        rec = rt.finder.find(target)
-        sessions.start(rt, rec)
-        return record(rt.api.inspect_container(rec["id"]))
-
-    return batch(targets, start, out)
+        return batch(names, lambda name: submit(rt, name, seconds), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
+    return each_container(rt, names, ("paused", *INACTIVE), "stopped", all_stopped, start,
+                          new_output(json_flag, table_flag, TABLE_COLUMNS))
 
 
 def main():

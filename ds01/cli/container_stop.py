@@ -2,7 +2,8 @@
 
 import click
 
-from ._common import batch, config_option, container_targets, new_output, output_options, run
+from ._cluster import cluster_option, wants_cluster
+from ._common import batch, config_option, each_container, new_output, output_options, run
 
 
 @click.command(epilog="""\b
@@ -23,39 +24,34 @@ See also: container-start, container-remove, container-retire""")
 @click.option("-v", "--verbose", is_flag=True, help="Say what happens next to each stopped container: how long "
                                                     "its GPU stays held, when it is removed.")
 @click.option("--keep-container", is_flag=True, help="(DS01) Accepted; a stop always keeps the container.")
-@click.option("--cluster", is_flag=True, help="Cluster containers: cancel their Slurm jobs (each stays, stopped, "
-                                              "on its node).")
+@cluster_option("Cluster containers: cancel their Slurm jobs (each stays, stopped, on its node)")
 @output_options
 @config_option
 def cli(names, timeout, force, all_running, verbose, keep_container, cluster, json_flag, table_flag, config):
     """Stop NAME... (or the containers named on stdin)."""
     import sys
 
-    from ..containers import ACTIVE, TABLE_COLUMNS, record
+    from ..container_verbs import stop as stop_it
+    from ..containers import ACTIVE, TABLE_COLUMNS
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    if cluster:
+    if wants_cluster(rt, cluster):
         from ..cluster.containers import CLUSTER_COLUMNS
         from ..cluster.containers import stop as cancel
 
         return batch(names, lambda name: cancel(rt, name), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
-    targets = container_targets(rt, names, ACTIVE, "running", all_running)
-    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
 
-    def stop(target):
-        rec = rt.finder.find(target)
-        if rec["status"] in ACTIVE:
-            rt.progress(f"stopping {rec['name']} ...")
-            rt.engine.stop(rec["id"], timeout=timeout, force=force)
-        stopped = record(rt.api.inspect_container(rec["id"]))
+    def stop(rt, rec):
+        stopped = stop_it(rt, rec, timeout=timeout, force=force)
         if verbose:
             from ..visible import visible
 
             sys.stderr.write(visible(_after_stop(rt, stopped)) + "\n")
         return stopped
 
-    return batch(targets, stop, out)
+    return each_container(rt, names, ACTIVE, "running", all_running, stop,
+                          new_output(json_flag, table_flag, TABLE_COLUMNS))
 
 
 def _after_stop(rt, rec):

@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import batch, config_option, container_targets, new_output, output_options, run
+from ._common import config_option, each_container, new_output, output_options, run
 
 
 @click.command(epilog="""\b
@@ -18,24 +18,13 @@ See also: container-pause, container-run""")
 @config_option
 def cli(names, all_paused, json_flag, table_flag, config):
     """Resume NAME... (or the containers named on stdin)."""
-    from ..containers import TABLE_COLUMNS, record
-    from ..errors import Ds01Error
+    from ..container_verbs import unpause
+    from ..containers import TABLE_COLUMNS
     from ..runtime import Runtime
 
     rt = Runtime(config)
-    targets = container_targets(rt, names, ("paused",), "paused", all_paused)
-    out = new_output(json_flag, table_flag, TABLE_COLUMNS)
-
-    def unpause(target):
-        rec = rt.finder.find(target)
-        if rec["status"] not in ("paused", "running"):
-            raise Ds01Error(f"{rec['name']} is {rec['status']}, not paused",
-                            hint=f"container-start {rec['name']} starts a stopped container")
-        if rec["status"] == "paused":
-            rt.engine.unpause(rec["id"])
-        return record(rt.api.inspect_container(rec["id"]))
-
-    return batch(targets, unpause, out)
+    return each_container(rt, names, ("paused",), "paused", all_paused, unpause,
+                          new_output(json_flag, table_flag, TABLE_COLUMNS))
 
 
 def main():

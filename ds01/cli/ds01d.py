@@ -40,7 +40,8 @@ def cli(socket_path, config):
     except Ds01Error as exc:
         broker.log(f"warning: {exc.message} (each command will say so until it is fixed)")
     overrides = {"DS01_CONFIG": config} if config else {}
-    broker.main(socket_path or rt.settings.get("socket"), overrides, rt.settings.get("notify_socket"))
+    followed = rt.settings.get("docker_host") if rt.settings.get("live_view") != "off" else None
+    broker.main(socket_path or rt.settings.get("socket"), overrides, rt.settings.get("notify_socket"), followed)
 
 
 def main():

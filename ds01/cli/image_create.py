@@ -2,7 +2,7 @@
 
 import click
 
-from ._common import config_option, new_output, output_options, run, warn
+from ._common import config_option, new_output, output_options, run
 
 GUIDE = {
     "framework": "The framework picks the base image from AIME's catalog for this host's GPUs: CUDA, cuDNN\n"
@@ -56,70 +56,40 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
     import os
     import sys
 
-    from .. import images
-    from ..errors import Ds01Error, UsageError
-    from ..images import plan as image_plan
+    from ..errors import UsageError
+    from ..images.create import NewImage, check_new_image, create_image
+    from ..images.plan import Answers
     from ..output import is_tty
     from ..runtime import Runtime
 
     interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
     rt = Runtime(config)
-    user = rt.caller
     if not name:
         if not interactive:
             raise UsageError("no image name given", hint="image-create NAME")
         name = click.prompt("Image name", err=True)
-    name = images.validate_name(name)
-    ref = images.reference(user.uid, name)
-    if dockerfile and (framework or version or base_image or use_case or packages or system or requirements
-                       or jupyter is not None or data_science is not None):
-        raise UsageError("--dockerfile builds that file as it is: drop the package and framework options")
-    if version and framework and framework.lower() not in ("pytorch", "tensorflow"):
-        raise UsageError(f"--version applies to catalog frameworks (pytorch, tensorflow), not {framework}")
-    answers = image_plan.Answers(framework=framework or "pytorch", version=version, arch=arch, base_image=base_image,
-                                 use_case=use_case, jupyter=jupyter, data_science=data_science,
-                                 packages=list(packages), system=list(system),
-                                 requirements=os.path.expanduser(requirements) if requirements else None)
-    if base_image and not framework:
-        answers.framework = "custom"
-    if not dockerfile:  # every string given is checked before Docker or the disk is touched
-        from ..images.packages import policy_defaults
-
-        image_plan.phases_for(answers, answers.framework.lower(), defaults=policy_defaults(rt.policy))
-        if base_image:
-            from ..access import may_use_image
-
-            image_plan.check_image_ref(base_image)
-            may_use_image(rt, base_image, doing="build from")
-    existing = images.image_id(rt.engine, ref)
-    target = images.workspace_dockerfile(user, name)
-    if existing and not force:
-        raise Ds01Error(f"image {ref} already exists",
-                        hint=f"image-update {name} changes it; --force replaces it")
-    if dockerfile:
-        path = os.path.abspath(os.path.expanduser(dockerfile))
-        if not os.path.isfile(path):
-            raise UsageError(f"no Dockerfile at {dockerfile}")
-        _finish(rt, name, ref, path, None, no_build, no_cache, json_flag, table_flag)
-        return
-    if os.path.exists(target) and not force:
-        raise Ds01Error(f"{target} already exists", hint=f"image-update {name} edits it; --force rewrites it "
-                                                          "(keeping a .bak copy); --dockerfile builds it as it is")
+    answers = Answers(framework=framework or ("custom" if base_image else "pytorch"), version=version, arch=arch,
+                      base_image=base_image, use_case=use_case, jupyter=jupyter, data_science=data_science,
+                      packages=list(packages), system=list(system),
+                      requirements=os.path.expanduser(requirements) if requirements else None)
+    request = NewImage(name, answers, dockerfile, no_build, no_cache, force, framework_option=framework,
+                       package_options=bool(framework or version or base_image or use_case or packages or system
+                                            or requirements or jupyter is not None or data_science is not None))
+    check_new_image(rt, request)
     explain = _explainer(guided)
-    if interactive:
+    if interactive and not dockerfile:
         _wizard(rt, answers, given=dict(framework=framework, use_case=use_case, jupyter=jupyter,
                                         data_science=data_science, packages=packages, system=system,
                                         base_image=base_image), explain=explain)
-    spec = image_plan.plan(rt, name, answers, warn=warn)
-    from ..images.dockerfile import render
 
-    text = render(spec)
-    images.save_dockerfile(target, text, user)
-    rt.progress(f"wrote {target}")
-    if interactive and not no_build:
+    def confirm_build():
         explain("build")
-        no_build = not click.confirm("Build the image now?", default=True, err=True)
-    _finish(rt, name, ref, target, spec, no_build, no_cache, json_flag, table_flag)
+        return click.confirm("Build the image now?", default=True, err=True)
+
+    out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("built", "BUILT"),
+                                             ("dockerfile", "DOCKERFILE")])
+    out.emit(create_image(rt, request, confirm_build if interactive else None))
+    out.close()
 
 
 def _explainer(guided):
@@ -184,43 +154,6 @@ def _choose(title, options, help_text, default):
     choice = click.prompt(f"{title} [1-{len(options)}]", type=click.IntRange(1, len(options)),
                           default=options.index(default) + 1, err=True)
     return options[choice - 1]
-
-
-def _finish(rt, name, ref, dockerfile_path, spec, no_build, no_cache, json_flag, table_flag):
-    """Build (unless --no-build) and print the image record."""
-    from .. import images
-    from .. import labels as L
-    from ..containers import iso
-
-    out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("built", "BUILT"),
-                                             ("dockerfile", "DOCKERFILE")])
-    record = {"name": name, "image": ref, "built": False, "id": None, "dockerfile": dockerfile_path,
-              "framework": spec.framework if spec else None, "base_image": spec.base_image if spec else None,
-              "packages": ({k: v for k, v in spec.phases.items() if v} if spec else None), "log": None}
-    if not no_build:
-        new_id = images.build_user_image(rt, name, ref, dockerfile_path, no_cache,
-                                         framework=spec.framework if spec else None)
-        info = rt.engine.api.inspect_image(ref)
-        labels = info["Config"].get("Labels") or {}
-        record.update(built=True, id=new_id.split(":")[-1][:12], log=dockerfile_path + images.LOG_SUFFIX,
-                      framework=labels.get(L.FRAMEWORK), base_image=labels.get(L.BASE_IMAGE),
-                      size=info.get("Size"), created=iso(_created(info)))
-        rt.progress(f"built {ref}; next: container-create {name}  (or container-deploy {name})")
-    else:
-        rt.progress(f"not built; build it with: image-update {name} --rebuild")
-    out.emit(record)
-    out.close()
-
-
-def _created(info):
-    import datetime
-
-    text = info.get("Created", "")[:19]
-    try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
-    except ValueError:
-        return 0
 
 
 def main():

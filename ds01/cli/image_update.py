@@ -33,146 +33,60 @@ See also: image-create, image-list, container-create""")
 def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no_cache, recreate, json_flag,
         table_flag, config):
     """Update image NAME (ds01-<uid>/NAME:latest) through its Dockerfile."""
-    import os
     import sys
 
-    from .. import images
     from ..errors import UsageError
-    from ..images import packages as P
-    from ..images.dockerfile import Blocks
-    from ..images.update import dockerfile_of
+    from ..images.update import UpdateRequest, check_update, phase_packages, update_image
     from ..output import is_tty
     from ..runtime import Runtime
 
     interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
     rt = Runtime(config)
-    user = rt.caller
     if not name:
         raise UsageError("no image name given", hint="image-update NAME (image-list shows your images)")
-    name = images.validate_name(name)
-    ref = images.reference(user.uid, name)
-    if rebuild and no_build:
-        raise UsageError("--rebuild and --no-build exclude each other")
-    if recreate and no_build:
-        raise UsageError("--recreate needs the new image: drop --no-build")
-    # Validate everything given before anything is read or written.
-    added = P.pip_list(add, "--add")
-    added_system = P.apt_list(add_system, "--add-system")
-    removed = [P.canonical(w) for value in remove for w in P.split_words(value)]
-    for word in removed:
-        if not P.APT_RE.match(word) and not P.PIP_NAME_RE.match(word):
-            raise UsageError(f"--remove: {word!r} is not a package name")
-    required = P.read_requirements(os.path.expanduser(requirements)) if requirements else []
-    path, labels, original = dockerfile_of(rt, user, name, ref)
-    blocks = Blocks(original, path)
-    nothing_asked = not (added or added_system or removed or required or edit or rebuild or recreate)
-    if nothing_asked and interactive:
-        action = _menu(blocks)
-        if action == "cancel":
+    request = UpdateRequest(name, list(add), list(add_system), list(remove), requirements, edit, rebuild, no_build,
+                            no_cache, recreate)
+    if request.nothing_asked() and interactive:
+        request.name, _ = check_update(rt, request)
+        if not _ask(request, phase_packages(rt, request.name)):
             return
-        if action == "list packages":
-            _show(blocks)
-            return
-        if action == "add pip packages":
-            added = P.pip_list([click.prompt("pip packages to add", err=True)], "added")
-        elif action == "import a requirements.txt":
-            required = P.read_requirements(os.path.expanduser(click.prompt("requirements.txt path", err=True)))
-        elif action == "add system (apt) packages":
-            added_system = P.apt_list([click.prompt("apt packages to add", err=True)], "added")
-        elif action == "remove packages":
-            _show(blocks)
-            removed = [P.canonical(w) for w in P.split_words(click.prompt("packages to remove", err=True))]
-        elif action == "edit the Dockerfile":
-            edit = True
-        elif action == "rebuild":
-            rebuild = True
-    elif nothing_asked:
-        raise UsageError("nothing to do", hint="--add, --remove, --add-system, -r, --edit or --rebuild")
-    from ..labels import FRAMEWORK
-
-    base = P.BASE_PACKAGES[P.framework_family(labels.get(FRAMEWORK))]
-    changes = _apply(blocks, added, required, added_system, removed, base)
-    text = blocks.text() if changes["changed"] else original
-    if changes["changed"]:
-        images.save_dockerfile(path, text, user)
-        rt.progress(f"updated {path} (previous version in {path}.bak)")
-    if edit:
-        if not changes["changed"]:
-            images.save_dockerfile(path, original, user)  # only to keep the .bak the edit starts from
-        _edit(rt, path)
-        with open(path, encoding="utf-8") as handle:
-            edited = handle.read()
-        Blocks(edited, path)  # the markers must still be readable
-        changes["changed"] = changes["changed"] or edited != original
-    build_now = (changes["changed"] or rebuild or recreate) and not no_build
-    if build_now and interactive and not (rebuild or recreate):
-        build_now = click.confirm("Rebuild the image now?", default=True, err=True)
-    record = {"name": name, "image": ref, "dockerfile": path, "changed": changes["changed"],
-              "added": changes["added"], "removed": changes["removed"], "built": False, "id": None,
-              "recreated": None}
-    if build_now:
-        new_id = images.build_user_image(rt, name, ref, path, no_cache)
-        record.update(built=True, id=new_id.split(":")[-1][:12])
-        rt.progress(f"rebuilt {ref}")
-        if recreate:
-            record["recreated"] = _recreate(rt, name, ref)
-    elif changes["changed"] or edit:
-        rt.progress(f"not rebuilt; image-update {name} --rebuild builds it")
+    confirm_build = (lambda: click.confirm("Rebuild the image now?", default=True, err=True)) if interactive else None
     out = new_output(json_flag, table_flag, [("name", "NAME"), ("image", "IMAGE"), ("changed", "CHANGED"),
                                              ("built", "BUILT"), ("recreated", "RECREATED")])
-    out.emit(record)
+    out.emit(update_image(rt, request, confirm_build))
     out.close()
 
 
-def _apply(blocks, added, required, added_system, removed, base=()):
-    """Change the phase lists; returns what changed (ds01.images.update.apply)."""
-    from ..images.update import apply
-
-    return apply(blocks, added, required, added_system, removed, base)
-
-
-def _menu(blocks):
+def _ask(request, phases):
+    """The menu: fills `request` with what is chosen; False when there is nothing more to do."""
     import sys
 
     sys.stderr.write("What do you want to do?\n")
     for number, item in enumerate(MENU, 1):
         sys.stderr.write(f"  {number}) {item}\n")
-    choice = click.prompt(f"Choice [1-{len(MENU)}]", type=click.IntRange(1, len(MENU)), err=True)
-    return MENU[choice - 1]
+    action = MENU[click.prompt(f"Choice [1-{len(MENU)}]", type=click.IntRange(1, len(MENU)), err=True) - 1]
+    request.menu = True
+    if action == "list packages":
+        _show(phases)
+    elif action == "add pip packages":
+        request.added = [click.prompt("pip packages to add", err=True)]
+    elif action == "import a requirements.txt":
+        request.requirements = click.prompt("requirements.txt path", err=True)
+    elif action == "add system (apt) packages":
+        request.added_system = [click.prompt("apt packages to add", err=True)]
+    elif action == "remove packages":
+        _show(phases)
+        request.removed = [click.prompt("packages to remove", err=True)]
+    request.edit = action == "edit the Dockerfile"
+    request.rebuild = action == "rebuild"
+    return action not in ("cancel", "list packages")
 
 
-def _show(blocks):
+def _show(phases):
     import sys
 
-    from ..images.dockerfile import PHASE_TITLES
-
-    for phase in sorted(blocks.spans, key=lambda p: blocks.spans[p][1]):
-        packages = blocks.packages[phase]
-        sys.stderr.write(f"{PHASE_TITLES.get(phase, phase)}: {' '.join(packages) if packages else '(none)'}\n")
-
-
-def _edit(rt, path):
-    """The editor setting (VISUAL, EDITOR; split like a shell word list, never run through a shell), else nano or vi."""
-    import shlex
-    import shutil
-    import subprocess
-
-    from ..errors import Ds01Error
-
-    command = rt.settings.get("editor")
-    argv = shlex.split(command) if command else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]
-    from ..privilege import caller_process
-
-    result = subprocess.run([*argv, path], **caller_process(rt.settings.session_environment()))
-    if result.returncode != 0:
-        raise Ds01Error(f"the editor ({argv[0]}) exited with {result.returncode}; nothing was rebuilt")
-
-
-def _recreate(rt, name, ref):
-    """Container NAME made again from the new image (ds01.images.update.recreate_from); its Docker name."""
-    from ..images.update import recreate_from
-
-    return recreate_from(rt, name, ref)
+    for title, packages in phases:
+        sys.stderr.write(f"{title}: {' '.join(packages) if packages else '(none)'}\n")
 
 
 def main():

@@ -22,6 +22,7 @@ See also: container-stop, mlc-start, mlc-remove""")
 @config_option
 def cli(name, force, script, config):
     """Stop running container NAME (AIME syntax); asks first on a terminal unless -f."""
+    from ..container_verbs import stop
     from ..containers import ACTIVE
     from ..runtime import Runtime
     from ._mlc import confirm, say, target
@@ -36,7 +37,7 @@ def cli(name, force, script, config):
         say("Canceled")
         return 0
     say(f"[{rec['name']}] stopping container ...")
-    rt.engine.stop(rec["id"], timeout=10, force=True)
+    stop(rt, rec, timeout=10, force=True)
     say(f"[{rec['name']}] container stopped.")
     return 0
 

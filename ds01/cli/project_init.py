@@ -40,6 +40,7 @@ def cli(name, kind, description, framework, use_git, devcontainer, build, jupyte
     from ..output import is_tty
     from ..project_scaffold import COLUMNS, GUIDE, ProjectRequest, init_project
     from ..runtime import Runtime
+    from ._project_questions import ask_project, confirm_build
 
     ask = is_tty(sys.stdin) and is_tty(sys.stderr) and not quick
     from ..guided import Guide
@@ -49,7 +50,9 @@ def cli(name, kind, description, framework, use_git, devcontainer, build, jupyte
     request = ProjectRequest(name=name, kind=kind, description=description, framework=framework, use_git=use_git,
                              devcontainer=devcontainer, build=build, blank=blank, jupyter=jupyter,
                              data_science=data_science)
-    record = init_project(rt, request, ask=ask, explain=explain)
+    if ask:
+        ask_project(rt, request, explain)
+    record = init_project(rt, request, explain, (lambda: confirm_build(explain)) if ask else None)
     out = new_output(json_flag, table_flag, COLUMNS)
     out.emit(record)
     out.close()

@@ -36,80 +36,30 @@ See also: check-limits, container-create""")
 @config_option
 def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, table_flag, config, **ds01):
     """Show the limits that apply to you (or USER)."""
-    import json
-
     from .. import ds01_limits
-    from ..errors import PermissionDenied, UsageError
+    from ..limits_answer import Question, resource_limits, table_rows
     from ..runtime import Runtime
-    from ._common import prog
+    from ._common import prog, warn
 
-    asked = [key[len("ds01_"):] for key, value in ds01.items() if value]
-    if len(asked) + bool(exemption_type) + docker_args + group_only + bool(field_name) > 1:
-        raise UsageError("give one of the printing options at a time")
-    rt = Runtime(config, read_only=True)
-    login = user or rt.caller.login
-    if login != rt.caller.login and not rt.admin:
-        raise PermissionDenied("only admins can see other users' limits", hint="resource-limits shows yours")
-    limits = rt.limits(login)
-    if prog() == ds01_limits.LEGACY_NAME:
-        what = ("docker_args" if docker_args else "group" if group_only else asked[0] if asked else
-                "json" if json_flag and not (exemption_type or field_name) else None)
-        if what:
-            click.echo(ds01_limits.legacy_output(what, limits, rt.policy))
-            note = ds01_limits.difference_note(what, login, limits, rt.policy)
-            if note:
-                from ._common import warn
-
-                warn(note)
-            return
-    if docker_args:
-        click.echo(" ".join(limits.docker_args()))
+    question = Question(docker_args=docker_args, group=group_only,
+                        ds01=[key[len("ds01_"):] for key, value in ds01.items() if value], exemption=exemption_type,
+                        field=field_name, json=json_flag, legacy=prog() == ds01_limits.LEGACY_NAME)
+    question.check()
+    answer = resource_limits(Runtime(config, read_only=True), user, question)
+    if answer.line is not None:
+        click.echo(answer.line)
+        if answer.note:
+            warn(answer.note)
         return
-    if group_only:
-        click.echo(limits.group)
-        return
-    if asked:
-        click.echo(ds01_limits.answer(asked[0], limits, rt.policy))
-        return
-    if exemption_type:
-        from ..lifecycle import exemptions
-
-        if exemption_type not in exemptions.TIMERS:
-            raise UsageError(f"unknown exemption type {exemption_type!r}",
-                             hint="one of: " + ", ".join(exemptions.TIMERS))
-        found = exemptions.find(exemptions.load(rt.policy), login, exemption_type, rt.now())
-        click.echo(ds01_limits.exemption_line(found))
-        return
-    record = limits.record()
-    if field_name:
-        value = record
-        for part in field_name.split("."):
-            if not isinstance(value, dict) or part not in value:
-                raise UsageError(f"unknown field {field_name!r}", hint="keys: " + ", ".join(record))
-            value = value[part]
-        click.echo("null" if value is None else json.dumps(value) if isinstance(value, (dict, list, bool)) else value)
-        return
-    for other in rt.policy.groups_listing(login)[1:]:
-        from ._common import warn
-
-        warn(f"{login} is also listed in group {other!r}; the first group ({limits.group}) applies")
+    for warning in answer.warnings:
+        warn(warning)
     out = new_output(json_flag, table_flag, None)
     if out.table:
-        from ..units import format_bytes
-
-        rows = []
-        for key, value in record.items():
-            if isinstance(value, dict):
-                rows += [{"key": f"{key}.{k}", "value": v} for k, v in value.items()]
-            else:
-                if key in ("memory", "memory_swap", "shm_size") and value is not None:
-                    value = format_bytes(value)
-                rows.append({"key": key, "value": value})
         out.columns = [("key", "KEY"), ("value", "VALUE")]
-        for row in rows:
+        for row in table_rows(answer.record or {}):
             out.emit(row)
     else:
-        out.emit(record)
+        out.emit(answer.record)
     out.close()
 
 

@@ -68,8 +68,11 @@ def cli(quick, no_ssh, force, json_flag, table_flag, config):
     out.close()
     if ask and click.confirm("\nCreate a first project now (project-init)?", default=False, err=True):
         from ..project_scaffold import COLUMNS, ProjectRequest, init_project
+        from ._project_questions import ask_project, confirm_build
 
-        project = init_project(rt, ProjectRequest(), ask=True)
+        request = ProjectRequest()
+        ask_project(rt, request)
+        project = init_project(rt, request, confirm_build=confirm_build)
         listing = new_output(False, False, COLUMNS)
         listing.emit(project)
         listing.close()

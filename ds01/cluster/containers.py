@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
-from .slurm import ControllerUnreachable, JobNotFound, Slurm, SubmitRequest
+from .slurm import ControllerUnreachable, Slurm, SubmitRequest
 
 JOB_LABEL = "ds01.slurm_job"
 NODE_LABEL = "ds01.node"
@@ -36,6 +36,7 @@ LIVE = (*QUEUED, "RUNNING", "COMPLETING", "STOPPED")
 DEFAULT_GRACE_S = 60
 POLL_S = 0.25  # between two questions to the controller while waiting for a state it will reach
 STOP_WAIT_S = 120.0
+SACCT_SINCE = "2000-01-01T00:00:00"  # sacct's window for a container's jobs: any time (their ids select them)
 
 
 # ---------------------------------------------------------------- Slurm and settings
@@ -76,8 +77,9 @@ def node_name(rt) -> str:
 # ---------------------------------------------------------------- the head's records
 
 def _records_dir(rt, uid: int | None = None) -> str:
-    base = os.path.join(rt.settings.get("state_dir"), "cluster")
-    return base if uid is None else os.path.join(base, str(int(uid)))
+    from ..statedir import StateDir
+
+    return StateDir.of(rt).cluster_records(uid)
 
 
 def _record_path(rt, uid: int, name: str) -> str:
@@ -155,8 +157,6 @@ class ClusterRequest:
 def create(rt, request: ClusterRequest) -> dict[str, Any]:
     """Check as a single-server create does, submit the shim's job as the caller, record it; the record
     (PENDING with Slurm's reason, or with `wait`, RUNNING on its node once the container runs)."""
-    from ..create import CreateRequest, create_container
-
     gres = request.gres()
     for rec in load_records(rt, rt.caller.uid):
         from .. import names
@@ -164,14 +164,13 @@ def create(rt, request: ClusterRequest) -> dict[str, Any]:
         if names.same(rec["name"], request.name):
             raise Ds01Error(f"you already have a cluster container named {rec['name']!r}",
                             hint=f"container-list --cluster; or choose another name than {rec['name']}")
-    checked = create_container(rt, CreateRequest(name=request.name, image=request.image, version=request.version,
-                                                 workspace=request.workspace, data=request.data,
-                                                 models=request.models, cpu_only=True), dry_run=True)
-    made = checked.plan
+    check_count(rt)
+    made = _check_on_head(rt, request)
     slurm = slurm_of(rt)
-    job_id = _submit(rt, slurm, made.name, made.image, gres)
+    job_id = _submit(rt, slurm, made.name, made.image, gres, minutes=runtime_minutes(rt, slurm, made.name, []))
     record = {"name": made.name, "container": made.container, "user": rt.caller.login, "uid": rt.caller.uid,
-              "image": made.image, "job": job_id, "node": None, "gres": gres, "submitted_at": rt.now_iso()}
+              "image": made.image, "job": job_id, "jobs": [job_id], "node": None, "gres": gres,
+              "submitted_at": rt.now_iso()}
     save_record(rt, record)
     rt.log_event("cluster.submit", rt.caller.login, container=made.container, job=job_id, gres=gres)
     if request.wait is None:
@@ -179,22 +178,128 @@ def create(rt, request: ClusterRequest) -> dict[str, Any]:
     return wait_running(rt, record, slurm, request.wait)
 
 
-def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], node: str | None = None) -> int:
-    """sbatch, as the caller, of the shim's job for container `name`: the GPUs `gres`, CPUs, memory (`--mem`:
-    the job's memory cgroup, which the container goes under, binds it) and time from the caller's limits, their
-    group's QOS; `node` pins it (`-w`) to the node that holds the container."""
+@dataclass
+class _Checked:
+    name: str
+    container: str
+    image: str
+
+
+def _check_on_head(rt, request: ClusterRequest) -> _Checked:
+    """What the head can check without an engine (it has none of the nodes'): the name, the image (a catalog
+    FRAMEWORK [VERSION] resolved, the policy's allowed images). The node's ds01d checks the rest as a
+    single-server create does (a dry run) before it makes the container in the job."""
+    from .. import names
+    from ..access import HINT, ID_RE, familiar, name_refusal
+    from ..create import CreateRequest
+    from ..image_choice import _catalog_image, framework_like
+
+    checking = CreateRequest(name=request.name, image=request.image, version=request.version,
+                             workspace=request.workspace, data=request.data, models=request.models, cpu_only=True)
+    checking.check()
+    name = names.validate(request.name)
+    image = request.image or f"ds01-{rt.caller.uid}/{name.lower()}:latest"
+    if request.image and framework_like(request.image):
+        found, framework, _ = _catalog_image(rt, request.image, request.version, None)
+        image = found if framework is not None else f"ds01-{rt.caller.uid}/{request.image.lower()}:latest"
+    parsed = familiar(image)
+    if parsed is None or ID_RE.match(image):
+        raise UsageError(f"{image!r}: a cluster container's image is named (the head has no engine to look up an ID)",
+                         hint=f"container-create {name} REPOSITORY:TAG --cluster")
+    why = None if rt.admin else name_refusal(rt, parsed[0].split("@", 1)[0])
+    if why is not None:  # by name only; the node's ds01d judges the image itself before it makes the container
+        raise PermissionDenied(f"you may not create containers from {image}: {why}", hint=HINT)
+    return _Checked(name, names.container_name(name, rt.caller.uid), image)
+
+
+def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], node: str | None = None,
+            minutes: int | None = None) -> int:
+    """sbatch, as the caller, of the shim's job for container `name`: the GPUs `gres`, CPUs and memory (`--mem`:
+    the job's memory cgroup, which the container goes under, binds it) from the caller's limits, `--time`
+    `minutes` (runtime_minutes; None: the QOS's MaxWall), their group's QOS; `node` pins it (`-w`) to the node
+    that holds the container."""
     limits = rt.limits(rt.caller.login)
-    runtime_h = limits["max_runtime_h"]
-    return slurm.submit(SubmitRequest(
+    job_id = slurm.submit(SubmitRequest(
         command=shim_command(rt, name, image), name=name, gres=gres,
         cpus=max(1, math.ceil(float(limits["max_cpus"]))),
         mem_mb=max(1, int(limits["memory"]) // (1024 * 1024)) if limits["memory"] else None,
-        time_minutes=max(1, math.ceil(runtime_h * 60)) if runtime_h else None,
-        qos=limits.group, node=node, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01"))
+        time_minutes=minutes, qos=limits.group, node=node, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01",
+        hold=True))
+    try:  # the grant: only an operator writes AdminComment, and a node's ds01d serves no job without it
+        slurm.set_admin_comment(job_id, GRANTED)
+        slurm.release(job_id)
+    except BaseException:
+        try:
+            slurm.cancel(job_id, as_caller=False)
+        except Ds01Error:
+            rt.warn(f"job {job_id} was submitted but not granted, and could not be cancelled: scancel {job_id}")
+        raise
+    return job_id
+
+
+def runtime_minutes(rt, slurm: Slurm, name: str, jobs: list[int]) -> int | None:
+    """`--time` for the container's next job: the caller's max_runtime_h less what its earlier `jobs` (the head's
+    record, root's) ran by slurmdbd's count (`sacct`), in whole minutes rounded down (Slurm counts minutes; a
+    job never gets more than is left). The max runtime is the container's across its runs, as on one server.
+    None (no `--time`: the QOS's MaxWall binds) when max_runtime_h is null or the caller has an exemption from
+    it. NoCapacity when less than a minute is left."""
+    from ..errors import NoCapacity
+    from ..lifecycle import exemptions
+    from ..units import format_duration
+
+    limit_h = rt.limits(rt.caller.login)["max_runtime_h"]
+    if limit_h is None or exemptions.find(exemptions.load(rt.policy), rt.caller.login, "max_runtime_h", rt.now()):
+        return None
+    ran = _seconds_ran(slurm, jobs)
+    left = limit_h * 3600 - ran
+    if left < 60:
+        file = exemptions.path_for(rt.policy) or exemptions.FILE_NAME
+        raise NoCapacity(f"{name} has run {format_duration(ran)} in its jobs {', '.join(map(str, jobs))}, its max "
+                         f"runtime of {format_duration(limit_h * 3600)} (max_runtime_h): less than a minute is left",
+                         hint=f"resource-limits --check-exemption max_runtime_h; an admin may exempt you in {file}, "
+                              f"or container-create a new container")
+    return int(left // 60)
+
+
+def _seconds_ran(slurm: Slurm, jobs: list[int]) -> float:
+    """How long `jobs` ran, by slurmdbd (`sacct -X`: a running job's elapsed time so far). A job the accounting
+    does not list (yet) is an error, never zero: time must not be given back because it could not be counted."""
+    if not jobs:
+        return 0.0
+    elapsed: dict[int, int] = {}
+    for entry in slurm.accounting(start=SACCT_SINCE, job_ids=jobs):
+        elapsed[entry.id] = max(elapsed.get(entry.id, 0), entry.elapsed)
+    missing = [j for j in jobs if j not in elapsed]
+    if missing:
+        raise Ds01Error(f"Slurm's accounting does not list job {missing[0]} yet, so the time left cannot be counted",
+                        hint=f"sacct -j {missing[0]}; then container-start again")
+    return float(sum(elapsed.values()))
+
+
+def check_count(rt) -> None:
+    """NoCapacity when the caller already has max_containers_per_user containers: their cluster containers (the
+    head's records, every state: a queued one counts) and their containers on the head's own engine, if it has
+    one (a cluster container that engine also sees counted once)."""
+    from ..errors import NoCapacity
+
+    cap = rt.limits(rt.caller.login)["max_containers_per_user"]
+    if cap is None:
+        return
+    cluster = {rec["container"] for rec in load_records(rt, rt.caller.uid)}
+    try:
+        here = {r["container"] for r in rt.finder.records() if r["uid"] == rt.caller.uid}
+    except Ds01Error:  # a head without an engine of its own: only cluster containers to count
+        here = set()
+    count = len(cluster | here)
+    if count >= cap:
+        raise NoCapacity(f"CONTAINER_LIMIT ({count}/{cap}): you already have {count} containers "
+                         f"({len(cluster)} on the cluster, {len(here - cluster)} on this server)",
+                         hint="container-list -a and container-list --cluster show them; container-remove NAME "
+                              "frees one")
 
 
 def wait_running(rt, record: dict[str, Any], slurm: Slurm, seconds: float) -> dict[str, Any]:
-    """Ask the controller, then the engine, until the container runs (`seconds` 0: no limit)."""
+    """Ask the controller until the job's AdminComment says the container runs (`seconds` 0: no limit)."""
     deadline = None if not seconds else time.monotonic() + seconds
     while True:
         described = describe(rt, record, slurm)
@@ -210,48 +315,88 @@ def wait_running(rt, record: dict[str, Any], slurm: Slurm, seconds: float) -> di
 
 # ---------------------------------------------------------------- head: list
 
-def _container_of(rt, job_id: int, container: str) -> dict[str, Any] | None:
-    """The record's container as this engine sees it, if it carries the job's label (None if none). Matched by
-    its Docker name too: a label is also what any image may set."""
-    from ..containers import record
+COMMENT_PREFIX = "ds01"
+GRANTED = f"{COMMENT_PREFIX}:granted"  # the head's word that it checked and submitted the job (AdminComment)
 
-    entries = rt.api.containers(all=True, filters={"label": [f"{JOB_LABEL}={int(job_id)}"]})
-    found = [e for e in entries if e["Names"][0].lstrip("/") == container]
-    return record(found[0]) if found else None
+
+def granted(comment: str | None) -> bool:
+    """Whether ds01d (root on the head, or the node's) wrote the job's AdminComment: the head grants each job it
+    submits, the node then writes the container's state over it. A user cannot write it, so a job the user
+    submitted past the head (with a longer --time, past the container count) is never granted."""
+    return (comment or "").startswith(COMMENT_PREFIX + ":")
+
+
+def container_comment(state: str, value: str) -> str:
+    """The job's AdminComment the node's ds01d writes: `ds01:running:<container id, 12>` once the container runs,
+    `ds01:exited:<exit code>` when it ended while the job still ran."""
+    return f"{COMMENT_PREFIX}:{state}:{value}"
+
+
+def parse_container_comment(text: str | None) -> tuple[str, str] | None:
+    """(state, value) of an AdminComment ds01 wrote; None for none or anyone else's words."""
+    parts = (text or "").strip().split(":")
+    if len(parts) == 3 and parts[0] == COMMENT_PREFIX and parts[1] in ("running", "exited") and parts[2].isalnum():
+        return parts[1], parts[2]
+    return None
+
+
+def _ended_jobs(slurm: Slurm, job_ids: list[int]) -> dict[int, Any]:
+    """sacct's record of jobs the controller no longer lists (their final state and AdminComment); {} when
+    slurmdbd does not answer (the state is then ENDED: the controller said the job is not live)."""
+    if not job_ids:
+        return {}
+    try:
+        return {a.id: a for a in slurm.accounting(start="now-400days", job_ids=job_ids)}
+    except Ds01Error:
+        return {}
 
 
 def describe(rt, rec: dict[str, Any], slurm: Slurm, queue: dict[int, Any] | None = None,
-             unreachable: bool = False) -> dict[str, Any]:
-    """A cluster record: the container's fields (where it exists), its node, job, state and reason."""
+             unreachable: bool = False, ended: dict[int, Any] | None = None) -> dict[str, Any]:
+    """A cluster record, from Slurm and the head's record only (the head never reads a node's engine): the job's
+    state and reason from the controller (sacct once it has let the job go), the container's from the job's
+    AdminComment (which only the node's ds01d, an operator, writes). `status`: queued, starting (the job runs,
+    its container is not yet up), running, exited (the container ran; its job ended or it ended in the job:
+    the shim or the Epilog stopped it), gone (the job ended and no container was ever made), unknown (the
+    controller did not answer)."""
     job = None
     state, reason = "unknown", None
-    if not unreachable:
+    if not unreachable and queue is None:
         try:
-            job = queue.get(rec["job"]) if queue is not None else slurm.job(rec["job"])
-        except JobNotFound:
-            job = None
+            queue = {j.id: j for j in slurm.jobs(user=rec["user"])}
         except ControllerUnreachable:
             unreachable = True
-    if not unreachable:
-        if job is not None:
-            state, reason = job.state, job.reason
-        else:
-            state = "ENDED"  # the controller no longer lists it: the container is whatever its node says
-    container = _container_of(rt, rec["job"], rec["container"])
-    node = (job.node if job is not None else None) or rec.get("node") or (
-        None if container is None else container.get("node"))
+    if not unreachable and queue is not None:
+        job = queue.get(rec["job"])
+        if job is None:
+            ended = ended if ended is not None else _ended_jobs(slurm, [rec["job"]])
+            job = ended.get(rec["job"])
+        state = "ENDED" if job is None else job.state  # not listed, not accounted: whatever it was, it ended
+        reason = getattr(job, "reason", None)
+    comment = parse_container_comment(None if job is None else job.admin_comment)
+    node = (job.node if job is not None and state not in QUEUED else None) or rec.get("node")
+    changed = {}
     if node and node != rec.get("node"):
-        rec["node"] = node
+        changed["node"] = node
+    if comment and comment[0] == "running" and comment[1] != rec.get("container_id"):
+        changed["container_id"] = comment[1]  # the container exists on `node` (made or remade in this job)
+    if changed:
+        rec.update(changed)
         save_record(rt, rec)
-    out = {"name": rec["name"], "container": rec["container"], "id": None, "user": rec["user"], "uid": rec["uid"],
-           "status": "unknown" if unreachable else ("queued" if state in QUEUED else "starting"),
-           "image": rec.get("image"), "gpus": [], "interface": "cluster"}
-    if container is not None:
-        out.update({k: container[k] for k in ("id", "status", "image", "gpus", "workspace", "created_at")})
-    elif not unreachable and state == "ENDED":
-        out["status"] = "gone"
-    out.update({"node": node, "job": rec["job"], "state": state, "reason": reason})
-    return out
+    if unreachable:
+        status = "unknown"
+    elif state in QUEUED:
+        status = "queued"
+    elif state in LIVE:
+        status = {"running": "running", "exited": "exited"}.get(comment[0] if comment else "", "starting")
+    else:
+        status = "exited" if comment or rec.get("container_id") else "gone"
+    gpus = [f"{node}:{gpu.index}" for gpu in getattr(job, "gpus", ())] if status == "running" else []
+    return {"name": rec["name"], "container": rec["container"], "id": rec.get("container_id"), "user": rec["user"],
+            "uid": rec["uid"], "status": status, "image": rec.get("image"), "gpus": gpus, "interface": "cluster",
+            "created_at": None, "exit_code": int(comment[1]) if comment and comment[0] == "exited" and
+            comment[1].isdigit() else None,
+            "node": node, "job": rec["job"], "state": state, "reason": reason}
 
 
 def list_records(rt, all_users: bool = False) -> list[dict[str, Any]]:
@@ -262,12 +407,15 @@ def list_records(rt, all_users: bool = False) -> list[dict[str, Any]]:
     slurm = slurm_of(rt)
     queue: dict[int, Any] | None = None
     unreachable = False
+    ended: dict[int, Any] = {}
     if records:
         try:
             queue = {job.id: job for job in slurm.jobs()}
         except ControllerUnreachable:
             unreachable = True
-    return [describe(rt, rec, slurm, queue, unreachable) for rec in records]
+        else:
+            ended = _ended_jobs(slurm, [r["job"] for r in records if r["job"] not in queue])
+    return [describe(rt, rec, slurm, queue, unreachable, ended) for rec in records]
 
 
 # ---------------------------------------------------------------- head: stop
@@ -289,12 +437,108 @@ def stop(rt, name: str) -> dict[str, Any]:
         time.sleep(POLL_S)  # the shim's stop and the job's end are the node's to report
 
 
+# ---------------------------------------------------------------- head: remove
+
+REMOVE_WAIT_S = 300.0  # the short removal job: queued behind others on a full node, then a second's work
+
+
+def _drop_record(rt, rec: dict[str, Any]) -> None:
+    from ..privilege import root_files
+
+    with root_files():
+        os.unlink(_record_path(rt, rec["uid"], rec["name"]))
+
+
+def remove(rt, name: str, cancel: bool = False) -> dict[str, Any]:
+    """container-remove/-retire NAME --cluster: refused while its job is live unless `cancel` (--force, retire),
+    which stops it first; then the container is removed ON ITS NODE by a short job of the caller's pinned there
+    (`srun -w NODE`, job name NAME) whose shim asks that node's ds01d (which trusts only the kernel and the
+    controller); then the head's record goes. Nothing is removed, and the record stays, when Slurm cannot be
+    asked or the node is down."""
+    rec = find_record(rt, name)
+    slurm = slurm_of(rt)
+    described = describe(rt, rec, slurm)
+    if described["state"] == "unknown":
+        raise Ds01Error(f"the Slurm controller did not answer: {rec['name']}'s job {rec['job']} may still run; "
+                        "nothing was removed", hint="sinfo; then container-list --cluster", code=1)
+    if described["state"] in LIVE:
+        if not cancel:
+            raise Ds01Error(f"{rec['name']} is {described['state']} in job {rec['job']}",
+                            hint=f"container-stop {rec['name']} --cluster first, or container-remove "
+                                 f"{rec['name']} --cluster --force")
+        described = stop(rt, rec["name"])
+        if described["state"] in LIVE or described["state"] == "unknown":
+            raise Ds01Error(f"job {rec['job']} of {rec['name']} did not end ({described['state']}); nothing was "
+                            "removed", hint="container-list --cluster; then try again", code=1)
+        rec = find_record(rt, name)
+    node = rec.get("node")
+    removed: dict[str, Any] = {}
+    if node and rec.get("container_id"):
+        removed = _remove_on_node(rt, slurm, rec, node)
+    _drop_record(rt, rec)
+    rt.log_event("cluster.remove", rt.caller.login, container=rec["container"], job=rec["job"], node=node)
+    out = dict(described, status="removed")
+    out.update({k: removed[k] for k in ("id", "image") if removed.get(k)})
+    return out
+
+
+def _remove_on_node(rt, slurm: Slurm, rec: dict[str, Any], node: str) -> dict[str, Any]:
+    """A short job as the caller on `node` (`srun -w NODE`, named like the container, no GPU) whose shim asks the
+    node's ds01d to remove the container; the node's record of it. A node Slurm cannot use is refused (exit 1)."""
+    import subprocess
+
+    from ..privilege import caller_process
+    from ..visible import visible
+    from .slurm import environment
+
+    try:
+        state = slurm.node(node)
+    except ControllerUnreachable:
+        raise Ds01Error(f"the Slurm controller did not answer; {rec['name']} on {node} was not removed",
+                        hint="sinfo; then try again", code=1) from None
+    except NotFound:
+        state = None
+    if state is None or not state.usable:
+        raise Ds01Error(f"{rec['name']} is on node {node}, which is {state.state if state else 'unknown to Slurm'}: "
+                        "nothing was removed", hint=f"sinfo -n {node}; container-remove {rec['name']} --cluster "
+                                                    "once the node is back", code=1)
+    limits = rt.limits(rt.caller.login)
+    argv = ["srun", f"--nodelist={node}", "--nodes=1", "--ntasks=1", "--cpus-per-task=1", "--mem=64",
+            "--time=5", f"--job-name={rec['name']}", "--chdir=/", "--quiet", "--export=NONE",
+            *([f"--qos={limits.group}"] if limits.group else []),
+            *node_command(rt, [shim_path(rt), "--remove", rec["name"]])]
+    identity: dict[str, Any] = caller_process()
+    env = environment(rt.settings.get("slurm_conf"), identity.pop("env", None))
+    rt.progress(f"removing {rec['name']} on {node} (a short Slurm job) ...")
+    try:
+        done = subprocess.run(argv, check=False, env=env, cwd="/", stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=REMOVE_WAIT_S, **identity)
+    except FileNotFoundError:
+        raise Ds01Error("srun is not installed: this host has no Slurm client commands", hint="ds01-doctor") from None
+    except subprocess.TimeoutExpired:
+        raise Ds01Error(f"the removal job on {node} did not finish in {REMOVE_WAIT_S:g} s; {rec['name']} is kept",
+                        hint="squeue --me; then try again", code=1) from None
+    if done.returncode == NotFound.code and "no container" in done.stderr.lower():
+        rt.warn(f"{rec['name']} was no longer on {node}; its record is dropped")
+        return {}
+    if done.returncode != 0:
+        said = visible(" ".join((done.stderr or done.stdout).split())[-400:])
+        raise Ds01Error(f"{rec['name']} was not removed on {node} (exit {done.returncode}): {said}",
+                        hint="container-list --cluster", code=1)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    try:
+        return json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+
+
 # ---------------------------------------------------------------- head: start again, run a command
 
-def start(rt, name: str) -> dict[str, Any]:
+def start(rt, name: str, wait: float | None = None) -> dict[str, Any]:
     """A new job for a stopped cluster container, pinned (`-w`) to the node that holds its writable layer,
-    asking for the GPUs it asked for at create; the record once queued. The shim there puts the container
-    under the new job's cgroup and GPUs (`run_in_job`)."""
+    asking for the GPUs it asked for at create, with the runtime its earlier jobs left (`runtime_minutes`); the
+    record once queued, or with `wait` (seconds, 0 = no limit) once the container runs. The shim there puts the
+    container under the new job's cgroup and GPUs (`run_in_job`)."""
     rec = find_record(rt, name)
     slurm = slurm_of(rt)
     described = describe(rt, rec, slurm)
@@ -310,12 +554,16 @@ def start(rt, name: str) -> dict[str, Any]:
     if not rec.get("node") or described["status"] == "gone":
         raise NotFound(f"{rec['name']} has no container on any node (its job ended before it was made)",
                        hint=f"container-create {rec['name']} IMAGE --cluster makes it anew")
-    job_id = _submit(rt, slurm, rec["name"], None, list(rec.get("gres") or []), node=rec["node"])
-    rec.update({"job": job_id, "submitted_at": rt.now_iso()})
+    jobs = [int(j) for j in rec.get("jobs") or [rec["job"]]]
+    minutes = runtime_minutes(rt, slurm, rec["name"], jobs)
+    job_id = _submit(rt, slurm, rec["name"], None, list(rec.get("gres") or []), node=rec["node"], minutes=minutes)
+    rec.update({"job": job_id, "jobs": [*jobs, job_id], "submitted_at": rt.now_iso()})
     save_record(rt, rec)
     rt.log_event("cluster.submit", rt.caller.login, container=rec["container"], job=job_id, node=rec["node"],
-                 gres=rec.get("gres"))
-    return describe(rt, rec, slurm)
+                 gres=rec.get("gres"), time_minutes=minutes)
+    if wait is None:
+        return describe(rt, rec, slurm)
+    return wait_running(rt, rec, slurm, wait)
 
 
 def run_command(rt, name: str, command: list[str]) -> int:
@@ -347,5 +595,5 @@ def run_command(rt, name: str, command: list[str]) -> int:
         return 130
 
 
-__all__ = ("JOB_LABEL", "NODE_LABEL", "ClusterRequest", "create", "list_records", "run_command", "shim_command",
-           "start", "stop")
+__all__ = ("JOB_LABEL", "NODE_LABEL", "ClusterRequest", "container_comment", "create", "list_records",
+           "parse_container_comment", "remove", "run_command", "shim_command", "start", "stop")

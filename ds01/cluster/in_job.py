@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import Ds01Error, NotFound, PermissionDenied
-from .containers import DEFAULT_GRACE_S, JOB_LABEL, NODE_LABEL, SHIM, node_name, slurm_of
+from .containers import DEFAULT_GRACE_S, JOB_LABEL, NODE_LABEL, SHIM, granted, node_name, slurm_of
 
 
 def job_cgroup_parent(pid: int, job_id: int, proc: str = "/proc") -> str:
@@ -67,6 +67,9 @@ def run_in_job(rt, name: str, image: str | None) -> int:
     if trusted.job.name != name:
         raise refuse(f"job {trusted.job.id} is for {trusted.job.name!r}, not {name!r}", job=trusted.job.id,
                      name=name)
+    if not granted(slurm.queued_job(trusted.job.id).admin_comment):
+        raise refuse(f"job {trusted.job.id} was not submitted by ds01d (container-create/-start --cluster grant "
+                     "each job they submit)", job=trusted.job.id, name=name)
     parent = job_cgroup_parent(pid, trusted.job.id)
     from ..privilege import root_files
 
@@ -89,7 +92,7 @@ def run_in_job(rt, name: str, image: str | None) -> int:
     else:
         cid = _create_in_job(rt, name, image, trusted.job.id, node, parent, uuids)
     rt.log_event("cluster.start", rt.caller.login, container=name, job=trusted.job.id, node=node, gpus=uuids)
-    return _run_and_wait(rt, cid)
+    return _run_and_wait(rt, cid, trusted.job.id)
 
 
 def in_job(info: dict[str, Any], job_id: int, parent: str) -> bool:
@@ -97,6 +100,25 @@ def in_job(info: dict[str, Any], job_id: int, parent: str) -> bool:
     (which only ds01 sets) both."""
     labels = (info.get("Config") or {}).get("Labels") or {}
     return labels.get(JOB_LABEL) == str(int(job_id)) and (info.get("HostConfig") or {}).get("CgroupParent") == parent
+
+
+def job_of_container(info: dict[str, Any]):
+    """The Slurm job a container belongs to (node_trust.CgroupJob: job, uid, node), or None. Its labels count only
+    where its cgroup parent, which only ds01 sets and only from the kernel's word, is that job's cgroup: an
+    image's `ds01.slurm_job` label alone names no job."""
+    from .node_trust import job_of_cgroup
+
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    parent = (info.get("HostConfig") or {}).get("CgroupParent") or ""
+    if not labels.get(JOB_LABEL) or not labels.get(NODE_LABEL) or not parent:
+        return None
+    try:
+        job = job_of_cgroup(f"1:memory:{parent}\n0::{parent}")
+    except PermissionDenied:
+        return None
+    if job is None or labels.get(JOB_LABEL) != str(job.job) or job.node not in (None, labels.get(NODE_LABEL)):
+        return None
+    return job
 
 
 def _earlier_job_here(info: dict[str, Any], uid: int, node: str) -> bool:
@@ -175,6 +197,37 @@ def exec_in_job(rt, name: str, command: list[str]) -> int:
     return run_session(rt, rec, command)
 
 
+def remove_in_job(rt, name: str) -> dict[str, Any]:
+    """The node's side of container-remove/-retire NAME --cluster: remove the caller's stopped container NAME on
+    this node. The connecting process must be in a RUNNING job of the caller's on this node named NAME (kernel and
+    controller, as run_in_job), and the container must be one ds01 made in an earlier job of the caller's here
+    (its cgroup parent, which only ds01 sets); anything else is refused and nothing is removed."""
+    from ..containers import record
+    from ..runtime import peer
+    from .node_trust import refuse, trusted_job
+
+    connected = peer()
+    if connected is None:
+        raise PermissionDenied(f"{SHIM} runs only through ds01d, inside a Slurm job",
+                               hint=f"container-remove {name} --cluster")
+    pid, connected_at = connected
+    node = node_name(rt)
+    trusted = trusted_job(pid, rt.caller.uid, node, slurm_of(rt), connected_at=connected_at)
+    if trusted.job.name != name:
+        raise refuse(f"job {trusted.job.id} is for {trusted.job.name!r}, not {name!r}", job=trusted.job.id,
+                     name=name)
+    found = rt.finder.find(name)  # the caller's own: Finder refuses another's
+    info = rt.api.inspect_container(found["id"])
+    if not _earlier_job_here(info, rt.caller.uid, node):
+        raise refuse(f"{name} on {node} is running or no cluster container of yours", job=trusted.job.id, name=name)
+    rec = record(info)
+    note = rt.engine.remove(info["Id"], reason="cluster-remove")
+    if note:
+        rt.warn(note)
+    rt.log_event("cluster.remove", rt.caller.login, container=rec["container"], job=trusted.job.id, node=node)
+    return dict(rec, status="removed", node=node)
+
+
 def _create_in_job(rt, name, image, job_id, node, parent, uuids) -> str:
     from ..containers import record
     from ..create import CreateRequest, _undo, create_container, signals_interrupt
@@ -202,10 +255,27 @@ def _create_in_job(rt, name, image, job_id, node, parent, uuids) -> str:
     return cid
 
 
-def _run_and_wait(rt, cid: str) -> int:
-    """Start (mounts pinned as every ds01 start does), wait; on SIGTERM/SIGINT stop it through ds01's stop path."""
-    from ..create import recheck_mounts
+def tell_controller(rt, job_id: int, state: str, value: str) -> None:
+    """Write the container's state into the job's AdminComment (`ds01:running:<id>`, `ds01:exited:<code>`): the
+    head learns it from Slurm, never from this node's engine. Only an operator may set it (this ds01d is root), so
+    the job's owner cannot forge it. Slurm refuses it once the job has ended (a scancel): the head then knows the
+    container stopped from the job's end (the shim or the Epilog stops it). A failure is a warning, never fatal."""
+    from .containers import container_comment
+    from .slurm import SlurmError
+
+    try:
+        slurm_of(rt).set_admin_comment(job_id, container_comment(state, value))
+    except SlurmError as error:
+        if state == "running":
+            rt.warn(f"could not tell the Slurm controller that job {job_id}'s container runs: {error.message}")
+
+
+def _run_and_wait(rt, cid: str, job_id: int) -> int:
+    """Start (mounts pinned as every ds01 start does), tell the controller, wait; on SIGTERM/SIGINT stop it through
+    ds01's stop path; tell the controller how it ended."""
     from ..mount_pins import pinned, pins_of
+    from ..mounts import recheck_mounts
+    from ..statedir import StateDir
 
     def stopped(signum, _frame):
         raise Stopped(signum)
@@ -217,13 +287,16 @@ def _run_and_wait(rt, cid: str) -> int:
 
         rec = record(info)
         if not info["State"].get("Running"):
-            with pinned(pins_of(info, rt.settings.get("state_dir")), recheck_mounts(rt, rec, info)):
+            with pinned(pins_of(info, StateDir.of(rt)), recheck_mounts(rt, rec, info)):
                 rt.engine.start(cid)
+        tell_controller(rt, job_id, "running", cid[:12])
         sys.stdout.write(json.dumps({"container": rec["container"], "status": "running"}) + "\n")
         sys.stdout.flush()
         while True:
             try:
-                return int(rt.engine.api.wait(cid, timeout=3600)["StatusCode"])
+                code = int(rt.engine.api.wait(cid, timeout=3600)["StatusCode"])
+                tell_controller(rt, job_id, "exited", str(code))
+                return code
             except (Stopped, KeyboardInterrupt):
                 raise
             except Exception:  # noqa: BLE001, S112 - requests' ReadTimeout: it still runs
@@ -232,6 +305,11 @@ def _run_and_wait(rt, cid: str) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         rt.engine.stop(cid, timeout=DEFAULT_GRACE_S // 2, force=True, event="container.stop", reason="slurm")
+        try:
+            ended = (rt.api.inspect_container(cid).get("State") or {}).get("ExitCode")
+        except Exception:  # noqa: BLE001 - the exit code is only a detail for the head
+            ended = None
+        tell_controller(rt, job_id, "exited", str(ended) if isinstance(ended, int) else "stopped")
         return 0
     finally:
         for signum, handler in previous.items():
@@ -239,4 +317,4 @@ def _run_and_wait(rt, cid: str) -> int:
 
 
 
-__all__ = ("Stopped", "exec_in_job", "in_job", "job_cgroup_parent", "run_in_job")
+__all__ = ("Stopped", "exec_in_job", "in_job", "job_cgroup_parent", "job_of_container", "run_in_job")

@@ -202,3 +202,15 @@ def cluster_of(policy: Policy, host_inventory: str | None = None) -> Cluster:
     weights = cluster.types()
     cluster.qos = [qos_of(policy, group, weights) for group in policy.section("groups")]
     return cluster
+
+
+def cluster_default(policy: Policy) -> bool:
+    """The policy's `cluster.default`: whether the container commands mean the cluster when neither `--cluster`
+    nor `--no-cluster` is given (false when absent: a single server stays a single server)."""
+    return bool(policy.section("cluster").get("default", False))
+
+
+def use_cluster(rt, flag: bool | None) -> bool:
+    """Whether a container command acts on cluster containers: `--cluster` / `--no-cluster` as given (`flag`),
+    else the policy's default. Every command with `--cluster` (ds01/cli/_cluster.py's option) asks this."""
+    return cluster_default(rt.policy) if flag is None else bool(flag)

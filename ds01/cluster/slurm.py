@@ -213,6 +213,7 @@ class Job:
     priority: int | None = None   # squeue's: Slurm starts pending jobs highest first
     submitted: int | None = None  # epoch seconds
     tres: Mapping[str, int] = field(default_factory=dict)  # allocated (running) or requested (pending) TRES
+    admin_comment: str | None = None  # only an operator (root: the node's ds01d) can set it; JSON only
 
     @property
     def running(self) -> bool:
@@ -256,6 +257,7 @@ class Accounting:
     end: int | None               # epoch seconds; None while running
     elapsed: int                  # seconds
     tres: Mapping[str, int]       # allocated TRES: {"cpu": 1, "mem": 500, "gres/gpu": 1, "gres/gpu:a100": 1, ...}
+    admin_comment: str | None = None  # sacct keeps it after the job ends (`comment.administrator`)
 
     def gpus(self) -> int:
         return self.tres.get("gres/gpu", 0)
@@ -281,6 +283,7 @@ class SubmitRequest:
     output: str = "/dev/null"
     chdir: str = "/"
     comment: str | None = None
+    hold: bool = False            # submitted held: ds01d grants it (AdminComment) before it may start
 
     def argv(self) -> list[str]:
         """sbatch's arguments. The caller's environment is not exported (`--export=NONE`, 22.05's way to pass
@@ -289,7 +292,7 @@ class SubmitRequest:
         if not self.command or not os.path.isabs(self.command[0]):
             raise ValueError(f"the job's program must be an absolute path: {list(self.command)[:1]}")
         argv = ["sbatch", "--parsable", "--export=NONE", f"--job-name={self.name}", "--nodes=1",
-                f"--output={self.output}", f"--chdir={self.chdir}"]
+                f"--output={self.output}", f"--chdir={self.chdir}", *(["--hold"] if self.hold else [])]
         for gres in self.gres:
             argv.append(f"--gres={gres}")
         for option, value in (("--cpus-per-task", self.cpus), ("--mem", self.mem_mb),
@@ -534,7 +537,8 @@ def job_from_json(record: Mapping[str, Any]) -> Job:
                partition=record.get("partition") or None, qos=record.get("qos") or None,
                gres_by_node=per_node, priority=_number(record.get("priority")),
                submitted=_number(record.get("submit_time")),
-               tres=parse_tres_text(str(record.get("tres_alloc_str") or record.get("tres_req_str") or "")))
+               tres=parse_tres_text(str(record.get("tres_alloc_str") or record.get("tres_req_str") or "")),
+               admin_comment=str(record.get("admin_comment") or "") or None)
 
 
 def parse_tres_text(text: str) -> dict[str, int]:
@@ -574,6 +578,11 @@ def node_from_json(record: Mapping[str, Any]) -> Node:
                 gres_used=str(record.get("gres_used") or ""), reason=record.get("reason") or None)
 
 
+def _administrator(comment: Any) -> str | None:
+    """sacct's admin comment: 22.05 prints `"comment": {"administrator": ..., "job": ..., "system": ...}`."""
+    return str(comment.get("administrator") or "") or None if isinstance(comment, dict) else None
+
+
 def accounting_from_json(record: Mapping[str, Any]) -> Accounting:
     times = record.get("time") or {}
     tres: dict[str, int] = {}
@@ -588,7 +597,45 @@ def accounting_from_json(record: Mapping[str, Any]) -> Accounting:
     return Accounting(id=int(record["job_id"]), user=user, uid=None, name=str(record.get("name") or ""),
                       state=_state(record.get("state")), node=record.get("nodes") or None,
                       start=start or None, end=end or None, elapsed=_number(times.get("elapsed")) or 0,
-                      tres=tres)
+                      tres=tres, admin_comment=_administrator(record.get("comment")))
+
+
+@dataclass(frozen=True)
+class FairShare:
+    """One user association's fair share (`sshare`): Slurm orders equal-QOS jobs by `factor`, 0..1, lower for
+    whoever used more of their share (Fair Tree ranks users; 22.05's default)."""
+    account: str
+    user: str
+    raw_shares: int | None
+    norm_shares: float | None
+    raw_usage: int
+    effective_usage: float | None
+    factor: float | None
+
+
+FAIR_SHARE_FIELDS = ("Account", "User", "RawShares", "NormShares", "RawUsage", "EffectvUsage", "FairShare")
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_sshare(text: str) -> list[FairShare]:
+    """User rows of `sshare -n -P -a -o <FAIR_SHARE_FIELDS>` (accounts, with no user, are left out). Slurm's
+    names hold no `|`, and an account's depth is leading spaces."""
+    rows = []
+    for line in text.splitlines():
+        values = line.split("|")
+        if len(values) < len(FAIR_SHARE_FIELDS) or not values[1].strip():
+            continue
+        account, user, raw_shares, norm_shares, raw_usage, effective, factor = (v.strip() for v in values[:7])
+        rows.append(FairShare(account=account, user=user, raw_shares=_number(raw_shares),
+                              norm_shares=_float(norm_shares), raw_usage=_number(raw_usage) or 0,
+                              effective_usage=_float(effective), factor=_float(factor)))
+    return rows
 
 
 # ---------------------------------------------------------------- the wrapper
@@ -655,6 +702,28 @@ class Slurm:
         done = self._run(argv)
         return [job_from_json(j) for j in _json(done.stdout, "squeue").get("jobs") or []]
 
+    def set_admin_comment(self, job_id: int, text: str) -> None:
+        """`scontrol update JobId=N AdminComment=TEXT`, as this process (root: an operator). Slurm lets only an
+        operator set it, so a user cannot forge what ds01 writes there; it is kept in accounting after the job
+        ends, but cannot be changed once the job has finished (JobNotFound-like SlurmError then)."""
+        if not text or any(c.isspace() for c in text) or len(text) > 200:
+            raise ValueError(f"an admin comment is one short word: {text[:50]!r}")
+        self._run(["scontrol", "update", f"JobId={int(job_id)}", f"AdminComment={text}"])
+
+    def queued_job(self, job_id: int) -> Job:
+        """One job as `squeue --json` gives it (its AdminComment is read only from JSON: scontrol's text lets a
+        job name fake the line). JobNotFound when the controller no longer lists it."""
+        done = self._run(["squeue", "--json", f"--jobs={int(job_id)}"])
+        for entry in _json(done.stdout, "squeue").get("jobs") or []:
+            job = job_from_json(entry)
+            if job.id == job_id:
+                return job
+        raise JobNotFound(f"Slurm lists no job {job_id}", hint="squeue --me")
+
+    def release(self, job_id: int) -> None:
+        """`scontrol release JOB`, as this process (root: an operator may release any hold)."""
+        self._run(["scontrol", "release", str(int(job_id))])
+
     def cancel(self, job_id: int, as_caller: bool = True, signal: str | None = None) -> None:
         """`scancel` (as the caller by default: Slurm checks that the job is theirs). A job that is gone or
         already ending is no error (22.05 exits 0 and says nothing for an unknown id)."""
@@ -716,6 +785,12 @@ class Slurm:
                            max_tres_per_user=parse_tres_text(values[2]), max_tres_per_job=parse_tres_text(values[3]),
                            max_wall=values[4] or None, flags=tuple(f for f in values[5].split(",") if f))
         raise NotFound(f"Slurm has no QOS {name!r}", hint="ds01-slurm-generate --apply (admins) makes one per group")
+
+    def fair_share(self, users: Sequence[str] = ()) -> list[FairShare]:
+        """Every user association's fair share (`sshare -a`), or the named users'. slurmctld answers it."""
+        argv = ["sshare", "-n", "-P", "-o", ",".join(FAIR_SHARE_FIELDS)]
+        argv += [f"--users={','.join(users)}"] if users else ["-a"]
+        return parse_sshare(self._run(argv).stdout)
 
     def ping(self) -> bool:
         """Whether the controller answers (`scontrol ping`); never raises for an unreachable one."""

@@ -1,8 +1,9 @@
-"""The read side of cluster mode: gpu-status, gpu-queue, check-limits and ds01-report with `--cluster`.
+"""The read side of cluster mode: gpu-status, gpu-queue, check-limits, dashboard and ds01-report with `--cluster`.
 
 Slurm is the allocator, so Slurm is the source: the nodes and their GPUs (`sinfo`), the queue with its order
-and reasons (`squeue`), the user's QOS (`sacctmgr`) and the allocation history (`sacct`), all through
-slurm.py. ds01 adds what Slurm does not know: which of its containers a job is (the head's cluster records).
+and reasons (`squeue`), fair share (`sshare`), the user's QOS (`sacctmgr`) and the allocation history
+(`sacct`), all through slurm.py. ds01 adds what Slurm does not know: which of its containers a job is (the
+head's cluster records).
 A controller that does not answer makes every state unknown: the commands fail (exit 1) rather than
 print a GPU as free or a queue as empty.
 """
@@ -145,6 +146,38 @@ def limits_record(rt, account) -> dict[str, Any]:
             "pending": [{"job": j.id, "reason": j.reason} for j in jobs if j.state == "PENDING"]}
 
 
+# ---------------------------------------------------------------- fair share, nodes (dashboard --cluster)
+
+def fairshare_records(rt, slurm: Slurm | None = None) -> list[dict[str, Any]]:
+    """Each user association's fair share (`sshare`), highest factor first: of two waiting jobs of equal QOS,
+    Slurm starts the one whose owner has the higher factor (used less of their share) first. An admin sees
+    every user's; anyone else their own."""
+    slurm = slurm or slurm_of(rt)
+    try:
+        shares = slurm.fair_share(() if rt.admin else (rt.caller.login,))
+    except ControllerUnreachable as error:
+        raise unknown("the fair share", error) from None
+    rows = [{"user": f.user, "account": f.account, "fairshare": f.factor, "raw_usage": f.raw_usage,
+             "norm_shares": f.norm_shares, "effective_usage": f.effective_usage} for f in shares
+            if rt.admin or f.user == rt.caller.login]
+    return sorted(rows, key=lambda r: (-(r["fairshare"] or 0.0), r["user"], r["account"]))
+
+
+def node_records(gpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per node, from gpu_records: its state and its GPUs' counts (free, held, down)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for gpu in gpus:
+        node = nodes.setdefault(gpu["node"], {"node": gpu["node"], "state": gpu["node_state"],
+                                              "reason": gpu["node_reason"], "gpus": 0, "free": 0, "held": 0,
+                                              "down": 0, "gpu_eq": 0.0, "gpu_eq_free": 0.0})
+        node["gpus"] += 1
+        node[gpu["state"]] = node.get(gpu["state"], 0) + 1
+        node["gpu_eq"] = round(node["gpu_eq"] + gpu["gpu_eq"], 4)
+        if gpu["state"] == "free":
+            node["gpu_eq_free"] = round(node["gpu_eq_free"] + gpu["gpu_eq"], 4)
+    return list(nodes.values())
+
+
 # ---------------------------------------------------------------- ds01-report --cluster
 
 def report(rt, since: float, until: float, by: str = "user") -> list[dict[str, Any]]:
@@ -205,4 +238,4 @@ def report(rt, since: float, until: float, by: str = "user") -> list[dict[str, A
     return sorted(rows, key=lambda r: (-r["gpu_hours"], -r["container_hours"], r.get("user") or r["group"]))
 
 
-__all__ = ("gpu_records", "limits_record", "queue_records", "report")
+__all__ = ("fairshare_records", "gpu_records", "limits_record", "node_records", "queue_records", "report")

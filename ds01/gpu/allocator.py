@@ -42,7 +42,7 @@ class Allocator:
     def state(self) -> State:
         from .state import DEFAULT_LOCK_TIMEOUT, State
 
-        return State(self.rt.settings.get("state_dir"), self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
+        return State.of(self.rt, self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
 
     @property
     def strategy(self) -> str:

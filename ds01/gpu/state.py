@@ -1,7 +1,7 @@
 """The little state ds01 writes: short-lived claims, early releases and the wait queue, under one lock.
 
-Everything else is read from Docker. The files live in the state dir ($DS01_STATE_DIR, else
-`paths.state_dir`, else /var/lib/ds01), which belongs to root and only root writes (0755, files
+Everything else is read from Docker. The files live in the state dir (ds01.statedir names every path
+in it), which belongs to root and only root writes (0755, files
 0644, the lock 0600): users reach it only through ds01d, whose workers use root's rights here
 and nowhere else (privilege.root_files). So no user can hold the lock, forge a claim or a
 queue entry, or plant a file. Even so, every file is treated as data, not authority:
@@ -12,11 +12,8 @@ queue entry, or plant a file. Even so, every file is treated as data, not author
 """
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
-import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -24,12 +21,12 @@ from typing import Any
 
 from ..errors import Ds01Error, NoCapacity
 from ..privilege import root_files
+from ..statedir import LockBusy, StateDir, held, open_regular
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CLAIMS = "gpu-claims.json"
 RELEASED = "gpu-released.json"
 QUEUE = "gpu-queue.json"
-LOCK = "gpu.lock"
 _warned: set[str] = set()
 
 
@@ -44,84 +41,42 @@ def warn(message: str) -> None:
         syslog.syslog(syslog.LOG_WARNING, f"ds01 state: {message}")
 
 
-def directory_problem(info: os.stat_result) -> str | None:
-    """Why a state dir cannot be trusted: anyone but its owner (root, or this account) may write it."""
-    if not stat.S_ISDIR(info.st_mode):
-        return "is not a directory"
-    if info.st_uid not in (0, os.geteuid()):
-        return f"belongs to uid {info.st_uid}"
-    if info.st_mode & 0o022:
-        return f"is writable by others (mode {info.st_mode & 0o7777:04o})"
-    return None
-
-
 class State:
     def __init__(self, directory: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.directory = directory
+        self.dir = StateDir(directory)
         self.lock_timeout = lock_timeout
         self.locked = False
 
-    def path(self, name: str) -> str:
-        return os.path.join(self.directory, name)
+    @classmethod
+    def of(cls, rt: Any, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> "State":
+        """The state of a command's state dir (statedir.StateDir.of)."""
+        return cls(StateDir.of(rt).root, lock_timeout)
 
-    def _ensure_directory(self) -> None:
-        """Create the state dir (0755) when missing; refuse one that others may write."""
-        try:
-            info = os.lstat(self.directory)
-        except FileNotFoundError:
-            try:
-                os.makedirs(self.directory, mode=0o755, exist_ok=True)
-                info = os.lstat(self.directory)
-            except OSError as exc:
-                raise Ds01Error(f"the state dir {self.directory} is missing and cannot be created: {exc.strerror}",
-                                hint=f"an admin creates it once: install -d -m 0755 -o root {self.directory}"
-                                ) from None
-        problem = directory_problem(info)
-        if problem:
-            raise Ds01Error(f"refusing the state dir {self.directory}: it {problem}",
-                            hint=f"only root may write it: chown root:root {self.directory} && "
-                                 f"chmod 0755 {self.directory}")
+    def path(self, name: str) -> str:
+        return self.dir.file(name)
 
     def _open(self, name: str, flags: int, mode: int = 0o644) -> int:
         """An fd on a regular state file (O_NOFOLLOW, O_NONBLOCK); OSError(ELOOP/EINVAL) for anything else."""
-        fd = os.open(self.path(name), flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise OSError(errno.EINVAL, "not a regular file")
-        return fd
+        return open_regular(self.path(name), flags, mode)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator["State"]:
         """The allocator lock. Fails closed: on timeout the caller gets NoCapacity, never an unlocked run."""
         with root_files():
-            self._ensure_directory()
+            self.dir.ensure()
+        with contextlib.ExitStack() as stack:
             try:
-                fd = self._open(LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise Ds01Error(f"cannot open {self.path(LOCK)}: {exc.strerror}",
-                                hint=f"it must be a regular file only root may open (rm {self.path(LOCK)})"
-                                ) from None
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise NoCapacity(f"allocator busy: could not take {self.path(LOCK)} within "
-                                         f"{self.lock_timeout:g}s",
-                                         hint="try again; gpu_allocation.lock_timeout_s sets how long to wait"
-                                         ) from None
-                    time.sleep(0.02)
+                stack.enter_context(held(self.dir.allocator_lock, timeout=self.lock_timeout))
+            except LockBusy:
+                raise NoCapacity(f"allocator busy: could not take {self.dir.allocator_lock} within "
+                                 f"{self.lock_timeout:g}s",
+                                 hint="try again; gpu_allocation.lock_timeout_s sets how long to wait") from None
             self.locked = True
             try:
                 yield self
             finally:
                 self.locked = False
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     def read(self, name: str, default: Any) -> Any:
         """A state file's content; missing, not a regular file, or damaged: `default` (with a warning)."""
@@ -154,7 +109,7 @@ class State:
     def store(self, name: str, value: Any, mode: int = 0o600) -> None:
         """Write a file no one else changes (a cache keyed by content): atomically, without the lock."""
         with root_files():
-            self._ensure_directory()
+            self.dir.ensure()
         self._replace(name, json.dumps(value, sort_keys=True).encode(), mode)
 
     def _replace(self, name: str, data: bytes, mode: int) -> None:

@@ -25,6 +25,8 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
+from ..statedir import account_cache_name
+
 MAX_ACCOUNT_FILE = 1 << 20  # passwd, group, shadow, gshadow, sudoers: each larger one is refused
 MAX_SKEL_BYTES = 1 << 20  # /etc/skel as the engine archives it (contents and headers): beyond it, not copied
 MAX_SKEL_ENTRIES = 256  # files, directories and links in /etc/skel: beyond it, not copied
@@ -130,7 +132,7 @@ class Cache:
     @staticmethod
     def _name(image_id):
         digest = image_id.split(":", 1)[-1]
-        return f"image-etc-{digest}.json" if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) \
+        return account_cache_name(digest) if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) \
             else None
 
     def get(self, image_id):

@@ -14,6 +14,12 @@ after the start: a warning at 80 % and 95 % of the idle timeout, a stop at 100 %
 `/workspace/.keep-alive` postpones that for keepalive_max_duration_h after it was touched (a date in
 the future counts from the check that first saw it); it is read, like the notices are written, from
 outside the container (ds01.workspace_files), bind mount or not.
+
+A cluster container (one Slurm job on this node: its `ds01.slurm_job` label counts only where its cgroup parent is
+that job's cgroup, cluster/in_job.job_of_container) is stopped through Slurm: root's `scancel` of its job, after
+the controller confirms the job is its owner's on this node; the shim then stops it through ds01's stop path and
+Slurm frees the GPUs. A `docker stop` behind Slurm's back would leave the job to end on its own. A controller that
+does not answer stops nothing (an error for this run). Containers of another node's jobs are that node's to judge.
 """
 
 import os
@@ -111,6 +117,7 @@ class IdleCheck(Job):
         self.remember(subjects)
         observing_since = self.memory.setdefault("observing_since", self.now.timestamp())
         candidates = []
+        self.cluster_jobs = {}
         for subject in subjects:
             if subject.status != "running" or not self.in_scope(subject):
                 continue
@@ -118,8 +125,12 @@ class IdleCheck(Job):
             why = self.protected(subject)
             if why:
                 self.decide(subject, "protected", why)
-            else:
-                candidates.append(subject)
+                continue
+            elsewhere = self._cluster_node(subject)
+            if elsewhere:
+                self.decide(subject, "skip", f"a cluster container of {elsewhere}: that node's idle check decides")
+                continue
+            candidates.append(subject)
         if not candidates:
             return
         demand = self._demand()
@@ -130,6 +141,20 @@ class IdleCheck(Job):
                 self.decide(subject, "skip", f"could not sample: {getattr(sample, 'message', sample)}")
                 continue
             self._decide(subject, sample, demand, observing_since)
+
+    def _cluster_node(self, subject):
+        """Remember a cluster container's job; the other node it runs on (None: this node's, or not a job's)."""
+        from ..cluster.containers import NODE_LABEL, node_name
+        from ..cluster.in_job import job_of_container
+
+        job = job_of_container(subject.info)
+        if job is None:
+            return None
+        node = subject.labels.get(NODE_LABEL)
+        if node != node_name(self.rt):
+            return f"node {node}"
+        self.cluster_jobs[subject.id] = job
+        return None
 
     # ---------------------------------------------------------------- signals
 
@@ -311,6 +336,9 @@ class IdleCheck(Job):
         return record
 
     def _stop(self, subject, idle_for, timeout, signals, stale):
+        job = self.cluster_jobs.get(subject.id)
+        if job is not None:
+            return self._cancel(subject, job.job, idle_for, timeout, signals, stale)
         name = subject.rec["name"]
         grace = self.stop_grace(subject)
         remove = subject.interface == "orchestration"
@@ -330,6 +358,47 @@ class IdleCheck(Job):
 
         record = self.decide(subject, "stop", f"idle for {format_duration(idle_for)} of {format_duration(timeout)}"
                                               f"{stale}", signals, action=stop, removed=remove)
+        if not self.dry_run and "error" not in record:
+            subject.state.clear()
+        return record
+
+
+    def _cancel(self, subject, job_id, idle_for, timeout, signals, stale):
+        """Stop an idle cluster container through Slurm: `scancel` its job as root once the controller says the job
+        is live, its owner's and on this node. A job Slurm no longer runs leaves nothing to cancel: the container
+        (escaped from its job) is stopped as any other."""
+        from ..cluster.containers import LIVE, NODE_LABEL, slurm_of
+        from ..cluster.slurm import JobNotFound
+        from ..errors import Ds01Error
+
+        name, node = subject.rec["name"], subject.labels.get(NODE_LABEL)
+        words = dict(idle_for_s=round(idle_for), idle_timeout_s=round(timeout), signals=signals)
+
+        def cancel():
+            slurm = slurm_of(self.rt)
+            try:
+                held = slurm.job(job_id)
+            except JobNotFound:
+                held = None
+            self.tell(subject, f"{name} stopped: idle",
+                      f"Your container {name} was idle for {format_duration(idle_for)} (limit "
+                      f"{format_duration(timeout)}) while holding {_gpu_words(subject)}. Its Slurm job {job_id} is "
+                      f"being cancelled now, which stops it and frees its GPUs. Your files are kept; "
+                      f"container-start {name} --cluster starts it again on {node}.")
+            if held is None or held.state not in LIVE:
+                self.rt.engine.stop(subject.id, timeout=int(self.stop_grace(subject)), force=True,
+                                    event="container.idle-stop", job=job_id, node=node, **words)
+                return
+            if held.uid != subject.rec["uid"] or (held.node and held.node != node):
+                raise Ds01Error(f"Slurm says job {job_id} is uid {held.uid}'s on {held.node}, not this container's; "
+                                "nothing cancelled", hint=f"scontrol show job {job_id}")
+            slurm.cancel(job_id, as_caller=False)
+            self.rt.log_event("container.idle-stop", subject.user, container=subject.rec["container"], name=name,
+                              id=subject.id, job=job_id, node=node, via="scancel", **words)
+
+        record = self.decide(subject, "stop", f"idle for {format_duration(idle_for)} of {format_duration(timeout)}"
+                                              f"{stale}; cancelling Slurm job {job_id}", signals, action=cancel,
+                             removed=False, slurm_job=job_id, node=node)
         if not self.dry_run and "error" not in record:
             subject.state.clear()
         return record

@@ -9,12 +9,13 @@ sent, running time) lives in `<state dir>/jobs/<job>.json`, a root-owned directo
 cannot write, so nobody can edit their way out of a timer or hold the lock.
 """
 
+import contextlib
 import json
-import os
 import sys
 import time
 
 from ..errors import Ds01Error, NotFound
+from ..statedir import LockBusy, StateDir, held
 from . import subjects
 
 COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("interface", "INTERFACE"), ("status", "STATUS"),
@@ -60,7 +61,7 @@ class Job:
                 self._save_memory()
         finally:
             if lock is not None:
-                lock.release()
+                lock.close()
         summary = {"job": self.name, "summary": True, "ran": True, "dry_run": self.dry_run,
                    "at": clock.iso(self.now), "checked": self.checked, "decisions": dict(sorted(self.counts.items())),
                    "errors": self.errors, "seconds": round(time.monotonic() - started, 2)}
@@ -86,57 +87,34 @@ class Job:
 
     # ---------------------------------------------------------------- lock and memory
 
-    def jobs_dir(self):
-        return os.path.join(self.rt.settings.get("state_dir"), "jobs")
-
-    def _ensure_jobs_dir(self):
-        directory = self.jobs_dir()
-        try:
-            parent = os.path.dirname(directory)
-            os.makedirs(parent, mode=0o755, exist_ok=True)  # the state dir: root's (gpu/state.py)
-            os.makedirs(directory, mode=0o755, exist_ok=True)
-        except OSError as exc:
-            raise Ds01Error(f"cannot create {directory}: {exc.strerror}", hint="the jobs run as root (cron)") from None
-        info = os.lstat(directory)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            raise Ds01Error(f"{directory} is not owned by this account or is writable by others; refusing to use it",
-                            hint=f"an admin removes it: rm -r {directory} (the jobs recreate it)")
-        return directory
+    @property
+    def statedir(self):
+        return StateDir.of(self.rt)
 
     def _lock(self):
-        """The job's lock: None in a dry run without write access, False when another run holds it."""
-        import portalocker
-
+        """The job's lock (a context to close): None in a dry run without write access, False when another run
+        holds it (one try, no wait)."""
         from ..privilege import root_files
 
         try:
             with root_files():
-                directory = self._ensure_jobs_dir()
+                self.statedir.ensure_jobs()
         except Ds01Error:
             if self.dry_run:
                 return None
             raise
-        lock = portalocker.Lock(os.path.join(directory, f"{self.name}.lock"), mode="a", timeout=0,
-                                fail_when_locked=True, flags=portalocker.LOCK_EX | portalocker.LOCK_NB)
+        lock = contextlib.ExitStack()
         try:
-            with root_files():
-                lock.acquire()
-        except portalocker.LockException:
+            lock.enter_context(held(self.statedir.job_lock(self.name), timeout=0))
+        except LockBusy:
             return False
         return lock
 
     def _memory_path(self):
-        return os.path.join(self.jobs_dir(), f"{self.name}.json")
+        return self.statedir.job_memory(self.name)
 
     def _load_memory(self):
-        from ..privilege import root_files
-
-        try:
-            with root_files(), open(self._memory_path(), encoding="utf-8") as handle:
-                value = json.load(handle)
-        except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
+        return self.statedir.read_job_memory(self.name)
 
     def _save_memory(self):
         from ..atomic import replace_file

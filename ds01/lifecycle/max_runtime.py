@@ -7,6 +7,10 @@ has been restarted since (a restart between two checks can lose at most one chec
 Warnings at 75 % and 90 %; the stopped container is kept (the hold timers take over).
 Docker does not record when a container was paused: the job counts from the first check that
 saw it paused.
+
+A cluster container (its job trusted through its cgroup parent, cluster/in_job.job_of_container) is skipped, and
+its record says why: in cluster mode the maximum runtime is the job's `--time` (the remaining runtime, set at each
+start), which Slurm enforces by ending the job.
 """
 
 from ..clock import iso
@@ -69,12 +73,26 @@ class MaxRuntime(Job):
             if not running:
                 continue
             self.checked += 1
+            if self._slurm_times(subject):
+                continue
             why = self.protected(subject)
             if why:
                 self.decide(subject, "protected", why)
                 continue
             if not self._runtime(subject) and subject.status == "paused":
                 self._pause(subject)
+
+    def _slurm_times(self, subject):
+        """True (and a `skip` decision) for a cluster container: Slurm's time limit ends its job, not this job."""
+        from ..cluster.in_job import job_of_container
+
+        job = job_of_container(subject.info)
+        if job is None:
+            return False
+        self.decide(subject, "skip", f"a cluster container (Slurm job {job.job}): its maximum runtime is the job's "
+                                     "time limit (--time), which Slurm enforces",
+                    {"running_s": round(subject.state.get("total_s", 0.0))}, slurm_job=job.job)
+        return True
 
     def _runtime(self, subject):
         """Decide on running time; True when the container is stopped or warned for it."""

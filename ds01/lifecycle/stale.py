@@ -58,8 +58,7 @@ class ReleaseStale(Job):
         seen = self.memory.get("leftovers") or {}
         found: dict[str, float] = {}
         self.memory["leftovers"] = found
-        state_dir = self.rt.settings.get("state_dir")
-        for pins in leftovers(state_dir, names) if available() else []:
+        for pins in leftovers(self.statedir, names) if available() else []:
             self._leftover(seen, found, "bind_points", pins, {"path": pins}, lambda p=pins: discard(p))
         images = api.images()
         for image in images:
@@ -69,8 +68,7 @@ class ReleaseStale(Job):
                     self._leftover(seen, found, "image_tag", tag, {"tag": tag},
                                    lambda t=tag: self.rt.engine.remove_image(t))
         present = {image["Id"].split(":", 1)[-1] for image in images}
-        for name, path in self._cached_accounts():
-            digest = name[len("image-etc-"):-len(".json")]
+        for digest, path in self._cached_accounts():
             if digest not in present:
                 self._leftover(None, found, "account_cache", path, {"path": path}, lambda p=path: self._unlink(p))
 
@@ -98,17 +96,7 @@ class ReleaseStale(Job):
         self._emit(record)
 
     def _cached_accounts(self):
-        import os
-
-        from ..privilege import root_files
-
-        directory = self.rt.settings.get("state_dir")
-        with root_files():
-            try:
-                names = sorted(os.listdir(directory))
-            except OSError:
-                return []
-        return [(n, os.path.join(directory, n)) for n in names if n.startswith("image-etc-") and n.endswith(".json")]
+        return self.statedir.account_caches()
 
     @staticmethod
     def _unlink(path):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import labels as L
+from ..containers import ContainerRecord
 from ..errors import NotFound
 from ..policy import INTERFACE_TIMERS, OWN_INTERFACES
 
@@ -45,7 +46,7 @@ class Subject:
     """One container as a job sees it."""
 
     info: dict
-    rec: dict
+    rec: ContainerRecord
     interface: str  # how it was made: atomic, orchestration, devcontainer, compose, jupyter, docker, …
     devices: list
     slots: list

@@ -49,3 +49,10 @@ def job_state(slurm, job_id):
 def wait_job_ended(slurm, job_id):
     private_slurm.wait_until(f"job {job_id} to end", lambda: job_state(slurm, job_id) not in ENDED, timeout=90)
     return slurm.job(job_id)
+
+
+def grant(slurm, job_id):
+    """What the head's ds01d does to each job it submits (held): write its grant into the job's AdminComment and
+    release it, as root. Attack tests use it to reach the node's later checks with a job the user shaped."""
+    slurm.run(["scontrol", "update", f"JobId={int(job_id)}", "AdminComment=ds01:granted"])
+    slurm.run(["scontrol", "release", str(int(job_id))])

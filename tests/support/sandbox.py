@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 BASE_IMAGE = "ds01-test/base:latest"
 ML_BASE_IMAGE = "ds01-test/ml-base:latest"
@@ -139,24 +138,26 @@ class Dockerd:
     def wait_ready(self, timeout):
         from ds01.dockerapi import DockerAPI
         from ds01.errors import Ds01Error
+        from tests.support.polling import wait_until
 
         api = DockerAPI(self.host, timeout=5)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def answers():
             if self.process.poll() is not None:
                 tail = self.log_tail()
                 self.stop()
                 raise RuntimeError(f"dockerd exited ({self.process.returncode}): {tail}")
             try:
-                if api.ping():
-                    return
+                return api.ping()
             except Ds01Error:
-                pass
-            if time.monotonic() > deadline:
-                tail = self.log_tail()
-                self.stop()
-                raise RuntimeError(f"dockerd did not answer within {timeout}s: {tail}")
-            time.sleep(0.1)  # polling for readiness, not synchronising test steps
+                return False
+
+        try:
+            wait_until("the private dockerd to answer", answers, timeout=timeout)
+        except AssertionError:
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError(f"dockerd did not answer within {timeout}s: {tail}") from None
 
     def log_tail(self, lines=15):
         try:

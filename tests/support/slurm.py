@@ -23,6 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from tests.support.polling import wait_until
 from tests.support.services import claim_abandoned, owned_dir
 
 BIN = Path(sys.executable).parent
@@ -85,20 +86,6 @@ def free_ports(count):
     finally:
         for sock in held:
             sock.close()
-
-
-def wait_until(what, probe, timeout=READY_TIMEOUT, log=None):
-    """Ask `probe()` until it is true (a bounded wait: no fixed sleep stands in for readiness)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        if probe():
-            return
-        if time.monotonic() > deadline:
-            tail = log() if log else ""
-            raise RuntimeError(f"{what} was not ready after {timeout:.0f} s\n{tail}")
-        time.sleep(delay)  # the gap between two questions, not a wait for readiness
-        delay = min(delay * 1.5, 0.25)
 
 
 def processes_under(root):
@@ -267,6 +254,8 @@ class Slurm:
             ReturnToService=2
             MpiDefault=none
             SchedulerType=sched/backfill
+            # fair share: usage is folded in, and factors recomputed, every minute (Slurm's least; default 5)
+            PriorityCalcPeriod=1
             JobAcctGatherType=jobacct_gather/cgroup
             AccountingStorageType=accounting_storage/slurmdbd
             AccountingStorageHost=127.0.0.1
@@ -343,10 +332,13 @@ class Slurm:
                    and all((self.node_states().get(n) or [""])[0] == "idle" for n in self.nodes),
                    log=lambda: self.log_tail("slurmd") + "\n" + self.log_tail("slurmctld"))
 
-    def apply_accounts(self):
+    def apply_accounts(self, users):
         result = self.generate("--apply", "--json")
         if result.returncode != 0:
             raise RuntimeError(f"ds01-slurm-generate --apply failed: {result.stderr}")
+        # bob is also a student in Slurm (an association an admin may add by hand; ds01 leaves it alone): two users
+        # of one QOS, whom fair share orders (tests/test_cluster_usage_fairshare.py)
+        self.run(["sacctmgr", "-i", "add", "user", users["bob"].pw_name, "Account=student", "QOS=student"])
 
     def start(self, users):
         began = time.monotonic()
@@ -357,7 +349,7 @@ class Slurm:
             self.start_slurmdbd()
             self.start_slurmctld()
             self.start_slurmds()
-            self.apply_accounts()
+            self.apply_accounts(users)
         except BaseException:
             self.stop()
             raise

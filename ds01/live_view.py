@@ -1,0 +1,345 @@
+"""A live, exact copy of the engine's container list, kept in ds01d, so a served read skips `/containers/json`.
+
+Why: a served `container-list` spent most of its time waiting for the engine to list and encode every
+container, the same wait `docker ps` has. ds01d is one warm process that can see every change:
+
+- At start it lists every container once (`/containers/json?all=1`, the shape `docker ps` reads) and inspects
+  each once (the times Docker's status text is computed from, the config gpu-status reads for containers
+  ds01 did not make), then follows `/events` in its selector loop. An event about a container refreshes that
+  container's entry and inspection (a network event its container; an image event every entry, since the list
+  names a container's image by ID once its tag moved); a container that is gone is dropped.
+- A worker inherits the view as of its fork. Before it answers, `exact()` drains the engine's own record of
+  what happened since the view's last event (`/events?since=LAST&until=NOW`, about 0.3 ms) and applies it the
+  same way, so anything that finished before the request (a container another tool just removed) is seen.
+- The status text ("Up 5 minutes", "Exited (0) 3 seconds ago") is computed at answer time as the engine
+  computes it (moby's State.String() with go-units' HumanDuration), from the inspected times.
+
+If the stream breaks, a refresh fails, or the barrier cannot be sure it saw everything (the engine keeps only
+its last 256 events), the view is not used: reads ask the engine, as without ds01d, and ds01d logs it once.
+The view is root's memory in ds01d; commands still filter it by owner exactly as they filter the engine's list.
+"""
+
+import calendar
+import json
+import time
+
+from .dockerapi import DockerAPI
+from .errors import Ds01Error
+
+EVENT_RING = 256  # moby keeps its last 256 events for `since`; a barrier that returns that many may miss some
+MAX_LINE = 1 << 20  # one event; a longer line is not the engine's
+SKIPPED = ("exec_create", "exec_start", "exec_detach", "exec_die", "top", "archive-path", "resize")
+REFRESH_BATCH = 50  # ids in one filtered list call
+RETRY_AFTER_S = 10.0
+SINCE_MARGIN_NS = 10**9  # applying an event twice is harmless; missing one is not
+
+_view = None  # ds01d's view (a worker's copy after the fork); None outside ds01d or while switched off
+
+
+class View:
+    """Containers by full ID: the list entry as `/containers/json` gives it, plus the inspection it came with."""
+
+    def __init__(self, api, log=None):
+        self.api = api
+        self.log = log or (lambda message: None)
+        self.entries = {}    # id -> list entry
+        self.inspected = {}  # id -> inspect result
+        self.last_ns = 0     # every event up to this engine time is applied
+        self.broken = None   # why the view is not used, or None
+        self.broken_at = 0.0
+        self.stream = None
+        self._buffer = b""
+        self._head = True    # the stream's HTTP header is still to come
+        self._exact = False  # this process ran the barrier
+
+    # -- building and following (ds01d's parent)
+
+    def build(self):
+        """List and inspect everything, then open the stream from the moment before the list."""
+        self.close()
+        self.entries, self.inspected, self._buffer, self._head = {}, {}, b"", True
+        start_ns = time.time_ns() - SINCE_MARGIN_NS  # an event just before the list, its change not yet in it
+        try:
+            for entry in self.api.containers(all=True):
+                self._store(entry)
+            self.last_ns = start_ns
+            self.stream = self.api.open_events(since_ns=start_ns, filters=_STREAM_FILTERS)
+        except Ds01Error as exc:
+            self.fail(f"cannot build: {exc.message}")
+            return
+        self.broken = None
+        self.log(f"live view: {len(self.entries)} containers, following the engine's events")
+
+    def fileno(self):
+        return self.stream.fileno() if self.stream is not None else -1
+
+    def readable(self):
+        """Read what the stream has (it never blocks ds01d: the socket is non-blocking) and apply it."""
+        if self.stream is None:
+            return
+        try:
+            chunk = self.stream.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.fail(f"the engine's event stream failed: {exc}")
+            return
+        if not chunk:
+            self.fail("the engine closed its event stream")
+            return
+        self._buffer += chunk
+        if self._head:
+            head, found, rest = self._buffer.partition(b"\r\n\r\n")
+            if not found:
+                return self._bounded()
+            if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
+                self.fail(f"the engine refused the event stream: {head[:80]!r}")
+                return
+            self._buffer, self._head = rest, False
+        *lines, self._buffer = self._buffer.split(b"\n")
+        if not self._bounded():
+            return
+        try:
+            self.apply([json.loads(line) for line in lines if line.strip()])
+        except ValueError as exc:
+            self.fail(f"unreadable event from the engine: {exc}")
+        except Ds01Error as exc:
+            self.fail(f"cannot refresh after an event: {exc.message}")
+
+    def _bounded(self):
+        if len(self._buffer) > MAX_LINE:
+            self.fail("an event line over 1 MiB")
+            return False
+        return True
+
+    def fail(self, why):
+        """Stop using the view (reads go to the engine) and say so once."""
+        self.close()
+        if self.broken is None:
+            self.log(f"live view off, reads ask the engine: {why}")
+        self.broken, self.broken_at = why, time.monotonic()
+
+    def close(self):
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None
+
+    def retry_due(self):
+        return self.broken is not None and time.monotonic() - self.broken_at >= RETRY_AFTER_S
+
+    # -- applying events (parent and worker alike)
+
+    def apply(self, events):
+        """Refresh what `events` (the engine's JSON messages) touched; then they count as seen."""
+        ids, everything, newest = set(), False, self.last_ns
+        for event in events:
+            newest = max(newest, int(event.get("timeNano") or 0))
+            kind, action = event.get("Type"), event.get("Action") or ""
+            actor = event.get("Actor") or {}
+            if kind == "container" and not action.startswith(SKIPPED):
+                ids.add(actor.get("ID") or event.get("id"))
+            elif kind == "network" and (actor.get("Attributes") or {}).get("container"):
+                ids.add(actor["Attributes"]["container"])
+            elif kind == "image":
+                everything = True
+        if everything:
+            self._relist()
+        elif ids:
+            self._refresh(sorted(i for i in ids if i))
+        self.last_ns = newest
+
+    def _refresh(self, ids):
+        """Inspect first, then list: the engine logs some events (pause) before it updates the copy its list
+        reads, but under the container's lock, which an inspection waits for; so the list then read is new."""
+        from .errors import NotFound
+
+        for at in range(0, len(ids), REFRESH_BATCH):
+            batch, inspected = ids[at:at + REFRESH_BATCH], {}
+            for cid in batch:
+                try:
+                    inspected[cid] = self.api.inspect_container(cid)
+                except NotFound:
+                    self._drop(cid)
+            if not inspected:
+                continue
+            listed = {e["Id"]: e for e in self.api.containers(all=True, filters={"id": sorted(inspected)})}
+            for cid, info in inspected.items():
+                if cid in listed:
+                    self.entries[cid], self.inspected[cid] = listed[cid], info
+                else:
+                    self._drop(cid)
+
+    def _relist(self):
+        listed = {e["Id"]: e for e in self.api.containers(all=True)}
+        for cid in set(self.entries) - set(listed):
+            self._drop(cid)
+        for cid, entry in listed.items():
+            if cid in self.inspected:
+                self.entries[cid] = entry
+            else:
+                self._store(entry)
+
+    def _store(self, entry):
+        from .errors import NotFound
+
+        try:
+            info = self.api.inspect_container(entry["Id"])
+        except NotFound:
+            self._drop(entry["Id"])
+            return
+        self.entries[entry["Id"]] = entry
+        self.inspected[entry["Id"]] = info
+
+    def _drop(self, cid):
+        self.entries.pop(cid, None)
+        self.inspected.pop(cid, None)
+
+    # -- answering (a worker)
+
+    def exact(self):
+        """True once this process's copy has every event the engine logged before now (the barrier)."""
+        if self.broken is not None:
+            return False
+        if self._exact:
+            return True
+        try:
+            events = self.api.events(since_ns=self.last_ns, until_ns=time.time_ns())
+            if len(events) >= EVENT_RING:
+                return False  # the engine's ring may have dropped some: ask the engine itself
+            self.apply(events)
+        except (Ds01Error, ValueError):
+            return False
+        self._exact = True
+        return True
+
+    def containers(self, now_ns=None):
+        """Every container as `/containers/json?all=1` gives it now: the engine's order, the status text of now."""
+        now_ns = now_ns or time.time_ns()
+        order = sorted(self.entries, key=lambda cid: _created_ns(self.inspected[cid]), reverse=True)
+        return [dict(self.entries[cid], Status=status_text(self.inspected[cid]["State"], now_ns)) for cid in order]
+
+
+class ViewAPI:
+    """The engine's reader for a served read, answered from the view: the list, and the inspection the view
+    took at the container's last event (config, host config, mounts and state are exact; a health check's log
+    is not). Everything else is asked of the engine."""
+
+    def __init__(self, view):
+        self.view, self.host = view, view.api.host
+
+    def containers(self, all=True, filters=None, size=False):
+        if filters or size:
+            return self.view.api.containers(all=all, filters=filters, size=size)
+        listed = self.view.containers()
+        return listed if all else [e for e in listed if e.get("State") == "running"]
+
+    def inspect_container(self, ref):
+        info = self.view.inspected.get(ref)
+        return info if info is not None else self.view.api.inspect_container(ref)
+
+    def __getattr__(self, name):
+        return getattr(self.view.api, name)
+
+
+_STREAM_FILTERS = {"type": ["container", "network", "image"]}
+
+
+def start(host, log):
+    """ds01d's view of the engine at `host` (unix sockets only: the barrier compares the engine's clock with
+    ours); None when not followed."""
+    global _view
+    if not (host or "").startswith("unix://"):
+        log(f"live view off: {host} is not a local engine")
+        return None
+    _view = View(DockerAPI(host, timeout=10), log)
+    _view.build()
+    return _view
+
+
+def reader(api):
+    """What a served read should list from: the view, made exact now, when ds01d keeps one for this engine;
+    else `api` itself."""
+    view = _view
+    if view is None or view.api.host != api.host or not view.exact():
+        return api
+    return ViewAPI(view)
+
+
+# -- Docker's status text, as moby's container/state.go String() and go-units' HumanDuration write it
+
+_ZERO = "0001-01-01T00:00:00Z"
+
+
+def status_text(state, now_ns):
+    def since(key):
+        return human_duration(now_ns - (_ns(state.get(key)) or 0))
+
+    if state.get("Running"):
+        if state.get("Paused"):
+            return f"Up {since('StartedAt')} (Paused)"
+        if state.get("Restarting"):
+            return f"Restarting ({state.get('ExitCode', 0)}) {since('FinishedAt')} ago"
+        health = (state.get("Health") or {}).get("Status")
+        up = f"Up {since('StartedAt')}"
+        if health:
+            return f"{up} ({'health: starting' if health == 'starting' else health})"
+        return up
+    if state.get("Status") == "removing":
+        return "Removal In Progress"
+    if state.get("Dead"):
+        return "Dead"
+    if _ns(state.get("StartedAt")) is None:
+        return "Created"
+    if _ns(state.get("FinishedAt")) is None:
+        return ""
+    return f"Exited ({state.get('ExitCode', 0)}) {since('FinishedAt')} ago"
+
+
+def human_duration(ns):
+    """go-units HumanDuration of a duration in nanoseconds."""
+    seconds = _trunc(ns, 10**9)
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = _trunc(ns, 60 * 10**9)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hour_ns = 3600 * 10**9
+    hours = int(float(_trunc(ns, hour_ns)) + float(ns - _trunc(ns, hour_ns) * hour_ns) / hour_ns + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{_trunc(ns, hour_ns) // 24 // 365} years"
+
+
+def _trunc(a, b):
+    """Go's integer division (towards zero)."""
+    return a // b if a >= 0 else -((-a) // b)
+
+
+def _ns(text):
+    """Nanoseconds since the epoch of Docker's RFC 3339 UTC time; None for the zero time."""
+    if not text or text.startswith(_ZERO[:10]):
+        return None
+    main, _, rest = text.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    return seconds * 10**9 + int((rest + "000000000")[:9] or 0)
+
+
+def _created_ns(info):
+    return _ns(info.get("Created")) or 0
