@@ -12,7 +12,9 @@ carries. A reference ds01 cannot read is refused, never guessed.
 import fnmatch
 import re
 
+from .engine import image_repository
 from .errors import Ds01Error, NotFound, PermissionDenied
+from .identity import lookup
 
 OWNED_RE = re.compile(r"^ds01-(\d+)/([^:@]+)(?::([^@]+))?$")
 ID_RE = re.compile(r"^(?:sha256:)?([0-9a-f]{12,64})$")
@@ -58,14 +60,12 @@ def parse_reference(ref):
 
 def name_refusal(rt, name):
     """Why the image called `name` (a familiar `repo[:tag]`) is not for the caller (None: it is)."""
-    from .engine import image_repository
-    from .images import catalog
+    from .images import catalog  # lazy: ds01.images imports this module (a cycle at load time)
 
     owned = parse_reference(name)
     if owned is not None:
         if owned[0] == rt.caller.uid:
             return None
-        from .identity import lookup
 
         owner = lookup(owned[0])
         return f"it is {owner.login if owner else 'uid ' + str(owned[0])}'s image"

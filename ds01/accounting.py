@@ -13,7 +13,15 @@ import gzip
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from . import clock, events
+from .containers import is_listed, record
+from .errors import NotFound
+from .privilege import root_files
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 RUN_ENDS = ("container.stop", "container.idle-stop", "container.runtime-stop", "container.pause-stop",
             "container.remove")
@@ -45,8 +53,6 @@ class Totals:
 
 def log_files(path: str) -> list[str]:
     """The event log and its rotations (`events.jsonl.1`, `….2.gz`, `…-20261101.gz`), oldest first."""
-    from .privilege import root_files
-
     directory, base = os.path.split(path)
     with root_files():
         try:
@@ -64,9 +70,6 @@ def log_files(path: str) -> list[str]:
 
 def read_all(path: str, skipped: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Every event of the log and its rotations, oldest file first."""
-    from . import events
-    from .privilege import root_files
-
     for name in log_files(path):
         if not name.endswith(".gz"):
             yield from events.read(name, skipped)
@@ -85,8 +88,6 @@ def read_all(path: str, skipped: list[str] | None = None) -> Iterator[dict[str, 
 
 
 def _moment(event: dict[str, Any]) -> float | None:
-    from . import clock
-
     try:
         return clock.parse_moment(event.get("timestamp") or "").timestamp()
     except ValueError:
@@ -97,8 +98,6 @@ def intervals(stream: Iterable[dict[str, Any]], claim_ttl: float = 120.0,
               finished: Callable[[str], float | None] | None = None) -> list[Interval]:
     """GPU holds and running spans from events in time order. `finished(name)`: when Docker says a stopped
     container ended (None if it runs or is gone); asked only for the runs still open at the end."""
-    from . import clock
-
     out: list[Interval] = []
     holds: dict[tuple[str, str], Interval] = {}  # ("container", name) or ("claim", id)
     claim_ends: dict[str, float] = {}
@@ -180,12 +179,8 @@ def totals(spans: Iterable[Interval], since: float, until: float) -> dict[str, T
     return out
 
 
-def report(rt: Any, since: float, until: float, by: str = "user") -> list[dict[str, Any]]:
+def report(rt: "Runtime", since: float, until: float, by: str = "user") -> list[dict[str, Any]]:
     """Records of ds01-report: one per user (or per group), sorted by GPU-hours, most first."""
-    from . import clock, events
-    from .containers import is_listed, record
-    from .errors import NotFound
-
     stopped = {record(e)["container"]: e["Id"] for e in rt.api.containers(all=True)
                if e.get("State") != "running" and is_listed(e)}
 
@@ -226,7 +221,7 @@ def report(rt: Any, since: float, until: float, by: str = "user") -> list[dict[s
     return sorted(rows, key=lambda r: (-r["gpu_hours"], -r["container_hours"], r.get("user") or r["group"]))
 
 
-def _group(rt: Any, user: str) -> str:
+def _group(rt: "Runtime", user: str) -> str:
     try:
         return str(rt.limits(user).group or "")
     except Exception:  # noqa: BLE001 - an account gone since: its hours still count, without a group
@@ -235,11 +230,6 @@ def _group(rt: Any, user: str) -> str:
 
 def month_window(text: str) -> tuple[float, float]:
     """`YYYY-MM` as [its first second, the next month's first second) in UTC."""
-    import datetime
-
-    try:
-        first = datetime.datetime.strptime(text, "%Y-%m").replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        raise ValueError(f"not a month: {text!r} (use YYYY-MM, e.g. 2026-11)") from None
+    first = clock.parse_month(text)
     following = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
     return first.timestamp(), following.timestamp()

@@ -4,6 +4,7 @@
 import os
 
 from . import labels as L
+from .visible import visible
 
 # (flag key, title, AIME label, DS01's twin label); -a adds USER..MODELS in this order.
 LIST_COLUMNS = {
@@ -71,8 +72,6 @@ def _docker_size(n):
 def table(titles, rows):
     """AIME's layout byte for byte: a blank line, the header, the rows, a blank line; every column, the last
     too, padded to its longest value + 2 (scripts cut fixed columns out of it)."""
-    from .visible import visible
-
     rows = [[visible(c) for c in r] for r in rows]
     widths = [max([len(t)] + [len(r[i]) for r in rows]) + 2 for i, t in enumerate(titles)]
 
@@ -89,8 +88,6 @@ STATS_TITLES = ("CONTAINER", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PROCESSES (
 def stats_table(rows):
     """AIME's `mlc stats` byte for byte: a blank line, the title, the padded header and rows (a value longer
     than its column pushes the rest along, as AIME's str.format does), a blank line."""
-    from .visible import visible
-
     def line(cells):
         return "".join(visible(c).ljust(w) for c, w in zip(cells, STATS_WIDTHS))
 

@@ -6,7 +6,10 @@ read and moved with the caller's own file rights, and never through a symbolic l
 import os
 import re
 
+from .containers import owned_by
+from .errors import Ds01Error
 from .notify import ALERTS_NAME
+from .visible import visible
 
 READ_NAME = ALERTS_NAME + ".read"
 MAX_BYTES = 1024 * 1024  # a larger file is read from its last MiB
@@ -15,8 +18,6 @@ _BANNER = re.compile(r"^--- ds01: (?P<title>.*) \((?P<time>[0-9-]+ [0-9:]+ UTC)\
 
 def workspaces(rt):
     """The caller's workspaces: each of their containers' /workspace and every project in ~/workspace."""
-    from .containers import owned_by
-
     user = rt.caller
     found = []
     for rec in sorted(rt.finder.records(), key=lambda r: r["name"]):
@@ -70,8 +71,6 @@ def notices(text):
 def pending(rt, acknowledge=False):
     """Every pending notice of the caller: {container, workspace, title, time, text}. With `acknowledge`, each
     file read is moved to .ds01-alerts.read (appended to what was acknowledged before)."""
-    from .visible import visible
-
     result = []
     for container, directory in workspaces(rt):
         path = os.path.join(directory, ALERTS_NAME)
@@ -88,8 +87,6 @@ def pending(rt, acknowledge=False):
 
 def _acknowledge(directory, text):
     """Append what was shown to .ds01-alerts.read, then remove .ds01-alerts (a link is never followed)."""
-    from .errors import Ds01Error
-
     read = os.path.join(directory, READ_NAME)
     try:
         fd = os.open(read, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

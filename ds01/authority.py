@@ -13,11 +13,16 @@ exactly as the command itself will read them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import click
+from click.core import ParameterSource
+
+from .cli._common import standard
 from .errors import PermissionDenied
-from .registry import ADMIN, ANYONE, READING_ONLY, WHO_TEXT, Command, option_name
+from .registry import ADMIN, ANYONE, DISPATCHERS, READING_ONLY, WHO_TEXT, Command, by_name, option_name, verbs
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,6 @@ class Target:
 def resolve(name: str, argv: list[str]) -> Target:
     """The registry command `name argv` runs: a command, alias or legacy name, or a dispatcher's verb
     (`container stop x`, `ds01 container stop x`, `ds01 version`). KeyError for a name ds01d does not run."""
-    from .registry import DISPATCHERS, by_name, verbs
-
     if name == "ds01":
         if argv[:1] == ["__complete"]:
             return Target(None, argv, name)  # completion values: the caller's own things (completion_values)
@@ -57,13 +60,6 @@ def resolve(name: str, argv: list[str]) -> Target:
 def options_given(command: Command, argv: list[str]) -> list[str]:
     """The classified names of the options `argv` passes, as the command's own parser reads them.
     An argv its parser refuses gives []: the command then fails with its usage error before running."""
-    import importlib
-
-    import click
-    from click.core import ParameterSource
-
-    from .cli._common import standard
-
     cli = standard(importlib.import_module(command.module).cli)
     try:
         ctx = cli.make_context(command.name, list(argv), resilient_parsing=True)

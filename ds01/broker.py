@@ -17,6 +17,8 @@ trace it; the client asks for SIGINT, SIGTERM, SIGHUP and SIGWINCH over the conn
 and a client that goes away is an interrupt: the command rolls back as it would on Ctrl-C.
 """
 
+from __future__ import annotations
+
 import fcntl
 import os
 import selectors
@@ -27,17 +29,23 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .errors import Ds01Error
 from .protocol import DEFAULT_SOCKET
 from .sd_notify import notify_ready
 
+if TYPE_CHECKING:
+    from .identity import User
+    from .live_view import View
+
 MAX_PER_CALLER = 64  # workers one uid may have at once: a loop of connects cannot fork-bomb root
 MAX_WORKERS = 512
 
 
-def log(message):
+def log(message: str) -> None:
     """One line for journald (ds01d's own stderr; a worker keeps a copy of it)."""
     from .visible import visible
 
@@ -50,7 +58,7 @@ def log(message):
 _log_fd = 2
 
 
-def warm_up():
+def warm_up() -> None:
     """Import what commands need, once, before the first fork (each worker then starts warm)."""
     import importlib
 
@@ -68,8 +76,13 @@ def warm_up():
                  "ds01.output", "ds01.visible", "ds01.identity", "ds01.dockerapi", "syslog", "traceback",
                  # the live views' drawing (rich: 25 ms cold), as the SDK is here for the commands that change Docker
                  "ds01.dashboard", "ds01.live", "ds01.container_stats", "rich.console", "rich.table", "rich.text",
-                 "rich.live"):
+                 "rich.live",
+                 # what a served read imports on its way (the cluster default: its dataclasses and regexes cost
+                 # 2-3 ms in every worker), and the authority's and the live view's
+                 "ds01.cluster.model", "ds01.cluster.status", "ds01.authority", "ds01.live_view", "ds01.gpu.holdings",
+                 "ds01.cli._cluster", "ds01.gpu.simulated", "ds01.gpu.nvml", "ds01.metrics"):
         importlib.import_module(name)
+    time.strptime("2000-01-01T00:00:00", "%Y-%m-%dT%H:%M:%S")  # _strptime's regex, compiled once (live_view._ns)
     from . import privilege
 
     privilege.filesystem_uid()  # loads libc through ctypes now, not in every worker
@@ -79,7 +92,7 @@ def warm_up():
     gc.freeze()
 
 
-def hold_lock(path, mode=0o600):
+def hold_lock(path: str, mode: int = 0o600) -> int | None:
     """An exclusive flock on `path` (created with `mode`, never opened through a symlink): its fd, or None
     while another process holds it. The lock lasts until every copy of the fd is closed, so a holder
     that dies, even by SIGKILL, leaves no stale lock behind."""
@@ -95,7 +108,7 @@ def hold_lock(path, mode=0o600):
     return fd
 
 
-def claim(path):
+def claim(path: str) -> int:
     """ds01d's hold on its socket: `SOCKET.lock` beside it, locked for ds01d's life, with its pid inside.
 
     A second ds01d on the same socket is refused here, before it touches the first's socket. The file is
@@ -110,6 +123,7 @@ def claim(path):
             raise Ds01Error(f"another ds01d{f' (pid {holder})' if holder else ''} serves {path}",
                             hint="systemctl status ds01d (stop that one first; one ds01d serves a socket)")
         info = os.fstat(fd)
+        # this process's own rights: the lock file must be ds01d's own account's
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
             os.close(fd)
             raise Ds01Error(f"{lock_path} is not ds01d's own lock file (not a regular file of root's)",
@@ -123,7 +137,7 @@ def claim(path):
     return fd
 
 
-def _pid_in(lock_path):
+def _pid_in(lock_path: str) -> int | None:
     try:
         fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -135,7 +149,7 @@ def _pid_in(lock_path):
     return int(text) if text.isdigit() else None
 
 
-def listen(path):
+def listen(path: str) -> socket.socket:
     """The socket, mode 0666 in a 0755 directory (anyone may connect; the kernel says who did).
 
     Called with claim()'s lock held: a socket already at `path` is then a dead ds01d's, and is replaced."""
@@ -156,7 +170,7 @@ def listen(path):
     return sock
 
 
-def identity(path):
+def identity(path: str) -> tuple[int, int] | None:
     """(device, inode) of the file at `path`, or None: which socket is there, not only that one is."""
     try:
         info = os.lstat(path)
@@ -165,23 +179,24 @@ def identity(path):
     return info.st_dev, info.st_ino
 
 
-def peer(conn):
+def peer(conn: socket.socket) -> tuple[int, int, int]:
     """(pid, uid, gid) of the process on the other end, from the kernel."""
     pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     return pid, uid, gid
 
 
 class Broker:
-    def __init__(self, sock, overrides=None, lock=None, view=None):
+    def __init__(self, sock: socket.socket, overrides: Mapping[str, str] | None = None, lock: int | None = None,
+                 view: View | None = None) -> None:
         self.sock = sock
         self.view = view  # live_view.View: the engine's containers, followed here, read by the workers
-        self.followed = None  # the view's stream as registered with the selector
+        self.followed: Any = None  # the view's stream as registered with the selector
         self.lock = lock  # claim()'s fd: a worker closes its copy, so a worker that outlives ds01d holds nothing
         self.overrides = dict(overrides or {})  # ds01d's own flags (--config), as its environment
-        self.workers = {}  # pid -> (connection, caller uid, start time)
+        self.workers: dict[int, tuple[socket.socket, int, float]] = {}  # pid -> (connection, caller uid, start time)
         self.stopping = False
 
-    def serve(self):
+    def serve(self) -> None:
         """Accept and fork until SIGTERM or SIGINT; then stop accepting and wait for the workers."""
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
@@ -195,14 +210,14 @@ class Broker:
             for key, _ in selector.select(timeout=None if not self.stopping else 1.0):
                 if key.data == "accept":
                     self.accept()
-                elif key.data == "view":
+                elif key.data == "view" and self.view is not None:
                     self.view.readable()
                 else:
                     self.signals(wake_r, selector)
             self.reap()
         signal.set_wakeup_fd(-1)
 
-    def follow(self, selector):
+    def follow(self, selector: selectors.BaseSelector) -> None:
         """Keep the view's event stream in the selector: off when it broke, back (rebuilt) when a retry is due."""
         if self.view is None:
             return
@@ -216,7 +231,7 @@ class Broker:
             selector.register(stream, selectors.EVENT_READ, "view")
             self.followed = stream
 
-    def signals(self, wake_r, selector):
+    def signals(self, wake_r: int, selector: selectors.BaseSelector) -> None:
         try:
             received = os.read(wake_r, 512)
         except BlockingIOError:
@@ -227,7 +242,7 @@ class Broker:
             self.sock.close()
             log(f"stopping: {len(self.workers)} worker(s) still running")
 
-    def accept(self):
+    def accept(self) -> None:
         try:
             conn, _ = self.sock.accept()
         except OSError:
@@ -255,14 +270,14 @@ class Broker:
                 if self.lock is not None:
                     os.close(self.lock)  # closing a copy releases nothing; ds01d keeps its lock
                 signal.set_wakeup_fd(-1)
-                code = work(conn, uid, gid, self.overrides, (pid_of_peer, connected_at))
+                code = work(conn, uid, gid, (pid_of_peer, connected_at), self.overrides)
             except BaseException as exc:  # noqa: BLE001 - a worker never returns into the accept loop
                 log(f"worker failed: {type(exc).__name__}: {exc}")
             finally:
                 os._exit(code)
         self.workers[pid] = (conn, uid, time.monotonic())
 
-    def reap(self):
+    def reap(self) -> None:
         while self.workers:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -283,7 +298,7 @@ class Broker:
             log(f"uid {uid}: worker {pid} exited {code} after {1000 * (time.monotonic() - started):.0f} ms")
 
 
-def _caller(uid, gid):
+def _caller(uid: int, gid: int) -> tuple[User, list[int]]:
     from .identity import User, lookup
 
     user = lookup(uid)
@@ -292,7 +307,7 @@ def _caller(uid, gid):
     return user, os.getgrouplist(user.login, user.gid)
 
 
-def _listen_for_signals(conn):
+def _listen_for_signals(conn: socket.socket) -> None:
     """The client's signals go to the worker's process group (it and its children, as from a
     terminal); the client going away is an interrupt. A line longer than any `signal N` is a client
     that is not ds01's: it is disconnected and the command interrupted, so a root worker never holds
@@ -309,11 +324,11 @@ def _listen_for_signals(conn):
     os.killpg(0, signal.SIGINT)
 
 
-def _standard_streams():
+def _standard_streams() -> None:
     """New sys.std* objects on fds 0-2 (the client's), buffered as Python buffers its own."""
     import io
 
-    def stream(fd, mode, errors, line_buffering):
+    def stream(fd: int, mode: str, errors: str, line_buffering: bool) -> io.TextIOWrapper:
         raw = io.open(fd, mode + "b", closefd=False)  # noqa: SIM115, UP020 - the process's own fds
         return io.TextIOWrapper(raw, encoding="utf-8", errors=errors, line_buffering=line_buffering)
 
@@ -322,19 +337,20 @@ def _standard_streams():
     sys.stderr = stream(2, "w", "backslashreplace", True)
 
 
-def work(conn, uid, gid, overrides=None, peer_process=None):
+def work(conn: socket.socket, uid: int, gid: int, peer_process: tuple[int, float],
+         overrides: Mapping[str, str] | None = None) -> int:
     """A worker: one request, for the caller the kernel named; returns the exit status. `peer_process`: the
     client's (pid, CLOCK_BOOTTIME at accept), for the cluster node's trust in a job (ds01/cluster/node_trust.py)."""
     global _log_fd
     from . import privilege, runtime, settings
 
-    if peer_process is not None:
-        runtime.set_peer(*peer_process)
-
     os.setsid()  # its own process group: the client's signals reach it and its children, nothing else
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    from . import live_view
+
+    live_view.ask()  # the live view's barrier, answered by the engine while this worker sets itself up
     try:
         request, fds = protocol.read_request(conn)
     except (OSError, ValueError) as exc:
@@ -345,10 +361,12 @@ def work(conn, uid, gid, overrides=None, peer_process=None):
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
     user, groups = _caller(uid, gid)
+    # The one place a command learns it is served, and for whom: every Runtime this worker builds carries it.
+    runtime.serve(runtime.Served(caller=user, pid=peer_process[0], connected_at=peer_process[1]))
     command = request.command
     log(f"{user.login} (uid {uid}): {' '.join([command, *request.argv])}")
     account = {"HOME": user.home, "USER": user.login, "LOGNAME": user.login}
-    settings.adopt(settings.worker_environment(settings.daemon_environment() | (overrides or {}), request.env,
+    settings.adopt(settings.worker_environment(settings.daemon_environment() | dict(overrides or {}), request.env,
                                                account))
     privilege.act_for(user, groups)
     try:
@@ -368,13 +386,12 @@ def work(conn, uid, gid, overrides=None, peer_process=None):
     return run(command)
 
 
-def authorize(command, argv):
+def authorize(command: str, argv: list[str]) -> int | None:
     """The command table's answer for this caller (ds01/authority.py), before any parser or body runs:
     None to go on, else the exit status after the refusal was said on the caller's stderr."""
     from . import authority
     from .cli._common import report
     from .errors import Ds01Error
-    from .identity import has_root
     from .runtime import Runtime
 
     try:
@@ -383,7 +400,8 @@ def authorize(command, argv):
         sys.stderr.write(f"{command}: error: ds01d runs ds01's commands only\n  hint: help lists them\n")
         return 2
     try:
-        authority.check(target, admin=lambda: bool(Runtime().admin), root=has_root())
+        rt = Runtime()
+        authority.check(target, admin=lambda: rt.admin, root=rt.root)
     except Ds01Error as exc:
         log(f"refused: {exc.message}")
         report(exc)
@@ -391,7 +409,7 @@ def authorize(command, argv):
     return None
 
 
-def run(command):
+def run(command: str) -> int:
     from .entry import run_named
 
     code = 0
@@ -416,7 +434,8 @@ def run(command):
     return code
 
 
-def main(socket_path=DEFAULT_SOCKET, overrides=None, notify_socket=None, docker_host=None):
+def main(socket_path: str = DEFAULT_SOCKET, overrides: Mapping[str, str] | None = None,
+         notify_socket: str | None = None, docker_host: str | None = None) -> None:
     """ds01d in the foreground: claim the socket, warm up, build the live view of `docker_host`'s containers
     (ds01/live_view.py; None: none), listen, say so, serve; on the way out remove the socket only if it is
     still the one this ds01d bound."""

@@ -13,7 +13,11 @@ and the owner's at every start) and has systemd reload them.
 import errno
 import os
 
+from .atomic import replace_file
+from .dockerapi import daemon_pid
 from .errors import Ds01Error
+from .privilege import root_files
+from .settings import CHILD_PATH
 
 ROOT = "/sys/fs/cgroup"
 PERIOD_US = 100_000  # CFS period for cpu_quota (systemd's default too)
@@ -64,9 +68,6 @@ def parent_path(slice_name, controller, root=ROOT, base=None):
 def daemon_cgroups(host):
     """{controller: cgroup path} of the engine's process, found from its socket (SO_PEERCRED); {} when the
     engine is not on a local Unix socket or its /proc entry cannot be read."""
-    from .dockerapi import daemon_pid
-    from .privilege import root_files
-
     pid = daemon_pid(host)
     if pid is None:
         return {}
@@ -89,8 +90,6 @@ def enforce(slice_name, aggregate, root=ROOT, base=None):
     Done with root's rights (the worker's own are the caller's); a host without the hierarchy is an error,
     since the policy asks for a limit ds01 cannot set.
     """
-    from .privilege import root_files
-
     unified = is_unified(root)
     written = {}
     with root_files():
@@ -185,8 +184,6 @@ def sync_dropins(rt, logins, directory=UNIT_DIR, dry_run=False, prune=False):
     """Each user's slice drop-in as the policy's aggregate limits say: written where it differs, removed where
     the user has no totals (and, with `prune`, for slices of users no longer in `logins`). Only files ds01 wrote
     are ever replaced or removed. Returns a record per slice; systemd reloads when anything changed."""
-    from .privilege import root_files
-
     records, wanted = [], set()
     for login in sorted(set(logins)):
         limits = rt.limits(login)
@@ -237,7 +234,6 @@ def _sync(path, text, dry_run):
         return "removed"
     if not dry_run:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-        from .atomic import replace_file
 
         replace_file(path, text.encode(), 0o644)
     return "written"
@@ -245,10 +241,8 @@ def _sync(path, text, dry_run):
 
 def reload_systemd():
     """`systemctl daemon-reload` where systemd runs (True), so new slice properties apply; False elsewhere."""
-    import shutil
-    import subprocess
-
-    from .settings import CHILD_PATH
+    import shutil  # lazy: shutil, 2 ms
+    import subprocess  # lazy: subprocess, 1 ms
 
     systemctl = shutil.which("systemctl", path=CHILD_PATH)
     if not os.path.isdir("/run/systemd/system") or systemctl is None:

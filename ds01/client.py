@@ -27,12 +27,17 @@ from .protocol import DEFAULT_SOCKET
 SOCKET_VARIABLE = "DS01_SOCKET"  # settings.TABLE documents it; read here because the client imports nothing
 DEFAULT_DOCKER = "/var/run/docker.sock"
 NOT_RUNNING = 5
+TYPE_CHECKING = False  # not typing's: the client imports no more than it must (mypy reads the block)
+if TYPE_CHECKING:  # names for the annotations only (quoted)
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 AF_UNIX, SOCK_STREAM = 1, 1
 
 
-def _std_fds():
+def _std_fds() -> tuple[list[int], list[int]]:
     """fds 0, 1 and 2, with /dev/null for any that is closed (the worker always gets three)."""
-    fds, opened = [], []
+    fds: list[int] = []
+    opened: list[int] = []
     for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
         try:
             os.fstat(fd)
@@ -44,7 +49,7 @@ def _std_fds():
     return fds, opened
 
 
-def request(sock, command, argv, environ):
+def request(sock: "Any", command: str, argv: "Sequence[str]", environ: "Mapping[str, str]") -> None:
     """Send the request; the caller's fds go with its first byte."""
     fds, opened = _std_fds()
     try:
@@ -59,7 +64,7 @@ def request(sock, command, argv, environ):
         os.close(fd)
 
 
-def connect(path):
+def connect(path: str) -> "Any":
     import _socket
 
     sock = _socket.socket(AF_UNIX, SOCK_STREAM | os.O_CLOEXEC)
@@ -71,11 +76,11 @@ def connect(path):
     return sock
 
 
-def remote(sock, command, argv, environ):
+def remote(sock: "Any", command: str, argv: "Sequence[str]", environ: "Mapping[str, str]") -> int:
     """Run through ds01d; returns the worker's exit status."""
     import _signal
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: object) -> None:
         try:
             sock.sendall(protocol.signal_line(signum))
         except OSError:
@@ -95,9 +100,9 @@ def remote(sock, command, argv, environ):
     return code
 
 
-def docker_reachable(environ):
+def docker_reachable(environ: "Mapping[str, str]") -> bool:
     """True when this process could speak to the engine itself (root, or in the socket's group)."""
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # this process's own rights (the client is never served)
         return True
     host = environ.get("DOCKER_HOST") or "unix://" + DEFAULT_DOCKER
     if not host.startswith("unix://"):
@@ -105,13 +110,13 @@ def docker_reachable(environ):
     return os.access(host[len("unix://"):], os.R_OK | os.W_OK)
 
 
-def in_process(name, module, renamed):
+def in_process(name: str, module: str, renamed: str | None) -> None:
     from ds01.entry import run
 
     run(name, module, renamed)
 
 
-def main(name, module, renamed=None, local=False):
+def main(name: str, module: str, renamed: str | None = None, local: bool = False) -> None:
     """A bin/ command: through ds01d when it answers, else in-process when this caller may.
 
     Root always runs in-process (its DS01_* variables are the tests', the demo's and admins'
@@ -119,7 +124,7 @@ def main(name, module, renamed=None, local=False):
     """
     environ = {k.decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
                for k, v in os.environ.items()}
-    if os.geteuid() == 0 or local:
+    if os.geteuid() == 0 or local:  # this process's own rights: root reaches the engine itself
         return in_process(name, module, renamed)
     sock = connect(environ.get(SOCKET_VARIABLE) or DEFAULT_SOCKET)
     if sock is None:

@@ -18,9 +18,14 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cgroups import ROOT, is_unified
+from .errors import NotFound
+from .privilege import root_files
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 SAMPLE_S = 1.0
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
@@ -139,10 +144,8 @@ def network(pid: int) -> tuple[int | None, int | None]:
     return rx, tx
 
 
-def targets(rt: Any, recs: list[dict[str, Any]]) -> list[Target]:
+def targets(rt: "Runtime", recs: list[dict[str, Any]]) -> list[Target]:
     """The running ones of `recs` with their init PID and cgroup directories (one inspect each)."""
-    from .errors import NotFound
-
     found = []
     for rec in recs:
         if rec.get("status") != "running":
@@ -213,14 +216,12 @@ class Sampler:
     """Readings kept between rounds: the first round waits SAMPLE_S for its second reading, later rounds
     (`--watch`) compare with the round before."""
 
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: "Runtime") -> None:
         self.rt = rt
         self.unified = is_unified()
         self.previous: dict[str, Reading] = {}
 
     def round(self, recs: list[dict[str, Any]], wait: float = SAMPLE_S) -> list[dict[str, Any]]:
-        from .privilege import root_files
-
         with root_files():  # NVML's processes are read afresh each round
             found = targets(self.rt, recs)
             first = {t.full_id: read(t, self.unified) for t in found if t.full_id not in self.previous}

@@ -1,12 +1,14 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
 import re
+import time
 from typing import Any, TypedDict, cast
 
 from . import labels as L
 from . import names
-from .clock import iso
+from .clock import iso, parse_docker, parse_moment
 from .errors import NotFound, PermissionDenied, UsageError
+from .output import render_fitted, render_table
 
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
                  ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]  # --wide
@@ -48,7 +50,7 @@ _LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 def _login_of(uid):
     if uid not in _LOGINS:
-        from .identity import lookup
+        from .identity import lookup  # lazy: ds01.identity, 1 ms
 
         user = lookup(uid)
         _LOGINS[uid] = user.login if user else None
@@ -56,7 +58,7 @@ def _login_of(uid):
 
 
 def _uid_of(login):
-    from .identity import lookup
+    from .identity import lookup  # lazy: ds01.identity, 1 ms
 
     user = lookup(login)
     return user.uid if user else None
@@ -133,10 +135,6 @@ def short_gpu(uuid):
 
 def age(moment, now=None):
     """`5m`, `3h`, `2d` since an ISO time (what `docker ps` shows as CREATED); the text when unreadable."""
-    import time
-
-    from .clock import parse_moment
-
     if not moment:
         return moment
     try:
@@ -152,8 +150,6 @@ def age(moment, now=None):
 
 def table(rows, columns, wide=False, width=None, caller_uid=None):
     """The container table: every column whole with `wide`, else shortened cells cut to `width`."""
-    from .output import render_fitted, render_table
-
     if wide:
         return render_table(rows, columns)
     shown = [dict(r, image=short_image(r.get("image"), caller_uid), gpus=[short_gpu(g) for g in r.get("gpus") or []],
@@ -162,8 +158,6 @@ def table(rows, columns, wide=False, width=None, caller_uid=None):
 
 
 def _parse_created(text):
-    from .clock import parse_docker
-
     try:
         moment = parse_docker(text)
     except ValueError:
@@ -185,7 +179,7 @@ def owned_by(rec: ContainerRecord, user) -> bool:
 class Finder:
     """Resolves what users type (a name, a full `name._.uid`, an id) to their containers, with ownership."""
 
-    def __init__(self, api, caller, admin):
+    def __init__(self, api: Any, caller: Any, admin: bool) -> None:
         self.api, self.caller, self.admin = api, caller, admin
         self._entries = None
 
@@ -195,7 +189,7 @@ class Finder:
             self._entries = self.api.containers(all=True)
         return self._entries
 
-    def refresh(self):
+    def refresh(self) -> None:
         self._entries = None
 
     def records(self) -> list[ContainerRecord]:

@@ -6,6 +6,7 @@ The plan is ds01.create_plan, the image ds01.image_choice, the mounts ds01.mount
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,8 +86,8 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
     request.name = names.validate(request.name)
     allocator = None
     if not request.cpu_only:
-        from .gpu.allocator import Allocator
-        from .gpu.choice import check_profile
+        from .gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+        from .gpu.choice import check_profile  # lazy: ds01.gpu.choice, 4 ms
 
         allocator = Allocator(rt)
         check_profile(allocator.inventory, request.gpu_profile)  # bad input is refused before Docker is touched
@@ -120,7 +121,7 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
         if preview:
             made_plan.assign_gpus(preview)
         return Created(made_plan.record(), made_plan)
-    from .workspace_files import make_workspace
+    from .workspace_files import make_workspace  # lazy: ds01.workspace_files, 3 ms
 
     made: list[str] = []
 
@@ -151,7 +152,7 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
 
 def _say_placement(rt, allocator, made_plan):
     """On a terminal: which slice the caller got, and that a whole GPU was free, when smallest fit chose."""
-    from .gpu.choice import bigger_free
+    from .gpu.choice import bigger_free  # lazy: ds01.gpu.choice, 4 ms
 
     if "/largest" in allocator.strategy or not made_plan.gpus:
         return
@@ -186,8 +187,7 @@ INTERRUPTS = ("SIGINT", "SIGTERM", "SIGHUP")  # the signals a client passes on (
 
 def _set_handlers(handler):
     """Install `handler` for INTERRUPTS; returns the old ones (none outside the main thread: Python's rule)."""
-    import signal
-    import threading
+    import signal  # lazy: signal, 0.8 ms
 
     if threading.current_thread() is not threading.main_thread():
         return {}
@@ -195,7 +195,7 @@ def _set_handlers(handler):
 
 
 def _restore(saved):
-    import signal
+    import signal  # lazy: signal, 0.8 ms
 
     for name, handler in saved.items():
         signal.signal(getattr(signal, name), handler)
@@ -231,7 +231,7 @@ def _claim_key(claim_id):
 def check_engine_gpus(rt):
     """NoCapacity when the engine cannot start GPU containers (no NVIDIA hook on its PATH), before any slot is
     held: a GPU handed out there only fails at start. An engine whose PATH cannot be read is given the benefit."""
-    from .gpu_engine import TOOLKIT_FIX, gpu_engine
+    from .gpu_engine import TOOLKIT_FIX, gpu_engine  # lazy: ds01.gpu_engine, 2 ms
 
     if gpu_engine(rt.settings.get("docker_host")).missing:
         raise NoCapacity("the Docker engine cannot give containers GPUs: the NVIDIA container toolkit is not on its "
@@ -243,7 +243,7 @@ def _gpu_request(rt, allocator, request, exclude=None):
     """(allocator, allocation request, slots a dry run would show) for this create; (None, None, []) for CPU-only."""
     if allocator is None:
         return None, None, []
-    from .gpu.choice import Request, choose
+    from .gpu.choice import Request, choose  # lazy: ds01.gpu.choice, 4 ms
 
     given = request.gpu_options()
     if not given and not allocator.inventory.slots():

@@ -3,17 +3,22 @@
 `container-create --dry-run` prints it (`Plan.record`); `Engine.create` carries it out.
 """
 
+import grp
 import os
 import re
+import resource
 from dataclasses import dataclass, field
 
 from . import labels as L
 from . import mount_pins, names
+from .engine import image_repository
 from .errors import Ds01Error, UsageError
 from .image_choice import IMAGE_ID_RE
 from .mounts import check_mount
 from .names import sanitize_username
+from .policy import docker_terms
 from .statedir import StateDir
+from .units import parse_bytes
 
 LOGIN_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
 DEFAULT_ARCH = "CUDA_ADA"
@@ -99,8 +104,6 @@ class Plan:
         self.labels[L.GPU_EQ] = format(round(sum(s.weight for s in slots), 4), "g")
 
     def host_config(self):
-        from .policy import docker_terms
-
         config = {
             "binds": self.binds(),
             "mounts": self.mounts(),
@@ -152,8 +155,6 @@ def _host_allows_unlimited_memlock():
 
 
 def _ulimit_value(value, auto_default):
-    from .units import parse_bytes
-
     if value is None or str(value).lower() in ("unlimited", "-1"):
         return -1
     if str(value).lower() == "auto":
@@ -163,8 +164,6 @@ def _ulimit_value(value, auto_default):
 
 def ulimits(policy):
     """Container ulimits: AIME's memlock=unlimited and stack=64m unless the policy or the host says otherwise."""
-    import resource
-
     def memlock_auto():
         if _host_allows_unlimited_memlock():
             return -1
@@ -179,7 +178,7 @@ def ulimits(policy):
 
 def host_arch(rt):
     """The architecture detected from this host's GPUs (or the policy's aime.arch), None when neither says."""
-    from .images.catalog import detect_arch
+    from .images.catalog import detect_arch  # lazy: ds01.images.catalog, 2 ms
 
     try:
         detected, _ = detect_arch(rt.inventory)
@@ -262,8 +261,6 @@ SUPPLEMENTARY = ("video",)  # AIME's --group-add video (and sudo, where the poli
 
 def host_groups(names):
     """{name: gid} of the HOST's groups called `names`; a group the host lacks is not given (docs/config.md)."""
-    import grp
-
     found = {}
     for name in names:
         try:
@@ -274,7 +271,5 @@ def host_groups(names):
 
 
 def _repository(ref):
-    from .engine import image_repository
-
     return image_repository(ref)
 

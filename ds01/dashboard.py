@@ -12,13 +12,16 @@ its reasons, fair share and the caller's cluster containers, read from Slurm (cl
 that does not answer is an error (the state is unknown), never an empty cluster.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 EVENTS = 8
 BAR = 10
 
 
-def view(rt: Any, events: int = EVENTS) -> dict[str, Any]:
+def view(rt: "Runtime", events: int = EVENTS) -> dict[str, Any]:
     """What the dashboard shows, as one record (`dashboard --json`)."""
     import os
 
@@ -165,7 +168,7 @@ def frame(data: dict[str, Any], width: int) -> Any:
     return Group(*parts)
 
 
-def cluster_view(rt: Any) -> dict[str, Any]:
+def cluster_view(rt: "Runtime") -> dict[str, Any]:
     """What `dashboard --cluster` shows, as one record: nodes, GPUs, queue, fair share, your cluster containers."""
     from . import clock
     from .cluster.containers import list_records, slurm_of

@@ -5,8 +5,9 @@ created but unstartable would hold a name (and a GPU slot) for nothing.
 """
 
 import os
+import sys
 
-from . import names, sessions
+from . import names, projects, sessions
 from .containers import INACTIVE, record
 from .errors import Ds01Error, NotFound
 
@@ -25,15 +26,13 @@ def deploy_defaults(rt, name, image, workspace, project=None, framework=None):
     """(name, image, workspace) of a deploy: a FRAMEWORK must be in the catalog; a PROJECT names what is not given
     (its name, ~/workspace/PROJECT, its image ds01-<uid>/PROJECT:latest)."""
     if framework is not None:
-        from .images import catalog
+        from .images import catalog  # lazy: ds01.images.catalog, 2 ms
 
         cat = catalog.load(rt.policy)
         if cat.framework_name(framework) is None:
             raise catalog.NotFound(f"no framework {framework!r} in the catalog ({cat.source})",
                                    hint="image-catalog lists the frameworks; --image takes any image")
     if project:
-        from . import projects
-
         projects.validate_name(project)
         name = name or project
         workspace = workspace or projects.directory(rt.caller, project)
@@ -47,7 +46,7 @@ def deploy(rt, request, dry_run=False, explain=lambda step: None):
     With `dry_run`, what would happen: the plan plus `would`, or the existing record plus `would`.
     `explain(step)` is called before each step (create, start) for the guided mode.
     """
-    from .create import create_container
+    from .create import create_container  # lazy: ds01.create, 9 ms
 
     name = request.name = names.validate(request.name.split(names.SEPARATOR)[0])
     try:
@@ -91,8 +90,6 @@ def _has_files(path):
 
 def _undo(rt, created, workspace_made):
     """Remove what this deploy created: the container (its GPU slots go with it) and an empty new workspace."""
-    import sys
-
     try:
         rt.engine.remove(created["id"], force=True)
     except Exception as exc:  # noqa: BLE001 - the original error is the one to report

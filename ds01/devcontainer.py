@@ -13,6 +13,8 @@ import os
 import re
 
 from .errors import Ds01Error, NotFound, UsageError
+from .image_choice import check_image
+from .names import validate
 
 DIRECTORY = ".devcontainer"
 FILE = "devcontainer.json"
@@ -117,8 +119,6 @@ def _open_beneath(parent_fd, name, what, create=False):
 
 def _project_fds(user, project, create_devcontainer):
     """(project fd, .devcontainer fd or None), each opened component by component from the home directory."""
-    from .names import validate
-
     if not project or "/" in project or project in (".", "..") or validate(project) is None:
         raise UsageError(f"{project!r} is not a project name", hint="a directory in ~/workspace (project-init NAME)")
     home = os.open(user.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -141,7 +141,7 @@ def _project_fds(user, project, create_devcontainer):
 
 def content(rt, project, has_dockerfile, gpu, extensions):
     """The file's text: what ds01 honours, with the way in as comments."""
-    from . import images
+    from . import images  # lazy: ds01.images, 1 ms
 
     body = {"name": project}
     if has_dockerfile:
@@ -221,8 +221,6 @@ def locate(user, target):
 
 def check(rt, target):
     """[{key, status (ok|ignored|refused), detail}] for the file `target` names; read with the caller's rights."""
-    from .image_choice import check_image
-
     path = locate(rt.caller, target)
     try:
         with open(path, encoding="utf-8") as handle:

@@ -7,14 +7,16 @@ Everything that changes Docker goes through the SDK (ds01.engine).
 
 import json
 import socket
+import struct
 
 from .errors import Ds01Error, NotFound, PermissionDenied
+from .privilege import root_files
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 def _quote(text, safe=""):
-    from urllib.parse import quote
+    from urllib.parse import quote  # lazy: urllib.parse, 1 ms
 
     return quote(text, safe=safe)
 
@@ -26,14 +28,14 @@ class DockerAPI:
     http.client (which imports the whole email package) is not needed.
     """
 
-    def __init__(self, host=None, timeout=60):
+    def __init__(self, host: "str | None" = None, timeout: float = 60) -> None:
         self.host = host or DEFAULT_HOST
         self.timeout = timeout
 
     def _connect(self):
         if self.host.startswith("unix://"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address = self.host[len("unix://"):]
+            address: str | tuple[str, int] = self.host[len("unix://"):]
         elif self.host.startswith(("tcp://", "http://")):
             hostport = self.host.split("://", 1)[1].rstrip("/")
             name, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "2375")
@@ -42,7 +44,6 @@ class DockerAPI:
         else:
             raise Ds01Error(f"unsupported DOCKER_HOST {self.host!r}", hint="use unix:///path or tcp://host:port")
         sock.settimeout(self.timeout)
-        from .privilege import root_files
 
         with root_files():  # in a ds01d worker: the engine is root's to reach, not the caller's
             sock.connect(address)
@@ -61,7 +62,7 @@ class DockerAPI:
 
         Nothing runs in the container; NotFound when the path does not exist.
         """
-        from .workspace_files import decode_path_stat
+        from .workspace_files import decode_path_stat  # lazy: ds01.workspace_files, 3 ms
 
         headers = self._request(f"/containers/{_quote(ref)}/archive", method="HEAD", headers_only=True,
                                 params={"path": path})
@@ -120,7 +121,8 @@ class DockerAPI:
             return {k.strip().decode().lower(): v.strip().decode(errors="replace") for k, _, v in fields}
         return body
 
-    def containers(self, all=True, filters=None, size=False):
+    def containers(self, all: bool = True, filters: "dict[str, list[str]] | None" = None,
+                   size: bool = False) -> "list[dict]":
         """`docker ps` records (the engine's JSON); one call for any number of containers.
 
         `size` adds SizeRw/SizeRootFs, which makes the engine walk every layer (slow).
@@ -157,10 +159,6 @@ class DockerAPI:
 def daemon_pid(host):
     """The engine's process ID, from its socket's peer credentials (SO_PEERCRED); None when the engine is not on
     a local Unix socket, or does not answer."""
-    import struct
-
-    from .privilege import root_files
-
     if not (host or "").startswith("unix://"):
         return None
     try:

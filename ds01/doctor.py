@@ -6,18 +6,25 @@ nothing. A check that cannot look says so as a WARN, never as an OK.
 """
 
 import glob
+import grp
 import os
+import pwd
+import socket
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import Ds01Error
+from .version import build
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 EXPORTER = "http://127.0.0.1:9101/metrics"
 def _shipped() -> str:
     """The shipped etc/: the install tree's (make install), else the checkout's."""
-    from .version import build
-
     tree = build("tree")
     return os.path.join(tree or os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc")
 
@@ -41,7 +48,7 @@ class Check:
 @dataclass
 class Host:
     """Where the checks look: the runtime (settings, policy, engine), the root of the host's files, the exporter."""
-    rt: Any
+    rt: "Runtime"
     root: str = "/"
     exporter: str = EXPORTER
     policy_error: str | None = None
@@ -95,7 +102,7 @@ def engine(host: Host) -> Check:
 def nvidia_toolkit(host: Host) -> Check:
     """GPU containers get their devices through the NVIDIA hook on the engine's own PATH: without it, a host
     with GPUs fails (no GPU container can start); one without GPUs is only warned."""
-    from .gpu_engine import HOOK, TOOLKIT_FIX, gpu_engine
+    from .gpu_engine import HOOK, TOOLKIT_FIX, gpu_engine  # lazy: ds01.gpu_engine, 2 ms
 
     found = gpu_engine(host.rt.settings.get("docker_host"))
     if found.unknown:
@@ -114,8 +121,6 @@ def nvidia_toolkit(host: Host) -> Check:
 
 
 def _gpu_count(host: Host) -> int:
-    from .errors import Ds01Error
-
     try:
         return len(host.rt.inventory.gpus)
     except Ds01Error:
@@ -157,9 +162,6 @@ def docker_disk(host: Host) -> Check:
 
 def docker_socket(host: Host) -> Check:
     """Anyone who can reach the Docker socket is root: only root should (issue 10)."""
-    import grp
-    import pwd
-
     docker_host = host.rt.settings.get("docker_host") or ""
     if not docker_host.startswith("unix://"):
         return Check("docker_socket", WARN, f"the engine is at {docker_host}: who can reach it is not a file's modes")
@@ -189,14 +191,12 @@ def docker_socket(host: Host) -> Check:
 # ---------------------------------------------------------------- GPUs
 
 def nvml(host: Host) -> Check:
-    from .errors import Ds01Error
-
     try:
         inventory = host.rt.inventory
     except Ds01Error as exc:
         return Check("nvml", WARN, f"no GPUs: {exc.message}", exc.hint)
     gpus = inventory.gpus
-    details = {"source": inventory.source, "driver": inventory.driver, "cuda": inventory.cuda_version,
+    details: dict[str, Any] = {"source": inventory.source, "driver": inventory.driver, "cuda": inventory.cuda_version,
                "gpus": len(gpus), "persistence_off": [g.index for g in gpus if g.persistence is False],
                "mig_pending": [g.index for g in gpus if g.mig_pending != g.mig_current]}
     if not gpus:
@@ -213,8 +213,7 @@ def nvml(host: Host) -> Check:
 
 def mig_layout(host: Host) -> Check:
     """Each GPU as the policy's gpu.mig_layout says (mig-configure makes it so)."""
-    from .errors import Ds01Error
-    from .gpu import mig_layout as mig
+    from .gpu import mig_layout as mig  # lazy: ds01.gpu.mig_layout, 1 ms
 
     layout = {} if host.policy_error else host.rt.policy.section("gpu").get("mig_layout") or {}
     if not layout:
@@ -283,14 +282,14 @@ def nosuid(host: Host) -> Check:
 
 
 def _home(login: str) -> str | None:
-    from .identity import lookup
+    from .identity import lookup  # lazy: ds01.identity, 0.6 ms
 
     user = lookup(login)
     return user.home if user else None
 
 
 def state_dirs(host: Host) -> Check:
-    from .statedir import directory_problem
+    from .statedir import directory_problem  # lazy: ds01.statedir, 9 ms
 
     problems, details = [], {}
     for setting in ("state_dir", "log_dir"):
@@ -301,6 +300,7 @@ def state_dirs(host: Host) -> Check:
             details[setting] = {"path": path, "exists": False}
             continue
         details[setting] = {"path": path, "owner": info.st_uid, "mode": f"{info.st_mode & 0o7777:04o}"}
+        # this process's own rights: a non-root run checks a dir of its own account
         problem = directory_problem(info) if info.st_uid == 0 or os.geteuid() != 0 else f"belongs to uid {info.st_uid}"
         if problem:
             problems.append(f"{path} {problem}")
@@ -333,9 +333,7 @@ def policy(host: Host) -> Check:
 
 
 def group_members(host: Host) -> Check:
-    import grp
-
-    from .identity import lookup
+    from .identity import lookup  # lazy: ds01.identity, 0.6 ms
 
     missing = {group: [m for m in members if lookup(m) is None] for group, members in host.rt.policy.members.items()}
     missing = {g: m for g, m in missing.items() if m}
@@ -357,7 +355,7 @@ def group_members(host: Host) -> Check:
 
 def ssh_host(host: Host) -> Check:
     """The name user-setup writes into users' SSH and VS Code config."""
-    from .ssh_host import ssh_host as server_name
+    from .ssh_host import ssh_host as server_name  # lazy: ds01.ssh_host, 1 ms
 
     found = server_name(host.rt.policy)
     details = {"ssh_host": found.name, "from_policy": found.from_policy, "loopback": found.loopback}
@@ -372,8 +370,6 @@ def ssh_host(host: Host) -> Check:
 # ---------------------------------------------------------------- ds01's own services
 
 def broker(host: Host) -> Check:
-    import socket
-
     path = host.rt.settings.get("socket")
     try:
         info = os.stat(path)
@@ -461,11 +457,10 @@ def _same(path: str, shipped: str) -> bool:
 def exporter(host: Host) -> Check:
     """The exporter answers, with ds01_ metrics, to the password of the host's exporter.auth (as Prometheus
     asks); a 401 says whether that file is missing, unsafe or holds another password."""
-    import urllib.error
-    import urllib.request
+    import urllib.error  # lazy: urllib.error, 2 ms
+    import urllib.request  # lazy: urllib.request, 16 ms
 
-    from . import exporter as ds01_exporter
-    from .errors import Ds01Error
+    from . import exporter as ds01_exporter  # lazy: ds01.exporter, 6 ms
 
     auth = host.path(ds01_exporter.AUTH_FILE)
     details = {"url": host.exporter, "auth_file": auth}
@@ -499,7 +494,7 @@ def exporter(host: Host) -> Check:
 
 def _answers_anyone(url: str) -> bool:
     """Whether `url` gives ds01_ metrics to a request without credentials, as any local user may send."""
-    import urllib.request
+    import urllib.request  # lazy: urllib.request, 16 ms
 
     try:
         with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - an admin's own URL

@@ -9,8 +9,11 @@ legacy name says so on stderr with DS01's answer.
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from .names import sanitize_username
+from .policy import BUILTIN_LIMITS, BUILTIN_POLICIES, LIMIT_KEYS, docker_terms
 from .units import format_bytes
 
 # flag -> what it answers (the man page and --help list them in this order)
@@ -114,8 +117,6 @@ def aggregate_as_written(aggregate, legacy=False):
 def docker_args(limits):
     """DS01's `--docker-args`: its resource flags and the slice, without ds01's capability and privilege flags
     (DS01's mlc added its own; a script that runs `docker run $(…)` keeps DS01's behaviour)."""
-    from .policy import docker_terms
-
     kept = ("nano_cpus", "mem_limit", "memswap_limit", "shm_size", "ipc_mode", "pids_limit", "cgroup_parent")
     return " ".join(flags for key, _, flags in docker_terms(limits.values, limits.slice_name) if key in kept)
 
@@ -124,11 +125,6 @@ def ds01_resolution(policy, login):
     """The limits DS01's ResourceLimitParser gave `login` from the same file: a user override *replaces* the
     group (defaults + override, group `override`, slice `ds01-override-<user>.slice`; aggregate and policies
     the override's, else the group's). ds01 layers the override on the group; the two agree without one."""
-    from dataclasses import replace
-
-    from .names import sanitize_username
-    from .policy import BUILTIN_LIMITS, BUILTIN_POLICIES, LIMIT_KEYS
-
     override = policy.overrides.get(login) or policy.overrides.get(sanitize_username(login))
     ours = policy.resolve(login)
     if not override:

@@ -3,11 +3,14 @@
 Every step is checked; a failed create leaves no setup container and no image tag behind.
 """
 
+import io
 import time
 from typing import Any
 
 from . import labels as L
 from .errors import Ds01Error, NotFound
+from .names import split
+from .privilege import root_files
 
 
 def image_repository(ref):
@@ -20,8 +23,6 @@ def image_repository(ref):
 
 def is_own_tag(image, container):
     """True when `image` is the per-container tag `<repo>:<container>` of a `name._.uid` container."""
-    from .names import split
-
     repository = image_repository(image)
     return split(container)[1] is not None and image == f"{repository}:{container}" and bool(repository)
 
@@ -47,15 +48,13 @@ def caught_signals(pid):
 def _connect_with_root_rights():
     """In a ds01d worker, the SDK's Unix-socket connections are opened with root's rights (the engine
     is root's to reach; everything else the worker opens uses its caller's): one wrapper, once."""
-    from docker.transport import unixconn
+    from docker.transport import unixconn  # lazy: docker.transport, 68 ms
 
     original = unixconn.UnixHTTPConnection.connect
     if getattr(original, "ds01_root_rights", False):
         return
 
     def connect(self):
-        from .privilege import root_files
-
         with root_files():
             original(self)
 
@@ -72,11 +71,9 @@ class Engine:
     log: Any = None  # the event log writer (Runtime sets it)
     etc_cache: Any = None  # images' account files by image ID (account_layer.Cache; Runtime sets it)
 
-    def __init__(self, host=None):
+    def __init__(self, host: str | None = None) -> None:
         """`host` is the docker_host setting (the SDK reads no DOCKER_* variable itself)."""
-        import docker
-
-        from .privilege import root_files
+        import docker  # lazy: docker, 61 ms
 
         self._errors = self.errors = docker.errors
         _connect_with_root_rights()
@@ -92,7 +89,7 @@ class Engine:
         """Log `event_type` about the container `info` (an inspect result) for its owner."""
         if self.log is None:
             return
-        from .containers import record
+        from .containers import record  # lazy: ds01.containers, 0.9 ms
 
         rec = record(info)
         self.log(event_type, rec["user"], container=rec["container"], name=rec["name"], id=rec["id"], **details)
@@ -139,7 +136,7 @@ class Engine:
         """Outside the allocator lock (it reads the image): write into the created container `cid` the caller's
         account, home and sudoers drop-in when the image lacks them (ds01.images.account_layer), and in every
         case the supplementary groups ds01 gives with the host's gids. Then the create is logged."""
-        from .images import account_layer as A
+        from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
 
         try:
             if plan.account_setup:
@@ -162,7 +159,7 @@ class Engine:
                      interface=plan.labels.get(L.INTERFACE))
 
     def _account_layer(self, cid, plan):
-        from .images import account_layer as A
+        from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
 
         account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file, sudo=plan.sudo)
         cached = self.etc_cache.get(plan.image_id) if self.etc_cache is not None else None
@@ -185,7 +182,7 @@ class Engine:
     def _etc(self, cid, names, skel=False):
         """(etc, warnings): the image's /etc/NAME files and, with `skel`, /etc/skel, each read up to its bound
         (account_layer: a larger account file is refused, a larger skel is left out with a warning)."""
-        from .images import account_layer as A
+        from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
 
         archives = []
         for name in names:
@@ -207,7 +204,7 @@ class Engine:
     def _archive(self, cid, path, limit):
         """The engine's tar of `path` in the container; account_layer.TooLarge past `limit` bytes, after reading
         no more than that."""
-        from .images.account_layer import bounded
+        from .images.account_layer import bounded  # lazy: ds01.images.account_layer, 23 ms
 
         stream, _ = self._call(f"read {path} of the image", self.api.get_archive, cid, path)
         try:
@@ -216,10 +213,9 @@ class Engine:
             stream.close()
 
     def _file(self, cid, path):
-        import io
-        import tarfile
+        import tarfile  # lazy: tarfile, 2 ms
 
-        from .images.account_layer import MAX_ACCOUNT_FILE
+        from .images.account_layer import MAX_ACCOUNT_FILE  # lazy: ds01.images.account_layer, 23 ms
 
         with tarfile.open(fileobj=io.BytesIO(self._archive(cid, path, MAX_ACCOUNT_FILE)), mode="r:") as tar:
             member = tar.next()
@@ -241,7 +237,7 @@ class Engine:
         """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id. Only the
         container: `set_up` writes the account, outside the allocator lock. On any failure (an interrupt too)
         it is rolled back, also when Docker made it but its answer never came (`rollback`)."""
-        from .mount_pins import make_points
+        from .mount_pins import make_points  # lazy: ds01.mount_pins, 9 ms
 
         try:
             if plan.pins:  # empty until a start through ds01 fills them (ds01.mount_pins)
@@ -267,7 +263,7 @@ class Engine:
     def rollback(self, plan):
         """Undo a create of `plan` at whatever point it stopped: the container (by its id, or by its name when the
         request went out and no id came back, if its labels are this plan's), its bind points and its tag."""
-        from .mount_pins import discard
+        from .mount_pins import discard  # lazy: ds01.mount_pins, 9 ms
 
         cid = plan.container_id
         if not cid and plan.create_sent:
@@ -401,7 +397,7 @@ class Engine:
         image = info["Config"].get("Image") or ""
         self._call(f"remove {name}", self.api.remove_container, info["Id"], force=force, v=volumes)
         self._event("container.remove", info, status=info["State"].get("Status"), **details)
-        from .mount_pins import available, discard, pins_of
+        from .mount_pins import available, discard, pins_of  # lazy: ds01.mount_pins, 9 ms
 
         pins = pins_of(info)
         if pins and available():

@@ -6,6 +6,9 @@ GPU requests there instead of handing out slots no container can use."""
 import shutil
 from dataclasses import dataclass
 
+from .dockerapi import daemon_pid
+from .privilege import root_files
+
 HOOK = "nvidia-container-runtime-hook"
 TOOLKIT_FIX = "apt-get install nvidia-container-toolkit, then systemctl restart docker"
 DEFAULT_PATH = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -28,9 +31,6 @@ class GpuEngine:
 
 def gpu_engine(docker_host: str | None) -> GpuEngine:
     """The engine's own PATH (its /proc environ, read as root) searched for NVIDIA's hook; a few ms."""
-    from .dockerapi import daemon_pid
-    from .privilege import root_files
-
     pid = daemon_pid(docker_host)
     if pid is None:
         return GpuEngine(unknown="cannot see the engine's process (not a local socket, or no answer)")

@@ -13,15 +13,17 @@ the arguments given, a confirmation, then the run (ds01/cli/_common.py wires it 
 import sys
 
 import click
+from click.core import ParameterSource
+
+from .output import is_tty
+from .settings import in_ci
+from .visible import visible
 
 PAUSE = "Press Enter to continue (Ctrl-C stops here; nothing has changed yet)"
 
 
 def terminal():
     """Whether a person can answer: stdin and stderr are terminals and this is not CI."""
-    from .output import is_tty
-    from .settings import in_ci
-
     return is_tty(sys.stdin) and is_tty(sys.stderr) and not in_ci()
 
 
@@ -105,8 +107,6 @@ def cancelled(command):
 
 def described_arguments(ctx):
     """What was given on the command line, as a person would read it: `name=x, --all`."""
-    from click.core import ParameterSource
-
     parts = []
     for param in ctx.command.get_params(ctx):
         if param.name is None or param.name not in ctx.params:
@@ -126,8 +126,7 @@ def described_arguments(ctx):
 
 def generic(table, ctx):
     """The guided run of a command with no steps of its own: concepts, what it will do, confirm."""
-    from . import concepts
-    from .visible import visible
+    from . import concepts  # lazy: ds01.concepts, 1 ms
 
     guide = Guide(True, table.name)
     ideas = concepts.render(table.concepts)

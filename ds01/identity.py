@@ -4,6 +4,10 @@ import grp
 import os
 import pwd
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 
 @dataclass(frozen=True)
@@ -14,7 +18,7 @@ class User:
     home: str
 
     @property
-    def groups(self):
+    def groups(self) -> set[str]:
         """Names of the user's Unix groups (primary and supplementary)."""
         names = {g.gr_name for g in grp.getgrall() if self.login in g.gr_mem}
         try:
@@ -24,11 +28,11 @@ class User:
         return names
 
 
-def user_from_pwd(entry):
+def user_from_pwd(entry: pwd.struct_passwd) -> User:
     return User(login=entry.pw_name, uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir)
 
 
-def lookup(login_or_uid):
+def lookup(login_or_uid: str | int) -> User | None:
     """The account for a login name or numeric uid; None if there is none."""
     try:
         if isinstance(login_or_uid, int) or str(login_or_uid).isdigit():
@@ -38,17 +42,12 @@ def lookup(login_or_uid):
         return None
 
 
-def caller(sudo_uid=None, home="/"):
-    """The person running the command: in a ds01d worker, the one the kernel named (SO_PEERCRED);
-    under sudo, the user who ran sudo (`sudo_uid`, SUDO_UID), not root."""
-    from .privilege import acting_for
-
-    acting = acting_for()
-    if acting is not None:
-        return acting
+def caller(sudo_uid: str | int | None = None, home: str | None = "/") -> User:
+    """The person running a command in-process (ds01d's worker is told its caller: runtime.Served): this
+    process's account, or under sudo the user who ran sudo (`sudo_uid`, SUDO_UID), not root."""
     uid = os.getuid()
     if uid == 0 and str(sudo_uid or "").isdigit():
-        user = lookup(int(sudo_uid))
+        user = lookup(int(str(sudo_uid)))
         if user is not None:
             return user
     user = lookup(uid)
@@ -58,21 +57,13 @@ def caller(sudo_uid=None, home="/"):
     return user
 
 
-def has_root():
-    """True when the caller has root's powers: runs as root (or through sudo) in-process, or is root
-    on the other end of ds01d. A worker's own root acts for its caller and does not count."""
-    from .privilege import acting_for
-
-    acting = acting_for()
-    return acting.uid == 0 if acting is not None else os.geteuid() == 0
+def is_admin(user: User, policy: "Policy", root: bool) -> bool:
+    """Root (`root`: the caller has root's powers, Runtime.root), a user in access_control.admin_users, or a
+    member of access_control.admin_group."""
+    return root or is_admin_account(user, policy)
 
 
-def is_admin(user, policy):
-    """Root, a user in access_control.admin_users, or a member of access_control.admin_group."""
-    return has_root() or is_admin_account(user, policy)
-
-
-def is_admin_account(user, policy):
+def is_admin_account(user: User, policy: "Policy") -> bool:
     """Whether the account itself is an admin's (root, admin_users, admin_group), whoever asks."""
     if user.uid == 0:
         return True

@@ -43,7 +43,7 @@ def framework_like(word):
 
 def _catalog_image(rt, word, version, arch):
     """(image, AIME framework label, arch) for FRAMEWORK [VERSION]; a bare word that is no framework is an image."""
-    from .images import catalog
+    from .images import catalog  # lazy: ds01.images.catalog, 2 ms
 
     cat = catalog.load(rt.policy)
     if cat.framework_name(word) is None:
@@ -67,7 +67,7 @@ def _image_exists(rt, ref):
 def check_image(rt, image, tags=None):
     """PermissionDenied unless the caller may create from `image` (ds01.access.may_use_image: the one predicate
     builds use too). `tags`: the names of an image given by ID."""
-    from .access import may_use_image
+    from .access import may_use_image  # lazy: ds01.access, 1 ms
 
     may_use_image(rt, image, tags, doing="create containers from")
 

@@ -15,10 +15,15 @@ dependencies exist.
 """
 
 import argparse
+import grp
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+
+from . import __version__, version
+from .version import commit
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COPIED = ("ds01", "bin", "libexec", "man", "completions", "etc", "setup.py", "pyproject.toml", "README.md")
@@ -26,9 +31,6 @@ MANIFEST = "installed-files"
 
 
 def build_name(source=SOURCE):
-    from . import __version__
-    from .version import commit
-
     found = commit(source)
     return f"{__version__}-{found[:12]}" if found else __version__
 
@@ -40,8 +42,6 @@ def _ignore(_directory, names):
 def make_tree(tree, python, source=SOURCE, log=print, final=None):
     """The build's tree: the sources, a venv with ds01 installed, bin/ and libexec/ds01/ of ds01's commands.
     `final` is where the tree will live when it is made under a staging root (DESTDIR)."""
-    from . import version
-
     if os.path.exists(tree):
         shutil.rmtree(tree)
     src = os.path.join(tree, "src")
@@ -128,8 +128,7 @@ def system_files(prefix, sysconfdir, source=SOURCE):
 def exporter_auth(path):
     """ds01-exporter's scrape password, made once (kept like the policy): root:prometheus 0640, so only root
     and Prometheus read it; root's alone (0600) where there is no prometheus group yet (docs/monitoring.md)."""
-    import grp
-    import secrets
+    import secrets  # lazy: secrets, 4 ms
 
     if os.path.lexists(path):
         return
@@ -140,6 +139,7 @@ def exporter_auth(path):
         group = grp.getgrnam("prometheus").gr_gid
     except KeyError:
         return
+    # this process's own rights: only root can chown
     if os.geteuid() == 0:
         os.chown(path, 0, group)
         os.chmod(path, 0o640)
@@ -232,8 +232,6 @@ def apply_tmpfiles(conf, log=print):
         done = subprocess.run([tool, "--create", conf], check=False)
         log(f"{conf}: applied by systemd-tmpfiles" + ("" if done.returncode == 0 else f" (exit {done.returncode})"))
         return
-    import grp
-    import pwd
 
     with open(conf, encoding="utf-8") as handle:
         for line in handle:

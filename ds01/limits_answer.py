@@ -7,6 +7,8 @@ from typing import Any
 
 from . import ds01_limits
 from .errors import PermissionDenied, UsageError
+from .lifecycle import exemptions
+from .units import format_bytes
 
 
 @dataclass
@@ -57,8 +59,6 @@ def resource_limits(rt, user: str | None, question: Question) -> Answer:
     if question.ds01:
         return Answer(line=ds01_limits.answer(question.ds01[0], limits, rt.policy))
     if question.exemption:
-        from .lifecycle import exemptions
-
         if question.exemption not in exemptions.TIMERS:
             raise UsageError(f"unknown exemption type {question.exemption!r}",
                              hint="one of: " + ", ".join(exemptions.TIMERS))
@@ -83,8 +83,6 @@ def _field(record: dict[str, Any], name: str) -> str:
 
 def table_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The record as KEY/VALUE rows (sections flattened as `section.key`, sizes for people)."""
-    from .units import format_bytes
-
     rows = []
     for key, value in record.items():
         if isinstance(value, dict):

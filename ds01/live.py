@@ -13,6 +13,9 @@ import os
 import select
 import signal
 import sys
+import termios
+import time
+import tty
 from collections.abc import Callable
 from typing import Any
 
@@ -28,9 +31,6 @@ class Keys:
         self.old_winch: Any = None
 
     def __enter__(self) -> "Keys":
-        import termios
-        import tty
-
         try:
             self.fd = self.stream.fileno()
             self.saved = termios.tcgetattr(self.fd)
@@ -44,8 +44,6 @@ class Keys:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        import termios
-
         signal.set_wakeup_fd(self.old_wakeup)
         signal.signal(signal.SIGWINCH, self.old_winch)
         os.close(self.wake_r)
@@ -67,8 +65,6 @@ class Keys:
 def repeat(step: Callable[[], Any], interval: float) -> int:
     """A watch that is piped: `step()` (which writes one round's records) every `interval` seconds, a round's
     own time included, until Ctrl-C, which is how it ends (exit 0)."""
-    import time
-
     try:
         while True:
             started = time.monotonic()
@@ -79,7 +75,7 @@ def repeat(step: Callable[[], Any], interval: float) -> int:
 
 
 def console(stream: Any = None) -> Any:
-    from rich.console import Console
+    from rich.console import Console  # lazy: rich, 12 ms
 
     return Console(file=stream or sys.stdout, highlight=False, soft_wrap=False)
 
@@ -92,7 +88,7 @@ def show_once(frame: Callable[[int], Any], stream: Any = None) -> None:
 
 def watch(frame: Callable[[int], Any], interval: float, stream: Any = None) -> int:
     """Redraw `frame(width)` every `interval` seconds until q or Ctrl-C; the terminal is restored after."""
-    from rich.live import Live
+    from rich.live import Live  # lazy: rich, 13 ms
 
     out = console(stream)
     try:

@@ -10,7 +10,11 @@ container, the same wait `docker ps` has. ds01d is one warm process that can see
   names a container's image by ID once its tag moved); a container that is gone is dropped.
 - A worker inherits the view as of its fork. Before it answers, `exact()` drains the engine's own record of
   what happened since the view's last event (`/events?since=LAST&until=NOW`, about 0.3 ms) and applies it the
-  same way, so anything that finished before the request (a container another tool just removed) is seen.
+  same way, so anything that finished before the request (a container another tool just removed) is seen. The
+  worker sends that request at its first moment (`ask()`) and reads it when the command first lists, so the
+  engine answers while the worker sets itself up. It asks from BARRIER_MARGIN_NS before the newest event it
+  has and skips the events it applied (the engine's `since` repeats its own moment; racing events can arrive
+  out of order), so a read with nothing new refreshes nothing.
 - The status text ("Up 5 minutes", "Exited (0) 3 seconds ago") is computed at answer time as the engine
   computes it (moby's State.String() with go-units' HumanDuration), from the inspected times.
 
@@ -19,11 +23,11 @@ its last 256 events), the view is not used: reads ask the engine, as without ds0
 The view is root's memory in ds01d; commands still filter it by owner exactly as they filter the engine's list.
 """
 
-import calendar
 import json
 import time
 
-from .dockerapi import DockerAPI
+from . import clock
+from .dockerapi import DockerAPI, _moment, _url
 from .errors import Ds01Error
 
 EVENT_RING = 256  # moby keeps its last 256 events for `since`; a barrier that returns that many may miss some
@@ -32,6 +36,10 @@ SKIPPED = ("exec_create", "exec_start", "exec_detach", "exec_die", "top", "archi
 REFRESH_BATCH = 50  # ids in one filtered list call
 RETRY_AFTER_S = 10.0
 SINCE_MARGIN_NS = 10**9  # applying an event twice is harmless; missing one is not
+# The engine stamps an event before it takes the lock that publishes it, so two racing events can arrive out of
+# order by the moment between: a barrier asks again for this much before the newest event it has, and skips those
+# it has applied (View.seen).
+BARRIER_MARGIN_NS = 100 * 10**6
 
 _view = None  # ds01d's view (a worker's copy after the fork); None outside ds01d or while switched off
 
@@ -44,20 +52,23 @@ class View:
         self.log = log or (lambda message: None)
         self.entries = {}    # id -> list entry
         self.inspected = {}  # id -> inspect result
+        self.times = {}      # id -> (created, started, finished) in ns, parsed once here, not in every worker
         self.last_ns = 0     # every event up to this engine time is applied
+        self.seen = set()    # the events of the last BARRIER_MARGIN_NS before last_ns, applied already
         self.broken = None   # why the view is not used, or None
         self.broken_at = 0.0
         self.stream = None
         self._buffer = b""
         self._head = True    # the stream's HTTP header is still to come
-        self._exact = False  # this process ran the barrier
+        self._asked = None   # a worker's barrier, sent at its start and read by its first read
 
     # -- building and following (ds01d's parent)
 
     def build(self):
         """List and inspect everything, then open the stream from the moment before the list."""
         self.close()
-        self.entries, self.inspected, self._buffer, self._head = {}, {}, b"", True
+        self.entries, self.inspected, self.times, self._buffer, self._head = {}, {}, {}, b"", True
+        self.seen = set()
         start_ns = time.time_ns() - SINCE_MARGIN_NS  # an event just before the list, its change not yet in it
         try:
             for entry in self.api.containers(all=True):
@@ -136,9 +147,14 @@ class View:
         """Refresh what `events` (the engine's JSON messages) touched; then they count as seen."""
         ids, everything, newest = set(), False, self.last_ns
         for event in events:
-            newest = max(newest, int(event.get("timeNano") or 0))
+            moment, actor = int(event.get("timeNano") or 0), event.get("Actor") or {}
+            key = (moment, event.get("Type"), event.get("Action"), actor.get("ID"),
+                   (actor.get("Attributes") or {}).get("container"))
+            if key in self.seen:
+                continue  # applied already: a barrier asks again for the last BARRIER_MARGIN_NS
+            self.seen.add(key)
+            newest = max(newest, moment)
             kind, action = event.get("Type"), event.get("Action") or ""
-            actor = event.get("Actor") or {}
             if kind == "container" and not action.startswith(SKIPPED):
                 ids.add(actor.get("ID") or event.get("id"))
             elif kind == "network" and (actor.get("Attributes") or {}).get("container"):
@@ -150,6 +166,7 @@ class View:
         elif ids:
             self._refresh(sorted(i for i in ids if i))
         self.last_ns = newest
+        self.seen = {key for key in self.seen if key[0] >= newest - BARRIER_MARGIN_NS}
 
     def _refresh(self, ids):
         """Inspect first, then list: the engine logs some events (pause) before it updates the copy its list
@@ -168,7 +185,7 @@ class View:
             listed = {e["Id"]: e for e in self.api.containers(all=True, filters={"id": sorted(inspected)})}
             for cid, info in inspected.items():
                 if cid in listed:
-                    self.entries[cid], self.inspected[cid] = listed[cid], info
+                    self.entries[cid], self.inspected[cid], self.times[cid] = listed[cid], info, _times(info)
                 else:
                     self._drop(cid)
 
@@ -192,34 +209,68 @@ class View:
             return
         self.entries[entry["Id"]] = entry
         self.inspected[entry["Id"]] = info
+        self.times[entry["Id"]] = _times(info)
 
     def _drop(self, cid):
         self.entries.pop(cid, None)
         self.inspected.pop(cid, None)
+        self.times.pop(cid, None)
 
     # -- answering (a worker)
 
+    def ask(self):
+        """Send the barrier now, at a worker's start, and read it at its first read (exact()): the engine answers
+        while the worker sets itself up. It covers every event before this moment, which is after the request came."""
+        if self.broken is not None or self._asked is not None:
+            return
+        until = time.time_ns()
+        try:
+            sock = self.api._connect()
+            query = _url("/events", {"since": _moment(self.last_ns - BARRIER_MARGIN_NS), "until": _moment(until)})
+            sock.sendall(f"GET {query} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        except OSError:
+            return  # exact() asks again, and says why if it fails
+        self._asked = sock
+
+    def _answer(self):
+        """The events of the barrier ask() sent, or of one sent now."""
+        sock, self._asked = self._asked, None
+        if sock is None:
+            return self.api.events(since_ns=self.last_ns - BARRIER_MARGIN_NS, until_ns=time.time_ns())
+        chunks = []
+        try:
+            while chunk := sock.recv(262144):
+                chunks.append(chunk)
+        except OSError as exc:
+            raise ValueError(f"the engine's answer broke: {exc}") from None
+        finally:
+            sock.close()
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
+            raise ValueError(f"the engine refused the barrier: {head[:80]!r}")
+        return [json.loads(line) for line in body.split(b"\n") if line.strip()]
+
     def exact(self):
-        """True once this process's copy has every event the engine logged before now (the barrier)."""
+        """True when this process's copy now has every event the engine logged before now (the barrier)."""
         if self.broken is not None:
             return False
-        if self._exact:
-            return True
         try:
-            events = self.api.events(since_ns=self.last_ns, until_ns=time.time_ns())
+            events = self._answer()
             if len(events) >= EVENT_RING:
-                return False  # the engine's ring may have dropped some: ask the engine itself
+                raise ValueError("the engine's ring may have dropped some events")
             self.apply(events)
         except (Ds01Error, ValueError):
+            self.broken = "the barrier failed"  # this copy (a worker's) asks the engine from now on
             return False
-        self._exact = True
         return True
 
     def containers(self, now_ns=None):
         """Every container as `/containers/json?all=1` gives it now: the engine's order, the status text of now."""
         now_ns = now_ns or time.time_ns()
-        order = sorted(self.entries, key=lambda cid: _created_ns(self.inspected[cid]), reverse=True)
-        return [dict(self.entries[cid], Status=status_text(self.inspected[cid]["State"], now_ns)) for cid in order]
+        times = self.times
+        order = sorted(self.entries, key=lambda cid: times[cid][0], reverse=True)
+        return [dict(self.entries[cid], Status=status_text(self.inspected[cid]["State"], now_ns, times[cid]))
+                for cid in order]
 
 
 class ViewAPI:
@@ -229,15 +280,17 @@ class ViewAPI:
 
     def __init__(self, view):
         self.view, self.host = view, view.api.host
+        self.fresh = True  # reader() has just run the barrier; a later list (a --watch frame) runs it again
 
     def containers(self, all=True, filters=None, size=False):
-        if filters or size:
+        fresh, self.fresh = self.fresh, False
+        if filters or size or not (fresh or self.view.exact()):
             return self.view.api.containers(all=all, filters=filters, size=size)
         listed = self.view.containers()
-        return listed if all else [e for e in listed if e.get("State") == "running"]
+        return listed if all else [e for e in listed if e.get("State") in ("running", "paused", "restarting")]
 
     def inspect_container(self, ref):
-        info = self.view.inspected.get(ref)
+        info = self.view.inspected.get(ref) if self.view.broken is None else None
         return info if info is not None else self.view.api.inspect_container(ref)
 
     def __getattr__(self, name):
@@ -259,6 +312,12 @@ def start(host, log):
     return _view
 
 
+def ask():
+    """A worker's first moment: send its barrier (View.ask), if ds01d keeps a view."""
+    if _view is not None:
+        _view.ask()
+
+
 def reader(api):
     """What a served read should list from: the view, made exact now, when ds01d keeps one for this engine;
     else `api` itself."""
@@ -268,14 +327,22 @@ def reader(api):
     return ViewAPI(view)
 
 
+def serve_reads(rt):
+    """Point a read-only command's engine reads (`rt.api`: the list, and inspections of what it lists) at
+    ds01d's view, made exact now; outside ds01d, or with the view off, they stay the engine's."""
+    rt.api = reader(rt.api)
+    return rt
+
+
 # -- Docker's status text, as moby's container/state.go String() and go-units' HumanDuration write it
 
-_ZERO = "0001-01-01T00:00:00Z"
 
+def status_text(state, now_ns, times=None):
+    """`times`: the container's (created, started, finished) ns as _times() parses them (else parsed here)."""
+    _, started, finished = times or (0, _ns(state.get("StartedAt")), _ns(state.get("FinishedAt")))
 
-def status_text(state, now_ns):
     def since(key):
-        return human_duration(now_ns - (_ns(state.get(key)) or 0))
+        return human_duration(now_ns - ((started if key == "StartedAt" else finished) or 0))
 
     if state.get("Running"):
         if state.get("Paused"):
@@ -291,9 +358,9 @@ def status_text(state, now_ns):
         return "Removal In Progress"
     if state.get("Dead"):
         return "Dead"
-    if _ns(state.get("StartedAt")) is None:
+    if started is None:
         return "Created"
-    if _ns(state.get("FinishedAt")) is None:
+    if finished is None:
         return ""
     return f"Exited ({state.get('ExitCode', 0)}) {since('FinishedAt')} ago"
 
@@ -334,12 +401,10 @@ def _trunc(a, b):
 
 def _ns(text):
     """Nanoseconds since the epoch of Docker's RFC 3339 UTC time; None for the zero time."""
-    if not text or text.startswith(_ZERO[:10]):
-        return None
-    main, _, rest = text.rstrip("Z").partition(".")
-    seconds = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
-    return seconds * 10**9 + int((rest + "000000000")[:9] or 0)
+    return clock.docker_ns(text)
 
 
-def _created_ns(info):
-    return _ns(info.get("Created")) or 0
+def _times(info):
+    """(created, started, finished) of an inspection in ns; started and finished None for Docker's zero time."""
+    state = info.get("State") or {}
+    return _ns(info.get("Created")) or 0, _ns(state.get("StartedAt")), _ns(state.get("FinishedAt"))

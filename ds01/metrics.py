@@ -17,9 +17,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .containers import ContainerRecord
+from . import __version__, clock, events
+from .containers import ContainerRecord, is_listed, record
+from .events import FILE_NAME
+from .privilege import root_files
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 LIFECYCLE_SOURCES = ("ds01-idle-check", "ds01-max-runtime", "ds01-release-stale")
 DAY = 86400
@@ -40,9 +46,6 @@ class EventTally:
         self.refusals: Counter[str] = Counter()
 
     def update(self, now: float) -> None:
-        from . import clock, events
-        from .privilege import root_files
-
         try:
             with root_files(), open(self.path, "rb") as handle:
                 info = os.fstat(handle.fileno())
@@ -91,20 +94,17 @@ class Collector:
                 self._cached = (time.monotonic(), self.families(self.make_runtime()))
             return iter(self._cached[1])
 
-    def families(self, rt: Any) -> list[Any]:
+    def families(self, rt: "Runtime") -> list[Any]:
         if self._tally is None:
-            from .events import FILE_NAME
-
             self._tally = EventTally(os.path.join(rt.settings.get("log_dir"), FILE_NAME))
         return families(rt, self._tally)
 
 
-def families(rt: Any, tally: EventTally) -> list[Any]:
+def families(rt: "Runtime", tally: EventTally) -> list[Any]:
     """Every family, from one snapshot of the host."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # lazy: prometheus_client.core, 27 ms
 
-    from .containers import is_listed, record
-    from .gpu.allocator import Allocator
+    from .gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 15 ms
 
     started = time.monotonic()
     allocator = Allocator(rt)
@@ -224,8 +224,6 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     gauge("ds01_state_dir_writable", "1 when the state dir is root's, writable by root and by no one else", [],
           [([], _state_dir_ok(rt))])
 
-    from . import __version__
-
     gauge("ds01_build_info", "ds01's version (1)", ["version", "python"],
           [([__version__, ".".join(map(str, sys.version_info[:3]))], 1.0)])
     gauge("ds01_scrape_duration_seconds", "how long this snapshot took to take", [],
@@ -233,11 +231,11 @@ def families(rt: Any, tally: EventTally) -> list[Any]:
     return out
 
 
-def idle_rows(rt: Any, records: list[ContainerRecord], now: float,
+def idle_rows(rt: "Runtime", records: list[ContainerRecord], now: float,
               slots_of: dict[str, str]) -> tuple[list[Any], list[Any]]:
     """([container, user, slots], idle 0/1) and (…, idle seconds) of each running container: the idle check's
     latest view, from its memory (`<state>/jobs/ds01-idle-check.json`)."""
-    from .statedir import StateDir
+    from .statedir import StateDir  # lazy: ds01.statedir, 10 ms
 
     memory = StateDir.of(rt).read_job_memory("ds01-idle-check").get("containers") or {}
     if not isinstance(memory, dict):
@@ -255,8 +253,8 @@ def idle_rows(rt: Any, records: list[ContainerRecord], now: float,
     return idle, seconds
 
 
-def _user_cgroups(rt: Any, users: list[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
-    from .cgroups import daemon_cgroups, usage
+def _user_cgroups(rt: "Runtime", users: list[str]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    from .cgroups import daemon_cgroups, usage  # lazy: ds01.cgroups, 4 ms
 
     base = daemon_cgroups(rt.settings.get("docker_host"))
     memory, memory_limit, cpu, cpu_limit = [], [], [], []
@@ -275,10 +273,8 @@ def _user_cgroups(rt: Any, users: list[str]) -> tuple[list[Any], list[Any], list
     return memory, memory_limit, cpu, cpu_limit
 
 
-def _broker_up(rt: Any) -> float:
-    import socket
-
-    from .privilege import root_files
+def _broker_up(rt: "Runtime") -> float:
+    import socket  # lazy: socket, 1 ms
 
     try:
         with root_files(), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -289,9 +285,8 @@ def _broker_up(rt: Any) -> float:
     return 1.0
 
 
-def _state_dir_ok(rt: Any) -> float:
-    from .privilege import root_files
-    from .statedir import StateDir, directory_problem
+def _state_dir_ok(rt: "Runtime") -> float:
+    from .statedir import StateDir, directory_problem  # lazy: ds01.statedir, 10 ms
 
     directory = StateDir.of(rt).root
     with root_files():

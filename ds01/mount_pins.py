@@ -44,6 +44,7 @@ _libc: Any = None
 
 def available() -> bool:
     """Only root can mount: ds01d's workers, and root running a command in-process."""
+    # this process's own rights (mount(2) needs root), not whether it is served
     return os.geteuid() == 0
 
 
@@ -194,7 +195,7 @@ def leftovers(state: StateDir, containers: set[str]) -> list[str]:
 
 
 def _call(name: str, *args: Any) -> None:
-    import ctypes
+    import ctypes  # lazy: ctypes, 2 ms
 
     global _libc
     if _libc is None:

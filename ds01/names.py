@@ -54,7 +54,7 @@ def sanitize_username(login: Any) -> str:
     name = re.sub(r"[^A-Za-z0-9_:]", "_", name)
     name = re.sub(r"_+", "_", name).strip("_")
     if len(name) > 32:
-        import hashlib
+        import hashlib  # lazy: hashlib, 3 ms
 
         digest = hashlib.md5(str(login).encode()).hexdigest()[:4]  # noqa: S324 - naming, not security
         name = name[:27].rstrip("_") + "_" + digest

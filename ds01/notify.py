@@ -14,6 +14,9 @@ import stat
 import struct
 from typing import Any
 
+from .privilege import root_files
+from .visible import visible
+
 UTMP = "/var/run/utmp"
 TTY_DIR = "/dev"
 ALERTS_NAME = ".ds01-alerts"
@@ -68,7 +71,6 @@ def terminals(login, uid, utmp=None, tty_dir=None):
 def write_terminal(path, text):
     """Write `text` to one terminal without blocking on it or making it our controlling terminal."""
     data = ("\r\n" + text.rstrip("\n").replace("\n", "\r\n") + "\r\n").encode()
-    from .privilege import root_files
 
     with root_files():  # ds01-notify through ds01d: an admin's notice reaches other users' terminals
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -99,7 +101,7 @@ def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=No
             except OSError as exc:
                 result["errors"].append(f"{path}: {exc.strerror or exc}")
     if container and engine is not None:
-        from . import workspace_files
+        from . import workspace_files  # lazy: ds01.workspace_files, 3 ms
 
         try:
             workspace_files.append(engine, container, uid, ALERTS_NAME, text)
@@ -112,7 +114,5 @@ def deliver(login, uid, text, container=None, engine=None, utmp=None, tty_dir=No
 
 def banner(title, body, moment):
     """The notice as people see it: a title line with the time, then the body."""
-    from .visible import visible
-
     stamp = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"--- ds01: {visible(title)} ({stamp}) ---\n{visible(body.rstrip(), keep_newlines=True)}\n"

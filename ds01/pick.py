@@ -2,6 +2,9 @@
 
 import sys
 
+import click
+
+from .containers import owned_by
 from .errors import NotFound, UsageError
 
 
@@ -10,8 +13,6 @@ def choose_container(rt, states, what, command):
 
     Without a terminal this is a usage error (exit 2), never a wait for input.
     """
-    from .containers import owned_by
-
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise UsageError("no container given", hint=f"{command} NAME, or pipe records in: container-list | {command}")
     candidates = sorted((r for r in rt.finder.records() if owned_by(r, rt.caller) and r["status"] in states),
@@ -24,8 +25,6 @@ def choose_container(rt, states, what, command):
 
 def choose(labels, question):
     """Index of the chosen label; asks on the terminal (stderr), re-asking until a valid number."""
-    import click
-
     click.echo(question, err=True)
     for i, label in enumerate(labels, 1):
         click.echo(f"  {i}) {label}", err=True)

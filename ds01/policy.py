@@ -6,8 +6,11 @@ file, or a member of the group's `unix_group` (NSS, so LDAP groups work as local
 otherwise `default_group`. Unlike DS01, an override is applied on top of the group.
 """
 
+import grp
 import os
+import pwd
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +37,7 @@ from .schema import (
     read_trusted,
     validate,
 )
+from .units import format_bytes
 
 DEFAULT_PATH = "/etc/ds01/resource-limits.yaml"
 
@@ -136,10 +140,6 @@ _UNIX_GROUPS: dict[str, tuple[float, int | None, frozenset[str]]] = {}
 def unix_group_has(name: str, login: str) -> bool:
     """True when `login` is in the Unix group `name` through NSS: listed as a member, or the group is the
     account's primary group. A group NSS does not know has no members."""
-    import grp
-    import pwd
-    import time
-
     found = _UNIX_GROUPS.get(name)
     if found is None or time.monotonic() - found[0] > UNIX_GROUP_TTL_S:
         try:
@@ -450,8 +450,6 @@ def docker_terms(values: Mapping[str, Any], slice_name: str, cpus: float | None 
 
     `values` are resolved limits (a Limits' values or its record); `cpus` caps max_cpus (the host's count).
     """
-    from .units import format_bytes
-
     cpus = values["max_cpus"] if cpus is None else cpus
     terms = [("nano_cpus", int(round(cpus * 1e9)), f"--cpus={cpus:g}"),
              ("mem_limit", values["memory"], f"--memory={format_bytes(values['memory'])}"),

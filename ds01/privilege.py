@@ -14,16 +14,22 @@ Outside a worker (root or a docker-group user running a command in-process) noth
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .identity import User
 
 _libc: Any = None
-_caller: Any = None  # the identity.User a worker acts for; None in-process
+# The account whose file rights this process uses (a worker, after act_for): the process's own state, which
+# root_files, files_as and caller_process restore or drop to. Whether a command is served is not asked here:
+# it is runtime.Served, handed to the Runtime.
+_caller: "User | None" = None
 
 
 def _call(name: str, value: int) -> int:
     global _libc
     if _libc is None:
-        import ctypes  # only a worker needs it (about 5 ms to import)
+        import ctypes  # lazy: ctypes, 1 ms (only a worker needs it)
 
         _libc = ctypes.CDLL(None, use_errno=True)
     result: int = getattr(_libc, name)(value)
@@ -43,17 +49,12 @@ def filesystem_uid() -> int:
     return _call("setfsuid", -1)
 
 
-def act_for(user: Any, groups: list[int]) -> None:
+def act_for(user: "User", groups: list[int]) -> None:
     """Use `user`'s rights (uid, gid, `groups`) for every file access of this process from now on."""
     global _caller
     os.setgroups(groups)
     _set_fs(user.uid, user.gid)
     _caller = user
-
-
-def acting_for() -> Any:
-    """The caller this process acts for (a broker worker), or None."""
-    return _caller
 
 
 @contextlib.contextmanager
@@ -75,10 +76,12 @@ def root_files() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def files_of(user: Any) -> Iterator[None]:
+def files_of(user: "User") -> Iterator[None]:
     """`user`'s rights (uid, gid and their groups) for file access inside the block, where this process can
     take them (a worker, or root in-process); elsewhere a process has only its own. ds01 opens a container's
     mount sources with its owner's rights, whoever starts it."""
+    # _caller: the rights it already uses. geteuid(): whether it may change them at all (root): this
+    # process's own rights, not whether it is served.
     if os.geteuid() != 0 or (_caller is not None and _caller.uid == user.uid):
         yield
         return

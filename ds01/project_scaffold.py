@@ -4,9 +4,14 @@ Why a module of its own: project-init, project-launch (a new project from its pi
 user-setup (a first project) all make one, and commands do not call each other.
 """
 
+import json
 import os
+import socket
 from dataclasses import dataclass
 
+from . import labels as L
+from .errors import Ds01Error, UsageError
+from .privilege import caller_process
 from .projects import (
     GITIGNORE,
     LAYOUT,
@@ -58,8 +63,6 @@ def init_project(rt, request, explain=lambda step: None, confirm_build=None):
     """Make the project `request` names; what it leaves None gets the default (the policy's images.default_sets).
     `confirm_build`, when given and --build/--no-build was not, is asked once the files are written. Its record.
     Nothing here asks: the commands' questions (ds01.cli._project_questions) fill the request first."""
-    from .errors import UsageError
-
     kind, description = request.kind, request.description
     use_git, devcontainer, build, blank = request.use_git, request.devcontainer, request.build, request.blank
     if not request.name:
@@ -91,7 +94,7 @@ def init_project(rt, request, explain=lambda step: None, confirm_build=None):
         build = confirm_build()
     record = scaffold.record(git=use_git)
     if build and not blank:
-        from . import images
+        from . import images  # lazy: ds01.images, 1 ms
 
         images.build_user_image(rt, name, record["image"], record["dockerfile"])
         record["built"] = True
@@ -108,15 +111,13 @@ def check_new_project(rt, name):
 
 def default_sets(rt):
     """The package sets a new image gets unless asked otherwise (the policy's images.default_sets)."""
-    from .images.packages import policy_defaults
+    from .images.packages import policy_defaults  # lazy: ds01.images.packages, 2 ms
 
     return policy_defaults(rt.policy)[1]
 
 
 def check_free(path, name):
     """Ds01Error unless `path` is free for a new project (missing, or an empty directory)."""
-    from .errors import Ds01Error
-
     if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
         raise Ds01Error(f"{path} already exists and is not empty",
                         hint=f"project-launch {name} uses it as it is; or choose another name")
@@ -143,7 +144,7 @@ class Scaffold:
         self.files.append(relative)
 
     def write(self, devcontainer):
-        from .workspace_files import make_workspace
+        from .workspace_files import make_workspace  # lazy: ds01.workspace_files, 3 ms
 
         make_workspace(self.path, self.rt.caller)
         self._write("pyproject.toml", pyproject(self.name, self.description, self.kind, self.image,
@@ -160,9 +161,9 @@ class Scaffold:
             self._write_devcontainer()
 
     def _write_dockerfile(self):
-        from . import images
-        from .images import plan as image_plan
-        from .images.dockerfile import render
+        from . import images  # lazy: ds01.images, 1 ms
+        from .images import plan as image_plan  # lazy: ds01.images.plan, 3 ms
+        from .images.dockerfile import render  # lazy: ds01.images.dockerfile, 3 ms
 
         answers = image_plan.Answers(framework=self.framework, use_case="custom", jupyter=self.jupyter,
                                      data_science=False, requirements=os.path.join(self.path, "requirements.txt"))
@@ -173,10 +174,6 @@ class Scaffold:
         self.files.append("Dockerfile")
 
     def _write_devcontainer(self):
-        import json
-
-        from . import labels as L
-
         limits = self.rt.limits(self.rt.caller.login)
         config = {
             "name": self.name,
@@ -197,11 +194,7 @@ class Scaffold:
 
     def git_init(self):
         """`git init` and a first commit, as the caller; a missing git name or email falls back to the login."""
-        import socket
-        import subprocess
-
-        from .errors import Ds01Error
-        from .privilege import caller_process
+        import subprocess  # lazy: subprocess, 1 ms
 
         def git(*args, check=True):
             return subprocess.run(["git", "-C", self.path, *args], capture_output=True, text=True, check=check,

@@ -7,24 +7,28 @@ count only on containers ds01 did not make, which only someone with the Docker s
 equal) can label; on ds01's own containers the create writes them empty.
 """
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 FILE = "protected.json"
 
 
-def _state(rt: Any) -> Any:
-    from .gpu.state import State
+def _state(rt: "Runtime") -> Any:
+    from .gpu.state import State  # lazy: ds01.gpu.state, 9 ms
 
     return State.of(rt)
 
 
-def load(rt: Any) -> dict[str, Any]:
+def load(rt: "Runtime") -> dict[str, Any]:
     """{container ID: {container, user, by, at, reason}} of the protected containers."""
     found = _state(rt).read(FILE, {})
     return {cid: entry for cid, entry in found.items() if isinstance(entry, dict)}
 
 
-def change(rt: Any, rec: dict[str, Any], on: bool, reason: str | None) -> dict[str, Any]:
+def change(rt: "Runtime", rec: Mapping[str, Any], on: bool, reason: str | None) -> dict[str, Any]:
     """Protect `rec`'s container (or, `on` False, end its protection); returns its protection record. Entries of
     containers that are gone are dropped on the way."""
     info = rt.api.inspect_container(rec["id"])
@@ -42,6 +46,6 @@ def change(rt: Any, rec: dict[str, Any], on: bool, reason: str | None) -> dict[s
     return record(rec, protections.get(info["Id"]))
 
 
-def record(rec: dict[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
+def record(rec: Mapping[str, Any], entry: dict[str, Any] | None) -> dict[str, Any]:
     return {"container": rec["container"], "name": rec["name"], "user": rec["user"], "protected": entry is not None,
             "by": (entry or {}).get("by"), "at": (entry or {}).get("at"), "reason": (entry or {}).get("reason")}

@@ -10,7 +10,9 @@ image is kept under an extra tag until the new container exists, so a later fail
 
 import copy
 
+from . import labels as L
 from .containers import ACTIVE
+from .engine import image_repository
 from .errors import Ds01Error
 
 MOUNT_POINTS = (("workspace", "/workspace"), ("data", "/data"), ("models", "/models"))
@@ -18,7 +20,7 @@ MOUNT_POINTS = (("workspace", "/workspace"), ("data", "/data"), ("models", "/mod
 
 def same_gpus(rt, info):
     """The GPU part of a CreateRequest asking for what the container has: as many slots, of the same kind."""
-    from .gpu.holdings import devices_from_inspect, slots_for
+    from .gpu.holdings import devices_from_inspect, slots_for  # lazy: ds01.gpu.holdings, 0.5 ms
 
     devices = devices_from_inspect(info)
     if not devices:
@@ -42,11 +44,10 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
     `gpus`: CreateRequest GPU fields (cpu_only, num_gpus, gpu_profile, full_gpu); default what it had.
     `start_again`: start the new container if the old one was running.
     """
-    from .create import CreateRequest, create_container
-    from .engine import image_repository
-    from .gpu.allocator import Allocator
-    from .gpu.choice import Request, choose
-    from .mount_pins import sources
+    from .create import CreateRequest, create_container  # lazy: ds01.create, 9 ms
+    from .gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+    from .gpu.choice import Request, choose  # lazy: ds01.gpu.choice, 4 ms
+    from .mount_pins import sources  # lazy: ds01.mount_pins, 8 ms
 
     info = rt.api.inspect_container(rec["id"])
     mounts = sources(info)
@@ -91,7 +92,7 @@ def recreate(rt, rec, image=None, gpus=None, start_again=False):
     if kept:
         _untag(engine, kept)  # only the extra tag: the new container uses the image
     if start_again and was_running:
-        from .sessions import start
+        from .sessions import start  # lazy: ds01.sessions, 2 ms
 
         rt.finder.refresh()
         start(rt, rt.finder.find(rec["name"]))
@@ -106,7 +107,5 @@ def _untag(engine, ref):
 
 
 def _interface(info):
-    from . import labels as L
-
     value = L.first((info.get("Config") or {}).get("Labels") or {}, L.INTERFACE)
     return value if value in ("atomic", "orchestration") else "atomic"

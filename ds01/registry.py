@@ -283,7 +283,7 @@ COMMANDS = (
             concepts=("limits", "policy", "gpu-slot", "mig")),
     Command("ds01-slurm-shim", "ds01.cli.ds01_slurm_shim",
             "A cluster container's Slurm job: the node's ds01d starts it in the job (only inside a job)", "atomic",
-            place="libexec", options=("--exec", "--remove"),
+            place="libexec", options=("--exec", "--remove", "--workspace", "--data", "--models"),
             concepts=("container", "gpu-slot")),
     Command("ds01-exporter", "ds01.cli.ds01_exporter", "Prometheus metrics: GPUs, containers, users, queue (root, systemd)",
             "admin", place="libexec",

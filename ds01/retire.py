@@ -7,7 +7,7 @@ owner's image (and Dockerfile), and afterwards its image is deleted when it is t
 import sys
 
 from .containers import ACTIVE
-from .errors import Ds01Error
+from .errors import Ds01Error, NotFound
 
 
 def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=False, dry_run=False, confirm=None,
@@ -50,7 +50,7 @@ def retire(rt, rec, force=False, timeout=10, save_packages=False, delete_image=F
 
 def _user_image(rt, rec):
     """Where saved packages go: the container's image when it is the caller's, else ds01-<uid>/NAME:latest."""
-    from . import images
+    from . import images  # lazy: ds01.images, 1 ms
 
     owner_uid = rec["uid"] if rec["uid"] is not None else rt.caller.uid
     parsed = images.parse_reference(rec["image"] or "")
@@ -61,10 +61,8 @@ def _user_image(rt, rec):
 
 def _save_packages(rt, rec, confirm):
     """Snapshot, compare with the image it was created from, show the difference, keep it in the user's image."""
-    import sys
-
-    from .identity import lookup
-    from .images import installed
+    from .identity import lookup  # lazy: ds01.identity, 0.6 ms
+    from .images import installed  # lazy: ds01.images.installed, 2 ms
 
     owner = lookup(rec["user"]) or rt.caller
     info = rt.api.inspect_container(rec["id"])
@@ -82,7 +80,7 @@ def _save_packages(rt, rec, confirm):
         if confirm is not None and not confirm(f"Save them into {target}?", True):
             return dict(change, image=None)
         saved = installed.keep(rt.engine, tag, target)
-        from . import images
+        from . import images  # lazy: ds01.images, 1 ms (loaded already with .installed above)
 
         parsed = images.parse_reference(saved)
         dockerfile = images.find_dockerfile(owner, parsed[1]) if parsed else None
@@ -97,13 +95,12 @@ def _save_packages(rt, rec, confirm):
 def delete_own_image(rt, rec):
     """Delete the container's image when it is the caller's own. Docker refuses to delete an image a container
     uses (it only drops this name when the image has other names, so the container keeps its image)."""
-    from . import images
+    from . import images  # lazy: ds01.images, 1 ms
 
     parsed = images.parse_reference(rec["image"] or "")
     if not parsed or (parsed[0] != rt.caller.uid and not rt.admin):
         rt.warn(f"kept image {rec['image']}: only your own ds01-<uid>/ images are deleted")
         return False
-    from .errors import NotFound
 
     try:
         rt.engine.remove_image(rec["image"])

@@ -5,11 +5,14 @@ exemptions are all read with it: a schema is a `Section` of kinds, `load_yaml` k
 every key, and `validate` normalises a value or raises a `PolicyError` naming file, line and key.
 """
 
+import datetime
 import os
 import re
+import stat
 from collections.abc import Sequence
 from typing import Any
 
+from .clock import parse_iso
 from .errors import Ds01Error
 from .units import parse_bytes, parse_duration
 
@@ -127,8 +130,6 @@ class Timestamp(Kind):
         self.nullable, self.doc = nullable, doc
 
     def convert(self, value: Any) -> Any:
-        import datetime
-
         if value is None and self.nullable:
             return None
         if isinstance(value, datetime.datetime):
@@ -137,7 +138,7 @@ class Timestamp(Kind):
             moment = datetime.datetime(value.year, value.month, value.day)
         elif isinstance(value, str):
             try:
-                moment = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+                return parse_iso(value, naive=None)
             except ValueError:
                 raise ValueError(f"expected a time like 2026-12-01T09:00:00Z, got {value!r}") from None
         else:
@@ -204,8 +205,6 @@ class LineMapping(dict[str, Any]):
 def untrusted_reason(info: os.stat_result) -> str | None:
     """Why a configuration file must not steer a privileged ds01 (None when it may): settings come
     only from files root owns and no one else can write."""
-    import stat
-
     if not stat.S_ISREG(info.st_mode):
         return "is not a regular file"
     if info.st_uid != 0:
@@ -219,6 +218,7 @@ def read_trusted(path: str, what: str) -> str:
     """A configuration file's text. In a privileged process (root, or ds01d acting for a caller) the file
     must be root's and writable by no one else; PolicyError otherwise. FileNotFoundError passes through."""
     with open(path, encoding="utf-8") as handle:
+        # this process's own rights: a privileged process (root in-process, or any ds01d worker) reads only root's files
         if os.geteuid() == 0:
             reason = untrusted_reason(os.fstat(handle.fileno()))
             if reason:
@@ -239,7 +239,7 @@ def read_config(path: str, what: str, hint: str | None = None) -> str:
 
 def load_yaml(path: str, text: str) -> Any:
     """YAML whose mappings remember the line of each key (`.lines`, `.line`); PolicyError on bad YAML."""
-    import yaml
+    import yaml  # lazy: yaml, 7 ms
 
     # libyaml's parser when PyYAML has it (about 5x faster: every command loads the policy)
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -273,7 +273,7 @@ def load_yaml(path: str, text: str) -> Any:
 
 
 def _suggest(key: str, known: Any) -> str:
-    import difflib
+    import difflib  # lazy: difflib, 0.5 ms (and heapq; only a misspelt key needs it)
 
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

@@ -6,11 +6,14 @@ window size, signals) far better than anything re-implemented over the API socke
 """
 
 import os
+import pwd
 import shutil
+import sys
 
 from .containers import INACTIVE
 from .errors import Ds01Error, UsageError
 from .settings import CHILD_PATH
+from .visible import visible
 
 STOPPED = INACTIVE  # the states a session starts a container from
 ENTERABLE = ("running", "paused")  # the states a session enters without a start (a paused one is thawed)
@@ -26,7 +29,7 @@ def start(rt, rec):
             rt.engine.unpause(rec["id"])
         refill(rt, rec)
         return
-    from .mounts import recheck_mounts
+    from .mounts import recheck_mounts  # lazy: ds01.mounts, 8 ms
 
     info = rt.api.inspect_container(rec["id"])
     _start_pinned(rt, rec, info, recheck_mounts(rt, rec, info))
@@ -34,15 +37,15 @@ def start(rt, rec):
 
 def _start_pinned(rt, rec, info, opened):
     """Start the stopped container with the directories of `opened` on its bind points (ds01.mount_pins)."""
-    from .mount_pins import pinned, pins_of
-    from .statedir import StateDir
+    from .mount_pins import pinned, pins_of  # lazy: ds01.mount_pins, 8 ms
+    from .statedir import StateDir  # lazy: ds01.statedir, 8 ms
 
     with pinned(pins_of(info, StateDir.of(rt)), opened):
         _enforce_totals(rt, rec, info)
         if rec["managed"] and not rec["gpus"]:
             rt.engine.start(rec["id"])
         else:  # its GPU slots may have gone to someone else since it stopped
-            from .gpu.allocator import Allocator
+            from .gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 13 ms
 
             engine = rt.engine
             Allocator(rt).start_checked(rec, lambda: engine.start(rec["id"]))
@@ -52,12 +55,9 @@ def refill(rt, rec):
     """A running container started past ds01 (AIME's `mlc open`/`mlc start`, root's `docker start`, a restart
     policy at boot) holds its bind points empty: restart it through ds01, with every check a start makes, and
     say so. Refused (nothing changed) while work other than its PID 1 runs in it, or when a check fails."""
-    import sys
-
-    from .mount_pins import unfilled
-    from .mounts import MOUNTED, recheck_mounts
-    from .statedir import StateDir
-    from .visible import visible
+    from .mount_pins import unfilled  # lazy: ds01.mount_pins, 8 ms
+    from .mounts import MOUNTED, recheck_mounts  # lazy: ds01.mounts, 8 ms
+    from .statedir import StateDir  # lazy: ds01.statedir, 8 ms
 
     info = rt.api.inspect_container(rec["id"])
     missing = unfilled(info, StateDir.of(rt))
@@ -92,11 +92,11 @@ def _enforce_totals(rt, rec, info):
     if not limits.aggregate or parent != limits.slice_name:
         return
     if rt.policy.section("enforcement").get("cgroup_driver") == "systemd":  # a slice: unit properties
-        from .cgroups import sync_dropins
+        from .cgroups import sync_dropins  # lazy: ds01.cgroups, 2 ms
 
         sync_dropins(rt, [rec["user"]])
         return
-    from .cgroups import daemon_cgroups, enforce
+    from .cgroups import daemon_cgroups, enforce  # lazy: ds01.cgroups, 2 ms
 
     enforce(parent, limits.aggregate, base=daemon_cgroups(rt.settings.get("docker_host")))
 
@@ -111,18 +111,12 @@ def docker_cli():
 def cli_environment(rt):
     """The docker client's environment. In a ds01d worker the client runs as root, so its HOME (whose
     ~/.docker/config.json can name plugin dirs and credential helpers) is root's, never the caller's."""
-    import pwd
-
-    from .privilege import acting_for
-
-    home = pwd.getpwuid(0).pw_dir if acting_for() is not None else rt.caller.home
+    home = pwd.getpwuid(0).pw_dir if rt.served is not None else rt.caller.home
     return rt.settings.docker_cli_environment(home)
 
 
 def require_terminal(command, hint):
     """A shell (no `command`) needs a terminal: refuse before anything is started."""
-    import sys
-
     if not command and not sys.stdin.isatty():
         raise UsageError("an interactive shell needs a terminal", hint=hint)
 
@@ -142,8 +136,7 @@ def exec_argv(rt, container, command, tty, detach=False):
 
 def run_session(rt, rec, command=(), tty=None):
     """Run a shell (or `command`) in the running container; returns its exit code."""
-    import subprocess
-    import sys
+    import subprocess  # lazy: subprocess, 2 ms
 
     if tty is None:
         tty = sys.stdin.isatty() and sys.stdout.isatty()

@@ -1,6 +1,7 @@
 """The name users reach this server by (ssh, VS Code's Remote-SSH): the policy's access_control.ssh_host,
 else the host's FQDN, which on many hosts is `localhost` (a laptop's own loopback: useless to a student)."""
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 
@@ -30,8 +31,6 @@ def ssh_host(policy) -> SshHost:
 def is_loopback(name: str) -> bool:
     """True when `name` resolves only to loopback addresses (127.0.0.0/8, ::1); a name that does not resolve
     here may still resolve on users' laptops."""
-    import ipaddress
-
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
     except OSError:

@@ -30,12 +30,15 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import portalocker
 
 from .errors import Ds01Error
 from .privilege import root_files
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 ALLOCATOR_LOCK = "gpu.lock"
 JOBS, MOUNTS, CLUSTER = "jobs", "mounts", "cluster"
@@ -52,6 +55,7 @@ def directory_problem(info: os.stat_result) -> str | None:
     """Why a state dir cannot be trusted: anyone but its owner (root, or this account) may write it."""
     if not stat.S_ISDIR(info.st_mode):
         return "is not a directory"
+    # this process's own rights: a dir it owns (root, or the account running it) is one it trusts
     if info.st_uid not in (0, os.geteuid()):
         return f"belongs to uid {info.st_uid}"
     if info.st_mode & 0o022:
@@ -72,7 +76,7 @@ class StateDir:
         self.root = root
 
     @classmethod
-    def of(cls, rt: Any) -> "StateDir":
+    def of(cls, rt: "Runtime") -> "StateDir":
         """The state dir of a command's settings."""
         return cls(rt.settings.get("state_dir"))
 
@@ -147,6 +151,7 @@ class StateDir:
         except OSError as exc:
             raise Ds01Error(f"cannot create {directory}: {exc.strerror}", hint="the jobs run as root (cron)") from None
         info = os.lstat(directory)
+        # this process's own rights: a dir of its own account, writable by no one else
         if info.st_uid != os.geteuid() or info.st_mode & 0o022:
             raise Ds01Error(f"{directory} is not owned by this account or is writable by others; refusing to use it",
                             hint=f"an admin removes it: rm -r {directory} (the jobs recreate it)")

@@ -35,7 +35,10 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
+from . import labels as L
+from . import names
 from .errors import Ds01Error, NotFound, PermissionDenied, UsageError
+from .recreate import same_gpus
 
 FORMAT = "ds01-container-export"
 VERSION = 1
@@ -66,9 +69,7 @@ class Exported:
 
 def export_container(rt, name, path=None, with_workspace=False):
     """Write the caller's container `name` to `path` (created, never overwritten, with the caller's rights)."""
-    from . import labels as L
-    from .mount_pins import sources
-    from .recreate import same_gpus
+    from .mount_pins import sources  # lazy: ds01.mount_pins, 8 ms
 
     rec = rt.finder.find(name)
     if rec.get("uid") not in (None, rt.caller.uid) and not rt.admin:
@@ -138,7 +139,7 @@ def _remove_quietly(path):
 
 def _spool(path):
     """An unnamed temporary file next to the output (the caller's disk and quota, the caller's rights)."""
-    import tempfile
+    import tempfile  # lazy: tempfile, 3 ms
 
     return tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(path)))
 
@@ -197,8 +198,8 @@ def import_container(rt, path, name=None, request=None):
 
     `request`: a CreateRequest with the caller's options (workspace, data, models, GPU); its image is set here.
     """
-    from .create import CreateRequest, check_container_quota, create_container
-    from .create_plan import plan
+    from .create import CreateRequest, check_container_quota, create_container  # lazy: ds01.create, 9 ms
+    from .create_plan import plan  # lazy: ds01.create_plan, 9 ms
 
     request = request or CreateRequest(name="")
     fd = _open_input(path)
@@ -209,7 +210,6 @@ def import_container(rt, path, name=None, request=None):
         _apply_request(request, manifest.get("request"))
         request.check()
         # what create would refuse without the image, before Docker is told anything (the image comes last)
-        from . import names
 
         request.name = names.validate(request.name)
         existing = {r["container"]: r for r in rt.finder.records()}
@@ -466,7 +466,7 @@ def _check_empty(directory):
 
 def _refuse_foreign_image(rt, image_id):
     """An image the engine already has under that ID must be one the caller may use (as a build base)."""
-    from .access import image_refusal
+    from .access import image_refusal  # lazy: ds01.access, 1 ms
 
     try:
         rt.api.inspect_image(image_id)
@@ -528,7 +528,7 @@ def _usable_base(rt, image_id):
     loaded image's (diff IDs: content hashes, checked against the file's layers in the first pass). An image a
     user may not run, they may not build on either: importing is building on whatever the file was built on.
     PermissionDenied when no such image is on this host. Admins may use any image: None for them."""
-    from .access import familiar, image_refusal
+    from .access import familiar, image_refusal  # lazy: ds01.access, 1 ms
 
     if rt.admin:
         return None
@@ -558,7 +558,7 @@ def _usable_base(rt, image_id):
 
 def _post_load(api, archive):
     """Docker's /images/load, its errors as ds01's (the SDK's load_image skips the status check)."""
-    import docker
+    import docker  # lazy: docker SDK, 60 ms
 
     try:
         response = api._post(api._url("/images/load"), data=archive, params={"quiet": True}, stream=True)

@@ -66,7 +66,7 @@ def upgrade(source: str, prefix: str = "/opt/ds01", sysconfdir: str = "/etc", de
             python: str = sys.executable, doctor_args: list[str] | None = None, restart_services: bool = True,
             log: Any = print, install_args: list[str] | None = None) -> dict[str, Any]:
     """The record of one upgrade to the build in `source`: from, to, gate, failed checks, switched."""
-    from .install import _place
+    from .install import _place  # lazy: ds01.install, 4 ms
 
     base = _place(destdir, prefix)
     old = current(base)

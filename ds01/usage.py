@@ -5,7 +5,13 @@ containers (what they reserve); memory in use is sampled from the engine (one re
 in parallel).
 """
 
+import concurrent.futures
+
+from .cgroups import daemon_cgroups, enforced
 from .containers import ACTIVE, owned_by
+from .errors import Ds01Error
+from .gpu.allocator import Allocator
+from .gpu.choice import binding_limit
 
 LIFECYCLE_KEYS = ("idle_timeout_h", "max_runtime_h", "max_pause_time_h", "gpu_hold_after_stop_h",
                   "container_hold_after_stop_h")
@@ -27,8 +33,6 @@ def _share(used, limit):
 
 def standing(rt, user, sample=True):
     """The check-limits record for `user` (an identity.User)."""
-    import concurrent.futures
-
     login = user.login
     limits = rt.limits(login)
     mine = sorted((r for r in rt.finder.records() if owned_by(r, user)), key=lambda r: r["name"])
@@ -91,14 +95,10 @@ def standing(rt, user, sample=True):
 
 def _enforced(rt, limits):
     """The per-user totals as the kernel holds them now (the parent cgroup's limit files; written at a start)."""
-    from .cgroups import daemon_cgroups, enforced
-
     return enforced(limits.slice_name, base=daemon_cgroups(rt.settings.get("docker_host")))
 
 
 def _safe_stats(api, cid):
-    from .errors import Ds01Error
-
     try:
         return api.stats(cid, one_shot=True)
     except Ds01Error:
@@ -107,9 +107,6 @@ def _safe_stats(api, cid):
 
 def _gpu(rt, login, limits):
     """GPU-eq and slots held (containers and claims), the limits, and the user's place in the wait queue."""
-    from .gpu.allocator import Allocator
-    from .gpu.choice import binding_limit
-
     allocator = Allocator(rt)
     snap = allocator.snapshot()
     used, held = snap.usage(login)

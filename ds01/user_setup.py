@@ -1,16 +1,23 @@
 """The steps of first-time setup, one function each: user-setup runs them all; ssh-setup, vscode-setup and
 shell-setup run one (DS01's separate helpers). Each returns (status, detail): ok, created, skipped, action, warn."""
 
+import grp
 import os
+import pwd
+import socket
 import sys
+
+from .containers import owned_by
+from .errors import Ds01Error
+from .privilege import caller_process, root_files
+from .ssh_host import ssh_host
+from .usage import standing
 
 PROFILE_SNIPPET = "/etc/profile.d/ds01.sh"
 BASHRC_MARK = "# ds01: shell-setup puts ds01's commands on PATH"
 
 
 def docker_step(rt, user, **_):
-    from .errors import Ds01Error
-
     try:
         rt.api.ping()
     except Ds01Error as exc:
@@ -30,9 +37,6 @@ def docker_step(rt, user, **_):
 
 def docker_members(group):
     """Every account in `group`, as a supplementary or as its primary group (the migration list for admins)."""
-    import grp
-    import pwd
-
     entry = grp.getgrnam(group)
     primary = [p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid]
     return sorted(set(entry.gr_mem) | set(primary))
@@ -40,11 +44,6 @@ def docker_members(group):
 
 def socket_group(rt):
     """The group that owns the engine's Unix socket (docker, usually), or None (TCP, unreadable, root)."""
-    import grp
-    import os
-
-    from .privilege import root_files
-
     host = rt.settings.get("docker_host")
     if not host.startswith("unix://"):
         return None
@@ -57,9 +56,7 @@ def socket_group(rt):
 
 
 def workspace_step(rt, user, **_):
-    import os
-
-    from .workspace_files import make_workspace
+    from .workspace_files import make_workspace  # lazy: ds01.workspace_files, 3 ms
 
     path = os.path.join(user.home, "workspace")
     if os.path.isdir(path):
@@ -70,11 +67,7 @@ def workspace_step(rt, user, **_):
 
 
 def ssh_key_step(rt, user, no_ssh=False, **_):
-    import os
-    import socket
-    import subprocess
-
-    from .privilege import caller_process
+    import subprocess  # lazy: subprocess, 1 ms
 
     key = os.path.join(user.home, ".ssh", "id_ed25519")
     for existing in (key, os.path.join(user.home, ".ssh", "id_rsa"), os.path.join(user.home, ".ssh", "id_ecdsa")):
@@ -94,8 +87,6 @@ def ssh_key_step(rt, user, no_ssh=False, **_):
 
 
 def limits_step(rt, user, **_):
-    from .usage import standing
-
     r = standing(rt, user, sample=False)
     gpu = r["gpu"]
     limit = "unlimited" if gpu["eq_limit"] is None else f"{gpu['eq_limit']:g}"
@@ -121,11 +112,6 @@ def ssh_blocks(login, host, containers, command):
 
 def ssh_config_step(rt, user, host):
     """Write ~/.ssh/ds01-vscode.conf (as the caller: a worker's file rights are theirs) for the laptop."""
-    import os
-    import sys
-
-    from .containers import owned_by
-
     names = sorted(r["name"] for r in rt.finder.records() if owned_by(r, user))
     installed = os.path.join(os.path.dirname(sys.executable), "container-run")
     command = installed if os.path.exists(installed) else "container-run"
@@ -155,8 +141,6 @@ VS Code on this server (Remote-SSH into a container; no Docker access is needed)
 
 
 def onboarding_step(user, host, guide, force):
-    import os
-
     path = os.path.join(user.home, "ONBOARDING.md")
     if os.path.exists(path) and not force:
         return "ok", f"{path} (kept; --force rewrites it)"
@@ -197,8 +181,6 @@ def commands_dir():
 def vscode_step(rt, user):
     """Write ~/.ssh/ds01-vscode.conf; (status, detail, host). A loopback HostName is a warning (the
     laptop could not reach it)."""
-    from .ssh_host import ssh_host
-
     server = ssh_host(rt.policy)
     status, detail = ssh_config_step(rt, user, server.name)
     if status == "ok" and server.problem():

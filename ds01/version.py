@@ -11,6 +11,8 @@ import sys
 from typing import Any
 
 from . import __version__
+from .dockerapi import DockerAPI
+from .errors import Ds01Error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -56,9 +58,6 @@ def commit(root: str = ROOT) -> str | None:
 
 def engine_version(host: str | None) -> str | None:
     """The Docker engine's version, or None when it does not answer within a second."""
-    from .dockerapi import DockerAPI
-    from .errors import Ds01Error
-
     try:
         found = DockerAPI(host, timeout=1.0).get("/version") or {}
     except (Ds01Error, OSError):

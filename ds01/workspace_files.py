@@ -19,10 +19,12 @@ import io
 import json
 import os
 import pwd
+import stat as S
 import tarfile
 import time
 
 from .errors import Ds01Error, NotFound
+from .privilege import files_as
 
 WORKSPACE = "/workspace"
 MAX_KEPT = 256 * 1024  # an appended-to file larger than this keeps only its last MAX_KEPT bytes (archive path)
@@ -33,7 +35,7 @@ GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 <<
 def bind_source(info):
     """The host directory bind-mounted at /workspace (from the mount table; for a bind point, the directory
     ds01 recorded for it at create), or None."""
-    from .mount_pins import sources
+    from .mount_pins import sources  # lazy: ds01.mount_pins, 8 ms
 
     return sources(info).get(WORKSPACE)
 
@@ -50,15 +52,16 @@ def _as_owner(uid, fn):
     """fn() with the owner's file rights (uid and gid, no supplementary groups), in this process: it stays
     root by uid, so the owner cannot stop or trace it and a root job never waits on the owner's process."""
     uid, gid = owner_ids(uid)
+    # this process's own rights: already the owner's, or root, which can take theirs
     if os.geteuid() == uid:
         return fn()
-    from .privilege import files_as
 
     with files_as(uid, gid, []):
         return fn()
 
 
 def _can_act_as(uid):
+    # this process's own rights: root can take the owner's, or it is the owner
     return uid is not None and (os.geteuid() == 0 or os.geteuid() == uid)
 
 
@@ -69,8 +72,6 @@ def stat_mtime(api, info, uid, name):
         path = os.path.join(source, name)
 
         def look():
-            import stat as S
-
             found = os.lstat(path)
             return found.st_mtime if S.S_ISREG(found.st_mode) else None
 
@@ -98,8 +99,6 @@ def append(engine, info, uid, name, text):
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
                          | os.O_NONBLOCK, 0o644)
             try:
-                import stat as S
-
                 if not S.S_ISREG(os.fstat(fd).st_mode):
                     raise OSError(0, "not a regular file")
                 os.write(fd, data)
@@ -151,7 +150,7 @@ def _append_by_archive(engine, info, uid, name, data):
 def _rfc3339(text):
     if not text:
         return None
-    from .clock import parse_docker
+    from .clock import parse_docker  # lazy: ds01.clock, 0.6 ms
 
     try:
         moment = parse_docker(text)
@@ -174,6 +173,7 @@ def make_workspace(path, user):
         current = os.path.dirname(current)
     for directory in reversed(made):
         os.mkdir(directory, 0o755)
+        # this process's own rights: only root can give the directory to its user
         if os.geteuid() == 0:
             os.chown(directory, user.uid, user.gid)
     return made

@@ -7,7 +7,9 @@ node has its own ds01d (sharing the suite's private dockerd) that the job's shim
 """
 
 import os
+import shutil
 import signal
+from pathlib import Path
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
@@ -207,3 +209,37 @@ def test_the_epilog_reads_its_engine_only_from_a_file_only_root_may_write(users,
     done = run_epilog(0, 0o644)
     assert done.returncode == 0 and "DOCKER_HOST=unix:///nonexistent/evil.sock" in done.stderr, done.stderr
     assert not os.path.exists("/tmp/ds01-epilog-pwned")
+
+
+def test_a_cluster_container_gets_the_directories_its_create_named_and_never_anothers(sh, users, slurm, head,
+                                                                                       client):
+    """alice's --workspace and --data reach the node's create (relative to where she typed them, checked with her
+    rights there) and come back on a start; bob's private directory named as her --data makes no container."""
+    alice, bob = users["alice"], users["bob"]
+    mine = Path(alice.pw_dir) / "cluster-project"
+    shutil.rmtree(mine, ignore_errors=True)
+    (mine / "data").mkdir(parents=True)
+    (mine / "data" / "marker").write_text("hers\n")
+    private = Path(bob.pw_dir) / "cluster-private"
+    private.mkdir(mode=0o700, exist_ok=True)
+    for path, owner in ((mine, alice), (mine / "data", alice), (mine / "data" / "marker", alice), (private, bob)):
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+    rec = records(sh.run(alice, "container-create", "withdata", IMAGE, "--cluster", "--cpu-only", "--wait",
+                         f"--workspace={mine}", "--data=data", "--json", extra_env=head, cwd=str(mine)))[0]
+    try:
+        def seen(what):  # the directories as the container sees them (they are bound through ds01's pins)
+            done = sh.run(alice, "container-run", "withdata", "--cluster", "--", "cat", what, extra_env=head)
+            return done.returncode, done.stdout
+        assert seen("/data/marker") == (0, "hers\n") and seen("/workspace/data/marker") == (0, "hers\n")
+        records(sh.run(alice, "container-stop", "withdata", "--cluster", "--json", extra_env=head))
+        wait_job_ended(slurm, rec["job"])
+        again = records(sh.run(alice, "container-start", "withdata", "--cluster", "--wait", "--json",
+                               extra_env=head))[0]
+        assert again["status"] == "running" and seen("/data/marker") == (0, "hers\n"), again
+        slurm.run(["scancel", str(again["job"])], check=False)
+    finally:
+        slurm.run(["scancel", str(rec["job"])], check=False)
+    stolen = sh.run(alice, "container-create", "stolen", IMAGE, "--cluster", "--cpu-only", "--wait",
+                    f"--data={private}", "--json", extra_env=head)
+    assert stolen.returncode != 0, stolen
+    assert not client.containers.list(all=True, filters={"name": f"stolen._.{alice.pw_uid}"})

@@ -88,6 +88,7 @@ def test_gpu_columns_place_nvml_processes_in_containers_by_their_cgroup(user_tmp
                                                                        monkeypatch, capsys):
     """The driver reports host PIDs: alice's training process on the slot she holds, bob's on a slot he does not
     hold, and a host process that is in no container; each lands where /proc/PID/cgroup says."""
+    from ds01 import runtime
     from ds01.cli.container_stats import cli
     from ds01.gpu import simulated
     from ds01.gpu.model import Process
@@ -115,11 +116,11 @@ def test_gpu_columns_place_nvml_processes_in_containers_by_their_cgroup(user_tmp
         policy = user_tmp / "nvml.yaml"  # the lab's policy with its GPUs from the (substituted) driver
         policy.write_text("\n".join(line for line in lab.policy.read_text().splitlines()
                                     if not line.startswith("gpu: {inventory")) + "\n")
-        for key, value in {**lab.sh.settings(), "DS01_CONFIG": str(policy), "DS01_STATE_DIR": str(lab.state)}.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("DS01_GPU_INVENTORY", raising=False)
+        environ = {**{k: v for k, v in os.environ.items() if k != "DS01_GPU_INVENTORY"}, **lab.sh.settings(),
+                   "DS01_CONFIG": str(policy), "DS01_STATE_DIR": str(lab.state)}
         capsys.readouterr()
-        assert cli.main(["--all-users", "--json"], standalone_mode=False) == 0
+        with runtime.given(environ):  # the command builds its own Runtime: these are its settings
+            assert cli.main(["--all-users", "--json"], standalone_mode=False) == 0
         rows = {r["container"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
         assert rows[train["container"]]["gpus"] == [{
             "slot": held.id, "uuid": uuid, "utilization": 40.0, "memory_used": 3 << 30,

@@ -10,6 +10,7 @@ import subprocess
 
 from ds01.live_view import human_duration
 from tests.support import sandbox
+from tests.support.gpulab import GpuLab, slot_uuids
 from tests.support.polling import wait_until
 
 ROOT = sandbox.pwd.getpwnam("root")
@@ -164,3 +165,40 @@ def test_a_broken_event_stream_falls_back_to_the_engine_and_stays_exact(sh, user
     sh.run(alice, "container-remove", "kept", check=True, extra_env=own)
     assert_exact(sh, users, own)
     assert broker.log_path.read_text().count("live view off") == 1
+
+
+OFF = {"DS01_LIVE_VIEW": "off"}  # a ds01d that asks the engine for every read: the answer before issue 34
+
+
+def test_every_served_read_answers_the_same_from_the_view_as_from_the_engine(sh, user_tmp, users, dockerd):
+    """gpu-status, gpu-user-status, check-limits, dashboard --json and one TAB of container-stop read ds01d's view;
+    each prints, byte for byte, what the same command prints when ds01d asks the engine, for every caller, with
+    GPU holders made by ds01 and behind its back (a container with a device request, which the view inspected).
+    (`sh`: its teardown removes the lab's containers.)"""
+    lab = GpuLab(user_tmp, users, dockerd)
+    alice, bob, admin = users["alice"], users["bob"], users["admin"]
+    assert following(lab.sh), "ds01d keeps no live view"
+    lab.sh.records(alice, "container-deploy", "train", sandbox.BASE_IMAGE, "--num-gpus", "1", "--background")
+    lab.sh.run(bob, "container-create", "notes", sandbox.BASE_IMAGE, "--cpu-only", check=True)
+    uuid = sorted(slot_uuids().values())[-1]
+    docker(lab.sh, "create", "--name", f"behind._.{bob.pw_uid}", "--gpus", f"device={uuid}", sandbox.BASE_IMAGE,
+           "sleep", "infinity")
+    docker(lab.sh, "run", "-d", "--name", f"plain._.{alice.pw_uid}", sandbox.BASE_IMAGE, "sleep", "infinity")
+    reads = [("gpu-status", "--json"), ("gpu-user-status", "--json"), ("check-limits", "--json", "--no-sample"),
+             ("dashboard", "--json"), ("ds01", "__complete", "running"), ("ds01", "__complete", "stopped"),
+             ("container-list", "-a", "--json")]
+    for entry in (alice, bob, admin):
+        for argv in reads:
+            for _ in range(10):
+                before = lab.sh.run(entry, *argv, check=True, extra_env=OFF).stdout
+                served = lab.sh.run(entry, *argv, check=True).stdout
+                after = lab.sh.run(entry, *argv, check=True, extra_env=OFF).stdout
+                if before == after:
+                    assert served == before, f"{entry.pw_name}'s {' '.join(argv)}"
+                    break
+            else:
+                raise AssertionError(f"{entry.pw_name}'s {' '.join(argv)} kept moving")
+    docker(lab.sh, "rm", "-f", f"behind._.{bob.pw_uid}", f"plain._.{alice.pw_uid}")
+    served = lab.sh.run(bob, "gpu-status", "--json", check=True).stdout
+    assert "behind" not in served
+    assert served == lab.sh.run(bob, "gpu-status", "--json", check=True, extra_env=OFF).stdout

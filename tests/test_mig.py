@@ -12,6 +12,7 @@ import textwrap
 import docker
 import pytest
 
+from ds01 import runtime
 from ds01.cli import mig_configure
 from ds01.cli._common import run
 from ds01.gpu import mig, mig_layout, nvml, simulated
@@ -120,10 +121,10 @@ class Mig:
         self.lab = GpuLab(user_tmp, users, dockerd)
         self.driver, self.capsys, self.monkeypatch = driver, capsys, monkeypatch
         self.policy = user_tmp / "nvml.yaml"
-        for key, value in {**self.lab.sh.settings(), "DS01_CONFIG": str(self.policy),
-                           "DS01_STATE_DIR": str(self.lab.state)}.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("DS01_GPU_INVENTORY", raising=False)
+        # the command's settings, handed to the Runtime it builds (the GPUs from the driver: no inventory file)
+        self.environ = {**{k: v for k, v in os.environ.items() if k != "DS01_GPU_INVENTORY"},
+                        **self.lab.sh.settings(), "DS01_CONFIG": str(self.policy),
+                        "DS01_STATE_DIR": str(self.lab.state)}
 
     def layout(self, text, extra=""):
         base = "\n".join(line for line in self.lab.policy.read_text().splitlines()
@@ -133,7 +134,7 @@ class Mig:
 
     def __call__(self, *args):
         self.capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
+        with pytest.raises(SystemExit) as done, runtime.given(self.environ):
             run(mig_configure.cli, ["--json", *args])
         out, err = self.capsys.readouterr()
         return done.value.code, {r["gpu"]: r for r in map(json.loads, out.splitlines())}, err
@@ -234,7 +235,7 @@ def test_a_stopped_container_whose_gpu_is_released_is_named_as_stranded(lab, cli
     lab.layout("3: [7g]\n")
     code, _, err = lab()
     assert code == 3 and "slot 3.0 held by old" in err  # created, never started: held for a while
-    with pytest.raises(SystemExit) as released:
+    with pytest.raises(SystemExit) as released, runtime.given(lab.environ):
         run(gpu_release.cli, ["old"])
     assert released.value.code == 0
     code, records, err = lab()

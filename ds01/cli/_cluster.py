@@ -6,6 +6,8 @@ all live on Slurm types the commands it knows, and `--no-cluster` still reaches 
 
 import click
 
+from ..cluster.model import use_cluster
+
 
 def cluster_option(help_text):
     """The `--cluster/--no-cluster` option (None when neither is given); `help_text` says what --cluster does."""
@@ -15,6 +17,4 @@ def cluster_option(help_text):
 
 def wants_cluster(rt, flag):
     """`flag` (True, False or None) resolved against the policy: whether the command acts on the cluster."""
-    from ..cluster.model import use_cluster
-
     return use_cluster(rt, flag)

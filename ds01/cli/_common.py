@@ -1,5 +1,6 @@
 """What every command shares: option decorators, the error/exit-code contract, batch processing."""
 
+import json
 import os
 import sys
 
@@ -7,6 +8,7 @@ import click
 
 from ..errors import Ds01Error, UsageError, worst
 from ..output import Output, is_tty, parse_targets, warn  # noqa: F401 - warn: the commands' one warning
+from ..visible import visible
 
 
 def config_option(fn):
@@ -20,13 +22,11 @@ def output_options(fn):
     return fn
 
 
-def prog():
+def prog() -> str:
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "ds01"
 
 
-def report(error):
-    from ..visible import visible
-
+def report(error: Ds01Error) -> None:
     sys.stderr.write(f"{prog()}: error: {visible(error.message, keep_newlines=True)}\n")
     if error.hint:
         sys.stderr.write(f"  hint: {visible(error.hint, keep_newlines=True)}\n")
@@ -57,7 +57,7 @@ def read_targets(args, what="container", keys=None, pick=None):
 def container_targets(rt, names, states, what, all_flag=False):
     """The containers a lifecycle command acts on: `-a` (all of the caller's in `states`), NAMEs,
     records or names on stdin, or, on a terminal with none of these, one picked from a numbered list."""
-    from ..containers import owned_by
+    from ..containers import owned_by  # lazy: ds01.containers, 1 ms
 
     if all_flag:
         if names:
@@ -66,7 +66,7 @@ def container_targets(rt, names, states, what, all_flag=False):
                 if owned_by(r, rt.caller) and r["status"] in states]
 
     def pick():
-        from ..pick import choose_container
+        from ..pick import choose_container  # lazy: ds01.pick, 1 ms
 
         return choose_container(rt, states, what, prog())["container"]
 
@@ -77,7 +77,7 @@ def each_container(rt, names, states, what, all_flag, verb, out):
     """The lifecycle commands' one skeleton: the targets (NAMEs, stdin, `-a` of the caller's in `states`, or a
     pick), each found (the caller's own), `verb(rt, rec)` done to it (ds01/container_verbs.py), its record
     emitted; the worst exit code."""
-    from ..container_verbs import found
+    from ..container_verbs import found  # lazy: ds01.container_verbs, 1 ms
 
     targets = container_targets(rt, names, states, what, all_flag)
     return batch(targets, lambda target: verb(rt, found(rt, target)), out)
@@ -103,15 +103,13 @@ def batch(targets, action, out):
 def _show_version(ctx, _param, value):
     if not value or ctx.resilient_parsing:
         return
-    from .. import version
-    from ..settings import Settings
+    from .. import version  # lazy: ds01.version, 2 ms
+    from ..settings import Settings  # lazy: ds01.settings, 2 ms
 
     record = version.info(Settings().get("docker_host"))
     if is_tty(sys.stdout):
         sys.stdout.write(version.line(record, ctx.info_name or prog()) + "\n")
     else:
-        import json
-
         sys.stdout.write(json.dumps(record) + "\n")
     ctx.exit(0)
 
@@ -119,7 +117,7 @@ def _show_version(ctx, _param, value):
 def mark_reserved(command, name):
     """Each option's help says who may pass it when that is not everyone, and the help ends with who may
     run the command: both from the command table (ds01/registry.py), the one place ds01d enforces them."""
-    from ..registry import ANYONE, WHO_TEXT, by_name, option_name
+    from ..registry import ANYONE, WHO_TEXT, by_name, option_name  # lazy: ds01.registry, 2 ms
 
     entry = by_name().get(name or "")
     if entry is None:
@@ -142,7 +140,7 @@ def _help_with_authority(command):
         table = mark_reserved(command, ctx.info_name)
         original(ctx, formatter)
         if table is not None:
-            from ..registry import WHO_TEXT
+            from ..registry import WHO_TEXT  # lazy: ds01.registry, 2 ms
 
             formatter.write_paragraph()
             formatter.write_text(f"Who may run it: {WHO_TEXT[table.who]}"
@@ -154,7 +152,7 @@ def _help_with_authority(command):
 
 def table_entry(command):
     """The command table's entry for a click command (by its module), or None."""
-    from ..registry import COMMANDS
+    from ..registry import COMMANDS  # lazy: ds01.registry, 2 ms
 
     module = getattr(command.callback, "__module__", None)
     return next((c for c in COMMANDS if c.module == module), None)
@@ -164,7 +162,7 @@ def _show_info(ctx, _param, value):
     """--info: DS01's full help: the help (with examples and who may run it), the output, the concepts."""
     if not value or ctx.resilient_parsing:
         return
-    from .. import concepts
+    from .. import concepts  # lazy: ds01.concepts, 0.7 ms
 
     text = ctx.get_help()
     module = sys.modules.get(getattr(ctx.command.callback, "__module__", ""), None)
@@ -183,7 +181,7 @@ def _show_concepts(ctx, _param, value):
     """--concepts: the ideas the command touches, before running it."""
     if not value or ctx.resilient_parsing:
         return
-    from .. import concepts
+    from .. import concepts  # lazy: ds01.concepts, 0.7 ms
 
     table = table_entry(ctx.command)
     name = table.name if table else (ctx.info_name or prog())
@@ -205,7 +203,7 @@ def _generic_guided(command, table):
     def guided_body(*args, **kwargs):
         ctx = click.get_current_context()
         if ctx.meta.get("ds01.guided"):
-            from ..guided import generic
+            from ..guided import generic  # lazy: ds01.guided, 2 ms
 
             generic(table, ctx)
         return body(*args, **kwargs)
@@ -307,14 +305,14 @@ def deprecated(old, new):
 def session(name, command, keep, config, start):
     """container-run (starts the container), container-attach (running ones only) and container-deploy's
     shell: the terminal check and pick list here, the session itself in sessions.open_session."""
-    from .. import sessions
-    from ..runtime import Runtime
+    from .. import sessions  # lazy: ds01.sessions, 5 ms
+    from ..runtime import Runtime  # lazy: ds01.runtime, 1 ms
 
     me = "container-run" if start else "container-attach"
     sessions.require_terminal(command, f"run one command instead: {me} {name or 'NAME'} -- COMMAND ARGS...")
     rt = Runtime(config)
     if not name:
-        from ..pick import choose_container
+        from ..pick import choose_container  # lazy: ds01.pick, 1 ms
 
         states = (*sessions.ENTERABLE, *sessions.STOPPED) if start else sessions.ENTERABLE
         rec = choose_container(rt, states, "startable" if start else "running", me)

@@ -2,6 +2,9 @@
 
 import click
 
+from ..errors import UsageError
+from ..units import parse_duration
+
 
 def request_options(fn):
     fn = click.option("--full-gpu", is_flag=True, help="Only whole GPUs (no MIG slices).")(fn)
@@ -27,9 +30,6 @@ def wait_option(fn):
 
 def parse_wait(wait):
     """`--wait` as seconds: None = do not wait, 0 = wait indefinitely; UsageError for anything else."""
-    from ..errors import UsageError
-    from ..units import parse_duration
-
     if wait is None:
         return None
     try:
@@ -47,8 +47,6 @@ def parse_count(text):
         return None
     text = str(text).strip()
     if not text.isdigit() or int(text) < 1:
-        from ..errors import UsageError
-
         raise UsageError(f"--num-gpus must be a whole number of at least 1, got {text!r}",
                          hint="--cpu-only makes a container without a GPU")
     return int(text)

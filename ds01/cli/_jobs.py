@@ -2,6 +2,8 @@
 
 import click
 
+from ..errors import PermissionDenied
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options
 
 
@@ -19,9 +21,7 @@ def job_options(all_option=True):
 
 def run_job(job_class, config, dry_run, json_flag, table_flag, all_containers=False):
     """Run one job; exits with its code (0 also when another run is active, 1 when an action failed)."""
-    from ..errors import PermissionDenied
-    from ..lifecycle.job import COLUMNS
-    from ..runtime import Runtime
+    from ..lifecycle.job import COLUMNS  # lazy: ds01.lifecycle.job, 9 ms
 
     rt = Runtime(config)
     if not rt.admin:

@@ -9,7 +9,11 @@ import sys
 
 import click
 
+from .. import __version__
+from ..containers import owned_by
 from ..errors import NotFound, UsageError
+from ..pick import choose_container
+from ._common import prog, run
 
 AIME_VERSION = "2.2.0"  # the AIME MLC release whose syntax and output the front-ends follow
 AIME_ERROR = 1          # AIME exits 1 for a usage error and for a container it cannot find
@@ -131,8 +135,6 @@ def _aime_parsing(command, aime_names):
 def main(command):
     """`run` with AIME's exit status: 1 where ds01 says 2 (usage) or 4 (not found); a command's own status,
     quota (3) and permission (5) refusals as they are."""
-    from ._common import run
-
     try:
         run(command)
     except CommandStatus:
@@ -145,8 +147,6 @@ def main(command):
 
 def version_line():
     """`mlc -v`: AIME's line (without its colour codes), then which ds01 answers it."""
-    from .. import __version__
-
     return f"AIME MLC version: {AIME_VERSION} (ds01 {__version__})"
 
 
@@ -164,8 +164,6 @@ def target(rt, name, states, what, script, command, idle=None):
 
     None (the command then exits 0, as AIME's does) when the caller has no containers at all, or, with `idle`
     (AIME's message for it), when none of theirs is in `states`."""
-    from ..containers import owned_by
-
     mine = [r for r in rt.finder.records() if owned_by(r, rt.caller)]
     if not mine:
         say(f"Create at least one container. If not, {command.replace('-', ' ')} does not work.")
@@ -182,7 +180,6 @@ def target(rt, name, states, what, script, command, idle=None):
         click.echo(f"[{rec['name']}] is {rec['status']}; choose a {what} container instead.", err=True)
     if not interactive(script):
         raise UsageError("no container name given", hint=f"{command} NAME -s")
-    from ..pick import choose_container
 
     return choose_container(rt, states, what, command)
 
@@ -230,16 +227,14 @@ def create_with_gpus(rt, request, ask, dry_run, create):
 
 
 def _prog():
-    from ._common import prog
-
     return prog()
 
 
 def _most_slots(rt):
     """How many GPU slots the caller could get for one container now (the per-container cap, the free slots,
     the GPU-equivalent quota); None on a host without GPUs (ds01's default then applies)."""
-    from ..gpu.allocator import Allocator
-    from ..gpu.choice import AllocationError, Request, choose
+    from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+    from ..gpu.choice import AllocationError, Request, choose  # lazy: ds01.gpu.choice, 4 ms
 
     allocator = Allocator(rt)
     slots = allocator.inventory.slots()
@@ -261,8 +256,8 @@ def _most_slots(rt):
 def _claim_devices(rt, spec):
     """A claim on the GPU slots `-g device=N[,M]` names (a slot id as gpu-status shows it, N:M for a MIG slice,
     or a UUID): each must be free for the caller, and all of them within the caller's limits."""
-    from ..gpu.allocator import Allocator
-    from ..gpu.choice import AllocationError, check_claim
+    from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+    from ..gpu.choice import AllocationError, check_claim  # lazy: ds01.gpu.choice, 4 ms
 
     wanted = [w.strip().replace(":", ".") for w in spec.split(",") if w.strip()]
     if not wanted:

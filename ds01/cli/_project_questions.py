@@ -3,7 +3,10 @@ user-setup's first project): they fill a ds01.project_scaffold.ProjectRequest, w
 
 import click
 
+from ..errors import Ds01Error, UsageError
+from ..pick import choose
 from ..project_scaffold import check_new_project, default_sets
+from ..projects import TYPES
 
 
 def ask_project(rt, request, explain=lambda step: None, prog="project-init"):
@@ -43,8 +46,6 @@ def confirm_build(explain=lambda step: None):
 
 def ask_name(rt, prog="project-init"):
     """Ask for a project name until it is valid and free."""
-    from ..errors import Ds01Error, UsageError
-
     while True:
         answer = click.prompt("Project name", err=True).strip()
         try:
@@ -54,9 +55,7 @@ def ask_name(rt, prog="project-init"):
 
 
 def ask_type():
-    from ..images import packages as P
-    from ..pick import choose
-    from ..projects import TYPES
+    from ..images import packages as P  # lazy: ds01.images.packages, 2 ms
 
     labels = [f"{k:<7} {P.USE_CASE_HELP[k]}: {' '.join(P.USE_CASES[k][:4]) or 'your own list'}" for k in TYPES]
     return TYPES[choose(labels, "Project type?")]

@@ -1,7 +1,15 @@
 """check-limits: your limits next to what you use now, with bars on a terminal and a record otherwise."""
 
+import sys
+
 import click
 
+from ..errors import NotFound, PermissionDenied
+from ..identity import lookup
+from ..output import render_table
+from ..runtime import Runtime
+from ..units import format_bytes
+from ..usage import standing
 from ._common import config_option, new_output, output_options, run
 
 BAR_WIDTH = 20
@@ -27,12 +35,9 @@ See also: resource-limits, gpu-user-status, container-list""")
 @config_option
 def cli(user, no_sample, verbose, cluster, json_flag, table_flag, config):
     """Your limits and current use side by side: containers, GPU, CPU, memory, lifecycle timers."""
-    from ..errors import NotFound, PermissionDenied
-    from ..identity import lookup
-    from ..runtime import Runtime
-    from ..usage import standing
+    from ..live_view import serve_reads  # lazy: ds01.live_view, 1 ms
 
-    rt = Runtime(config, read_only=True)
+    rt = serve_reads(Runtime(config, read_only=True))  # ds01d's live view of the engine (ds01/live_view.py)
     account = rt.caller if not user else lookup(user)
     if account is None:
         raise NotFound(f"no user {user!r} on this host")
@@ -43,8 +48,6 @@ def cli(user, no_sample, verbose, cluster, json_flag, table_flag, config):
     record = standing(rt, account, sample=not no_sample)
     out = new_output(json_flag, table_flag, None)
     if out.table:
-        import sys
-
         out.renderer = lambda rows: render(rows[0], color=sys.stdout.isatty() and not _no_color(rt),
                                            verbose=verbose)
     out.emit(record)
@@ -52,7 +55,7 @@ def cli(user, no_sample, verbose, cluster, json_flag, table_flag, config):
 
 
 def _cluster_limits(rt, account, json_flag, table_flag):
-    from ..cluster.status import limits_record
+    from ..cluster.status import limits_record  # lazy: ds01.cluster.status, 7 ms
 
     record = limits_record(rt, account)
     out = new_output(json_flag, table_flag, None)
@@ -94,9 +97,6 @@ def bar(share, color=False):
 
 def render(r, color=False, verbose=False):
     """The terminal view of a check-limits record; `verbose` adds processes in use and the kernel's totals."""
-    from ..output import render_table
-    from ..units import format_bytes
-
     def num(value, unit=""):
         return "unlimited" if value is None else f"{value:g}{unit}"
 

@@ -1,5 +1,7 @@
 """container-attach: a session in a container that is already running (never starts one)."""
 
+import sys
+
 import click
 
 from ._common import config_option, mark_missing_name, run, session
@@ -21,8 +23,6 @@ def cli(name, command, keep, config):
 
 
 def main():
-    import sys
-
     run(cli, mark_missing_name(sys.argv[1:]))
 
 

@@ -1,10 +1,20 @@
 """container-create: a container with the policy's limits, the caller's account and its GPU slots, left created."""
 
+import os
+import stat
+import sys
+
 import click
 
+from ..containers import TABLE_COLUMNS
+from ..errors import Ds01Error, UsageError
+from ..guided import Guide, cancelled
+from ..output import parse_targets
+from ..runtime import Runtime
+from ..visible import visible
 from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, new_output, output_options, run
-from ._gpu import mount_options, parse_wait, request_options, wait_option
+from ._gpu import mount_options, parse_count, parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -43,20 +53,12 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
     Without IMAGE, your image ds01-<uid>/NAME:latest (image-create NAME builds it). A FRAMEWORK
     name and optional VERSION (pytorch 2.7.1) pick the AIME catalog image for this host.
     """
-    import sys
-
-    from ..containers import TABLE_COLUMNS
-    from ..create import CreateRequest, create_container
-    from ..errors import UsageError
-    from ..runtime import Runtime
-    from ._gpu import parse_count
+    from ..create import CreateRequest, create_container  # lazy: ds01.create, 9 ms
 
     if image_arg and image_opt and image_arg != image_opt:
         raise UsageError("two different images given (argument and --image)")
     rt = None
     if guided:
-        from ..guided import Guide
-
         rt = Runtime(config)
         walk = _guided_walk(Guide(True, "container-create"), rt, name, image_arg or image_opt, workspace,
                             cpu_only, num_gpus)
@@ -89,8 +91,7 @@ def cli(name, image_arg, version_arg, image_opt, arch, workspace, data, models, 
 
 def _cluster_create(rt, name, image, version, workspace, data, models, cpu_only, num_gpus, gpu_profile,
                     unsupported, wait, json_flag, table_flag):
-    from ..cluster.containers import CLUSTER_COLUMNS, ClusterRequest, create
-    from ..errors import UsageError
+    from ..cluster.containers import CLUSTER_COLUMNS, ClusterRequest, create  # lazy: ds01.cluster.containers, 7 ms
 
     if unsupported:
         raise UsageError("--cluster takes --num-gpus, --gpu-profile or --cpu-only (Slurm places it); not --full-gpu, "
@@ -122,11 +123,7 @@ GUIDE = {
 def _guided_walk(guide, rt, name, image, workspace, cpu_only, num_gpus):
     """The guided questions, each explained first; a flag's value is the default. Without a terminal the
     defaults are taken (nothing waits). Returns (name, image, None, workspace, cpu_only, num_gpus)."""
-    import os
-
-    from .. import images, names
-    from ..errors import Ds01Error, UsageError
-    from ..visible import visible
+    from .. import images, names  # lazy: ds01.images, 1 ms
 
     guide.step(GUIDE["intro"], title="what a container is")
     mine = []
@@ -188,16 +185,12 @@ def _guided_walk(guide, rt, name, image, workspace, cpu_only, num_gpus):
     guide.explain(f"container-create will now create {visible(name)} from {visible(str(image))} with {gpus},\n"
                   f"workspace {visible(answer or default_ws)} at /workspace, and your limits.", title="create")
     if not guide.confirm("Create it now?", default=True):
-        from ..guided import cancelled
-
         cancelled("container-create")
     return name, image, None, workspace, cpu_only, num_gpus
 
 
 def _gpu_summary(rt):
     """(a line on this host's slots and the caller's per-container limit, whether there are slots)."""
-    from ..errors import Ds01Error
-
     try:
         slots = rt.inventory.slots()
         limit = rt.limits(rt.caller.login).values.get("max_gpu_slots_per_container")
@@ -213,13 +206,6 @@ def _gpu_summary(rt):
 
 def _claim_from_stdin():
     """A claim record piped in (gpu-allocate | container-create NAME); None when stdin is not a pipe or file."""
-    import os
-    import stat
-    import sys
-
-    from ..errors import UsageError
-    from ..output import parse_targets
-
     try:
         mode = os.fstat(sys.stdin.fileno()).st_mode
     except (OSError, ValueError, AttributeError):

@@ -1,9 +1,18 @@
 """container-deploy: create + start in one step, then a shell (on a terminal) or background; undone on failure."""
 
+import sys
+
 import click
 
-from ._common import config_option, new_output, output_options, run, session
-from ._gpu import mount_options, request_options, wait_option
+from ..containers import TABLE_COLUMNS
+from ..errors import NotFound, UsageError
+from ..guided import Guide
+from ..image_choice import framework_like
+from ..output import is_tty
+from ..pick import choose
+from ..runtime import Runtime
+from ._common import batch, config_option, new_output, output_options, read_targets, run, session
+from ._gpu import mount_options, parse_count, parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -35,14 +44,8 @@ See also: container-retire, container-create, container-run, project-launch""")
 def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_profile, full_gpu, wait, mode,
         dry_run, guided, image_option, framework, json_flag, table_flag, config):
     """Create and start container NAME from IMAGE (default: your image NAME), then open it or leave it running."""
-    import sys
-
-    from ..create import CreateRequest
-    from ..deploy import GUIDE, deploy, deploy_defaults
-    from ..errors import UsageError
-    from ..output import is_tty
-    from ..runtime import Runtime
-    from ._common import batch, read_targets
+    from ..create import CreateRequest  # lazy: ds01.create, 9 ms
+    from ..deploy import GUIDE, deploy, deploy_defaults  # lazy: ds01.deploy, 2 ms
 
     image = _one_image(image, image_option, framework)
     terminal = is_tty(sys.stdin) and is_tty(sys.stdout)
@@ -61,14 +64,11 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
         mode = "open" if terminal and len(targets) == 1 and not dry_run else "background"
     if mode == "open" and len(targets) > 1:
         raise UsageError("--open takes one container", hint="--background deploys several")
-    from ._gpu import parse_count, parse_wait
 
     options = dict(workspace=workspace, data=data, models=models, cpu_only=cpu_only, num_gpus=parse_count(num_gpus),
                    gpu_profile=gpu_profile, full_gpu=full_gpu, wait=parse_wait(wait))
-    from ..guided import Guide
 
     explain = Guide(guided, "container-deploy").explainer(GUIDE, pause=("create", "start"))
-    from ..containers import TABLE_COLUMNS
 
     out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
     opened = []
@@ -92,9 +92,6 @@ def cli(name, image, project, workspace, data, models, cpu_only, num_gpus, gpu_p
 
 def _one_image(image, image_option, framework):
     """DS01's --image/--framework as the IMAGE argument; two different choices are a usage error."""
-    from ..errors import UsageError
-    from ..image_choice import framework_like
-
     if framework is not None and not framework_like(framework):
         raise UsageError(f"--framework takes a framework name, not an image: {framework!r}",
                          hint=f"container-deploy NAME --image {framework}; image-catalog lists the frameworks")
@@ -109,9 +106,7 @@ def _one_image(image, image_option, framework):
 
 def _pick_image(rt):
     """With no NAME on a terminal: one of the caller's images; the container takes its name."""
-    from .. import images
-    from ..errors import NotFound
-    from ..pick import choose
+    from .. import images  # lazy: ds01.images, 1 ms
 
     mine = sorted(images.list_images(rt.api, rt.caller), key=lambda r: r["name"])
     if not mine:

@@ -1,7 +1,13 @@
 """container-exit: how to leave a container session and what then happens to the container."""
 
+import os
+import sys
+
 import click
 
+from ..errors import Ds01Error
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -14,16 +20,8 @@ See also: container-run, container-stop, container-retire""")
 @config_option
 def cli(json_flag, table_flag, config):
     """Explain how to leave a session, and what happens to the container and its GPU afterwards."""
-    import os
-    import sys
-
-    from ..errors import Ds01Error
-    from ..output import is_tty
-
-    limits = {}
+    limits = None
     try:
-        from ..runtime import Runtime
-
         rt = Runtime(config)
         limits = rt.limits(rt.caller.login)
     except Ds01Error:  # inside a container there is no policy: explain without the timers

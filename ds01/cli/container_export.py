@@ -3,6 +3,7 @@ the paths it mounts, for container-import on this server or another."""
 
 import click
 
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -23,8 +24,7 @@ See also: container-import, container-recreate, image-list""")
 @config_option
 def cli(name, output, with_workspace, json_flag, table_flag, config):
     """Export your container NAME to one file for container-import."""
-    from ..runtime import Runtime
-    from ..transfer import export_container
+    from ..transfer import export_container  # lazy: ds01.transfer, 6 ms
 
     rt = Runtime(config)
     exported = export_container(rt, name, output, with_workspace=with_workspace)

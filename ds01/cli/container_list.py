@@ -4,6 +4,12 @@ from typing import Any
 
 import click
 
+from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
+from ..errors import Ds01Error, NotFound, PermissionDenied
+from ..gpu.holdings import read_devices, uuids_for
+from ..live_view import reader
+from ..output import terminal_width
+from ..runtime import Runtime
 from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, new_output, output_options, run
 
@@ -27,16 +33,9 @@ See also: container-create, container-stop, container-remove""")
 @config_option
 def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_flag, config):
     """List containers: by default your running ones."""
-    from ..runtime import Runtime
-
     rt = Runtime(config, read_only=True)
     if wants_cluster(rt, cluster):
         return _cluster_list(rt, all_users, json_flag, table_flag)
-    from ..containers import ACTIVE, NARROW_COLUMNS, TABLE_COLUMNS, is_listed, owned_by, record, table
-    from ..errors import NotFound, PermissionDenied
-    from ..gpu.holdings import read_devices
-    from ..live_view import reader
-    from ..output import terminal_width
 
     if (all_users or user) and not rt.admin:
         raise PermissionDenied("only admins can list other users' containers",
@@ -72,7 +71,7 @@ def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_f
 
 
 def _cluster_list(rt, all_users, json_flag, table_flag):
-    from ..cluster.containers import CLUSTER_COLUMNS, list_records
+    from ..cluster.containers import CLUSTER_COLUMNS, list_records  # lazy: ds01.cluster.containers, 7 ms
 
     out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
     for rec in list_records(rt, all_users):
@@ -91,9 +90,6 @@ class GpuLookup:
         self.rt, self._slots = rt, None
 
     def uuids(self, devices):
-        from ..errors import Ds01Error
-        from ..gpu.holdings import uuids_for
-
         if not devices:
             return []
         if self._slots is None:
@@ -105,7 +101,7 @@ class GpuLookup:
 
 
 def _details(info: dict[str, Any]) -> dict[str, Any]:
-    from ..mount_pins import sources
+    from ..mount_pins import sources  # lazy: ds01.mount_pins, 8 ms
 
     host = info.get("HostConfig") or {}
     mounts = info.get("Mounts") or []
@@ -141,7 +137,7 @@ def _no_new_privileges(host):
 
 def _profile(info, host, mounts):
     """One line for people: who the container runs as, what it may gain, what it sees of the host."""
-    from ..mount_pins import sources
+    from ..mount_pins import sources  # lazy: ds01.mount_pins, 8 ms
 
     user = (info.get("Config") or {}).get("User") or "0:0 (root)"
     caps = _capabilities(host)

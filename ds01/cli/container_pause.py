@@ -1,7 +1,12 @@
 """container-pause: freeze a container's processes; it keeps its GPU slots and its memory."""
 
+import sys
+
 import click
 
+from ..container_verbs import pause
+from ..containers import TABLE_COLUMNS
+from ..runtime import Runtime
 from ._common import config_option, each_container, new_output, output_options, run
 
 
@@ -20,12 +25,6 @@ See also: container-unpause, container-stop, check-limits""")
 @config_option
 def cli(names, all_running, json_flag, table_flag, config):
     """Pause NAME... (or the containers named on stdin): processes freeze, nothing is lost."""
-    import sys
-
-    from ..container_verbs import pause
-    from ..containers import TABLE_COLUMNS
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     out = new_output(json_flag, table_flag, TABLE_COLUMNS)
     limit = rt.limits(rt.caller.login).seconds("max_pause_time_h")

@@ -7,8 +7,12 @@ image, and container-create alone does not know its image or mounts.
 
 import click
 
+from ..containers import ACTIVE, TABLE_COLUMNS
+from ..errors import UsageError
+from ..recreate import recreate
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
-from ._gpu import request_options
+from ._gpu import parse_count, request_options
 
 
 @click.command(epilog="""\b
@@ -29,12 +33,6 @@ See also: container-create, container-start, gpu-user-status""")
 @config_option
 def cli(name, num_gpus, gpu_profile, full_gpu, cpu_only, json_flag, table_flag, config):
     """Make stopped container NAME again from its image, with its mounts and the GPU request given."""
-    from ..containers import ACTIVE, TABLE_COLUMNS
-    from ..errors import UsageError
-    from ..recreate import recreate
-    from ..runtime import Runtime
-    from ._gpu import parse_count
-
     gpus = {"cpu_only": cpu_only, "num_gpus": parse_count(num_gpus), "gpu_profile": gpu_profile,
             "full_gpu": full_gpu}
     rt = Runtime(config)

@@ -2,8 +2,14 @@
 
 import click
 
+from ..container_verbs import remove as remove_it
+from ..container_verbs import would_remove
+from ..containers import INACTIVE, TABLE_COLUMNS
+from ..errors import UsageError
+from ..retire import delete_own_image
+from ..runtime import Runtime
 from ._cluster import cluster_option, wants_cluster
-from ._common import batch, config_option, container_targets, new_output, output_options, run, warn
+from ._common import batch, config_option, each_container, new_output, output_options, run, warn
 
 
 @click.command(epilog="""\b
@@ -37,58 +43,32 @@ See also: container-stop, container-retire, container-list""")
 def cli(names, force, all_stopped, delete_image, volumes, dry_run, skip_removal_confirm, skip_save_prompt, cluster,
         json_flag, table_flag, config):
     """Remove NAME... (or the containers named on stdin)."""
-    from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
-    from ..errors import Ds01Error
-    from ..retire import delete_own_image
-    from ..runtime import Runtime
-
     rt = Runtime(config, read_only=dry_run)
     if wants_cluster(rt, cluster):
         return _cluster_remove(rt, names, force, all_stopped or delete_image or volumes or dry_run, json_flag,
                                table_flag)
-    targets = container_targets(rt, names, INACTIVE, "stopped", all_stopped)
-    out = new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS)
 
-    def remove(target):
-        rec = rt.finder.find(target)
-        if rec["status"] in ACTIVE and not force:
-            raise Ds01Error(f"{rec['name']} is {rec['status']}",
-                            hint=f"container-stop {rec['name']} first, or container-remove --force")
-        anonymous = _volumes(rt, rec) if volumes else []
+    def remove(rt, rec):
         if dry_run:
-            return dict(rec, would=(["kill"] if rec["status"] in ACTIVE else []) + ["remove"]
-                        + [f"remove volume {v}" for v in anonymous]
+            return dict(rec, would=would_remove(rt, rec, force=force, volumes=volumes)
                         + ([f"delete image {rec['image']} if yours and unused"] if delete_image else []))
-        note = rt.engine.remove(rec["id"], force=force, volumes=volumes)
-        if note:
-            warn(note)
-        rec["status"] = "removed"
-        if volumes:
-            rec["volumes_removed"] = anonymous
+        removed = remove_it(rt, rec, force=force, volumes=volumes, warn=warn)
         if delete_image:
-            rec["image_deleted"] = delete_own_image(rt, rec)
-        return rec
+            removed["image_deleted"] = delete_own_image(rt, removed)
+        return removed
 
-    return batch(targets, remove, out)
+    return each_container(rt, names, INACTIVE, "stopped", all_stopped, remove,
+                          new_output(json_flag, table_flag, None if dry_run else TABLE_COLUMNS))
 
 
 def _cluster_remove(rt, names, force, unsupported, json_flag, table_flag):
-    from ..cluster.containers import CLUSTER_COLUMNS, remove
-    from ..errors import UsageError
+    from ..cluster.containers import CLUSTER_COLUMNS, remove  # lazy: ds01.cluster.containers, 7 ms
 
     if unsupported or not names:
         raise UsageError("--cluster takes NAME... and --force; not --all, --images, --volumes or --dry-run",
                          hint="container-list --cluster; container-remove NAME --cluster")
     return batch(names, lambda name: remove(rt, name, cancel=force), new_output(json_flag, table_flag,
                                                                                 CLUSTER_COLUMNS))
-
-
-def _volumes(rt, rec):
-    """The volumes `docker rm -v` removes with the container: its anonymous ones (Docker named them itself)."""
-    import re
-
-    mounts = rt.api.inspect_container(rec["id"]).get("Mounts") or []
-    return [m["Name"] for m in mounts if m.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", m.get("Name", ""))]
 
 
 def main():

@@ -1,7 +1,14 @@
 """container-retire: stop + remove + free the GPU in one step; workspace files are never touched."""
 
+import sys
+
 import click
 
+from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
+from ..errors import UsageError
+from ..output import is_tty
+from ..retire import retire
+from ..runtime import Runtime
 from ._cluster import cluster_option, wants_cluster
 from ._common import batch, config_option, container_targets, new_output, output_options, run
 
@@ -37,17 +44,9 @@ See also: container-deploy, container-stop, container-remove, image-delete""")
 def cli(names, force, save_packages, delete_image, all_containers, timeout, dry_run, confirmed, cluster, json_flag,
         table_flag, config):
     """Retire NAME... (or the containers named on stdin): stop, remove, free the GPU."""
-    import sys
-
-    from ..containers import ACTIVE, INACTIVE, TABLE_COLUMNS
-    from ..output import is_tty
-    from ..retire import retire
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     if wants_cluster(rt, cluster):
-        from ..cluster.containers import CLUSTER_COLUMNS, remove
-        from ..errors import UsageError
+        from ..cluster.containers import CLUSTER_COLUMNS, remove  # lazy: ds01.cluster.containers, 7 ms
 
         if save_packages or delete_image or all_containers or dry_run or not names:
             raise UsageError("--cluster takes NAME...; not --save-packages, --images, --all or --dry-run",

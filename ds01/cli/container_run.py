@@ -1,8 +1,12 @@
 """container-run: a shell (or one command) in your container, started if needed;
 stopped again when the last session leaves it idle."""
 
+import sys
+
 import click
 
+from ..errors import UsageError
+from ..runtime import Runtime
 from ._cluster import cluster_option, wants_cluster
 from ._common import config_option, mark_missing_name, run, session
 
@@ -26,12 +30,9 @@ See also: container-attach, container-exit, container-stop, container-deploy""")
 def cli(name, command, keep, cluster, config):
     """Open a shell in container NAME as you, in /workspace; `-- COMMAND...` runs one command instead."""
     if cluster is not False:
-        from ..runtime import Runtime
-
         rt = Runtime(config)
         if wants_cluster(rt, cluster):
-            from ..cluster.containers import run_command
-            from ..errors import UsageError
+            from ..cluster.containers import run_command  # lazy: ds01.cluster.containers, 7 ms
 
             if not name:
                 raise UsageError("--cluster needs the container's NAME", hint="container-list --cluster")
@@ -40,8 +41,6 @@ def cli(name, command, keep, cluster, config):
 
 
 def main():
-    import sys
-
     run(cli, mark_missing_name(sys.argv[1:]))
 
 

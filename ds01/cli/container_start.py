@@ -2,6 +2,9 @@
 
 import click
 
+from ..container_verbs import start
+from ..containers import INACTIVE, TABLE_COLUMNS
+from ..runtime import Runtime
 from ._cluster import cluster_option, wants_cluster
 from ._common import batch, config_option, each_container, new_output, output_options, run
 from ._gpu import parse_wait
@@ -27,15 +30,11 @@ See also: container-stop, container-list""")
 @config_option
 def cli(names, all_stopped, cluster, wait, json_flag, table_flag, config):
     """Start NAME... (or the containers named on stdin); a GPU container only if its slots are still its own."""
-    from ..container_verbs import start
-    from ..containers import INACTIVE, TABLE_COLUMNS
-    from ..runtime import Runtime
-
     seconds = parse_wait(wait)
     rt = Runtime(config)
     if wants_cluster(rt, cluster):
-        from ..cluster.containers import CLUSTER_COLUMNS
-        from ..cluster.containers import start as submit
+        from ..cluster.containers import CLUSTER_COLUMNS  # lazy: ds01.cluster.containers, 7 ms
+        from ..cluster.containers import start as submit  # lazy: ds01.cluster.containers, 7 ms
 
         return batch(names, lambda name: submit(rt, name, seconds), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
     return each_container(rt, names, ("paused", *INACTIVE), "stopped", all_stopped, start,

@@ -1,7 +1,14 @@
 """container-stats: CPU, memory against the limit, pids, network and GPU use of running containers, from the kernel."""
 
+import sys
+
 import click
 
+from ..containers import owned_by
+from ..errors import PermissionDenied, UsageError
+from ..output import is_tty, render_table
+from ..runtime import Runtime
+from ..units import format_bytes
 from ._common import config_option, new_output, output_options, read_targets, run
 
 COLUMNS = [("name", "NAME"), ("user", "USER"), ("cpu", "CPU%"), ("memory", "MEM USED/LIMIT"), ("mem_pct", "MEM%"),
@@ -32,13 +39,7 @@ See also: container-list, check-limits, gpu-status, dashboard""")
 @config_option
 def cli(names, all_users, watch, watch_default, no_trunc, json_flag, table_flag, config):
     """One record per running container: cpu_percent, memory_used/limit, pids, net_rx/tx, gpus."""
-    import sys
-
-    from ..container_stats import Sampler
-    from ..containers import owned_by
-    from ..errors import PermissionDenied, UsageError
-    from ..output import is_tty, render_table
-    from ..runtime import Runtime
+    from ..container_stats import Sampler  # lazy: ds01.container_stats, 1 ms
 
     if watch_default:
         watch = watch or 2.0
@@ -66,7 +67,7 @@ def cli(names, all_users, watch, watch_default, no_trunc, json_flag, table_flag,
             out.emit(rec)
         out.close(empty="no containers running")
         return 0
-    from .. import live
+    from .. import live  # lazy: ds01.live, 1 ms
 
     if out.table:
         return live.watch(lambda width: _frame(sampler.round(select()), None if no_trunc else width), watch)
@@ -74,18 +75,14 @@ def cli(names, all_users, watch, watch_default, no_trunc, json_flag, table_flag,
 
 
 def _frame(records, width):
-    from ..output import render_table
-
     text = render_table([shown(r) for r in records], COLUMNS) if records else "no containers running\n"
-    from rich.text import Text
+    from rich.text import Text  # lazy: rich, 8 ms
 
     return Text("\n".join(line[:width] if width else line for line in text.splitlines()))
 
 
 def shown(rec):
     """The table's cells for a record."""
-    from ..units import format_bytes
-
     def size(value):
         return "-" if value is None else format_bytes(value)
 

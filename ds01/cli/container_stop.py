@@ -1,7 +1,13 @@
 """container-stop: stop containers; the GPU stays held until the hold timer or removal."""
 
+import sys
+
 import click
 
+from ..container_verbs import stop as stop_it
+from ..containers import ACTIVE, TABLE_COLUMNS
+from ..runtime import Runtime
+from ..visible import visible
 from ._cluster import cluster_option, wants_cluster
 from ._common import batch, config_option, each_container, new_output, output_options, run
 
@@ -29,24 +35,16 @@ See also: container-start, container-remove, container-retire""")
 @config_option
 def cli(names, timeout, force, all_running, verbose, keep_container, cluster, json_flag, table_flag, config):
     """Stop NAME... (or the containers named on stdin)."""
-    import sys
-
-    from ..container_verbs import stop as stop_it
-    from ..containers import ACTIVE, TABLE_COLUMNS
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     if wants_cluster(rt, cluster):
-        from ..cluster.containers import CLUSTER_COLUMNS
-        from ..cluster.containers import stop as cancel
+        from ..cluster.containers import CLUSTER_COLUMNS  # lazy: ds01.cluster.containers, 7 ms
+        from ..cluster.containers import stop as cancel  # lazy: ds01.cluster.containers, 7 ms
 
         return batch(names, lambda name: cancel(rt, name), new_output(json_flag, table_flag, CLUSTER_COLUMNS))
 
     def stop(rt, rec):
         stopped = stop_it(rt, rec, timeout=timeout, force=force)
         if verbose:
-            from ..visible import visible
-
             sys.stderr.write(visible(_after_stop(rt, stopped)) + "\n")
         return stopped
 

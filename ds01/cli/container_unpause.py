@@ -2,6 +2,9 @@
 
 import click
 
+from ..container_verbs import unpause
+from ..containers import TABLE_COLUMNS
+from ..runtime import Runtime
 from ._common import config_option, each_container, new_output, output_options, run
 
 
@@ -18,10 +21,6 @@ See also: container-pause, container-run""")
 @config_option
 def cli(names, all_paused, json_flag, table_flag, config):
     """Resume NAME... (or the containers named on stdin)."""
-    from ..container_verbs import unpause
-    from ..containers import TABLE_COLUMNS
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     return each_container(rt, names, ("paused",), "paused", all_paused, unpause,
                           new_output(json_flag, table_flag, TABLE_COLUMNS))

@@ -1,7 +1,13 @@
 """dashboard: a live view of the server: GPU slots and holders, users against quota, the queue, the latest events."""
 
+import json
+import sys
+
 import click
 
+from ..errors import UsageError
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, run
 
 
@@ -28,17 +34,13 @@ See also: gpu-status, gpu-user-status, gpu-queue, container-stats, ds01-events""
 @config_option
 def cli(watch, once, json_flag, cluster, config):
     """GPUs, users, the queue and events, drawn live on a terminal, one JSON record when piped."""
-    import json
-    import sys
-
-    from .. import dashboard, live
-    from ..errors import UsageError
-    from ..output import is_tty
-    from ..runtime import Runtime
+    from .. import dashboard, live  # lazy: ds01.live, 1 ms
 
     if once and watch is not None:
         raise UsageError("--once draws one frame; --watch refreshes: choose one")
-    rt = Runtime(config, read_only=True)
+    from ..live_view import serve_reads  # lazy: ds01.live_view, 1 ms
+
+    rt = serve_reads(Runtime(config, read_only=True))  # ds01d's live view of the engine (ds01/live_view.py)
     view = dashboard.cluster_view if cluster else dashboard.view
     draw = dashboard.cluster_frame if cluster else dashboard.frame
     as_json = json_flag or not is_tty(sys.stdout)

@@ -2,6 +2,9 @@
 
 import click
 
+from .. import devcontainer
+from ..errors import Ds01Error
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("key", "KEY"), ("status", "STATUS"), ("detail", "DETAIL")]
@@ -21,10 +24,6 @@ See also: devcontainer-init, vscode-setup""")
 @config_option
 def cli(target, json_flag, table_flag, config):
     """Check a devcontainer.json (a project name, a directory, or the file)."""
-    from .. import devcontainer
-    from ..errors import Ds01Error
-    from ..runtime import Runtime
-
     found = devcontainer.check(Runtime(config), target)
     out = new_output(json_flag, table_flag, COLUMNS)
     for finding in found:

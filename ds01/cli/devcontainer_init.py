@@ -1,7 +1,12 @@
 """devcontainer-init: a project's .devcontainer/devcontainer.json for VS Code over Remote-SSH (no Docker access)."""
 
+import sys
+
 import click
 
+from .. import devcontainer
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("project", "PROJECT"), ("path", "FILE"), ("build", "FROM"), ("gpu", "GPU"), ("ssh_host", "SSH HOST")]
@@ -25,12 +30,6 @@ See also: devcontainer-check, vscode-setup, project-launch""")
 @config_option
 def cli(project, cpu_only, extensions, force, json_flag, table_flag, config):
     """Write ~/workspace/PROJECT/.devcontainer/devcontainer.json."""
-    import sys
-
-    from .. import devcontainer
-    from ..output import is_tty
-    from ..runtime import Runtime
-
     wanted = [e.strip() for e in extensions.split(",") if e.strip()]
     record = devcontainer.init(Runtime(config), project, gpu=not cpu_only, extensions=wanted, force=force)
     out = new_output(json_flag, table_flag, COLUMNS)

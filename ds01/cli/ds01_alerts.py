@@ -1,7 +1,12 @@
 """ds01-alerts: your pending notices (from admins and the lifecycle jobs), and acknowledging them."""
 
+import sys
+
 import click
 
+from .. import alerts
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("time", "TIME"), ("container", "CONTAINER"), ("title", "TITLE"), ("text", "TEXT")]
@@ -19,12 +24,6 @@ See also: check-limits, ds01-events""")
 @config_option
 def cli(clear, json_flag, table_flag, config):
     """Your pending notices, oldest first in each workspace."""
-    import sys
-
-    from .. import alerts
-    from ..output import is_tty
-    from ..runtime import Runtime
-
     found = alerts.pending(Runtime(config), acknowledge=clear)
     out = new_output(json_flag, table_flag, COLUMNS)
     for notice in found:

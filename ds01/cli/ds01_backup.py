@@ -2,6 +2,7 @@
 
 import click
 
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -19,8 +20,7 @@ See also: ds01-doctor, ds01-events""")
 @config_option
 def cli(output, json_flag, table_flag, config):
     """Write a tar.gz of ds01's policy, state and event log."""
-    from .. import backup
-    from ..runtime import Runtime
+    from .. import backup  # lazy: ds01.backup, 8 ms
 
     rt = Runtime(config)
     record = backup.write(rt, output or backup.default_name(rt.now()))

@@ -2,6 +2,10 @@
 
 import click
 
+from .. import doctor
+from ..errors import PermissionDenied
+from ..policy import Policy
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("check", "CHECK"), ("status", "STATUS"), ("message", "WHAT"), ("hint", "HINT")]
@@ -30,12 +34,6 @@ See also: resource-limits, check-limits, ds01-events""")
 @config_option
 def cli(strict, root, exporter, json_flag, table_flag, config):
     """Check the host, the engine and ds01's own set-up; a record per check."""
-    from .. import doctor
-    from ..errors import PermissionDenied
-    from ..identity import has_root, is_admin
-    from ..policy import Policy
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     host = doctor.Host(rt, root=root, exporter=exporter or doctor.EXPORTER)
     try:
@@ -43,7 +41,7 @@ def cli(strict, root, exporter, json_flag, table_flag, config):
     except Exception as exc:  # noqa: BLE001 - PolicyError, NotFound: reported, then the defaults
         host.policy_error = getattr(exc, "message", None) or str(exc)
         rt.__dict__["policy"] = Policy(path="<embedded defaults>", data={})
-    if not has_root() and not is_admin(rt.caller, rt.policy):
+    if not rt.admin:
         raise PermissionDenied("ds01-doctor is for admins", hint="check-limits shows your own set-up")
     checks = doctor.run(host)
     out = new_output(json_flag, table_flag, COLUMNS)

@@ -1,10 +1,18 @@
 """ds01-events: what happened, from the event log: who created, stopped, removed, allocated, warned."""
 
+import collections
+import json
+import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 import click
 
+from .. import clock, events
+from ..errors import PermissionDenied, UsageError
+from ..output import render_table
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("timestamp", "TIME"), ("event_type", "TYPE"), ("user", "USER"), ("container", "CONTAINER"),
@@ -35,13 +43,6 @@ See also: container-list, gpu-status, check-limits""")
 @config_option
 def cli(user, type_prefix, container, since, until, limit, follow, json_flag, table_flag, config):
     """Events from the log, oldest first, filtered by user, type, container and time."""
-    import collections
-    import os
-
-    from .. import clock, events
-    from ..errors import PermissionDenied, UsageError
-    from ..runtime import Runtime
-
     rt = Runtime(config, read_only=True)
     if user is None and not rt.admin:
         user = rt.caller.login
@@ -67,8 +68,6 @@ def cli(user, type_prefix, container, since, until, limit, follow, json_flag, ta
         out.emit(_row(event) if out.table else event)
     out.close(empty="no events match")
     if skipped:
-        import sys
-
         sys.stderr.write(f"ds01-events: warning: {len(skipped)} line{'s' if len(skipped) != 1 else ''} of {path} "
                          "are not events (not JSON, or not an event's shape); skipped\n")
 
@@ -83,18 +82,11 @@ def _row(event):
 
 
 def _short(value):
-    import json
-
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _follow(path, accept, out):
-    import sys
-
-    from .. import events
-    from ..output import render_table
-
     for event in events.follow(path, accept):
         if out.table:
             line = render_table([_row(event)], COLUMNS).splitlines()[-1]

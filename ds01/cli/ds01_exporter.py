@@ -2,6 +2,9 @@
 
 import click
 
+from .. import exporter
+from ..errors import PermissionDenied
+from ..runtime import Runtime
 from ._common import run
 
 
@@ -29,10 +32,7 @@ See also: ds01-doctor, gpu-status, container-list""")
                                                           "/etc/ds01/resource-limits.yaml).")
 def cli(listen, ttl, auth_file, config):
     """Serve the metrics on HOST:PORT until SIGTERM."""
-    from .. import exporter, identity
-    from ..errors import PermissionDenied
-
-    if not identity.has_root():
+    if not Runtime(config).root:
         raise PermissionDenied("ds01-exporter runs as root", hint="systemctl start ds01-exporter")
     exporter.serve(exporter.parse_listen(listen), config, ttl, auth_file)
 

@@ -2,6 +2,9 @@
 
 import click
 
+from ..cgroups import UNIT_DIR, sync_dropins
+from ..errors import PermissionDenied
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("user", "USER"), ("slice", "SLICE"), ("action", "ACTION"), ("path", "DROP-IN")]
@@ -27,16 +30,11 @@ See also: check-limits, resource-limits""")
 @config_option
 def cli(directory, dry_run, json_flag, table_flag, config):
     """Write (or remove) every user's slice drop-in from the policy's aggregate limits."""
-    from ..cgroups import UNIT_DIR, sync_dropins
-    from ..errors import PermissionDenied
-    from ..identity import has_root
-    from ..runtime import Runtime
-
     rt = Runtime(config)
-    if not has_root():
+    if not rt.root:
         raise PermissionDenied("only root writes systemd drop-ins", hint="sudo ds01-generate-limits")
     logins = {m for members in rt.policy.members.values() for m in members} | set(rt.policy.overrides)
-    logins |= {r["user"] for r in rt.finder.records() if r.get("user")}
+    logins |= {user for r in rt.finder.records() if (user := r.get("user"))}
     out = new_output(json_flag, table_flag, COLUMNS)
     for record in sync_dropins(rt, logins, directory or UNIT_DIR, dry_run=dry_run, prune=True):
         out.emit({**record, "dry_run": dry_run})

@@ -2,6 +2,9 @@
 
 import click
 
+from .. import greeting
+from ..errors import PermissionDenied
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -22,14 +25,9 @@ See also: container-list, gpu-user-status, ds01-idle-check""")
 def cli(directory, json_flag, table_flag, config):
     """Write the login greeting of every user with something to say; remove the others'."""
 
-    from .. import greeting
-    from ..errors import PermissionDenied
-    from ..identity import has_root
-    from ..runtime import Runtime
-
-    if not has_root():  # the caller the kernel named: a ds01d worker's own root does not count
-        raise PermissionDenied("ds01-greetings writes every user's greeting: it runs as root (cron)")
     rt = Runtime(config)
+    if not rt.root:  # the caller the kernel named: a ds01d worker's own root does not count
+        raise PermissionDenied("ds01-greetings writes every user's greeting: it runs as root (cron)")
     enabled = (rt.policy.section("greeting") or {}).get("enabled", True) is not False
     out = new_output(json_flag, table_flag, [("user", "USER"), ("uid", "UID"), ("written", "WRITTEN"),
                                              ("line", "LINE")])

@@ -23,7 +23,7 @@ See also: ds01-max-runtime, ds01-release-stale, ds01-events, ds01-notify""")
 @job_options(all_option=True)
 def cli(dry_run, all_containers, json_flag, table_flag, config):
     """One idle check: a record per running GPU container (signals, decision, reason), then a summary."""
-    from ..lifecycle.idle import IdleCheck
+    from ..lifecycle.idle import IdleCheck  # lazy: ds01.lifecycle.idle, 9 ms
 
     run_job(IdleCheck, config, dry_run, json_flag, table_flag, all_containers)
 

@@ -1,7 +1,12 @@
 """ds01-notify: deliver a notice to a user's terminals and into their container's /workspace/.ds01-alerts."""
 
+import sys
+
 import click
 
+from .. import notify
+from ..errors import NotFound, PermissionDenied, UsageError
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -24,12 +29,7 @@ See also: ds01-idle-check, ds01-events""")
 @config_option
 def cli(user, message, container, title, json_flag, table_flag, config):
     """Send MESSAGE (or stdin) to USER; prints where it was delivered."""
-    import sys
-
-    from .. import notify
-    from ..errors import NotFound, PermissionDenied, UsageError
-    from ..identity import lookup
-    from ..runtime import Runtime
+    from ..identity import lookup  # lazy: ds01.identity, 0.6 ms
 
     rt = Runtime(config)
     if not rt.admin:

@@ -2,6 +2,9 @@
 
 import click
 
+from .. import protection
+from ..errors import PermissionDenied, UsageError
+from ..runtime import Runtime
 from ._common import batch, config_option, new_output, output_options, read_targets, run
 
 COLUMNS = [("container", "CONTAINER"), ("user", "USER"), ("protected", "PROTECTED"), ("by", "BY"), ("at", "SINCE"),
@@ -27,10 +30,6 @@ See also: ds01-idle-check, ds01-max-runtime, ds01-release-stale, container-list"
 @config_option
 def cli(names, off, reason, list_flag, json_flag, table_flag, config):
     """Protect NAME... (containers, by full name or the owner's short name) from the lifecycle jobs."""
-    from .. import protection
-    from ..errors import PermissionDenied, UsageError
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     if not rt.admin:
         raise PermissionDenied("only admins protect containers", hint="ask an admin; ds01-events shows what the "

@@ -2,6 +2,9 @@
 
 import click
 
+from ..cluster.generate import slurm_generate
+from ..errors import PermissionDenied, UsageError
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("state", "STATE"), ("file", "FILE"), ("sacctmgr", "SACCTMGR")]
@@ -26,16 +29,11 @@ See also: resource-limits, gpu-inventory""")
 @config_option
 def cli(check, apply, output_dir, json_flag, table_flag, config):
     """Write Slurm's include fragments, gres.conf, cgroup.conf and QOS from the policy."""
-    from ..cluster.generate import slurm_generate
-    from ..errors import PermissionDenied, UsageError
-    from ..identity import has_root
-    from ..runtime import Runtime
-
     if check and apply:
         raise UsageError("--check and --apply exclude each other", hint="ds01-slurm-generate --check")
-    if not has_root():
-        raise PermissionDenied("only root writes Slurm's configuration", hint="sudo ds01-slurm-generate")
     rt = Runtime(config)
+    if not rt.root:
+        raise PermissionDenied("only root writes Slurm's configuration", hint="sudo ds01-slurm-generate")
     records = slurm_generate(rt.policy, output_dir, "check" if check else "apply" if apply else "write",
                              rt.settings.get("gpu_inventory"))
     out = new_output(json_flag, table_flag, COLUMNS)

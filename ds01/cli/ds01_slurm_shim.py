@@ -1,7 +1,13 @@
 """ds01-slurm-shim: a cluster container's Slurm job program (the node's ds01d starts it in the job, waits, stops it)."""
 
+import json
+import sys
+
 import click
 
+from ..cluster.in_job import exec_in_job, remove_in_job, run_in_job
+from ..errors import UsageError
+from ..runtime import Runtime
 from ._common import config_option, run
 
 
@@ -20,32 +26,26 @@ See also: container-create, container-start, container-run, container-list, cont
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--exec", "run_command", is_flag=True,
               help="Run ARGS (a command) in NAME, the running container of this job, as you; exit with its code.")
+@click.option("--workspace", help="The create's workspace directory (checked with your rights on this node).")
+@click.option("--data", help="The create's data directory (read-only in the container).")
+@click.option("--models", help="The create's models directory.")
 @click.option("--remove", "remove", is_flag=True,
               help="Remove NAME, your stopped cluster container on this node (from a job of yours named NAME).")
 @config_option
-def cli(name, args, run_command, remove, config):
+def cli(name, args, run_command, workspace, data, models, remove, config):
     """Create (from IMAGE, the first of ARGS) and start your container NAME in this Slurm job, or make it again
     in this job from its stopped self on this node; stop it when Slurm ends the job."""
-    import sys
-
-    from ..cluster.in_job import exec_in_job, run_in_job
-    from ..errors import UsageError
-    from ..runtime import Runtime
-
     if run_command:
         sys.exit(exec_in_job(Runtime(config), name, list(args) or ["bash"]))
     if remove:
-        import json
-
-        from ..cluster.in_job import remove_in_job
-
         if args:
             raise UsageError("--remove takes NAME only", hint="ds01-slurm-shim --remove NAME")
         sys.stdout.write(json.dumps(remove_in_job(Runtime(config), name), default=str) + "\n")
         return
     if len(args) > 1:
         raise UsageError(f"one IMAGE after NAME, not {len(args)} words", hint="ds01-slurm-shim NAME [IMAGE]")
-    sys.exit(run_in_job(Runtime(config), name, args[0] if args else None))
+    mounts = {key: value for key, value in (("workspace", workspace), ("data", data), ("models", models)) if value}
+    sys.exit(run_in_job(Runtime(config), name, args[0] if args else None, mounts))
 
 
 def main():

@@ -1,7 +1,13 @@
 """ds01-upgrade: (root) install a new build beside the old, switch only if its ds01-doctor --strict passes."""
 
+import os
+import sys
+
 import click
 
+from .. import upgrade
+from ..errors import Ds01Error, PermissionDenied
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -28,14 +34,7 @@ See also: ds01-doctor, version""")
 @config_option
 def cli(source, prefix, sysconfdir, destdir, doctor_args, install_args, no_restart, json_flag, table_flag, config):
     """Upgrade to the build in SOURCE, gated by its ds01-doctor --strict; the old build stays on any failure."""
-    import os
-    import sys
-
-    from .. import upgrade
-    from ..errors import Ds01Error, PermissionDenied
-    from ..identity import has_root
-
-    if not has_root():  # the caller the kernel named: a ds01d worker's own root does not count
+    if not Runtime(config).root:  # the caller the kernel named: a ds01d worker's own root does not count
         raise PermissionDenied("ds01-upgrade installs for everyone: run it as root")
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 

@@ -2,6 +2,9 @@
 
 import click
 
+from .. import broker
+from ..errors import Ds01Error, PermissionDenied
+from ..runtime import Runtime
 from ._common import run
 
 
@@ -28,13 +31,9 @@ See also: ds01(7), container-list, ds01-events""")
                                                           "else /etc/ds01/resource-limits.yaml).")
 def cli(socket_path, config):
     """Serve ds01's commands to every user of the host, as root, for the caller the kernel names."""
-    from .. import broker, identity
-    from ..errors import Ds01Error, PermissionDenied
-    from ..runtime import Runtime
-
-    if not identity.has_root():
-        raise PermissionDenied("ds01d runs as root", hint="systemctl start ds01d")
     rt = Runtime(config)
+    if not rt.root:
+        raise PermissionDenied("ds01d runs as root", hint="systemctl start ds01d")
     try:
         rt.policy  # noqa: B018 - said at start; every worker reads the policy afresh and refuses it too
     except Ds01Error as exc:

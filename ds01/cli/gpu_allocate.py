@@ -2,8 +2,10 @@
 
 import click
 
+from ..errors import NotFound, PermissionDenied, UsageError
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
-from ._gpu import parse_wait, request_options, wait_option
+from ._gpu import parse_count, parse_wait, request_options, wait_option
 
 
 @click.command(epilog="""\b
@@ -22,12 +24,9 @@ See also: gpu-release, gpu-status, container-create""")
 @config_option
 def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_flag, config):
     """Claim GPU slots now and print the claim (claim, slots, uuids, gpu_eq, expires_at)."""
-    from ..errors import PermissionDenied, UsageError
-    from ..gpu.allocator import Allocator
-    from ..gpu.choice import Request, check_profile
-    from ..identity import lookup
-    from ..runtime import Runtime
-    from ._gpu import parse_count
+    from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+    from ..gpu.choice import Request, check_profile  # lazy: ds01.gpu.choice, 4 ms
+    from ..identity import lookup  # lazy: ds01.identity, 0.6 ms
 
     count = parse_count(num_gpus)
     if gpu_profile and full_gpu:
@@ -44,13 +43,11 @@ def cli(num_gpus, gpu_profile, full_gpu, user_opt, ttl, wait, json_flag, table_f
         if not rt.admin:
             raise PermissionDenied(f"only admins may claim GPUs for another user ({user_opt})")
         if lookup(user_opt) is None:
-            from ..errors import NotFound
-
             raise NotFound(f"no user {user_opt!r} on this host")
         login = user_opt
     allocator = Allocator(rt)
     check_profile(allocator.inventory, gpu_profile)
-    from ..create import check_engine_gpus
+    from ..create import check_engine_gpus  # lazy: ds01.create, 9 ms
 
     check_engine_gpus(rt)  # no claim on GPUs the engine cannot give a container
     request = Request(count or 1, gpu_profile, full_gpu)

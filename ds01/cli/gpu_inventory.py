@@ -2,6 +2,8 @@
 
 import click
 
+from ..gpu import load_inventory
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -15,9 +17,6 @@ See also: gpu-status""")
 @config_option
 def cli(json_flag, table_flag, config):
     """One record per GPU: index, uuid, name, memory, utilisation, MIG mode and MIG devices."""
-    from ..gpu import load_inventory
-    from ..runtime import Runtime
-
     inventory = load_inventory(Runtime(config, read_only=True).settings.get("gpu_inventory"), required=True)
     out = new_output(json_flag, table_flag, [("index", "GPU"), ("name", "NAME"), ("uuid", "UUID"),
                                              ("mig_mode", "MIG"), ("slots", "SLOTS"), ("source", "SOURCE")])

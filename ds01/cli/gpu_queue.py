@@ -1,7 +1,10 @@
 """gpu-queue: who is waiting for a GPU slot, in the order they will be served."""
 
+import datetime
+
 import click
 
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -19,13 +22,10 @@ See also: gpu-status, container-create""")
 @config_option
 def cli(cluster, json_flag, table_flag, config):
     """One record per waiting request: position, user, priority, request, waiting since."""
-    import datetime
-
-    from ..gpu.allocator import Allocator
-    from ..runtime import Runtime
+    from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
 
     if cluster:
-        from ..cluster.status import queue_records
+        from ..cluster.status import queue_records  # lazy: ds01.cluster.status, 7 ms
 
         out = new_output(json_flag, table_flag, [("position", "POS"), ("job", "JOB"), ("user", "USER"),
                                                  ("priority", "PRIORITY"), ("num_gpus", "GPUS"),

@@ -2,6 +2,7 @@
 
 import click
 
+from ..runtime import Runtime
 from ._common import batch, config_option, new_output, output_options, read_targets, run
 
 
@@ -17,8 +18,7 @@ See also: gpu-allocate, gpu-status, container-stop""")
 @config_option
 def cli(targets, json_flag, table_flag, config):
     """Release CLAIM or NAME... (or the claims/containers on stdin)."""
-    from ..gpu.allocator import Allocator
-    from ..runtime import Runtime
+    from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
 
     rt = Runtime(config)
     items = read_targets(targets, keys=("claim", "container", "name"))

@@ -2,6 +2,11 @@
 
 import click
 
+from ..gpu.allocator import Allocator
+from ..output import render_fitted, terminal_width
+from ..runtime import Runtime
+from ..units import format_bytes
+from ..visible import visible_record
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("slot", "SLOT"), ("type", "TYPE"), ("profile", "PROFILE"), ("gpu_eq", "GPU-EQ"), ("memory", "MEMORY"),
@@ -31,13 +36,11 @@ See also: gpu-user-status, gpu-inventory, gpu-allocate""")
 @config_option
 def cli(watch, wide, cluster, json_flag, table_flag, config):
     """One record per GPU slot: slot, uuid, gpu, type, profile, memory, utilisation, state, containers, users."""
-    from ..gpu.allocator import Allocator
-    from ..runtime import Runtime
+    from ..live_view import serve_reads  # lazy: ds01.live_view, 1 ms
 
-    rt = Runtime(config, read_only=True)
+    rt = serve_reads(Runtime(config, read_only=True))  # ds01d's live view of the engine (ds01/live_view.py)
     if cluster:
         return _cluster_status(rt, json_flag, table_flag)
-    from ..output import terminal_width
 
     if watch is not None:
         return _watch(rt, watch, json_flag, table_flag, wide)
@@ -54,7 +57,7 @@ CLUSTER_COLUMNS = [("node", "NODE"), ("slot", "SLOT"), ("type", "TYPE"), ("state
 
 
 def _cluster_status(rt, json_flag, table_flag):
-    from ..cluster.status import gpu_records
+    from ..cluster.status import gpu_records  # lazy: ds01.cluster.status, 7 ms
 
     out = new_output(json_flag, table_flag, CLUSTER_COLUMNS)
     for rec in gpu_records(rt):
@@ -64,13 +67,11 @@ def _cluster_status(rt, json_flag, table_flag):
 
 def _watch(rt, interval, json_flag, table_flag, wide=False):
     """The live view dashboard uses (ds01/live.py) on a terminal; piped, every refresh's records."""
-    from .. import live
-    from ..gpu.allocator import Allocator
-    from ..visible import visible_record
+    from .. import live  # lazy: ds01.live, 1 ms
 
     out = new_output(json_flag, table_flag, COLUMNS)
     if out.table:
-        from rich.text import Text
+        from rich.text import Text  # lazy: rich, 8 ms
 
         def frame(width):
             rt.refresh()
@@ -91,9 +92,6 @@ def _watch(rt, interval, json_flag, table_flag, wide=False):
 
 def _grouped(rows, inventory, wide=True, width=None):
     """The table: a line per GPU, its slots indented beneath; cut to `width` unless `wide`."""
-    from ..output import render_fitted
-    from ..units import format_bytes
-
     names = {g.index: g for g in inventory.gpus}
     table_rows = []
     for row in rows:

@@ -1,8 +1,14 @@
 """help (also `commands`, `alias-list`, `aliases`): every command, grouped by layer, with its other names."""
 
+import importlib
+import os
+import sys
+
 import click
 
-from ..registry import LAYERS
+from .. import registry
+from ..errors import NotFound
+from ..registry import COMMON_OPTIONS, DISPATCHERS, LAYERS, option_name
 from ._common import new_output, output_options, run
 
 
@@ -26,12 +32,6 @@ See also: man ds01, container --help, ds01 --help""")
 @output_options
 def cli(command, layer, inside, full, admin_part, json_flag, table_flag):
     """The command reference: each command's names, what it does, and where it works."""
-    import importlib
-    import sys
-
-    from .. import registry
-    from ..errors import NotFound
-
     if command:
         names = registry.by_name()
         if command not in names:
@@ -56,8 +56,6 @@ def cli(command, layer, inside, full, admin_part, json_flag, table_flag):
 
 def in_container():
     """True inside a Docker container (/.dockerenv, or docker/containerd in PID 1's cgroup)."""
-    import os
-
     if os.path.exists("/.dockerenv"):
         return True
     try:
@@ -69,8 +67,6 @@ def in_container():
 
 
 def _record(command, inside, options=False):
-    from ..registry import DISPATCHERS
-
     rec = {"name": command.name, "layer": command.layer, "summary": command.summary,
            "legacy": list(command.legacy), "aliases": list(command.aliases),
            "space": f"{command.noun} {command.verb}" if command.verb and command.noun in DISPATCHERS else None,
@@ -83,10 +79,6 @@ def _record(command, inside, options=False):
 
 def _options(command):
     """[{option, who, help}] from the command's own parser, classified by the command table."""
-    import importlib
-
-    from ..registry import COMMON_OPTIONS, option_name
-
     cli = importlib.import_module(command.module).cli
     found = []
     for param in cli.params:
@@ -99,8 +91,6 @@ def _options(command):
 
 
 def _text(rows, inside, options=False):
-    from ..registry import LAYERS
-
     width = max(len(r["name"]) for r in rows)
     lines = []
     if inside:

@@ -4,6 +4,8 @@ from typing import Any
 
 import click
 
+from ..errors import NotFound
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -22,8 +24,7 @@ See also: image-create, container-create""")
 @config_option
 def cli(framework, arch, all_archs, json_flag, table_flag, config):
     """One record per framework version: framework, version, arch, archs, image, latest."""
-    from ..images import catalog
-    from ..runtime import Runtime
+    from ..images import catalog  # lazy: ds01.images.catalog, 2 ms
 
     rt = Runtime(config, read_only=True)
     cat = catalog.load(rt.policy)
@@ -39,8 +40,6 @@ def cli(framework, arch, all_archs, json_flag, table_flag, config):
     if framework:
         name = cat.framework_name(framework)
         if name is None:
-            from ..errors import NotFound
-
             raise NotFound(f"no framework {framework!r} in the catalog ({cat.source})",
                            hint="image-catalog without arguments lists them")
     out = new_output(json_flag, table_flag, [("framework", "FRAMEWORK"), ("version", "VERSION"),

@@ -1,7 +1,14 @@
 """image-create: write a Dockerfile FROM the framework's AIME image with DS01's package phases, and build it."""
 
+import os
+import sys
+
 import click
 
+from ..errors import UsageError
+from ..guided import Guide
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 GUIDE = {
@@ -53,14 +60,8 @@ See also: image-catalog, image-update, image-list, container-create""")
 def cli(name, framework, version, arch, base_image, use_case, packages, system, requirements, jupyter, data_science,
         dockerfile, no_build, no_cache, guided, force, json_flag, table_flag, config):
     """Create image NAME: FROM the framework's catalog image, plus Jupyter, data-science, use-case and your packages."""
-    import os
-    import sys
-
-    from ..errors import UsageError
-    from ..images.create import NewImage, check_new_image, create_image
-    from ..images.plan import Answers
-    from ..output import is_tty
-    from ..runtime import Runtime
+    from ..images.create import NewImage, check_new_image, create_image  # lazy: ds01.images.create, 4 ms
+    from ..images.plan import Answers  # lazy: ds01.images.plan, 3 ms
 
     interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
     rt = Runtime(config)
@@ -94,25 +95,21 @@ def cli(name, framework, version, arch, base_image, use_case, packages, system, 
 
 def _explainer(guided):
     """Each phase is explained before its question (the question is the pause)."""
-    from ..guided import Guide
-
     return Guide(guided, "image-create").explainer(GUIDE)
 
 
 def _wizard(rt, answers, given, explain):
     """DS01's phases, asking only what no flag answered: framework, base packages, Jupyter, data science,
     use case, additional packages, system packages."""
-    import sys
-
-    from ..images import packages as P
-    from ..images.plan import FRAMEWORK_HELP, FRAMEWORKS
+    from ..images import packages as P  # lazy: ds01.images.packages, 2 ms
+    from ..images.plan import FRAMEWORK_HELP, FRAMEWORKS  # lazy: ds01.images.plan, 3 ms
 
     if not given["framework"] and not given["base_image"]:
         explain("framework")
         answers.framework = _choose("Framework", FRAMEWORKS, FRAMEWORK_HELP, "pytorch")
         if answers.framework == "custom":
             answers.base_image = click.prompt("Base image (e.g. ubuntu:24.04)", err=True)
-    from ..images.plan import chosen
+    from ..images.plan import chosen  # lazy: ds01.images.plan, 3 ms
 
     framework = answers.framework.lower()
     base = P.BASE_PACKAGES.get(framework, ())
@@ -146,8 +143,6 @@ def _wizard(rt, answers, given, explain):
 
 
 def _choose(title, options, help_text, default):
-    import sys
-
     sys.stderr.write(f"{title}:\n")
     for number, option in enumerate(options, 1):
         sys.stderr.write(f"  {number}) {option:<12} {help_text.get(option, '')}\n")

@@ -2,6 +2,7 @@
 
 import click
 
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -21,8 +22,7 @@ See also: image-update, image-list""")
 @config_option
 def cli(name, packages, system, recreate, json_flag, table_flag, config):
     """Add PACKAGES to image NAME (ds01-<uid>/NAME:latest) and rebuild it."""
-    from ..images.update import change_packages
-    from ..runtime import Runtime
+    from ..images.update import change_packages  # lazy: ds01.images.update, 2 ms
 
     words = " ".join(packages)
     record = change_packages(Runtime(config), name, added=() if system else (words,),

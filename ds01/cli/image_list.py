@@ -2,6 +2,11 @@
 
 import click
 
+from .. import images
+from ..containers import age
+from ..errors import PermissionDenied
+from ..output import render_fitted, render_table, terminal_width
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -26,12 +31,6 @@ See also: image-create, image-update, image-delete, image-catalog""")
 @config_option
 def cli(all_users, wide, detailed, size, json_flag, table_flag, config):
     """One record per image: name, image, id, size, created, framework, base_image, dockerfile, containers."""
-    from .. import images
-    from ..containers import age
-    from ..errors import PermissionDenied
-    from ..output import render_fitted, render_table, terminal_width
-    from ..runtime import Runtime
-
     rt = Runtime(config, read_only=True)
     if all_users and not rt.admin:
         raise PermissionDenied("--all-users is for admins", hint="image-list shows your own images")

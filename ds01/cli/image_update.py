@@ -1,7 +1,12 @@
 """image-update: change an image's packages in its Dockerfile, rebuild it, and optionally recreate its container."""
 
+import sys
+
 import click
 
+from ..errors import UsageError
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 MENU = ("list packages", "add pip packages", "import a requirements.txt", "add system (apt) packages",
@@ -33,12 +38,12 @@ See also: image-create, image-list, container-create""")
 def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no_cache, recreate, json_flag,
         table_flag, config):
     """Update image NAME (ds01-<uid>/NAME:latest) through its Dockerfile."""
-    import sys
-
-    from ..errors import UsageError
-    from ..images.update import UpdateRequest, check_update, phase_packages, update_image
-    from ..output import is_tty
-    from ..runtime import Runtime
+    from ..images.update import (  # lazy: ds01.images.update, 2 ms
+        UpdateRequest,
+        check_update,
+        phase_packages,
+        update_image,
+    )  # lazy: ds01.images.update, 2 ms
 
     interactive = is_tty(sys.stdin) and is_tty(sys.stderr)
     rt = Runtime(config)
@@ -59,8 +64,6 @@ def cli(name, add, remove, add_system, requirements, edit, rebuild, no_build, no
 
 def _ask(request, phases):
     """The menu: fills `request` with what is chosen; False when there is nothing more to do."""
-    import sys
-
     sys.stderr.write("What do you want to do?\n")
     for number, item in enumerate(MENU, 1):
         sys.stderr.write(f"  {number}) {item}\n")
@@ -83,8 +86,6 @@ def _ask(request, phases):
 
 
 def _show(phases):
-    import sys
-
     for title, packages in phases:
         sys.stderr.write(f"{title}: {' '.join(packages) if packages else '(none)'}\n")
 

@@ -2,6 +2,8 @@
 
 import click
 
+from ..errors import Ds01Error, PermissionDenied, UsageError, worst
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, report, run
 
 COLUMNS = [("gpu", "GPU"), ("action", "ACTION"), ("before", "BEFORE"), ("layout", "LAYOUT"), ("slots", "SLOTS"),
@@ -37,9 +39,7 @@ See also: gpu-inventory, gpu-status, ds01-doctor""")
 @config_option
 def cli(gpus, dry_run, yes, profile, reset, force, json_flag, table_flag, config):
     """Apply the policy's MIG layout to GPU... (indices or UUIDs; default: every GPU the layout names)."""
-    from ..errors import Ds01Error, PermissionDenied, worst
-    from ..gpu.mig import Configurator
-    from ..runtime import Runtime
+    from ..gpu.mig import Configurator  # lazy: ds01.gpu.mig, 4 ms
 
     _refuse_ds01_options(profile, reset, force)
     rt = Runtime(config)
@@ -72,8 +72,6 @@ def cli(gpus, dry_run, yes, profile, reset, force, json_flag, table_flag, config
 
 def _refuse_ds01_options(profile, reset, force):
     """DS01's per-run layout choices: ds01 takes the layout from the policy alone, so a run cannot differ from it."""
-    from ..errors import UsageError
-
     if profile is not None:
         raise UsageError(f"--profile {profile}: the MIG profiles are the policy's gpu.mig_layout, not an option",
                          hint=f"set gpu.mig_layout (e.g. all: [{profile}, ...]) in the policy, then "

@@ -7,9 +7,10 @@ import os
 
 import click
 
+from ..runtime import Runtime
 from ._common import config_option
 from ._mlc import main as aime_main
-from ._mlc import script_option
+from ._mlc import say, script_option
 
 
 @click.command(epilog="""\b
@@ -27,9 +28,7 @@ See also: container-export, mlc-import""")
 @config_option
 def cli(name, exported_name, location, with_workspace, script, config):
     """Export container NAME (AIME syntax) to LOCATION/EXPORTED_NAME.ds01-export.tar."""
-    from ..runtime import Runtime
-    from ..transfer import default_file, export_container
-    from ._mlc import say
+    from ..transfer import default_file, export_container  # lazy: ds01.transfer, 6 ms
 
     rt = Runtime(config)
     path = os.path.join(location or ".", default_file(exported_name or name))

@@ -2,6 +2,10 @@
 
 import click
 
+from .. import aime_format as F
+from ..containers import is_listed, owned_by, record
+from ..output import Output
+from ..runtime import Runtime
 from ._common import config_option
 from ._mlc import aime_command
 from ._mlc import main as aime_main
@@ -29,10 +33,6 @@ See also: container-list, mlc-stats, mlc-open""")
 @config_option
 def cli(all_columns, all_users, architecture, data, models, size, workspace, json_flag, config):
     """List your AIME-style containers in AIME's format (-au: every user's)."""
-    from .. import aime_format as F
-    from ..containers import is_listed, owned_by, record
-    from ..runtime import Runtime
-
     rt = Runtime(config, read_only=True)
     flags = {k for k, v in (("user", all_users), ("arch", architecture), ("data", data), ("models", models),
                             ("size", size), ("workspace", workspace)) if v}
@@ -46,8 +46,6 @@ def cli(all_columns, all_users, architecture, data, models, size, workspace, jso
         if all_users or owned_by(rec, rt.caller):
             chosen.append((entry, rec))
     if json_flag:
-        from ..output import Output
-
         out = Output(json_flag=True)
         for _, rec in chosen:
             out.emit(rec)

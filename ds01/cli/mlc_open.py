@@ -2,8 +2,9 @@
 
 import click
 
+from ..runtime import Runtime
 from ._common import config_option
-from ._mlc import aime_command, script_option
+from ._mlc import aime_command, say, script_option, target
 from ._mlc import main as aime_main
 
 
@@ -20,9 +21,7 @@ See also: container-run, mlc-list, mlc-stop""")
 @config_option
 def cli(name, script, config):
     """Open a shell in container NAME (AIME syntax); it is started first if needed."""
-    from .. import sessions
-    from ..runtime import Runtime
-    from ._mlc import say, target
+    from .. import sessions  # lazy: ds01.sessions, 2 ms
 
     sessions.require_terminal((), "mlc-open needs a terminal; mlc-start NAME COMMAND runs one command")
     rt = Runtime(config)

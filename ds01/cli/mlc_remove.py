@@ -2,8 +2,11 @@
 
 import click
 
+from .. import sessions
+from ..container_verbs import remove
+from ..runtime import Runtime
 from ._common import config_option
-from ._mlc import aime_command, script_option
+from ._mlc import aime_command, confirm, say, script_option, target
 from ._mlc import main as aime_main
 
 
@@ -22,10 +25,6 @@ See also: container-remove, container-retire, mlc-stop""")
 @config_option
 def cli(name, force, script, config):
     """Remove stopped container NAME (AIME syntax); the workspace is never touched."""
-    from .. import sessions
-    from ..runtime import Runtime
-    from ._mlc import confirm, say, target
-
     rt = Runtime(config)
     rec = target(rt, name, sessions.STOPPED, "stopped", script, "mlc-remove")
     if rec is None:
@@ -35,9 +34,7 @@ def cli(name, force, script, config):
         say("Canceled")
         return 0
     say(f"[{rec['name']}] removing container ...")
-    note = rt.engine.remove(rec["id"])
-    if note:
-        click.echo(f"mlc-remove: warning: {note}", err=True)
+    remove(rt, rec, warn=lambda note: click.echo(f"mlc-remove: warning: {note}", err=True))
     say(f"[{rec['name']}] container removed.")
     return 0
 

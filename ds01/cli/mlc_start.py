@@ -1,9 +1,12 @@
 """mlc-start: AIME's `mlc start` (v2.2 syntax) over ds01's GPU-checked start."""
 
+import shlex
+
 import click
 
+from ..runtime import Runtime
 from ._common import config_option
-from ._mlc import aime_command, script_option
+from ._mlc import CommandStatus, aime_command, say, script_option, target
 from ._mlc import main as aime_main
 
 
@@ -25,12 +28,9 @@ See also: container-start, container-run, mlc-open""")
 @config_option
 def cli(name, command, detach, script, config):
     """Start container NAME (AIME syntax); with COMMAND, run it in the container as you."""
-    import shlex
-    import subprocess
+    import subprocess  # lazy: subprocess, 1 ms
 
-    from .. import sessions
-    from ..runtime import Runtime
-    from ._mlc import CommandStatus, say, target
+    from .. import sessions  # lazy: ds01.sessions, 2 ms
 
     rt = Runtime(config)
     rec = target(rt, name, ("paused", *sessions.STOPPED), "stopped", script, "mlc-start",

@@ -2,6 +2,10 @@
 
 import click
 
+from .. import aime_format as F
+from ..containers import owned_by
+from ..errors import Ds01Error
+from ..runtime import Runtime
 from ._common import config_option
 from ._mlc import aime_command
 from ._mlc import main as aime_main
@@ -18,12 +22,7 @@ See also: container-list, gpu-status, mlc-list""")
 @config_option
 def cli(config):
     """CPU, memory and process counts of your running containers, in AIME's format."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .. import aime_format as F
-    from ..containers import owned_by
-    from ..errors import Ds01Error
-    from ..runtime import Runtime
+    from concurrent.futures import ThreadPoolExecutor  # lazy: concurrent.futures, 4 ms
 
     rt = Runtime(config, read_only=True)
     running = [r for r in rt.finder.records()

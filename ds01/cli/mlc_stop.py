@@ -2,8 +2,11 @@
 
 import click
 
+from ..container_verbs import stop
+from ..containers import ACTIVE
+from ..runtime import Runtime
 from ._common import config_option
-from ._mlc import aime_command, script_option
+from ._mlc import aime_command, confirm, say, script_option, target
 from ._mlc import main as aime_main
 
 
@@ -22,11 +25,6 @@ See also: container-stop, mlc-start, mlc-remove""")
 @config_option
 def cli(name, force, script, config):
     """Stop running container NAME (AIME syntax); asks first on a terminal unless -f."""
-    from ..container_verbs import stop
-    from ..containers import ACTIVE
-    from ..runtime import Runtime
-    from ._mlc import confirm, say, target
-
     rt = Runtime(config)
     rec = target(rt, name, ACTIVE, "running", script, "mlc-stop",
                  idle="All containers are stopped. You cannot stop no running containers.")

@@ -1,7 +1,12 @@
 """project-init: a new project in ~/workspace/NAME: layout, requirements, pyproject, Dockerfile, git, devcontainer."""
 
+import sys
+
 import click
 
+from ..guided import Guide
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -35,15 +40,10 @@ See also: project-launch, image-create, container-deploy""")
 def cli(name, kind, description, framework, use_git, devcontainer, build, jupyter, data_science, blank, quick, guided,
         json_flag, table_flag, config):
     """Create project NAME in ~/workspace/NAME, ready for project-launch."""
-    import sys
-
-    from ..output import is_tty
-    from ..project_scaffold import COLUMNS, GUIDE, ProjectRequest, init_project
-    from ..runtime import Runtime
-    from ._project_questions import ask_project, confirm_build
+    from ..project_scaffold import COLUMNS, GUIDE, ProjectRequest, init_project  # lazy: ds01.project_scaffold, 0.5 ms
+    from ._project_questions import ask_project, confirm_build  # lazy: ds01.cli._project_questions, 1 ms
 
     ask = is_tty(sys.stdin) and is_tty(sys.stderr) and not quick
-    from ..guided import Guide
 
     explain = Guide(guided, "project-init").explainer(GUIDE)  # every step is followed by a question
     rt = Runtime(config)

@@ -2,13 +2,14 @@
 
 import click
 
-from ._common import config_option, new_output, output_options, run
+from .. import ds01_limits
+from ..ds01_limits import FLAGS
+from ..runtime import Runtime
+from ._common import config_option, new_output, output_options, prog, run, warn
 
 
 def ds01_flags(fn):
     """DS01's get_resource_limits.py flags: each prints one answer in DS01's format."""
-    from ..ds01_limits import FLAGS
-
     for key, what in reversed(FLAGS.items()):
         fn = click.option("--" + key.replace("_", "-"), "ds01_" + key, is_flag=True, help=f"(DS01) Print {what}.")(fn)
     return click.option("--check-exemption", "exemption_type", metavar="TYPE",
@@ -36,10 +37,7 @@ See also: check-limits, container-create""")
 @config_option
 def cli(user, docker_args, field_name, group_only, exemption_type, json_flag, table_flag, config, **ds01):
     """Show the limits that apply to you (or USER)."""
-    from .. import ds01_limits
-    from ..limits_answer import Question, resource_limits, table_rows
-    from ..runtime import Runtime
-    from ._common import prog, warn
+    from ..limits_answer import Question, resource_limits, table_rows  # lazy: ds01.limits_answer, 1 ms
 
     question = Question(docker_args=docker_args, group=group_only,
                         ds01=[key[len("ds01_"):] for key, value in ds01.items() if value], exemption=exemption_type,

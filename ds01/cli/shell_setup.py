@@ -2,6 +2,8 @@
 
 import click
 
+from .. import user_setup
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -17,9 +19,6 @@ See also: user-setup, help""")
 @config_option
 def cli(fix, check, json_flag, table_flag, config):
     """Check that login shells put ds01's commands on PATH."""
-    from .. import user_setup
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     status, detail = user_setup.shell_step(rt, rt.caller, fix=fix and not check)
     out = new_output(json_flag, table_flag, [("step", "STEP"), ("status", "STATUS"), ("detail", "DETAIL")])

@@ -2,6 +2,8 @@
 
 import click
 
+from .. import user_setup
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -16,9 +18,6 @@ See also: user-setup, vscode-setup""")
 @config_option
 def cli(verify, json_flag, table_flag, config):
     """Make an SSH key (ed25519) if you have none."""
-    from .. import user_setup
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     status, detail = user_setup.ssh_key_step(rt, rt.caller, no_ssh=verify)
     out = new_output(json_flag, table_flag, [("step", "STEP"), ("status", "STATUS"), ("detail", "DETAIL")])

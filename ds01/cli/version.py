@@ -1,7 +1,11 @@
 """version: ds01's version, the commit it was built from, its install path, Python and the Docker engine."""
 
+import sys
+
 import click
 
+from .. import version
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 COLUMNS = [("version", "VERSION"), ("commit", "COMMIT"), ("install_path", "INSTALLED AT"), ("python", "PYTHON"),
@@ -19,11 +23,6 @@ See also: ds01-doctor, help""")
 @config_option
 def cli(json_flag, table_flag, config):
     """ds01's version and build, where it is installed, its Python and the Docker engine's version."""
-    import sys
-
-    from .. import version
-    from ..runtime import Runtime
-
     record = version.info(Runtime(config).settings.get("docker_host"))
     out = new_output(json_flag, table_flag, COLUMNS)
     if out.table and not table_flag:

@@ -1,7 +1,12 @@
 """vscode-setup: the SSH host blocks VS Code's Remote-SSH uses to reach your containers (user-setup's step)."""
 
+import sys
+
 import click
 
+from .. import user_setup
+from ..output import is_tty
+from ..runtime import Runtime
 from ._common import config_option, new_output, output_options, run
 
 
@@ -16,12 +21,6 @@ See also: devcontainer-init, user-setup, container-run""")
 @config_option
 def cli(json_flag, table_flag, config):
     """Write ~/.ssh/ds01-vscode.conf (Host ds01, Host ds01-NAME per container) for your laptop."""
-    import sys
-
-    from .. import user_setup
-    from ..output import is_tty
-    from ..runtime import Runtime
-
     rt = Runtime(config)
     status, detail, host = user_setup.vscode_step(rt, rt.caller)
     if is_tty(sys.stderr) and not json_flag:

@@ -20,13 +20,20 @@ import json
 import math
 import os
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
-from .slurm import ControllerUnreachable, Slurm, SubmitRequest
+from .. import names
+from ..atomic import replace_file
+from ..errors import Ds01Error, NoCapacity, NotFound, PermissionDenied, UsageError
+from ..image_choice import _catalog_image, framework_like
+from ..privilege import caller_process, root_files
+from ..units import format_duration
+from ..visible import visible
+from .slurm import ControllerUnreachable, Slurm, SubmitRequest, environment
 
 JOB_LABEL = "ds01.slurm_job"
 NODE_LABEL = "ds01.node"
@@ -51,10 +58,26 @@ def shim_path(rt) -> str:
     return rt.settings.get("slurm_shim") or os.path.join(os.path.dirname(sys.executable), SHIM)
 
 
-def shim_command(rt, name: str, image: str | None) -> list[str]:
+MOUNT_KEYS = ("workspace", "data", "models")  # the create's directories, handed to the node's create
+
+
+def mounts_of(request: Any) -> dict[str, str]:
+    """The directories a cluster create asked for, absolute (the node's shim runs in `/`, not in your directory;
+    a `~` path is left for the node's own check, which expands it as you): {key: path}, only those given."""
+    found = {}
+    for key in MOUNT_KEYS:
+        path = getattr(request, key, None)
+        if path:
+            found[key] = path if path.startswith("~") else os.path.abspath(path)
+    return found
+
+
+def shim_command(rt, name: str, image: str | None, mounts: dict[str, str] | None = None) -> list[str]:
     """The job's program: the shim, pointed at the node's ds01d socket (`{node}` in the setting is the node's
-    name, for several nodes on one host). Whatever it says, the node's ds01d trusts only the kernel and Slurm."""
-    return node_command(rt, [shim_path(rt), name, *([image] if image else [])])
+    name, for several nodes on one host), with the directories to mount. Whatever it says, the node's ds01d
+    trusts only the kernel and Slurm, and checks each directory with your rights as a single-server create does."""
+    options = [f"--{key}={path}" for key, path in sorted((mounts or {}).items()) if key in MOUNT_KEYS]
+    return node_command(rt, [shim_path(rt), name, *([image] if image else []), *options])
 
 
 def node_command(rt, program: list[str]) -> list[str]:
@@ -77,7 +100,7 @@ def node_name(rt) -> str:
 # ---------------------------------------------------------------- the head's records
 
 def _records_dir(rt, uid: int | None = None) -> str:
-    from ..statedir import StateDir
+    from ..statedir import StateDir  # lazy: ds01.statedir, 10 ms
 
     return StateDir.of(rt).cluster_records(uid)
 
@@ -87,9 +110,6 @@ def _record_path(rt, uid: int, name: str) -> str:
 
 
 def save_record(rt, record: dict[str, Any]) -> None:
-    from ..atomic import replace_file
-    from ..privilege import root_files
-
     with root_files():
         os.makedirs(_records_dir(rt), mode=0o700, exist_ok=True)
         os.makedirs(_records_dir(rt, record["uid"]), mode=0o700, exist_ok=True)
@@ -99,8 +119,6 @@ def save_record(rt, record: dict[str, Any]) -> None:
 
 def load_records(rt, uid: int | None) -> list[dict[str, Any]]:
     """The head's cluster records: one uid's, or (uid None) every user's."""
-    from ..privilege import root_files
-
     found = []
     with root_files():
         base = _records_dir(rt)
@@ -117,8 +135,6 @@ def load_records(rt, uid: int | None) -> list[dict[str, Any]]:
 
 
 def find_record(rt, name: str) -> dict[str, Any]:
-    from .. import names
-
     wanted = names.validate(name)
     for rec in load_records(rt, rt.caller.uid):
         if names.same(rec["name"], wanted):
@@ -159,18 +175,18 @@ def create(rt, request: ClusterRequest) -> dict[str, Any]:
     (PENDING with Slurm's reason, or with `wait`, RUNNING on its node once the container runs)."""
     gres = request.gres()
     for rec in load_records(rt, rt.caller.uid):
-        from .. import names
-
         if names.same(rec["name"], request.name):
             raise Ds01Error(f"you already have a cluster container named {rec['name']!r}",
                             hint=f"container-list --cluster; or choose another name than {rec['name']}")
     check_count(rt)
     made = _check_on_head(rt, request)
     slurm = slurm_of(rt)
-    job_id = _submit(rt, slurm, made.name, made.image, gres, minutes=runtime_minutes(rt, slurm, made.name, []))
+    mounts = mounts_of(request)
+    job_id = _submit(rt, slurm, made.name, made.image, gres, minutes=runtime_minutes(rt, slurm, made.name, []),
+                     mounts=mounts)
     record = {"name": made.name, "container": made.container, "user": rt.caller.login, "uid": rt.caller.uid,
               "image": made.image, "job": job_id, "jobs": [job_id], "node": None, "gres": gres,
-              "submitted_at": rt.now_iso()}
+              "mounts": mounts, "submitted_at": rt.now_iso()}
     save_record(rt, record)
     rt.log_event("cluster.submit", rt.caller.login, container=made.container, job=job_id, gres=gres)
     if request.wait is None:
@@ -189,10 +205,8 @@ def _check_on_head(rt, request: ClusterRequest) -> _Checked:
     """What the head can check without an engine (it has none of the nodes'): the name, the image (a catalog
     FRAMEWORK [VERSION] resolved, the policy's allowed images). The node's ds01d checks the rest as a
     single-server create does (a dry run) before it makes the container in the job."""
-    from .. import names
-    from ..access import HINT, ID_RE, familiar, name_refusal
-    from ..create import CreateRequest
-    from ..image_choice import _catalog_image, framework_like
+    from ..access import HINT, ID_RE, familiar, name_refusal  # lazy: ds01.access, 1 ms
+    from ..create import CreateRequest  # lazy: ds01.create, 15 ms
 
     checking = CreateRequest(name=request.name, image=request.image, version=request.version,
                              workspace=request.workspace, data=request.data, models=request.models, cpu_only=True)
@@ -213,14 +227,14 @@ def _check_on_head(rt, request: ClusterRequest) -> _Checked:
 
 
 def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], node: str | None = None,
-            minutes: int | None = None) -> int:
+            minutes: int | None = None, mounts: dict[str, str] | None = None) -> int:
     """sbatch, as the caller, of the shim's job for container `name`: the GPUs `gres`, CPUs and memory (`--mem`:
     the job's memory cgroup, which the container goes under, binds it) from the caller's limits, `--time`
     `minutes` (runtime_minutes; None: the QOS's MaxWall), their group's QOS; `node` pins it (`-w`) to the node
     that holds the container."""
     limits = rt.limits(rt.caller.login)
     job_id = slurm.submit(SubmitRequest(
-        command=shim_command(rt, name, image), name=name, gres=gres,
+        command=shim_command(rt, name, image, mounts), name=name, gres=gres,
         cpus=max(1, math.ceil(float(limits["max_cpus"]))),
         mem_mb=max(1, int(limits["memory"]) // (1024 * 1024)) if limits["memory"] else None,
         time_minutes=minutes, qos=limits.group, node=node, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01",
@@ -243,9 +257,7 @@ def runtime_minutes(rt, slurm: Slurm, name: str, jobs: list[int]) -> int | None:
     job never gets more than is left). The max runtime is the container's across its runs, as on one server.
     None (no `--time`: the QOS's MaxWall binds) when max_runtime_h is null or the caller has an exemption from
     it. NoCapacity when less than a minute is left."""
-    from ..errors import NoCapacity
-    from ..lifecycle import exemptions
-    from ..units import format_duration
+    from ..lifecycle import exemptions  # lazy: ds01.lifecycle.exemptions, 1 ms
 
     limit_h = rt.limits(rt.caller.login)["max_runtime_h"]
     if limit_h is None or exemptions.find(exemptions.load(rt.policy), rt.caller.login, "max_runtime_h", rt.now()):
@@ -280,8 +292,6 @@ def check_count(rt) -> None:
     """NoCapacity when the caller already has max_containers_per_user containers: their cluster containers (the
     head's records, every state: a queued one counts) and their containers on the head's own engine, if it has
     one (a cluster container that engine also sees counted once)."""
-    from ..errors import NoCapacity
-
     cap = rt.limits(rt.caller.login)["max_containers_per_user"]
     if cap is None:
         return
@@ -443,8 +453,6 @@ REMOVE_WAIT_S = 300.0  # the short removal job: queued behind others on a full n
 
 
 def _drop_record(rt, rec: dict[str, Any]) -> None:
-    from ..privilege import root_files
-
     with root_files():
         os.unlink(_record_path(rt, rec["uid"], rec["name"]))
 
@@ -485,12 +493,6 @@ def remove(rt, name: str, cancel: bool = False) -> dict[str, Any]:
 def _remove_on_node(rt, slurm: Slurm, rec: dict[str, Any], node: str) -> dict[str, Any]:
     """A short job as the caller on `node` (`srun -w NODE`, named like the container, no GPU) whose shim asks the
     node's ds01d to remove the container; the node's record of it. A node Slurm cannot use is refused (exit 1)."""
-    import subprocess
-
-    from ..privilege import caller_process
-    from ..visible import visible
-    from .slurm import environment
-
     try:
         state = slurm.node(node)
     except ControllerUnreachable:
@@ -556,7 +558,8 @@ def start(rt, name: str, wait: float | None = None) -> dict[str, Any]:
                        hint=f"container-create {rec['name']} IMAGE --cluster makes it anew")
     jobs = [int(j) for j in rec.get("jobs") or [rec["job"]]]
     minutes = runtime_minutes(rt, slurm, rec["name"], jobs)
-    job_id = _submit(rt, slurm, rec["name"], None, list(rec.get("gres") or []), node=rec["node"], minutes=minutes)
+    job_id = _submit(rt, slurm, rec["name"], None, list(rec.get("gres") or []), node=rec["node"], minutes=minutes,
+                     mounts=rec.get("mounts"))
     rec.update({"job": job_id, "jobs": [*jobs, job_id], "submitted_at": rt.now_iso()})
     save_record(rt, rec)
     rt.log_event("cluster.submit", rt.caller.login, container=rec["container"], job=job_id, node=rec["node"],
@@ -570,11 +573,6 @@ def run_command(rt, name: str, command: list[str]) -> int:
     """container-run NAME --cluster: a step in the container's job on its node (`srun --overlap`, as the caller:
     munge vouches for them and Slurm lets only the job's owner in), whose shim asks that node's ds01d to run
     `command` in the container as the caller; the command's exit code."""
-    import subprocess
-
-    from ..privilege import caller_process
-    from .slurm import environment
-
     rec = find_record(rt, name)
     slurm = slurm_of(rt)
     described = describe(rt, rec, slurm)

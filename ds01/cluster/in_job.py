@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from types import SimpleNamespace
 from typing import Any
 
+from ..engine import image_repository
 from ..errors import Ds01Error, NotFound, PermissionDenied
-from .containers import DEFAULT_GRACE_S, JOB_LABEL, NODE_LABEL, SHIM, granted, node_name, slurm_of
+from ..privilege import root_files
+from .containers import DEFAULT_GRACE_S, JOB_LABEL, NODE_LABEL, SHIM, container_comment, granted, node_name, slurm_of
+from .slurm import SlurmError
 
 
 def job_cgroup_parent(pid: int, job_id: int, proc: str = "/proc") -> str:
     """The job's memory cgroup (`--cgroup-parent`): the peer's memory-controller path (v1) or unified path
     (v2), cut after `job_<id>` (its step and task parts are the job's own processes)."""
-    from .node_trust import job_of_cgroup, read_peer, refuse
+    from .node_trust import job_of_cgroup, read_peer, refuse  # lazy: ds01.cluster.node_trust, 10 ms
 
     process = read_peer(pid, proc)
     in_job = job_of_cgroup(process.cgroup)
@@ -39,8 +43,6 @@ def job_cgroup_parent(pid: int, job_id: int, proc: str = "/proc") -> str:
 
 def _slots_for(rt, uuids: list[str]) -> list[Any]:
     """Slot-like entries (id, uuid, weight) for Plan.assign_gpus: the inventory's slot where it lists the UUID."""
-    from types import SimpleNamespace
-
     known = {s.uuid: s for s in rt.inventory.slots()}
     return [known.get(u) or SimpleNamespace(id=u, uuid=u, weight=1.0) for u in uuids]
 
@@ -49,18 +51,17 @@ class Stopped(Exception):
     """Slurm signalled the job (SIGTERM from scancel or the time limit, forwarded by the shim's client)."""
 
 
-def run_in_job(rt, name: str, image: str | None) -> int:
+def run_in_job(rt, name: str, image: str | None, mounts: dict[str, str] | None = None) -> int:
     """The node's side of ds01-slurm-shim: create and start the caller's container NAME in the caller's job, wait
     on it, stop it when Slurm signals the job. Refused (exit 5) unless the connection's peer is in a RUNNING job
     of the caller's on this node whose name is NAME."""
-    from ..runtime import peer
-    from .node_trust import job_devices, read_gres_conf, refuse, trusted_job
+    from .node_trust import job_devices, read_gres_conf, refuse, trusted_job  # lazy: ds01.cluster.node_trust, 10 ms
 
-    connected = peer()
+    connected = rt.served  # the client process ds01d accepted (SO_PEERCRED); None in-process
     if connected is None:
         raise PermissionDenied(f"{SHIM} runs only through ds01d, inside a Slurm job",
                                hint="container-create NAME IMAGE --cluster submits the job that runs it")
-    pid, connected_at = connected
+    pid, connected_at = connected.pid, connected.connected_at
     slurm = slurm_of(rt)
     node = node_name(rt)
     trusted = trusted_job(pid, rt.caller.uid, node, slurm, connected_at=connected_at)
@@ -71,7 +72,6 @@ def run_in_job(rt, name: str, image: str | None) -> int:
         raise refuse(f"job {trusted.job.id} was not submitted by ds01d (container-create/-start --cluster grant "
                      "each job they submit)", job=trusted.job.id, name=name)
     parent = job_cgroup_parent(pid, trusted.job.id)
-    from ..privilege import root_files
 
     with root_files():
         gres_conf = read_gres_conf(rt.settings.get("gres_conf"))
@@ -85,12 +85,12 @@ def run_in_job(rt, name: str, image: str | None) -> int:
         if in_job(info, trusted.job.id, parent):
             cid = existing["id"]
         elif _earlier_job_here(info, rt.caller.uid, node):
-            cid = _recreate_in_job(rt, name, info, trusted.job.id, node, parent, uuids)
+            cid = _recreate_in_job(rt, name, info, trusted.job.id, node, parent, uuids, mounts or {})
         else:
             raise Ds01Error(f"{name} already exists on {node} outside this job",
                             hint="container-list --cluster; container-remove it or choose another name")
     else:
-        cid = _create_in_job(rt, name, image, trusted.job.id, node, parent, uuids)
+        cid = _create_in_job(rt, name, image, trusted.job.id, node, parent, uuids, mounts or {})
     rt.log_event("cluster.start", rt.caller.login, container=name, job=trusted.job.id, node=node, gpus=uuids)
     return _run_and_wait(rt, cid, trusted.job.id)
 
@@ -106,7 +106,7 @@ def job_of_container(info: dict[str, Any]):
     """The Slurm job a container belongs to (node_trust.CgroupJob: job, uid, node), or None. Its labels count only
     where its cgroup parent, which only ds01 sets and only from the kernel's word, is that job's cgroup: an
     image's `ds01.slurm_job` label alone names no job."""
-    from .node_trust import job_of_cgroup
+    from .node_trust import job_of_cgroup  # lazy: ds01.cluster.node_trust, 10 ms
 
     labels = (info.get("Config") or {}).get("Labels") or {}
     parent = (info.get("HostConfig") or {}).get("CgroupParent") or ""
@@ -125,7 +125,7 @@ def _earlier_job_here(info: dict[str, Any], uid: int, node: str) -> bool:
     """A stopped container that ds01 made in an earlier job of this user on this node: its cgroup parent (which
     only ds01 sets, and only from the kernel's word) is a job cgroup of this uid and node. A container made
     outside any job, or an image's labels, never qualify."""
-    from .node_trust import job_of_cgroup
+    from .node_trust import job_of_cgroup  # lazy: ds01.cluster.node_trust, 10 ms
 
     if (info.get("State") or {}).get("Running"):
         return False
@@ -139,14 +139,13 @@ def _earlier_job_here(info: dict[str, Any], uid: int, node: str) -> bool:
             and labels.get(NODE_LABEL) == node)
 
 
-def _recreate_in_job(rt, name, info, job_id, node, parent, uuids) -> str:
+def _recreate_in_job(rt, name, info, job_id, node, parent, uuids, mounts) -> str:
     """container-start --cluster on the node: Docker fixes a container's cgroup parent and devices at create,
     so the stopped container is committed (its writable layer: the user's files outside the mounts) to
     `<repo>:<container>.previous`, removed, and made again from that image in this job, with this job's GPUs
-    and the same default workspace. The `.previous` tag goes once the new container exists (it then runs from
-    its own `<repo>:<container>` tag of the same image); if the create fails, the tag keeps the files."""
-    from ..engine import image_repository
-
+    and the same directories (the head hands the create's in again). The `.previous` tag goes once the new
+    container exists (it then runs from its own `<repo>:<container>` tag of the same image); if the create
+    fails, the tag keeps the files."""
     container = info["Name"].lstrip("/")
     own = (info.get("Config") or {}).get("Image") or ""
     repo = image_repository(own) if own and not own.startswith("sha256:") else f"ds01-{rt.caller.uid}/cluster"
@@ -164,7 +163,7 @@ def _recreate_in_job(rt, name, info, job_id, node, parent, uuids) -> str:
     api.commit(info["Id"], repository=repo, tag=f"{container}.previous", conf=conf)
     rt.engine.remove(info["Id"], reason="cluster-start")
     rt.finder.refresh()  # it listed the container just removed
-    cid = _create_in_job(rt, name, kept, job_id, node, parent, uuids)
+    cid = _create_in_job(rt, name, kept, job_id, node, parent, uuids, mounts)
     try:
         api.remove_image(kept, noprune=True)  # only the tag: the container's own tag names the same image
     except Exception:  # noqa: BLE001, S110 - a tag left behind loses nothing
@@ -176,16 +175,15 @@ def exec_in_job(rt, name: str, command: list[str]) -> int:
     """The node's side of container-run --cluster: run `command` as the caller in their container NAME, which
     must be the running container of the job the connecting process is in (kernel and controller, as
     run_in_job); its exit code."""
-    from ..containers import record
-    from ..runtime import peer
-    from ..sessions import run_session
-    from .node_trust import refuse, trusted_job
+    from ..containers import record  # lazy: ds01.containers, 1 ms
+    from ..sessions import run_session  # lazy: ds01.sessions, 5 ms
+    from .node_trust import refuse, trusted_job  # lazy: ds01.cluster.node_trust, 10 ms
 
-    connected = peer()
+    connected = rt.served  # the client process ds01d accepted (SO_PEERCRED); None in-process
     if connected is None:
         raise PermissionDenied(f"{SHIM} runs only through ds01d, inside a Slurm job",
                                hint=f"container-run {name} --cluster -- COMMAND")
-    pid, connected_at = connected
+    pid, connected_at = connected.pid, connected.connected_at
     trusted = trusted_job(pid, rt.caller.uid, node_name(rt), slurm_of(rt), connected_at=connected_at)
     parent = job_cgroup_parent(pid, trusted.job.id)
     info = rt.api.inspect_container(rt.finder.find(name)["id"])
@@ -202,15 +200,14 @@ def remove_in_job(rt, name: str) -> dict[str, Any]:
     this node. The connecting process must be in a RUNNING job of the caller's on this node named NAME (kernel and
     controller, as run_in_job), and the container must be one ds01 made in an earlier job of the caller's here
     (its cgroup parent, which only ds01 sets); anything else is refused and nothing is removed."""
-    from ..containers import record
-    from ..runtime import peer
-    from .node_trust import refuse, trusted_job
+    from ..containers import record  # lazy: ds01.containers, 1 ms
+    from .node_trust import refuse, trusted_job  # lazy: ds01.cluster.node_trust, 10 ms
 
-    connected = peer()
+    connected = rt.served  # the client process ds01d accepted (SO_PEERCRED); None in-process
     if connected is None:
         raise PermissionDenied(f"{SHIM} runs only through ds01d, inside a Slurm job",
                                hint=f"container-remove {name} --cluster")
-    pid, connected_at = connected
+    pid, connected_at = connected.pid, connected.connected_at
     node = node_name(rt)
     trusted = trusted_job(pid, rt.caller.uid, node, slurm_of(rt), connected_at=connected_at)
     if trusted.job.name != name:
@@ -228,12 +225,12 @@ def remove_in_job(rt, name: str) -> dict[str, Any]:
     return dict(rec, status="removed", node=node)
 
 
-def _create_in_job(rt, name, image, job_id, node, parent, uuids) -> str:
-    from ..containers import record
-    from ..create import CreateRequest, _undo, create_container, signals_interrupt
-    from ..workspace_files import make_workspace
+def _create_in_job(rt, name, image, job_id, node, parent, uuids, mounts) -> str:
+    from ..containers import record  # lazy: ds01.containers, 1 ms
+    from ..create import CreateRequest, _undo, create_container, signals_interrupt  # lazy: ds01.create, 15 ms
+    from ..workspace_files import make_workspace  # lazy: ds01.workspace_files, 3 ms
 
-    checked = create_container(rt, CreateRequest(name=name, image=image, cpu_only=True), dry_run=True)
+    checked = create_container(rt, CreateRequest(name=name, image=image, cpu_only=True, **mounts), dry_run=True)
     plan = checked.plan
     plan.limits["slice"] = parent
     plan.labels[JOB_LABEL] = str(int(job_id))
@@ -260,9 +257,6 @@ def tell_controller(rt, job_id: int, state: str, value: str) -> None:
     head learns it from Slurm, never from this node's engine. Only an operator may set it (this ds01d is root), so
     the job's owner cannot forge it. Slurm refuses it once the job has ended (a scancel): the head then knows the
     container stopped from the job's end (the shim or the Epilog stops it). A failure is a warning, never fatal."""
-    from .containers import container_comment
-    from .slurm import SlurmError
-
     try:
         slurm_of(rt).set_admin_comment(job_id, container_comment(state, value))
     except SlurmError as error:
@@ -273,9 +267,9 @@ def tell_controller(rt, job_id: int, state: str, value: str) -> None:
 def _run_and_wait(rt, cid: str, job_id: int) -> int:
     """Start (mounts pinned as every ds01 start does), tell the controller, wait; on SIGTERM/SIGINT stop it through
     ds01's stop path; tell the controller how it ended."""
-    from ..mount_pins import pinned, pins_of
-    from ..mounts import recheck_mounts
-    from ..statedir import StateDir
+    from ..mount_pins import pinned, pins_of  # lazy: ds01.mount_pins, 11 ms
+    from ..mounts import recheck_mounts  # lazy: ds01.mounts, 10 ms
+    from ..statedir import StateDir  # lazy: ds01.statedir, 13 ms
 
     def stopped(signum, _frame):
         raise Stopped(signum)
@@ -283,7 +277,7 @@ def _run_and_wait(rt, cid: str, job_id: int) -> int:
     previous = {s: signal.signal(s, stopped) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         info = rt.api.inspect_container(cid)
-        from ..containers import record
+        from ..containers import record  # lazy: ds01.containers, 1 ms
 
         rec = record(info)
         if not info["State"].get("Running"):

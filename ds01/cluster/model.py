@@ -4,12 +4,15 @@ One module answers "what should Slurm be told"; the files (fragments.py) and the
 (accounts.py) are written from it. Nothing here runs a Slurm command.
 """
 
+import grp
 import math
 import os
+import pwd
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..gpu import load_inventory
 from ..gpu.model import Inventory
 from ..policy import BUILTIN_LIMITS, LIMIT_KEYS, Policy
 
@@ -128,9 +131,6 @@ def group_limits(policy: Policy, group: str) -> dict[str, Any]:
 def group_members(policy: Policy, group: str) -> list[str]:
     """Who the group takes, as far as ds01 can list them: its members and its Unix group's (NSS).
     A user taken by an earlier group is that group's."""
-    import grp
-    import pwd
-
     listed = list(policy.members.get(group) or [])
     unix = (policy.section("groups").get(group) or {}).get("unix_group")
     if unix:
@@ -186,8 +186,6 @@ def node_resources(cpus: Any, memory: Any) -> tuple[int, int]:
 def cluster_of(policy: Policy, host_inventory: str | None = None) -> Cluster:
     """The cluster the policy describes. A node without `inventory` has this host's GPUs (`host_inventory`,
     the gpu_inventory setting, else NVML): right on a one-node cluster or when run on that node."""
-    from ..gpu import load_inventory
-
     section = policy.section("cluster")
     base = os.path.dirname(os.path.abspath(policy.path)) if not policy.path.startswith("<") else os.getcwd()
     nodes = []

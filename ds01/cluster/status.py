@@ -184,8 +184,8 @@ def report(rt, since: float, until: float, by: str = "user") -> list[dict[str, A
     """ds01-report's records from slurmdbd's allocation history (`sacct --json`): per user (or group), GPU-hours
     (GPU-equivalents x hours), slot-hours (GPUs x hours) and container-hours (jobs x hours), each job's time
     clipped to the window (a job wholly inside it counts sacct's elapsed time)."""
-    from ..accounting import _group
-    from ..clock import iso
+    from ..accounting import _group  # lazy: ds01.accounting, 3 ms
+    from ..clock import iso  # lazy: ds01.clock, 0.6 ms
 
     stamp = "%Y-%m-%dT%H:%M:%S"
     slurm = slurm_of(rt)

@@ -9,18 +9,31 @@ import datetime
 import functools
 import os
 import time
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ..clock import iso
 from ..containers import ACTIVE
 from ..containers import iso as iso_timestamp
-from ..errors import NoCapacity
+from ..errors import Ds01Error, NoCapacity, NotFound, PermissionDenied
 from . import holdings as H
-from .choice import AllocationError, Request, Snapshot, check_claim, choose, quota_error, reservations, user_record
+from .choice import (
+    AllocationError,
+    Request,
+    Snapshot,
+    check_claim,
+    choose,
+    quota_error,
+    reservations,
+    user_record,
+    with_placement,
+)
 from .model import Inventory, Slot
 from .queue import alive, pid_start, queue_order, simulate
-from .state import State
+from .state import DEFAULT_LOCK_TIMEOUT, QUEUE, RELEASED, State
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 DEFAULT_CLAIM_TTL = 120
 DEFAULT_WAIT_POLL = 2.0
@@ -29,7 +42,7 @@ DEFAULT_WAIT_POLL = 2.0
 class Allocator:
     """Allocation for one command: snapshot, choose and act, under the lock."""
 
-    def __init__(self, rt: Any) -> None:
+    def __init__(self, rt: "Runtime") -> None:
         self.rt = rt
         self.settings = rt.policy.section("gpu_allocation")
 
@@ -40,21 +53,15 @@ class Allocator:
 
     @functools.cached_property
     def state(self) -> State:
-        from .state import DEFAULT_LOCK_TIMEOUT, State
-
         return State.of(self.rt, self.settings.get("lock_timeout_s", DEFAULT_LOCK_TIMEOUT))
 
     @property
     def strategy(self) -> str:
         """spread or pack, with the policy's placement (choice.with_placement): what choose() is given."""
-        from .choice import with_placement
-
         return with_placement(str(self.settings.get("strategy", "spread")), self.settings.get("placement"))
 
     def snapshot(self, now: datetime.datetime | None = None, exclude: str | None = None) -> Snapshot:
         """Who holds and claims what now; `exclude` (a container id) is left out, as if it were removed."""
-        from .state import RELEASED
-
         now_dt = now or self.rt.now()
         released = self.state.read(RELEASED, {})
         slots = self.inventory.slots()
@@ -63,14 +70,10 @@ class Allocator:
                         reservations(self.rt.policy, slots), now_dt)
 
     def _queue(self) -> list[dict[str, Any]]:
-        from .state import QUEUE
-
         entries = [e for e in self.state.read(QUEUE, []) if isinstance(e, dict) and alive(e)]
         return entries
 
     def _save_queue(self, entries: list[dict[str, Any]]) -> None:
-        from .state import QUEUE
-
         self.state.write(QUEUE, entries)
 
     def queue(self) -> list[dict[str, Any]]:
@@ -175,8 +178,6 @@ class Allocator:
         Logged as a gpu.allocate naming both the claim and the container (`label`): the slots pass from one to
         the other, and ds01-report's hours follow them.
         """
-        from ..errors import NotFound, PermissionDenied
-
         with self.state.lock():
             claims = self.state.claims()
             claim = claims.get(cid)
@@ -198,8 +199,6 @@ class Allocator:
         return result
 
     def release_claim(self, cid: str, login: str, admin: bool = False) -> dict[str, Any]:
-        from ..errors import NotFound, PermissionDenied
-
         with self.state.lock():
             claims = self.state.claims()
             claim = claims.get(cid)
@@ -214,14 +213,11 @@ class Allocator:
         return {"target": cid, "kind": "claim", "user": claim["user"], "slots": claim["slots"],
                 "uuids": claim["uuids"], "released": True}
 
-    def release_container(self, rec: dict[str, Any], reason: str = "released") -> dict[str, Any]:
+    def release_container(self, rec: Mapping[str, Any], reason: str = "released") -> dict[str, Any]:
         """Give up the slots of a stopped container before its hold ends (recorded in the state dir).
 
         `reason`: `released` (a person asked) or `hold_expired` (ds01-release-stale).
         """
-        from ..errors import Ds01Error
-        from .state import RELEASED
-
         with self.state.lock():
             snap = self.snapshot()
             holding = next((h for h in snap.holdings if h.id.startswith(rec["id"])), None)
@@ -254,14 +250,12 @@ class Allocator:
             raise
 
     def _start_checked(self, rec: dict[str, Any], start: Callable[[], Any]) -> Any:
-        from .state import RELEASED
-
         with self.state.lock():
             snap = self.snapshot()
             holding = next((h for h in snap.holdings if h.id.startswith(rec["id"])), None)
             if holding is None:
                 return start()
-            limits = self.rt.limits(holding.user)
+            limits = self.rt.limits(cast(str, holding.user))  # a holding found by its container has a user
             hint = self.recreate_hint(snap, rec, holding, limits)
             any_gpu = H.asks_for_any(holding.devices)
             cap = limits["max_gpu_slots_per_container"]

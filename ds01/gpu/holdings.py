@@ -15,10 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import clock
 from .. import labels as L
 from ..clock import iso, parse_docker
 from ..containers import ACTIVE as RUNNING_STATES  # holds while running, paused or restarting
 from ..containers import record as container_record
+from ..errors import NotFound
 
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -121,9 +123,6 @@ def slots_for(devices: list[str], inventory_slots: "list[Slot]") -> list[str]:
 def read(api: Any, policy: "Policy", inventory_slots: "list[Slot]", released: dict[str, Any] | None = None,
          now: datetime.datetime | None = None) -> list[Holding]:
     """Every container that names a GPU, with whether it holds its slots now."""
-    from .. import clock
-    from ..errors import NotFound
-
     now = now or clock.now()
     released = released or {}
     result = []

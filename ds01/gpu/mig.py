@@ -8,6 +8,7 @@ whose slots are held, claimed, reserved or in use is never touched, and the chec
 happen under the allocator lock, so no allocation sees a half-made layout.
 """
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from .choice import reservations
 from .mig_layout import OFF, current, is_short, matches, same, show, wanted
 
 if TYPE_CHECKING:
+    from ..runtime import Runtime
     from .model import Gpu, Inventory
 
 
@@ -40,8 +42,6 @@ def offered(profiles: list[Any]) -> str:
 
 def fit(chosen: list[Any], total_slices: int) -> list[tuple[Any, int]] | None:
     """A placement for every profile (largest first), or None when the GPU cannot hold them all."""
-    from collections import Counter
-
     counts = Counter(p.id for p in chosen)
     if sum(p.slices for p in chosen) > total_slices or any(
             n > next(p.count for p in chosen if p.id == pid) for pid, n in counts.items()):
@@ -88,8 +88,8 @@ def targets(layout: dict[str, Any], inventory: "Inventory", names: tuple[str, ..
 class Configurator:
     """Plans and makes one GPU's layout at a time for `mig-configure`."""
 
-    def __init__(self, rt: Any, dry_run: bool = False) -> None:
-        from .allocator import Allocator
+    def __init__(self, rt: "Runtime", dry_run: bool = False) -> None:
+        from .allocator import Allocator  # lazy: ds01.gpu.allocator, 12 ms
 
         self.rt = rt
         self.dry_run = dry_run
@@ -266,7 +266,7 @@ class Configurator:
 
 
 def _control(index: int) -> Any:
-    from .nvml import MigControl
+    from .nvml import MigControl  # lazy: ds01.gpu.nvml, 12 ms
 
     return MigControl(index)
 

@@ -5,11 +5,14 @@ MIG weights come from the driver (a MIG device's GPU-instance slices over the la
 GPU-instance profile of its GPU), not from a hard-coded 7.
 """
 
+import ctypes
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import pynvml
 
 from ..errors import Ds01Error
 from .model import Gpu, Inventory, MigDevice, Process
@@ -24,7 +27,6 @@ class NvmlUnavailable(Ds01Error):
 
 def _nvml() -> Any:
     global _INITIALISED
-    import pynvml
 
     if not _INITIALISED:
         try:
@@ -42,8 +44,6 @@ def _text(value: Any) -> str:
 
 def _optional(fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
     """Facts some GPUs or drivers do not report (utilisation under MIG, for one) are None, not errors."""
-    import pynvml
-
     try:
         return fn(*args)
     except pynvml.NVMLError:
@@ -201,8 +201,6 @@ class MigControl:
 
     def profiles(self) -> list[InstanceProfile]:
         """The GPU-instance profiles this GPU offers (MIG mode must be on), smallest first."""
-        import ctypes
-
         nv, found = self.nv, {}
         for number in range(nv.NVML_GPU_INSTANCE_PROFILE_COUNT):
             info = _optional(nv.nvmlDeviceGetGpuInstanceProfileInfo, self.handle, number)
@@ -236,8 +234,6 @@ class MigControl:
     def instances(self, profiles: list[InstanceProfile] | None = None) -> list[Instance]:
         """Every GPU instance now, compute instances included (also those no MIG device shows: a GPU instance
         left without a compute instance by an interrupted change)."""
-        import ctypes
-
         nv, result = self.nv, []
         for profile in profiles if profiles is not None else self.profiles():
             handles = (nv.c_nvmlGpuInstance_t * profile.count)()
@@ -267,8 +263,6 @@ class MigControl:
     def create(self, profile: InstanceProfile, start: int) -> None:
         """A GPU instance of `profile` at memory slice `start`, and one compute instance spanning it (what
         nvidia-smi mig -cgi P -C makes): one MIG device. A compute instance that fails takes its GPU instance back."""
-        import ctypes
-
         nv = self.nv
         what = f"create {profile.name} at slice {start}"
         placement = nv.c_nvmlGpuInstancePlacement_t(start, profile.size)

@@ -15,13 +15,18 @@ import contextlib
 import json
 import os
 import sys
+import syslog
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..atomic import replace_file
 from ..errors import Ds01Error, NoCapacity
 from ..privilege import root_files
 from ..statedir import LockBusy, StateDir, held, open_regular
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 CLAIMS = "gpu-claims.json"
@@ -36,7 +41,6 @@ def warn(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         sys.stderr.write(f"ds01: warning: {message}\n")
-        import syslog
 
         syslog.syslog(syslog.LOG_WARNING, f"ds01 state: {message}")
 
@@ -49,7 +53,7 @@ class State:
         self.locked = False
 
     @classmethod
-    def of(cls, rt: Any, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> "State":
+    def of(cls, rt: "Runtime", lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> "State":
         """The state of a command's state dir (statedir.StateDir.of)."""
         return cls(StateDir.of(rt).root, lock_timeout)
 
@@ -113,8 +117,6 @@ class State:
         self._replace(name, json.dumps(value, sort_keys=True).encode(), mode)
 
     def _replace(self, name: str, data: bytes, mode: int) -> None:
-        from ..atomic import replace_file
-
         with root_files():
             try:
                 replace_file(self.path(name), data, mode)

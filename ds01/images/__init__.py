@@ -5,15 +5,23 @@ caller may use (ds01.access), runs under the caller's limits, and is tagged by d
 succeeded and its labels and base were checked, so a failed or refused one leaves the previous image.
 """
 
+import io
+import json
 import os
 import re
 import sys
 import time
 from typing import Any
 
+from .. import access, names
 from .. import labels as L
 from ..access import OWNED_RE, parse_reference  # noqa: F401 - the names of users' images, used from here
+from ..cgroups import PERIOD_US, daemon_cgroups, enforce, sync_dropins
+from ..containers import INTERNAL_TAG_RE, iso
 from ..errors import Ds01Error, NotFound, PermissionDenied, UsageError
+from ..identity import lookup
+from ..names import sanitize_username, validate
+from ..visible import visible
 
 REPO_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 TABLE_COLUMNS = [("name", "NAME"), ("image", "IMAGE"), ("framework", "FRAMEWORK"), ("size_human", "SIZE"),
@@ -25,8 +33,6 @@ LOG_SUFFIX = ".build.log"
 
 def validate_name(name):
     """An image name a user may type: lower-case, usable as a Docker repository component and a container name."""
-    from ..names import validate
-
     normal = validate(name).lower() if name else name  # a repository name is lower-case
     if not normal or not REPO_COMPONENT.match(normal):
         raise UsageError(f"invalid image name {name!r}",
@@ -88,8 +94,6 @@ def human_size(size):
 
 def record(summary, labels, containers, dockerfile=None):
     """The image record (docs/records.md) from an `/images/json` entry."""
-    from ..containers import iso
-
     tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
     owned = next((t for t in tags if parse_reference(t) and not is_internal_tag(t)),
                  next((t for t in tags if parse_reference(t)), tags[0] if tags else None))
@@ -114,9 +118,6 @@ def record(summary, labels, containers, dockerfile=None):
 
 def list_images(api, user, admin=False, all_users=False):
     """Records of the caller's images (every ds01 image for admins with `all_users`), sorted by name."""
-    from .. import names
-    from ..identity import lookup
-
     summaries = api.images()
     containers = api.containers(all=True)
     users: dict[Any, Any] = {}
@@ -150,8 +151,6 @@ def list_images(api, user, admin=False, all_users=False):
 
 def is_internal_tag(ref):
     """True for ds01's per-container tags (`<repo>:<name>._.<uid>`, `….previous`): never an image of its own."""
-    from ..containers import INTERNAL_TAG_RE
-
     return bool(INTERNAL_TAG_RE.match(ref or ""))
 
 
@@ -173,7 +172,7 @@ class Progress:
             return
         text = f"step {number}/{total}: " + " ".join(instruction.split())
         if self.tty:
-            import shutil
+            import shutil  # lazy: shutil, 2 ms
 
             width = shutil.get_terminal_size((100, 20)).columns - 1
             self.stream.write("\r\033[K" + text[:width])
@@ -202,7 +201,7 @@ def build(rt, dockerfile, tag, buildargs, labels, nocache=False, log_path=None, 
     is tagged only after its labels are checked. The context is the Dockerfile's directory only when the
     Dockerfile copies files in; otherwise just the Dockerfile is sent (a workspace may hold gigabytes).
     """
-    from .dockerfile import needs_context, refused_labels
+    from .dockerfile import needs_context, refused_labels  # lazy: ds01.images.dockerfile, 3 ms
 
     engine = rt.engine
     with open(dockerfile, encoding="utf-8") as handle:
@@ -282,8 +281,7 @@ def build(rt, dockerfile, tag, buildargs, labels, nocache=False, log_path=None, 
 
 def check_build_images(rt, text, buildargs, path):
     """PermissionDenied (path:line) unless the caller may use every image the build of `text` reads."""
-    from .. import access
-    from .dockerfile import image_references, trigger_images
+    from .dockerfile import image_references, trigger_images  # lazy: ds01.images.dockerfile, 3 ms
 
     if rt.admin:
         return
@@ -308,8 +306,6 @@ def build_limits(rt):
     there first, as before a container starts), their memory, memory+swap and CPU quota (no more than their
     total's), shm size; Docker's default build network (a bridge: package installs need one), never the host's.
     Processes: the build API has no pids limit, so the parent's total (aggregate.tasks_max) bounds them."""
-    from ..cgroups import PERIOD_US
-
     limits = rt.limits(rt.caller.login)
     values = limits.values
     cpus = float(values["max_cpus"])
@@ -330,11 +326,8 @@ def _write_totals(rt, limits):
     if not limits.aggregate or enforcement.get("aggregate_limits") is False:
         return
     if enforcement.get("cgroup_driver") == "systemd":
-        from ..cgroups import sync_dropins
-
         sync_dropins(rt, [rt.caller.login])
         return
-    from ..cgroups import daemon_cgroups, enforce
 
     enforce(limits.slice_name, limits.aggregate, base=daemon_cgroups(rt.settings.get("docker_host")))
 
@@ -344,7 +337,7 @@ def _directory_context(path, dockerfile):
     `dockerfile` (name, text) added as the file Docker builds: exactly the text ds01 read and checked, so a
     Dockerfile that is a link (Docker would resolve it inside the context, to another file) or one rewritten
     after the check is never what runs."""
-    from docker import utils
+    from docker import utils  # lazy: docker SDK, 60 ms
 
     exclude = None
     ignore = os.path.join(path, ".dockerignore")
@@ -357,8 +350,6 @@ def _directory_context(path, dockerfile):
 def _post_build(api, context, params, buildargs, labels):
     """POST /build with the limits the SDK's build() cannot pass (cgroupparent, cpuquota, cpuperiod); the
     decoded progress stream. The image is built untagged: ds01 tags it after checking it."""
-    import json
-
     query = dict(params)
     query.update(buildargs=json.dumps(buildargs or {}), labels=json.dumps(labels or {}))
     headers = {"Content-Type": "application/tar"}
@@ -380,8 +371,6 @@ def check_built_base(rt, image_id):
     """PermissionDenied unless the first named image below the built one (its base, as Docker resolved it:
     the classic builder records each step's parent) is one the caller may use. A second line behind the
     Dockerfile check, for the final stage: it holds whatever Docker's parser made of FROM."""
-    from .. import access
-
     if rt.admin:
         return
     seen: set[str] = set()
@@ -401,7 +390,7 @@ def check_built_base(rt, image_id):
 def check_built_labels(rt, image_id, labels, text, buildargs):
     """UsageError unless every aime.mlc.* / ds01.* label on the built image is one ds01 set in this build or
     one its base already carried (same value): a LABEL that slipped past the Dockerfile check stops here."""
-    from .dockerfile import OWN_LABELS, final_base
+    from .dockerfile import OWN_LABELS, final_base  # lazy: ds01.images.dockerfile, 3 ms
 
     built = (rt.api.inspect_image(image_id).get("Config") or {}).get("Labels") or {}
     inherited: dict = {}
@@ -414,8 +403,6 @@ def check_built_labels(rt, image_id, labels, text, buildargs):
     forged = sorted(key for key, value in built.items() if key.startswith(OWN_LABELS)
                     and labels.get(key, inherited.get(key)) != value)
     if forged:
-        from ..visible import visible
-
         raise UsageError("the built image carries labels only ds01 may set: " + ", ".join(visible(k) for k in forged)
                          + "; it was not tagged",
                          hint="remove those LABEL lines (however they are written): ds01 labels the image itself")
@@ -434,8 +421,7 @@ def _short(text, width=70):
 
 def context_tar(files):
     """A build context in memory: {name: (text, mode)} as an uncompressed tar, rewound."""
-    import io
-    import tarfile
+    import tarfile  # lazy: tarfile, 3 ms
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -464,8 +450,7 @@ def build_user_image(rt, name, ref, dockerfile_path, no_cache=False, framework=N
     custom) and, when the Dockerfile has ds01's account block, the uid and gid baked in. The image `ref`
     named before is removed when nothing uses it any more.
     """
-    from ..names import sanitize_username
-    from . import dockerfile as D
+    from . import dockerfile as D  # lazy: ds01.images.dockerfile, 3 ms
 
     user = rt.caller
     with open(dockerfile_path, encoding="utf-8") as handle:
@@ -502,7 +487,7 @@ def save_dockerfile(path, text, user):
 
     Refuses to write through a symlink or into someone else's file.
     """
-    from ..workspace_files import make_workspace
+    from ..workspace_files import make_workspace  # lazy: ds01.workspace_files, 3 ms
 
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
@@ -510,6 +495,7 @@ def save_dockerfile(path, text, user):
     if os.path.islink(path):
         raise PermissionDenied(f"{path} is a symbolic link; ds01 will not write through it")
     if os.path.exists(path):
+        # geteuid(): this process's own rights (a file it may replace), not whether it is served
         if os.stat(path).st_uid not in (os.geteuid(), user.uid):
             raise PermissionDenied(f"{path} belongs to another user")
         with open(path, encoding="utf-8") as old, open(path + ".bak", "w", encoding="utf-8") as backup:
@@ -518,6 +504,7 @@ def save_dockerfile(path, text, user):
     with open(partial, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(partial, path)
+    # this process's own rights: only root can give the file to its user
     if os.geteuid() == 0:
         for written in (path, path + ".bak"):
             if os.path.exists(written):

@@ -18,14 +18,19 @@ one of those gids, and it is root's 0644 file in root's 0755 /etc, which the cal
 from inside before a later start or `docker exec` reads it again.
 """
 
+import base64
 import io
 import posixpath
 import shlex
 import tarfile
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..statedir import account_cache_name
+
+if TYPE_CHECKING:
+    from ..gpu.state import State
 
 MAX_ACCOUNT_FILE = 1 << 20  # passwd, group, shadow, gshadow, sudoers: each larger one is refused
 MAX_SKEL_BYTES = 1 << 20  # /etc/skel as the engine archives it (contents and headers): beyond it, not copied
@@ -98,8 +103,6 @@ def bounded(chunks, limit, what):
 
 def dump(etc):
     """`etc` as JSON (for the cache: an image ID's /etc never changes)."""
-    import base64
-
     return {path: {"type": info.type.decode("latin-1"), "mode": info.mode, "uid": info.uid, "gid": info.gid,
                    "linkname": info.linkname,
                    "data": None if content is None else base64.b64encode(content).decode("ascii")}
@@ -108,8 +111,6 @@ def dump(etc):
 
 def load(document):
     """The `etc` that `dump` wrote; ValueError when it is not one."""
-    import base64
-
     etc = {}
     for path, entry in document.items():
         if not (path in NEEDED or path.startswith("skel/")) or ".." in path.split("/"):
@@ -126,7 +127,7 @@ class Cache:
     """The account files of images by image ID, in ds01's root-only state dir (0600: shadow lines); each entry
     is at most the bounds above (about 6 MiB as JSON), and ds01-release-stale drops it with the image."""
 
-    def __init__(self, state):
+    def __init__(self, state: "State") -> None:
         self.state = state
 
     @staticmethod

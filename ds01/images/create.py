@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import labels as L
+from ..clock import iso, parse_docker
 from ..errors import Ds01Error, UsageError
 from ..output import warn
 from . import plan as image_plan
@@ -29,7 +31,7 @@ class NewImage:
 def check_new_image(rt, request: NewImage) -> tuple[str, str]:
     """(image reference, the Dockerfile it is built from) once everything given is checked: the strings that
     would reach the Dockerfile, the base image, and that nothing is overwritten unasked. Writes nothing."""
-    from .. import images
+    from .. import images  # lazy: ds01.images, 1 ms
 
     answers = request.answers
     request.name = images.validate_name(request.name)
@@ -40,8 +42,8 @@ def check_new_image(rt, request: NewImage) -> tuple[str, str]:
     if answers.version and framework and framework.lower() not in ("pytorch", "tensorflow"):
         raise UsageError(f"--version applies to catalog frameworks (pytorch, tensorflow), not {framework}")
     if not request.dockerfile:  # every string given is checked before Docker or the disk is touched
-        from ..access import may_use_image
-        from .packages import policy_defaults
+        from ..access import may_use_image  # lazy: ds01.access, 1 ms
+        from .packages import policy_defaults  # lazy: ds01.images.packages, 2 ms
 
         image_plan.phases_for(answers, answers.framework.lower(), defaults=policy_defaults(rt.policy))
         if answers.base_image:
@@ -65,8 +67,8 @@ def check_new_image(rt, request: NewImage) -> tuple[str, str]:
 def create_image(rt, request: NewImage, confirm_build: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Write image NAME's Dockerfile (unless `dockerfile` names one) and build it, unless `no_build` or
     `confirm_build` (asked after the Dockerfile is written) says no. Its image-create record."""
-    from .. import images
-    from .dockerfile import render
+    from .. import images  # lazy: ds01.images, 1 ms
+    from .dockerfile import render  # lazy: ds01.images.dockerfile, 3 ms
 
     ref, path = check_new_image(rt, request)
     if request.dockerfile:
@@ -82,9 +84,7 @@ def create_image(rt, request: NewImage, confirm_build: Callable[[], bool] | None
 
 def _build(rt, name, ref, dockerfile_path, spec, no_build, no_cache) -> dict[str, Any]:
     """Build (unless no_build); the image record."""
-    from .. import images
-    from .. import labels as L
-    from ..clock import iso
+    from .. import images  # lazy: ds01.images, 1 ms
 
     record = {"name": name, "image": ref, "built": False, "id": None, "dockerfile": dockerfile_path,
               "framework": spec.framework if spec else None, "base_image": spec.base_image if spec else None,
@@ -104,11 +104,8 @@ def _build(rt, name, ref, dockerfile_path, spec, no_build, no_cache) -> dict[str
 
 
 def _created(info: dict[str, Any]) -> float:
-    import datetime
-
-    text = info.get("Created", "")[:19]
     try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
+        moment = parse_docker(info.get("Created"))
     except ValueError:
         return 0
+    return moment.timestamp() if moment else 0

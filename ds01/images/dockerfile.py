@@ -8,8 +8,10 @@ form (JSON arrays), never into a shell line; the account is created from build a
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 
+from ..errors import PermissionDenied, UsageError
 from . import account
 
 PIP_PHASES = ("framework", "requirements", "jupyter", "data-science", "use-case", "additional")
@@ -126,13 +128,10 @@ class Blocks:
         for index in range(start + 1, len(self.lines)):
             if self.lines[index].strip() == marker:
                 return index
-        from ..errors import UsageError
 
         raise UsageError(f"{self.path}:{start + 1}: '# ds01:begin {kind} {phase}' has no matching end marker")
 
     def _parse(self, kind, phase, lines, offset):
-        from ..errors import UsageError
-
         text = "\n".join(l for l in lines if not l.lstrip().startswith("#")).replace("\\\n", " ").strip()
         if not text:
             return [], []
@@ -250,8 +249,6 @@ def instructions(text):
 
 def label_keys(text):
     """(line number, key) of every label a Dockerfile's LABEL (or ONBUILD LABEL) instructions set."""
-    import shlex
-
     for number, word, rest in instructions(text):
         if word == "ONBUILD" and rest:
             word, *more = rest.split(None, 1)
@@ -273,8 +270,6 @@ def label_keys(text):
 def refused_labels(text, path):
     """UsageError naming `path:line` for each LABEL the user may not set: ds01's own keys (aime.mlc, aime.mlc.*,
     ds01.*) or a key built from a variable."""
-    from ..errors import UsageError
-
     bad = [(n, k) for n, k in label_keys(text) if k.startswith(OWN_LABELS) or "$" in k]
     if bad:
         lines = "\n".join(f"  {path}:{n}: LABEL {k}" for n, k in bad)
@@ -308,8 +303,6 @@ STAGE_RE = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
 def _refuse(path, number, why):
-    from ..errors import PermissionDenied
-
     return PermissionDenied(f"{path}:{number}: {why}",
                             hint="name images plainly (FROM image[:tag] [AS stage]); ds01 refuses what it cannot "
                                  "check")
@@ -356,8 +349,6 @@ def image_references(text, build_args, path="Dockerfile"):
     """[(line, image)] of every image a build of `text` reads: each stage's FROM (ARGs resolved with
     `build_args`), COPY/ADD --from and RUN --mount from= that name no stage, and the same inside ONBUILD.
     Anything ds01 cannot read is PermissionDenied: a reference it does not understand is never let through."""
-    import shlex
-
     variables: dict[str, str] = {}
     stages: set[str] = set()
     found = []
@@ -413,8 +404,6 @@ def final_base(text, build_args, path="Dockerfile"):
     seen_from = False
     for number, word, rest in instructions(text):
         if word == "ARG" and not seen_from:
-            import shlex
-
             for item in shlex.split(rest):
                 name, equals, default = item.partition("=")
                 variables[name] = str(build_args.get(name, default if equals else ""))

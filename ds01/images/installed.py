@@ -6,6 +6,7 @@ counts. The container's side is read from a commit of it, so a stopped container
 """
 
 import json
+import os
 
 from .. import labels as L
 from ..errors import Ds01Error
@@ -16,7 +17,7 @@ LIST_SCRIPT = ("import importlib.metadata as m, json\n"
 
 def listing(engine, image, uid, gid):
     """{name (normalised): version} of the Python distributions visible to uid:gid in `image`; {} without python3."""
-    from .packages import canonical
+    from .packages import canonical  # lazy: ds01.images.packages, 2 ms
 
     api = engine.api
     box = api.create_container(image, command=["python3", "-c", LIST_SCRIPT], entrypoint=[], user=f"{uid}:{gid}",
@@ -92,17 +93,15 @@ def record_in_dockerfile(path, change, user):
 
     Returns True when the file was changed; a Dockerfile without ds01's markers gets the phase added.
     """
-    import os
-
-    from . import dockerfile as D
-    from . import save_dockerfile
+    from . import dockerfile as D  # lazy: ds01.images.dockerfile, 3 ms
+    from . import save_dockerfile  # lazy: ds01.images, 1 ms
 
     if not path or not os.path.isfile(path):
         return False
     with open(path, encoding="utf-8") as handle:
         blocks = D.Blocks(handle.read(), path)
     blocks.ensure("pip", "additional")
-    from .packages import canonical, name_of
+    from .packages import canonical, name_of  # lazy: ds01.images.packages, 2 ms
 
     saved = {**change["added"], **{name: versions[1] for name, versions in change["upgraded"].items()}}
     listed = {canonical(name_of(p)) for _, p in blocks.all_packages("pip")}

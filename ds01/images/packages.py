@@ -8,7 +8,7 @@ normalised, version specifiers ignored).
 
 import re
 
-from ..errors import UsageError
+from ..errors import Ds01Error, UsageError
 
 JUPYTER = ("jupyter", "jupyterlab", "ipykernel", "ipywidgets", "notebook")
 DATA_SCIENCE = ("pandas", "scipy", "scikit-learn", "matplotlib", "seaborn")
@@ -34,8 +34,6 @@ DEFAULT_SETS = ("jupyter", "data-science", "use-case")  # DS01's; the policy's i
 def policy_defaults(policy):
     """(apt packages, pip set names) an image gets when the user does not say: the policy's `images`
     `default_system_packages` and `default_sets`, each DS01's when unset (an offline lab sets both to [])."""
-    from ..errors import Ds01Error
-
     section = policy.section("images") if policy is not None else {}
     system = section.get("default_system_packages")
     sets = section.get("default_sets")
@@ -78,7 +76,7 @@ def canonical(name):
 
 def pip_requirement(text, where="package"):
     """The requirement in canonical form (`numpy >= 1.2` -> `numpy>=1.2`); UsageError if it is not plain PEP 508."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.requirements import InvalidRequirement, Requirement  # lazy: packaging, 12 ms
 
     text = text.strip()
     shown = text if len(text) < 80 else text[:77] + "..."

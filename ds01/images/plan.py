@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..names import sanitize_username
 from . import packages as P
 from .catalog import FIXED_BASES  # frameworks the AIME catalog does not carry (re-exported)
 
@@ -50,7 +51,7 @@ def check_image_ref(ref, what="--base-image"):
 
 def resolve_base(rt, answers):
     """(base image, AIME framework label, arch, framework key) for the answers."""
-    from . import catalog
+    from . import catalog  # lazy: ds01.images.catalog, 2 ms
 
     framework = (answers.framework or "pytorch").lower()
     if framework not in FRAMEWORKS:
@@ -90,7 +91,7 @@ def chosen(answers, framework, defaults=None):
 def phases_for(answers, framework, warn=None, defaults=None):
     """{phase: [requirement]} in build order, validated and without duplicates. Only what the user asked for
     and the defaults (`defaults_for`) go in: a custom base with no options gets no package phase at all."""
-    from .dockerfile import PHASE_TITLES
+    from .dockerfile import PHASE_TITLES  # lazy: ds01.images.dockerfile, 3 ms
 
     requirements = P.read_requirements(answers.requirements) if answers.requirements else []
     extra = P.pip_list(answers.packages, "--packages")
@@ -118,9 +119,8 @@ def phases_for(answers, framework, warn=None, defaults=None):
 
 def plan(rt, name, answers, warn=None):
     """The Spec of image `name` for the caller. Raises before anything is written."""
-    from .. import images
-    from ..names import sanitize_username
-    from .dockerfile import Spec
+    from .. import images  # lazy: ds01.images, 1 ms
+    from .dockerfile import Spec  # lazy: ds01.images.dockerfile, 3 ms
 
     user = rt.caller
     phases, use_case = phases_for(answers, (answers.framework or "pytorch").lower(), warn,

@@ -2,17 +2,22 @@
 without its menu and editor, and what image-install (DS01's name for adding packages) does."""
 
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import Ds01Error, NotFound, UsageError
+from ..labels import FRAMEWORK
 from ..output import warn
+from ..privilege import caller_process
+from ..recreate import recreate
 
 
 def apply(blocks, added, required, added_system, removed, base=()):
     """Change the phase lists; returns what changed. Duplicates and unknown removals are warned about."""
-    from . import packages as P
-    from .dockerfile import PHASE_TITLES
+    from . import packages as P  # lazy: ds01.images.packages, 2 ms
+    from .dockerfile import PHASE_TITLES  # lazy: ds01.images.dockerfile, 3 ms
 
     PHASE_TITLES = dict(PHASE_TITLES, base="the base image")
     result: dict[str, Any] = {"changed": False, "added": [], "removed": []}
@@ -57,9 +62,6 @@ def apply(blocks, added, required, added_system, removed, base=()):
 
 def recreate_from(rt, name, ref):
     """Container NAME made again from the new image, with its mounts and GPU request; its Docker name."""
-    from ..errors import NotFound
-    from ..recreate import recreate
-
     try:
         rec = rt.finder.find(name)
     except NotFound:
@@ -71,8 +73,7 @@ def recreate_from(rt, name, ref):
 
 def dockerfile_of(rt, user, name, ref):
     """(path, image labels, text) of image NAME's Dockerfile, as image-update edits it; NotFound when there is none."""
-    from .. import images
-    from ..errors import NotFound
+    from .. import images  # lazy: ds01.images, 1 ms
 
     try:
         labels = (rt.api.inspect_image(ref).get("Config") or {}).get("Labels") or {}
@@ -92,10 +93,9 @@ def change_packages(rt, name, added=(), added_system=(), removed=(), rebuild=Fal
     """Add (pip, apt) or remove packages in image NAME's Dockerfile, then rebuild it (unless no_build) and, with
     `recreate`, make container NAME again from it. Everything given is checked before anything is written.
     Returns image-update's record."""
-    from .. import images
-    from ..labels import FRAMEWORK
-    from . import packages as P
-    from .dockerfile import Blocks
+    from .. import images  # lazy: ds01.images, 1 ms
+    from . import packages as P  # lazy: ds01.images.packages, 2 ms
+    from .dockerfile import Blocks  # lazy: ds01.images.dockerfile, 3 ms
 
     user = rt.caller
     name = images.validate_name(name)
@@ -145,9 +145,8 @@ class UpdateRequest:
 
 def check_update(rt, request: UpdateRequest) -> tuple[str, str]:
     """(image NAME, its reference) once every option given is checked; nothing is read or written."""
-    from .. import images
-    from ..errors import UsageError
-    from . import packages as P
+    from .. import images  # lazy: ds01.images, 1 ms
+    from . import packages as P  # lazy: ds01.images.packages, 2 ms
 
     name = images.validate_name(request.name)
     if request.rebuild and request.no_build:
@@ -168,8 +167,8 @@ def _label(request: UpdateRequest, option: str) -> str:
 
 def phase_packages(rt, name: str) -> list[tuple[str, list[str]]]:
     """[(phase title, its packages)] of image NAME's Dockerfile in file order (what the menu shows)."""
-    from .. import images
-    from .dockerfile import PHASE_TITLES, Blocks
+    from .. import images  # lazy: ds01.images, 1 ms
+    from .dockerfile import PHASE_TITLES, Blocks  # lazy: ds01.images.dockerfile, 3 ms
 
     path, _, text = dockerfile_of(rt, rt.caller, name, images.reference(rt.caller.uid, name))
     blocks = Blocks(text, path)
@@ -181,11 +180,9 @@ def update_image(rt, request: UpdateRequest, confirm_build: Callable[[], bool] |
     """image-update: change image NAME's Dockerfile as `request` says (the editor with `edit`), rebuild it (unless
     `no_build`; `confirm_build`, when given, is asked first unless a build was asked for) and, with `recreate`, make
     container NAME again from it. Everything given is checked before anything is written. Its record."""
-    from .. import images
-    from ..errors import UsageError
-    from ..labels import FRAMEWORK
-    from . import packages as P
-    from .dockerfile import Blocks
+    from .. import images  # lazy: ds01.images, 1 ms
+    from . import packages as P  # lazy: ds01.images.packages, 2 ms
+    from .dockerfile import Blocks  # lazy: ds01.images.dockerfile, 3 ms
 
     user = rt.caller
     name, ref = check_update(rt, request)
@@ -230,12 +227,8 @@ def update_image(rt, request: UpdateRequest, confirm_build: Callable[[], bool] |
 def run_editor(rt, path: str) -> None:
     """The caller's editor on `path`, as the caller (the editor setting: VISUAL, EDITOR; split like a shell word
     list, never run through a shell; else nano or vi)."""
-    import shlex
-    import shutil
-    import subprocess
-
-    from ..errors import Ds01Error
-    from ..privilege import caller_process
+    import shutil  # lazy: shutil, 2 ms
+    import subprocess  # lazy: subprocess, 1 ms
 
     command = rt.settings.get("editor")
     argv = shlex.split(command) if command else [next((e for e in ("nano", "vi") if shutil.which(e)), "vi")]

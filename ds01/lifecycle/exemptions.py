@@ -10,7 +10,7 @@ import datetime
 import os
 from dataclasses import dataclass
 
-from ..schema import ListOf, Names, Section, Text, Timestamp, load_yaml, read_config, validate
+from ..schema import ListOf, Names, PolicyError, Section, Text, Timestamp, load_yaml, read_config, validate
 
 FILE_NAME = "lifecycle-exemptions.yaml"
 TIMERS = ("idle_timeout_h", "max_runtime_h", "max_pause_time_h")
@@ -48,8 +48,6 @@ def path_for(policy):
 
 def load(policy):
     """Every exemption in the file (none when it does not exist); PolicyError when it is malformed."""
-    from ..schema import PolicyError
-
     path = path_for(policy)
     if path is None or not os.path.exists(path):
         return []

@@ -25,6 +25,8 @@ does not answer stops nothing (an error for this run). Containers of another nod
 import os
 
 from ..clock import iso
+from ..errors import Ds01Error
+from ..policy import BUILTIN_POLICIES
 from ..units import format_duration
 from . import exemptions as E
 from .job import Job
@@ -37,7 +39,7 @@ KEEP_ALIVE_FILE = ".keep-alive"
 
 def counts_as_work(args):
     """True for a process that is doing something (not a shell, sleep, an init shim or the keep-alive)."""
-    from ..sessions import KEEP_ALIVE_MARK
+    from ..sessions import KEEP_ALIVE_MARK  # lazy: ds01.sessions, 2 ms
 
     if KEEP_ALIVE_MARK in args:
         return False
@@ -108,7 +110,6 @@ class IdleCheck(Job):
 
     def prepare(self):
         self.exemptions = E.load(self.rt.policy)
-        from ..policy import BUILTIN_POLICIES
 
         self.global_policies = dict(BUILTIN_POLICIES, **self.rt.policy.section("policies"))
 
@@ -144,8 +145,8 @@ class IdleCheck(Job):
 
     def _cluster_node(self, subject):
         """Remember a cluster container's job; the other node it runs on (None: this node's, or not a job's)."""
-        from ..cluster.containers import NODE_LABEL, node_name
-        from ..cluster.in_job import job_of_container
+        from ..cluster.containers import NODE_LABEL, node_name  # lazy: ds01.cluster.containers, 7 ms
+        from ..cluster.in_job import job_of_container  # lazy: ds01.cluster.in_job, 7 ms
 
         job = job_of_container(subject.info)
         if job is None:
@@ -160,7 +161,7 @@ class IdleCheck(Job):
 
     def _demand(self):
         """(share of slots held, high-demand factor or None)."""
-        from ..gpu.allocator import Allocator
+        from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
 
         snap = Allocator(self.rt).snapshot(self.now)
         if not snap.slots:
@@ -170,7 +171,7 @@ class IdleCheck(Job):
         return share, self.global_policies["high_demand_idle_reduction"] if high else None
 
     def _sample(self, subjects):
-        import concurrent.futures
+        import concurrent.futures  # lazy: concurrent.futures, 4 ms
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(subjects))) as pool:
             futures = {s.id: pool.submit(self._sample_one, s) for s in subjects}
@@ -292,7 +293,7 @@ class IdleCheck(Job):
 
     def _keep_alive(self, subject, policies):
         """(honoured, note) for /workspace/.keep-alive: honoured for keepalive_max_duration_h after its mtime."""
-        from ..workspace_files import stat_mtime
+        from ..workspace_files import stat_mtime  # lazy: ds01.workspace_files, 3 ms
 
         touched = stat_mtime(self.rt.api, subject.info, subject.rec["uid"], KEEP_ALIVE_FILE)
         if touched is None:
@@ -367,9 +368,8 @@ class IdleCheck(Job):
         """Stop an idle cluster container through Slurm: `scancel` its job as root once the controller says the job
         is live, its owner's and on this node. A job Slurm no longer runs leaves nothing to cancel: the container
         (escaped from its job) is stopped as any other."""
-        from ..cluster.containers import LIVE, NODE_LABEL, slurm_of
-        from ..cluster.slurm import JobNotFound
-        from ..errors import Ds01Error
+        from ..cluster.containers import LIVE, NODE_LABEL, slurm_of  # lazy: ds01.cluster.containers, 7 ms
+        from ..cluster.slurm import JobNotFound  # lazy: ds01.cluster.slurm, 6 ms
 
         name, node = subject.rec["name"], subject.labels.get(NODE_LABEL)
         words = dict(idle_for_s=round(idle_for), idle_timeout_s=round(timeout), signals=signals)

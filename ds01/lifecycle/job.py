@@ -14,7 +14,11 @@ import json
 import sys
 import time
 
+from .. import clock, notify
+from ..atomic import replace_file
 from ..errors import Ds01Error, NotFound
+from ..privilege import root_files
+from ..protection import load
 from ..statedir import LockBusy, StateDir, held
 from . import subjects
 
@@ -43,8 +47,6 @@ class Job:
 
     def run(self):
         """One run; the exit code (0 also when another run holds the lock)."""
-        from .. import clock
-
         started = time.monotonic()
         self.now = self.rt.now()
         self.prepare()  # configuration errors stop the run before anything is touched
@@ -94,8 +96,6 @@ class Job:
     def _lock(self):
         """The job's lock (a context to close): None in a dry run without write access, False when another run
         holds it (one try, no wait)."""
-        from ..privilege import root_files
-
         try:
             with root_files():
                 self.statedir.ensure_jobs()
@@ -117,9 +117,6 @@ class Job:
         return self.statedir.read_job_memory(self.name)
 
     def _save_memory(self):
-        from ..atomic import replace_file
-        from ..privilege import root_files
-
         with root_files():
             replace_file(self._memory_path(), json.dumps(self.memory, indent=1, sort_keys=True).encode(), 0o644)
 
@@ -155,8 +152,6 @@ class Job:
 
     def protected(self, subject):
         if self._protections is None:
-            from ..protection import load
-
             self._protections = load(self.rt)
         return subjects.protected(self.rt.policy, subject, self._protections)
 
@@ -237,8 +232,6 @@ class Job:
 
     def tell(self, subject, title, body, in_container=True):
         """Notify the owner on their terminals and (running containers) in /workspace/.ds01-alerts."""
-        from .. import notify
-
         if self.dry_run:
             return None
         text = notify.banner(title, body, self.now)

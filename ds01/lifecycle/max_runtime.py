@@ -84,7 +84,7 @@ class MaxRuntime(Job):
 
     def _slurm_times(self, subject):
         """True (and a `skip` decision) for a cluster container: Slurm's time limit ends its job, not this job."""
-        from ..cluster.in_job import job_of_container
+        from ..cluster.in_job import job_of_container  # lazy: ds01.cluster.in_job, 7 ms
 
         job = job_of_container(subject.info)
         if job is None:

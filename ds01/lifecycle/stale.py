@@ -12,8 +12,12 @@ kept as AIME keeps them (they too only lose their GPU slots) unless policies.aim
 resets a GPU (DS01's cleanup did both, to running jobs).
 """
 
+import os
+
 from ..clock import iso
 from ..containers import INACTIVE
+from ..engine import is_own_tag
+from ..privilege import root_files
 from ..units import format_duration
 from .job import Job, Skip
 from .subjects import keeps_aime
@@ -29,8 +33,8 @@ class ReleaseStale(Job):
     name = "ds01-release-stale"
 
     def check(self):
-        from ..gpu.allocator import Allocator
-        from ..gpu.state import RELEASED
+        from ..gpu.allocator import Allocator  # lazy: ds01.gpu.allocator, 11 ms
+        from ..gpu.state import RELEASED  # lazy: ds01.gpu.state, 8 ms
 
         self.allocator = Allocator(self.rt)
         released = self.allocator.state.read(RELEASED, {})
@@ -50,8 +54,7 @@ class ReleaseStale(Job):
     # ---------------------------------------------------------------- leftovers
 
     def _leftovers(self):
-        from ..engine import is_own_tag
-        from ..mount_pins import available, discard, leftovers
+        from ..mount_pins import available, discard, leftovers  # lazy: ds01.mount_pins, 8 ms
 
         api = self.rt.api
         names = {n.lstrip("/") for c in api.containers(all=True) for n in c.get("Names") or []}
@@ -100,10 +103,6 @@ class ReleaseStale(Job):
 
     @staticmethod
     def _unlink(path):
-        import os
-
-        from ..privilege import root_files
-
         with root_files():
             os.unlink(path)
 
