@@ -285,3 +285,14 @@ def test_an_image_that_is_exactly_an_allowed_image_is_imported(sh, users, client
     said = sh.run(alice, "container-import", str(path))
     assert said.returncode == 0, said.stderr
     assert [c.name for c in containers_of(client, alice)] == [f"plain._.{alice.pw_uid}"]
+
+
+def test_an_export_shown_as_a_table_names_the_container_and_its_file(sh, users, drop):
+    """On a terminal (here: --table) container-export prints its record as a table, as every command does."""
+    alice = users["alice"]
+    sh.run(alice, "container-create", "box", IMAGE, "--cpu-only", check=True)
+    path = drop / "table.tar"
+    shown = sh.run(alice, "container-export", "box", "-o", str(path), "--table")
+    assert shown.returncode == 0, shown.stderr
+    header, row = shown.stdout.splitlines()[:2]
+    assert header.split()[:2] == ["NAME", "FILE"] and row.split()[:2] == ["box", str(path)], shown.stdout

@@ -28,7 +28,8 @@ def cli(name, output, with_workspace, json_flag, table_flag, config):
 
     rt = Runtime(config)
     exported = export_container(rt, name, output, with_workspace=with_workspace)
-    out = new_output(json_flag, table_flag, ["name", "file", "image_size", "with_workspace"])
+    out = new_output(json_flag, table_flag, [("name", "NAME"), ("file", "FILE"), ("image_size", "IMAGE SIZE"),
+                                             ("with_workspace", "WORKSPACE")])
     out.emit(exported.record)
     out.close()
 

@@ -226,6 +226,15 @@ def _check_on_head(rt, request: ClusterRequest) -> _Checked:
     return _Checked(name, names.container_name(name, rt.caller.uid), image)
 
 
+def warning_signal(minutes: int | None) -> str | None:
+    """`--signal=B:TERM@60`: the shim's warning a minute before the time limit, so it stops the container through
+    ds01's stop path. Slurm may send it up to a minute early, so a job of under three minutes gets none (it would
+    stop at once): Slurm's own SIGTERM at the limit still reaches the shim."""
+    if minutes is not None and minutes * 60 < 3 * DEFAULT_GRACE_S:
+        return None
+    return f"B:TERM@{DEFAULT_GRACE_S}"
+
+
 def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], node: str | None = None,
             minutes: int | None = None, mounts: dict[str, str] | None = None) -> int:
     """sbatch, as the caller, of the shim's job for container `name`: the GPUs `gres`, CPUs and memory (`--mem`:
@@ -237,7 +246,7 @@ def _submit(rt, slurm: Slurm, name: str, image: str | None, gres: list[str], nod
         command=shim_command(rt, name, image, mounts), name=name, gres=gres,
         cpus=max(1, math.ceil(float(limits["max_cpus"]))),
         mem_mb=max(1, int(limits["memory"]) // (1024 * 1024)) if limits["memory"] else None,
-        time_minutes=minutes, qos=limits.group, node=node, signal=f"B:TERM@{DEFAULT_GRACE_S}", comment="ds01",
+        time_minutes=minutes, qos=limits.group, node=node, signal=warning_signal(minutes), comment="ds01",
         hold=True))
     try:  # the grant: only an operator writes AdminComment, and a node's ds01d serves no job without it
         slurm.set_admin_comment(job_id, GRANTED)
