@@ -4,6 +4,7 @@ command at hand (each command names its concepts in the command table, ds01/regi
 DS01 taught these before a student ran anything; the texts here say what ds01 itself does."""
 
 import textwrap
+from collections.abc import Iterable
 
 # name -> (title, text). Plain sentences, one paragraph each; wrapped when shown.
 CONCEPTS = {
@@ -122,7 +123,7 @@ def known(names):
     return [name for name in names if name in CONCEPTS]
 
 
-def render(names, width=78):
+def render(names: "Iterable[str]", width: int = 78) -> str:
     """The texts of `names`, titled and wrapped for a terminal (plain text: also fine piped)."""
     blocks = []
     for name in known(names):

@@ -1,14 +1,22 @@
 """Containers as records: built from one `docker ps` query, owned by a user, found by name."""
 
+from __future__ import annotations
+
 import re
 import time
-from typing import Any, TypedDict, cast
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from . import labels as L
 from . import names
-from .clock import iso, parse_docker, parse_moment
+from .clock import iso as iso  # re-exported: ds01.images and ds01.gpu.allocator take it from here
+from .clock import parse_docker, parse_moment
 from .errors import NotFound, PermissionDenied, UsageError
 from .output import render_fitted, render_table
+
+if TYPE_CHECKING:
+    from .dockerapi import DockerAPI
+    from .identity import User
 
 TABLE_COLUMNS = [("name", "NAME"), ("user", "USER"), ("status", "STATUS"), ("image", "IMAGE"),
                  ("gpus", "GPUS"), ("created_at", "CREATED"), ("workspace", "WORKSPACE")]  # --wide
@@ -48,7 +56,7 @@ _LOGINS: dict[int, str | None] = {}
 _LEGACY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-def _login_of(uid):
+def _login_of(uid: int) -> str | None:
     if uid not in _LOGINS:
         from .identity import lookup  # lazy: ds01.identity, 1 ms
 
@@ -57,20 +65,21 @@ def _login_of(uid):
     return _LOGINS[uid]
 
 
-def _uid_of(login):
+def _uid_of(login: str) -> int | None:
     from .identity import lookup  # lazy: ds01.identity, 1 ms
 
     user = lookup(login)
     return user.uid if user else None
 
 
-def _workspace(labels, mounts):
-    recorded = L.first(labels, L.WORK_MOUNT, L.DS01_WORK_MOUNT)
+def _workspace(labels: Mapping[str, Any], mounts: list[dict[str, Any]] | None) -> str | None:
+    recorded: str | None = L.first(labels, L.WORK_MOUNT, L.DS01_WORK_MOUNT)
     if recorded:
         return recorded
     for mount in mounts or []:
         if mount.get("Destination") == "/workspace":
-            return mount.get("Source")
+            source: str | None = mount.get("Source")
+            return source
     return None
 
 
@@ -97,7 +106,7 @@ def record(entry: dict[str, Any]) -> ContainerRecord:
         "user": user,
         "uid": uid,
         "status": cast(str, entry.get("State")),
-        "image": users_image(L.first(labels, L.IMAGE) or entry.get("Image")),
+        "image": cast(str, users_image(L.first(labels, L.IMAGE) or entry.get("Image"))),
         "framework": L.first(labels, L.FRAMEWORK, L.DS01_FRAMEWORK),
         "gpus": L.gpu_uuids(labels),
         "created_at": created,
@@ -109,7 +118,7 @@ def record(entry: dict[str, Any]) -> ContainerRecord:
     }
 
 
-def users_image(ref):
+def users_image(ref: str | None) -> str | None:
     """The image a user named, for a per-container tag (`<repo>:<name>._.<uid>`, or `….previous` after
     container-recreate): ds01 images as `ds01-<uid>/NAME:latest`, others by repository."""
     match = INTERNAL_TAG_RE.match(ref or "")
@@ -119,7 +128,7 @@ def users_image(ref):
     return f"{repo}:latest" if re.match(r"^ds01-\d+/", repo) else repo
 
 
-def short_image(ref, uid=None):
+def short_image(ref: str | None, uid: int | None = None) -> str | None:
     """`ds01-<uid>/NAME:latest` as `NAME` (what the owner types), `:TAG` kept when not latest; others unchanged."""
     match = re.match(r"^ds01-(\d+)/([^:@]+)(?::([^@]+))?$", ref or "")
     if not match or (uid is not None and int(match.group(1)) != uid):
@@ -127,13 +136,13 @@ def short_image(ref, uid=None):
     return match.group(2) if match.group(3) in (None, "latest") else f"{match.group(2)}:{match.group(3)}"
 
 
-def short_gpu(uuid):
+def short_gpu(uuid: object) -> str:
     """`GPU-1a2b3c4d-…` as `GPU-1a2b3c4d` (unique in practice, as Docker's 12-character IDs)."""
     text = str(uuid)
     return text[:12] if text[:4] in ("GPU-", "MIG-") else text
 
 
-def age(moment, now=None):
+def age(moment: str | None, now: float | None = None) -> str | None:
     """`5m`, `3h`, `2d` since an ISO time (what `docker ps` shows as CREATED); the text when unreadable."""
     if not moment:
         return moment
@@ -148,7 +157,8 @@ def age(moment, now=None):
     return f"{seconds}s"
 
 
-def table(rows, columns, wide=False, width=None, caller_uid=None):
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], wide: bool = False,
+          width: int | None = None, caller_uid: int | None = None) -> str:
     """The container table: every column whole with `wide`, else shortened cells cut to `width`."""
     if wide:
         return render_table(rows, columns)
@@ -157,7 +167,7 @@ def table(rows, columns, wide=False, width=None, caller_uid=None):
     return render_fitted(shown, columns, width)
 
 
-def _parse_created(text):
+def _parse_created(text: str | None) -> float:
     try:
         moment = parse_docker(text)
     except ValueError:
@@ -165,26 +175,26 @@ def _parse_created(text):
     return moment.timestamp() if moment else 0
 
 
-def is_listed(entry):
+def is_listed(entry: Mapping[str, Any]) -> bool:
     """Containers that belong to someone: AIME/DS01/ds01 labels or a `._.<uid>` name."""
     if L.is_tracked(entry.get("Labels") or {}):
         return True
     return names.split(entry["Names"][0])[1] is not None
 
 
-def owned_by(rec: ContainerRecord, user) -> bool:
+def owned_by(rec: ContainerRecord, user: User) -> bool:
     return rec["user"] == user.login or (rec["uid"] is not None and rec["uid"] == user.uid)
 
 
 class Finder:
     """Resolves what users type (a name, a full `name._.uid`, an id) to their containers, with ownership."""
 
-    def __init__(self, api: Any, caller: Any, admin: bool) -> None:
+    def __init__(self, api: DockerAPI, caller: User, admin: bool) -> None:
         self.api, self.caller, self.admin = api, caller, admin
-        self._entries = None
+        self._entries: list[dict[str, Any]] | None = None
 
     @property
-    def entries(self):
+    def entries(self) -> list[dict[str, Any]]:
         if self._entries is None:
             self._entries = self.api.containers(all=True)
         return self._entries
@@ -229,10 +239,10 @@ class Finder:
                                    hint="you can only act on your own containers")
         return rec
 
-    def _in_any_case(self, target):
+    def _in_any_case(self, target: str) -> dict[str, Any] | None:
         """The caller's one container whose name equals `target` but for case (`mybox` for `MyBox`); None if
         none, UsageError if several (AIME itself may have made both)."""
-        mine = {}
+        mine: dict[str, dict[str, Any]] = {}
         for entry in self.entries:
             base, uid = names.split(entry["Names"][0])
             if uid == self.caller.uid and names.same(base, target):

@@ -5,9 +5,13 @@ more than `docker ps` itself takes; `container-list` must stay within 3x of `doc
 Everything that changes Docker goes through the SDK (ds01.engine).
 """
 
+from __future__ import annotations
+
 import json
 import socket
 import struct
+from collections.abc import Mapping
+from typing import Any, Literal, overload
 
 from .errors import Ds01Error, NotFound, PermissionDenied
 from .privilege import root_files
@@ -15,7 +19,7 @@ from .privilege import root_files
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
-def _quote(text, safe=""):
+def _quote(text: str, safe: str = "") -> str:
     from urllib.parse import quote  # lazy: urllib.parse, 1 ms
 
     return quote(text, safe=safe)
@@ -28,11 +32,11 @@ class DockerAPI:
     http.client (which imports the whole email package) is not needed.
     """
 
-    def __init__(self, host: "str | None" = None, timeout: float = 60) -> None:
+    def __init__(self, host: str | None = None, timeout: float = 60) -> None:
         self.host = host or DEFAULT_HOST
         self.timeout = timeout
 
-    def _connect(self):
+    def _connect(self) -> socket.socket:
         if self.host.startswith("unix://"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address: str | tuple[str, int] = self.host[len("unix://"):]
@@ -49,15 +53,15 @@ class DockerAPI:
             sock.connect(address)
         return sock
 
-    def ping(self):
+    def ping(self) -> bool:
         """True when the engine answers."""
         return self._request("/_ping") == b"OK"
 
-    def get(self, path, **params):
+    def get(self, path: str, **params: Any) -> Any:
         body = self._request(path, **params)
         return json.loads(body) if body else None
 
-    def path_stat(self, ref, path):
+    def path_stat(self, ref: str, path: str) -> dict[str, Any] | None:
         """The engine's stat of `path` inside a container (HEAD /archive): name, size, mode, mtime, linkTarget.
 
         Nothing runs in the container; NotFound when the path does not exist.
@@ -69,12 +73,13 @@ class DockerAPI:
         header = headers.get("x-docker-container-path-stat")
         return decode_path_stat(header) if header else None
 
-    def events(self, since_ns, until_ns, filters=None):
+    def events(self, since_ns: int, until_ns: int,
+               filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """The engine's events from `since_ns` to `until_ns` (its own record of the last 256; returns at once)."""
         body = self._request("/events", since=_moment(since_ns), until=_moment(until_ns), filters=filters)
         return [json.loads(line) for line in body.split(b"\n") if line.strip()]
 
-    def open_events(self, since_ns, filters=None):
+    def open_events(self, since_ns: int, filters: dict[str, list[str]] | None = None) -> socket.socket:
         """A non-blocking socket on which the engine streams its events from `since_ns` on, one JSON object a
         line after the HTTP header; the caller reads and closes it."""
         try:
@@ -86,7 +91,16 @@ class DockerAPI:
         sock.setblocking(False)
         return sock
 
-    def _request(self, path, method="GET", headers_only=False, params=None, **more):
+    @overload
+    def _request(self, path: str, method: str = ..., headers_only: Literal[False] = ...,
+                 params: Mapping[str, Any] | None = ..., **more: Any) -> bytes: ...
+
+    @overload
+    def _request(self, path: str, method: str = ..., *, headers_only: Literal[True],
+                 params: Mapping[str, Any] | None = ..., **more: Any) -> dict[str, str]: ...
+
+    def _request(self, path: str, method: str = "GET", headers_only: bool = False,
+                 params: Mapping[str, Any] | None = None, **more: Any) -> bytes | dict[str, str]:
         url = _url(path, dict(params or {}, **more))
         try:
             sock = self._connect()
@@ -121,23 +135,26 @@ class DockerAPI:
             return {k.strip().decode().lower(): v.strip().decode(errors="replace") for k, _, v in fields}
         return body
 
-    def containers(self, all: bool = True, filters: "dict[str, list[str]] | None" = None,
-                   size: bool = False) -> "list[dict]":
+    def containers(self, all: bool = True, filters: dict[str, list[str]] | None = None,
+                   size: bool = False) -> list[dict[str, Any]]:
         """`docker ps` records (the engine's JSON); one call for any number of containers.
 
         `size` adds SizeRw/SizeRootFs, which makes the engine walk every layer (slow).
         """
-        return self.get("/containers/json", all=int(all), filters=filters, size="true" if size else None)
+        records: list[dict[str, Any]] = self.get("/containers/json", all=int(all), filters=filters,
+                                                 size="true" if size else None)
+        return records
 
-    def stats(self, ref, one_shot=False):
+    def stats(self, ref: str, one_shot: bool = False) -> dict[str, Any]:
         """One `docker stats --no-stream` sample (the engine waits for two readings, about 1 s).
 
         `one_shot`: a single reading at once (memory is right; CPU % needs two readings).
         """
         extra = {"one-shot": "true"} if one_shot else {}
-        return self.get(f"/containers/{_quote(ref)}/stats", stream="false", **extra)
+        sample: dict[str, Any] = self.get(f"/containers/{_quote(ref)}/stats", stream="false", **extra)
+        return sample
 
-    def top(self, ref):
+    def top(self, ref: str) -> list[tuple[int, str]]:
         """(host pid, command line) of every process in a running container (`docker top`)."""
         top = self.get(f"/containers/{_quote(ref)}/top", ps_args="-eo pid,args")
         titles = top.get("Titles") or []
@@ -145,22 +162,26 @@ class DockerAPI:
         pid_at = titles.index("PID") if "PID" in titles else 0
         return [(int(row[pid_at]), row[args_at]) for row in top.get("Processes") or []]
 
-    def images(self, filters=None):
+    def images(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """`docker images` records (the engine's JSON)."""
-        return self.get("/images/json", filters=filters)
+        records: list[dict[str, Any]] = self.get("/images/json", filters=filters)
+        return records
 
-    def inspect_container(self, ref):
-        return self.get(f"/containers/{_quote(ref)}/json")
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        record: dict[str, Any] = self.get(f"/containers/{_quote(ref)}/json")
+        return record
 
-    def inspect_image(self, ref):
-        return self.get(f"/images/{_quote(ref, safe='/:@')}/json")
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        record: dict[str, Any] = self.get(f"/images/{_quote(ref, safe='/:@')}/json")
+        return record
 
 
-def daemon_pid(host):
+def daemon_pid(host: str | None) -> int | None:
     """The engine's process ID, from its socket's peer credentials (SO_PEERCRED); None when the engine is not on
     a local Unix socket, or does not answer."""
-    if not (host or "").startswith("unix://"):
+    if host is None or not host.startswith("unix://"):
         return None
+    pid: int
     try:
         with root_files(), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(5)
@@ -172,19 +193,20 @@ def daemon_pid(host):
     return pid
 
 
-def _url(path, params):
+def _url(path: str, params: Mapping[str, Any]) -> str:
     query = "&".join(f"{k}={_quote(json.dumps(v) if isinstance(v, (dict, list)) else str(v))}"
                      for k, v in params.items() if v is not None)
     return path + ("?" + query if query else "")
 
 
-def _moment(ns):
+def _moment(ns: int) -> str:
     """A time as the engine's `since`/`until` take it: seconds.nanoseconds."""
     return f"{ns // 10**9}.{ns % 10**9:09d}"
 
 
-def _message(body):
+def _message(body: bytes) -> str:
     try:
-        return json.loads(body).get("message", "")
+        message: str = json.loads(body).get("message", "")
+        return message
     except (ValueError, AttributeError):
         return body.decode(errors="replace").strip()

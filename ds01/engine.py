@@ -3,17 +3,66 @@
 Every step is checked; a failed create leaves no setup container and no image tag behind.
 """
 
+from __future__ import annotations
+
 import io
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import labels as L
 from .errors import Ds01Error, NotFound
 from .names import split
 from .privilege import root_files
 
+if TYPE_CHECKING:
+    from typing import Protocol
 
-def image_repository(ref):
+    from .images.account_layer import Cache, Etc, Layer
+
+    class _LogEvent(Protocol):
+        """The event log writer (Runtime.log_event)."""
+
+        def __call__(self, event_type: str, user: str | None = ..., **details: Any) -> object: ...
+
+    class _Plan(Protocol):
+        """What the engine reads and writes of a ds01.create_plan.Plan (which imports this module: a Protocol,
+        not the class, keeps the import graph free of a cycle)."""
+
+        name: str
+        container: str
+        login: str
+        uid: int
+        gid: int
+        image: str
+        run_image: str
+        account_setup: bool
+        tag_image: str
+        labels: dict[str, str]
+        environment: dict[str, str]
+        groups: dict[str, int]
+        command: list[str]
+        stop_signal: str
+        gpus: list[dict[str, Any]]
+        image_id: str
+        pins: str
+        create_sent: bool
+        container_id: str
+
+        @property
+        def sudoers_file(self) -> str: ...
+
+        @property
+        def sudo(self) -> bool: ...
+
+        def user_mounts(self) -> dict[str, str]: ...
+
+        def host_config(self) -> dict[str, Any]: ...
+
+T = TypeVar("T")
+
+
+def image_repository(ref: str) -> str:
     """The repository part of an image reference: `a/b:tag` -> `a/b`, `reg:5000/a` -> `reg:5000/a`."""
     ref = ref.split("@", 1)[0]
     slash = ref.rfind("/")
@@ -21,7 +70,7 @@ def image_repository(ref):
     return ref[:colon] if colon > slash else ref
 
 
-def is_own_tag(image, container):
+def is_own_tag(image: str, container: str) -> bool:
     """True when `image` is the per-container tag `<repo>:<container>` of a `name._.uid` container."""
     repository = image_repository(image)
     return split(container)[1] is not None and image == f"{repository}:{container}" and bool(repository)
@@ -30,7 +79,7 @@ def is_own_tag(image, container):
 SIGHUP, SIGTERM = 1, 15
 
 
-def caught_signals(pid):
+def caught_signals(pid: int | str | None) -> set[int] | None:
     """Signal numbers the process `pid` (a host pid, as Docker reports State.Pid) has handlers for; None if unknown."""
     if not pid:
         return None
@@ -45,7 +94,7 @@ def caught_signals(pid):
     return None
 
 
-def _connect_with_root_rights():
+def _connect_with_root_rights() -> None:
     """In a ds01d worker, the SDK's Unix-socket connections are opened with root's rights (the engine
     is root's to reach; everything else the worker opens uses its caller's): one wrapper, once."""
     from docker.transport import unixconn  # lazy: docker.transport, 68 ms
@@ -54,7 +103,7 @@ def _connect_with_root_rights():
     if getattr(original, "ds01_root_rights", False):
         return
 
-    def connect(self):
+    def connect(self: Any) -> None:  # self: the SDK's UnixHTTPConnection (untyped)
         with root_files():
             original(self)
 
@@ -68,8 +117,8 @@ class Engine:
     Every change is written to the event log through `log` (set by the Runtime), after it succeeded.
     """
 
-    log: Any = None  # the event log writer (Runtime sets it)
-    etc_cache: Any = None  # images' account files by image ID (account_layer.Cache; Runtime sets it)
+    log: _LogEvent | None = None  # the event log writer (Runtime sets it)
+    etc_cache: Cache | None = None  # images' account files by image ID (account_layer.Cache; Runtime sets it)
 
     def __init__(self, host: str | None = None) -> None:
         """`host` is the docker_host setting (the SDK reads no DOCKER_* variable itself)."""
@@ -85,7 +134,7 @@ class Engine:
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
         self.api = self.client.api
 
-    def _event(self, event_type, info, **details):
+    def _event(self, event_type: str, info: dict[str, Any], **details: Any) -> None:
         """Log `event_type` about the container `info` (an inspect result) for its owner."""
         if self.log is None:
             return
@@ -94,7 +143,7 @@ class Engine:
         rec = record(info)
         self.log(event_type, rec["user"], container=rec["container"], name=rec["name"], id=rec["id"], **details)
 
-    def _call(self, what, fn, *args, **kwargs):
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
         except self._errors.NotFound as exc:
@@ -104,12 +153,13 @@ class Engine:
 
     # -- images
 
-    def image(self, ref):
+    def image(self, ref: str) -> tuple[str, dict[str, str], list[str]]:
         """(image ID, labels, tags) of `ref`."""
         info = self._call(f"inspect image {ref}", self.api.inspect_image, ref)
         return info["Id"], (info.get("Config") or {}).get("Labels") or {}, info.get("RepoTags") or []
 
-    def ensure_image(self, ref, progress=None):
+    def ensure_image(self, ref: str,
+                     progress: Callable[[str], object] | None = None) -> tuple[str, dict[str, str], list[str]]:
         """(image ID, labels, tags) of `ref`, pulling it when it is not present locally."""
         try:
             return self.image(ref)
@@ -125,14 +175,14 @@ class Engine:
                            hint="build it with image-create, or check the name with docker images") from None
         return self.image(ref)
 
-    def remove_image(self, ref):
+    def remove_image(self, ref: str) -> None:
         self._call(f"remove image {ref}", self.api.remove_image, ref)
         if self.log is not None:
             self.log("image.remove", None, image=ref)
 
     # -- containers
 
-    def set_up(self, cid, plan, warn=None):
+    def set_up(self, cid: str, plan: _Plan, warn: Callable[[str], object] | None = None) -> None:
         """Outside the allocator lock (it reads the image): write into the created container `cid` the caller's
         account, home and sudoers drop-in when the image lacks them (ds01.images.account_layer), and in every
         case the supplementary groups ds01 gives with the host's gids. Then the create is logged."""
@@ -158,7 +208,7 @@ class Engine:
                      image=plan.run_image, gpus=[g["uuid"] for g in plan.gpus],
                      interface=plan.labels.get(L.INTERFACE))
 
-    def _account_layer(self, cid, plan):
+    def _account_layer(self, cid: str, plan: _Plan) -> Layer:
         from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
 
         account = A.Account(plan.login, plan.uid, plan.gid, plan.name, plan.sudoers_file, sudo=plan.sudo)
@@ -179,12 +229,12 @@ class Engine:
         made.warnings[:0] = warnings
         return made
 
-    def _etc(self, cid, names, skel=False):
+    def _etc(self, cid: str, names: Iterable[str], skel: bool = False) -> tuple[Etc, list[str]]:
         """(etc, warnings): the image's /etc/NAME files and, with `skel`, /etc/skel, each read up to its bound
         (account_layer: a larger account file is refused, a larger skel is left out with a warning)."""
         from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
 
-        archives = []
+        archives: list[bytes] = []
         for name in names:
             try:
                 archives.append(self._archive(cid, f"/etc/{name}", A.MAX_ACCOUNT_FILE + 1024))
@@ -201,7 +251,7 @@ class Engine:
             return etc, [A.SKEL_SKIPPED]
         return etc, []
 
-    def _archive(self, cid, path, limit):
+    def _archive(self, cid: str, path: str, limit: int) -> bytes:
         """The engine's tar of `path` in the container; account_layer.TooLarge past `limit` bytes, after reading
         no more than that."""
         from .images.account_layer import bounded  # lazy: ds01.images.account_layer, 23 ms
@@ -212,7 +262,7 @@ class Engine:
         finally:
             stream.close()
 
-    def _file(self, cid, path):
+    def _file(self, cid: str, path: str) -> bytes:
         import tarfile  # lazy: tarfile, 2 ms
 
         from .images.account_layer import MAX_ACCOUNT_FILE  # lazy: ds01.images.account_layer, 23 ms
@@ -222,18 +272,18 @@ class Engine:
             handle = tar.extractfile(member) if member is not None and member.isreg() else None
             return handle.read() if handle is not None else b""
 
-    def prepare(self, plan):
+    def prepare(self, plan: _Plan) -> None:
         """Everything before the container itself: its own tag on the image (AIME's per-container image)."""
         if plan.tag_image:
             repo, tag = plan.tag_image.rsplit(":", 1)
             self._call(f"tag {plan.image} as {plan.tag_image}", self.api.tag, plan.image, repo, tag)
 
-    def discard(self, plan):
+    def discard(self, plan: _Plan) -> None:
         """Undo `prepare` after the container could not be made (the tag goes; the image it named stays)."""
         if plan.tag_image:
             self._quietly(self.api.remove_image, plan.tag_image)
 
-    def create(self, plan):
+    def create(self, plan: _Plan) -> str:
         """Create the container described by `plan` (ds01.create.Plan, prepared); returns its id. Only the
         container: `set_up` writes the account, outside the allocator lock. On any failure (an interrupt too)
         it is rolled back, also when Docker made it but its answer never came (`rollback`)."""
@@ -260,7 +310,7 @@ class Engine:
             raise
         return plan.container_id
 
-    def rollback(self, plan):
+    def rollback(self, plan: _Plan) -> None:
         """Undo a create of `plan` at whatever point it stopped: the container (by its id, or by its name when the
         request went out and no id came back, if its labels are this plan's), its bind points and its tag."""
         from .mount_pins import discard  # lazy: ds01.mount_pins, 9 ms
@@ -281,7 +331,7 @@ class Engine:
             self._quietly(discard, plan.pins)
         self.discard(plan)
 
-    def start(self, ref):
+    def start(self, ref: str) -> None:
         self._call(f"start {ref}", self.api.start, ref)
         info = self._call(f"inspect {ref}", self.api.inspect_container, ref)
         state = info["State"]
@@ -291,15 +341,16 @@ class Engine:
             raise Ds01Error(f"{ref} exited right after starting (exit {state.get('ExitCode')}): "
                             f"{logs or state.get('Error')}")
 
-    def pause(self, ref):
+    def pause(self, ref: str) -> None:
         self._call(f"pause {ref}", self.api.pause, ref)
         self._event("container.pause", self._call(f"inspect {ref}", self.api.inspect_container, ref))
 
-    def unpause(self, ref):
+    def unpause(self, ref: str) -> None:
         self._call(f"unpause {ref}", self.api.unpause, ref)
         self._event("container.unpause", self._call(f"inspect {ref}", self.api.inspect_container, ref))
 
-    def stop(self, ref, timeout=10, force=False, event="container.stop", **details):
+    def stop(self, ref: str, timeout: float = 10, force: bool = False, event: str = "container.stop",
+             **details: Any) -> int:
         """Send the container's stop signal and wait `timeout` s; with `force`, kill it after that.
 
         Returns the exit code. Without `force`, a container still running after the timeout is an error.
@@ -314,7 +365,7 @@ class Engine:
         return code
 
     @staticmethod
-    def stop_signal(info):
+    def stop_signal(info: Mapping[str, Any]) -> str:
         """The signal that ends this container cleanly.
 
         Its own StopSignal, except where that is SIGTERM (Docker's default), PID 1 does not catch
@@ -331,7 +382,7 @@ class Engine:
             return "SIGHUP"
         return signal
 
-    def _stop(self, ref, info, signal, timeout, force):
+    def _stop(self, ref: str, info: Mapping[str, Any], signal: str, timeout: float, force: bool) -> int | None:
         if info["State"].get("Paused"):  # a frozen process cannot handle its stop signal: thaw it first
             self._call(f"unpause {ref}", self.api.unpause, ref)
         if not info["State"].get("Running") and not info["State"].get("Paused"):
@@ -351,7 +402,7 @@ class Engine:
                 raise Ds01Error(f"kill {ref}: {exc.explanation or exc}") from None
         return self._wait(ref, 30)
 
-    def _signal(self, ref, signal):
+    def _signal(self, ref: str, signal: str) -> bool:
         """Send `signal`; False when the container had stopped already."""
         try:
             self.api.kill(ref, signal=signal)
@@ -361,7 +412,7 @@ class Engine:
             raise Ds01Error(f"signal {ref}: {exc.explanation or exc}") from None
         return True
 
-    def _wait_for_stop(self, ref, info, signal, timeout):
+    def _wait_for_stop(self, ref: str, info: Mapping[str, Any], signal: str, timeout: float) -> int | None:
         """`_wait`, but when SIGTERM went to a shell still starting up (`bash -c "…; bash"` before its
         interactive bash has set its handlers), SIGHUP follows as soon as PID 1 catches it."""
         if signal.upper() not in ("SIGTERM", "TERM", "15"):
@@ -376,19 +427,20 @@ class Engine:
                     return self._wait(ref, 1)
                 return self._wait(ref, max(0.0, deadline - time.monotonic()))
 
-    def _wait(self, ref, timeout):
+    def _wait(self, ref: str, timeout: float) -> int | None:
         """The exit code once the container stops, or None when it still runs after `timeout` s."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return self.api.wait(ref, timeout=max(0.1, deadline - time.monotonic()))["StatusCode"]
+                code: int = self.api.wait(ref, timeout=max(0.1, deadline - time.monotonic()))["StatusCode"]
+                return code
             except self._errors.APIError as exc:
                 raise Ds01Error(f"stop {ref}: {exc.explanation or exc}") from None
             except Exception:  # noqa: BLE001 - requests' ReadTimeout / ConnectionError: still running
                 if time.monotonic() >= deadline:
                     return None
 
-    def remove(self, ref, force=False, volumes=False, **details):
+    def remove(self, ref: str, force: bool = False, volumes: bool = False, **details: Any) -> str | None:
         """Remove the container, then its image only if that image is its own per-container tag: the tag is
         exactly the container's `name._.uid` (a legacy name such as `latest` never names its own image).
         `volumes`: also the anonymous volumes Docker made for it (`docker rm -v`; named volumes stay)."""
@@ -410,7 +462,7 @@ class Engine:
         return None
 
     @staticmethod
-    def _quietly(fn, *args, **kwargs):
+    def _quietly(fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         try:
             fn(*args, **kwargs)
         except Exception:  # noqa: BLE001, S110 - best-effort cleanup after an error already being reported

@@ -5,13 +5,19 @@ names the module, so no registry is imported: dataclasses alone costs 20 ms), an
 running it for a caller (`run_named`, which looks the name up in the registry).
 """
 
+from __future__ import annotations
+
 import importlib
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .registry import Command
 
 DISPATCH = "ds01.cli.dispatch"
 
 
-def resolve(name):
+def resolve(name: str) -> tuple[Command | None, str, str | None]:
     """(Command or None, module, legacy name's new name or None) for `name`; KeyError if unknown."""
     from .registry import DISPATCHERS, by_name  # lazy: ds01.registry, 12 ms (not on the client's path)
 

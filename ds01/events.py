@@ -9,15 +9,21 @@ interleave. Writing never fails a command: a problem is reported once on stderr.
 when that is someone else (an admin, a cron job).
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import clock
 from .errors import Ds01Error, PermissionDenied
 from .privilege import root_files
+
+if TYPE_CHECKING:
+    import datetime
 
 SCHEMA_VERSION = "1"
 MAX_BYTES = 4096
@@ -34,12 +40,13 @@ TYPES = (
 )
 
 
-def envelope(event_type, user=None, source=None, details=None, moment=None):
+def envelope(event_type: str, user: str | None = None, source: str | None = None,
+             details: dict[str, Any] | None = None, moment: datetime.datetime | None = None) -> dict[str, Any]:
     return {"timestamp": clock.iso(moment or clock.now()), "event_type": event_type,
             "schema_version": SCHEMA_VERSION, "user": user, "source": source, "details": details or {}}
 
 
-def encode(event):
+def encode(event: Mapping[str, Any]) -> bytes:
     """The line for `event`, at most MAX_BYTES: oversized details become {truncated, original_size}."""
     line = json.dumps(event, separators=(",", ":"), default=str, ensure_ascii=False) + "\n"
     data = line.encode()
@@ -51,7 +58,7 @@ def encode(event):
     return data
 
 
-def append(path, event):
+def append(path: str, event: Mapping[str, Any]) -> None:
     """Append one event atomically (one write on O_APPEND, under the lock: statedir.held opens the log as root's
     file, 0640, a regular file only, and waits at most LOCK_WAIT_S). Raises OSError/ValueError/Ds01Error."""
     from .statedir import held  # lazy: ds01.statedir, 9 ms
@@ -66,13 +73,14 @@ def append(path, event):
 class Log:
     """Event writer for one command: knows the file, the command's name and who is acting."""
 
-    def __init__(self, directory: str, source: str, actor: str | None = None, clock: Any = None) -> None:
+    def __init__(self, directory: str, source: str, actor: str | None = None,
+                 clock: Callable[[], datetime.datetime] | None = None) -> None:
         self.path = os.path.join(directory, FILE_NAME)
         self.source, self.actor, self.clock = source, actor, clock
         self.reported = False
         self.enabled = True
 
-    def __call__(self, event_type: str, user: str | None = None, **details: Any) -> Any:
+    def __call__(self, event_type: str, user: str | None = None, **details: Any) -> bool:
         """Write one event; returns False (said once on stderr) when it cannot be written."""
         if not self.enabled:
             return False
@@ -93,7 +101,7 @@ class Log:
             return False
 
 
-def read(path, skipped=None):
+def read(path: str, skipped: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Events in file order. A line that is not an event (not JSON, or not an event's shape: anyone
     could once append to the log) is skipped, and counted in `skipped` (a list) if given."""
     try:
@@ -113,7 +121,8 @@ def read(path, skipped=None):
                 skipped.append(line)
 
 
-def tail(path, count, accept=None, window=256 * 1024, step=32 * 1024):
+def tail(path: str, count: int, accept: Callable[[dict[str, Any]], bool] | None = None, window: int = 256 * 1024,
+         step: int = 32 * 1024) -> list[dict[str, Any]]:
     """The last `count` events of the log that `accept` takes, oldest first, reading backwards from the end in
     `step` blocks, never more than `window` bytes (a live view needs the latest, never the whole file)."""
     if not count:
@@ -137,7 +146,7 @@ def tail(path, count, accept=None, window=256 * 1024, step=32 * 1024):
     return found[-count:]
 
 
-def _parse(line):
+def _parse(line: str) -> dict[str, Any] | None:
     """The event on `line`, or None unless it has an event's shape (the keys envelope() writes, typed)."""
     try:
         event = json.loads(line)
@@ -155,12 +164,13 @@ def _parse(line):
 class Filter:
     """What `ds01-events` asks for: user, type prefix, container, a time window."""
 
-    def __init__(self, user=None, type_prefix=None, container=None, since=None, until=None):
+    def __init__(self, user: str | None = None, type_prefix: str | None = None, container: str | None = None,
+                 since: datetime.datetime | None = None, until: datetime.datetime | None = None) -> None:
         self.user, self.type_prefix, self.container = user, type_prefix, container
         self.since = since.timestamp() if since else None
         self.until = until.timestamp() if until else None
 
-    def __call__(self, event):
+    def __call__(self, event: Mapping[str, Any]) -> bool:
         if self.user and event.get("user") != self.user:
             return False
         if self.type_prefix and not str(event.get("event_type", "")).startswith(self.type_prefix):
@@ -180,14 +190,15 @@ class Filter:
         return True
 
 
-def _seconds(text):
+def _seconds(text: object) -> float | None:
     try:
         return clock.parse_moment(text).timestamp()
     except (ValueError, TypeError):
         return None
 
 
-def follow(path, accept, poll=0.5, stop=None):
+def follow(path: str, accept: Callable[[dict[str, Any]], bool], poll: float = 0.5,
+           stop: Callable[[], bool] | None = None) -> Iterator[dict[str, Any]]:
     """Yield new matching events as they are appended (from the end of the file); survives rotation."""
     position, inode = 0, None
     pending = b""

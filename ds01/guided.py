@@ -11,6 +11,7 @@ Commands with no steps of their own get `generic`: the ideas the command touches
 the arguments given, a confirmation, then the run (ds01/cli/_common.py wires it from the command table)."""
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -18,6 +19,9 @@ from click.core import ParameterSource
 from .output import is_tty
 from .settings import in_ci
 from .visible import visible
+
+if TYPE_CHECKING:
+    from .registry import Command
 
 PAUSE = "Press Enter to continue (Ctrl-C stops here; nothing has changed yet)"
 
@@ -124,7 +128,7 @@ def described_arguments(ctx):
     return parts
 
 
-def generic(table, ctx):
+def generic(table: "Command", ctx: click.Context) -> None:
     """The guided run of a command with no steps of its own: concepts, what it will do, confirm."""
     from . import concepts  # lazy: ds01.concepts, 1 ms
 

@@ -1,12 +1,15 @@
 """The command contract's I/O: records out (table on a terminal, NDJSON otherwise), targets in."""
 
+from __future__ import annotations
+
 import json
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import IO, Any
 
-from .visible import visible, visible_record
+from .visible import visible as visible  # re-exported: ds01.cli.ds01_report takes it from here
+from .visible import visible_record
 
 
 def warn(message: str) -> None:
@@ -16,7 +19,7 @@ def warn(message: str) -> None:
     sys.stderr.flush()
 
 
-def is_tty(stream):
+def is_tty(stream: IO[Any]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -26,13 +29,17 @@ def is_tty(stream):
 class Output:
     """Writes records: NDJSON (streamed) when piped or with --json, a table with --table or on a terminal."""
 
-    def __init__(self, json_flag=False, table_flag=False, columns=None, stream=None, wrap=()):
+    def __init__(self, json_flag: bool = False, table_flag: bool = False,
+                 columns: Sequence[tuple[str, str]] | None = None, stream: IO[str] | None = None,
+                 wrap: Iterable[str] = ()) -> None:
         self.stream = stream or sys.stdout
         self.table = table_flag or (not json_flag and is_tty(self.stream))
         self.columns = columns or []
         self.wrap = tuple(wrap)  # keys of the columns that wrap to fit the terminal (long free text)
-        self.rows = []
-        self.renderer = None  # a function rows -> text, for tables that are not one row per record
+        self.rows: list[Mapping[str, Any]] = []
+        # a function rows -> text, for tables that are not one row per record; it gets the rows as
+        # visible_record escapes them (typed `object` there), hence list[Any]
+        self.renderer: Callable[[list[Any]], str] | None = None
         self.count = 0  # records emitted so far
 
     def emit(self, record: Mapping[str, Any]) -> None:
@@ -43,7 +50,7 @@ class Output:
             self.stream.write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
             self.stream.flush()
 
-    def close(self, empty=None):
+    def close(self, empty: str | None = None) -> None:
         """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:
             text = (self.renderer([visible_record(r) for r in self.rows]) if self.renderer
@@ -54,7 +61,7 @@ class Output:
             sys.stderr.write(empty + "\n")
 
 
-def _cell(value):
+def _cell(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -66,7 +73,7 @@ def _cell(value):
     return visible(value)
 
 
-def terminal_width(stream):
+def terminal_width(stream: object) -> int | None:
     """The width a table should fit: $COLUMNS (a ds01d worker gets its client's), else the terminal's;
     None (no limit) for a pipe or a file."""
     import shutil  # lazy: shutil, 1 ms
@@ -77,7 +84,8 @@ def terminal_width(stream):
 MIN_WRAPPED = 12  # a wrapped column is never narrower than this (or its header)
 
 
-def render_table(rows, columns=None, width=None, wrap=()):
+def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]] | None = None,
+                 width: int | None = None, wrap: Iterable[str] = ()) -> str:
     """Aligned plain-text table; `columns` is a list of (key, HEADER) pairs (default: every key). Where the
     table is wider than `width`, the columns named in `wrap` narrow (the widest first) and their cells wrap
     onto continuation lines."""
@@ -108,7 +116,7 @@ def render_table(rows, columns=None, width=None, wrap=()):
 TARGET_KEYS = ("container", "name", "claim", "image")
 
 
-def parse_targets(text, keys=TARGET_KEYS):
+def parse_targets(text: str, keys: Sequence[str] = TARGET_KEYS) -> list[str]:
     """Targets from piped input: NDJSON records, a JSON array (of records or names), or plain names per line.
 
     From a record the first present key of `keys` is the target.
@@ -117,7 +125,7 @@ def parse_targets(text, keys=TARGET_KEYS):
     if not text:
         return []
 
-    def from_item(item):
+    def from_item(item: object) -> str:
         if isinstance(item, dict):
             for key in keys:
                 if item.get(key):
@@ -148,7 +156,8 @@ def parse_targets(text, keys=TARGET_KEYS):
     return targets
 
 
-def render_fitted(rows, columns, width=None):
+def render_fitted(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]],
+                  width: int | None = None) -> str:
     """render_table, cut to `width` columns as `docker ps` does: the widest cells are shortened with '…' (never
     below their header) until every line fits; None or a table that fits leaves it whole."""
     cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]

@@ -1,14 +1,21 @@
 """Numbered pick lists for commands run on a terminal without a name; never asked without one."""
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from .containers import owned_by
 from .errors import NotFound, UsageError
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def choose_container(rt, states, what, command):
+    from .containers import ContainerRecord
+    from .runtime import Runtime
+
+
+def choose_container(rt: "Runtime", states: "Sequence[str]", what: str, command: str) -> "ContainerRecord":
     """The record of one of the caller's containers in `states`, chosen by number on the terminal.
 
     Without a terminal this is a usage error (exit 2), never a wait for input.

@@ -2,6 +2,10 @@
 who may run each command and pass each option, which ds01d enforces before anything runs (ds01/authority.py)."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 # Who may run a command, or pass an option: any caller, admins (access_control in root's policy, and root),
 # or root alone (the kernel's uid 0 on the other end of ds01d, or root in-process).
@@ -36,7 +40,7 @@ class Command:
     def path(self):
         return f"libexec/ds01/{self.name}" if self.place == "libexec" else f"bin/{self.name}"
 
-    def option_who(self, option):
+    def option_who(self, option: str) -> "str | None":
         """Who may pass `option` (its long name): the command's own level for an admin or root command,
         else the table's; None when the table does not classify it (a test fails on that)."""
         if option in READING_ONLY and self.served and option not in self.options:
@@ -326,7 +330,7 @@ DISPATCHER_SUMMARIES = {
 }
 
 
-def option_name(param):
+def option_name(param: "click.Parameter") -> str:
     """The name an option is classified by: its first long form (--all-users), else its longest (-arch)."""
     longs = [o for o in param.opts if o.startswith("--")]
     return longs[0] if longs else max(param.opts, key=len)
@@ -345,9 +349,9 @@ def verbs(noun):
     return result
 
 
-def by_name():
+def by_name() -> "dict[str, tuple[Command, str | None]]":
     """Every callable name -> (Command, legacy name or None); aliases map like the name itself."""
-    names = {}
+    names: dict[str, tuple[Command, str | None]] = {}
     for command in COMMANDS:
         names[command.name] = (command, None)
         for alias in command.aliases:

@@ -9,11 +9,18 @@ import os
 import pwd
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
 from .containers import INACTIVE
 from .errors import Ds01Error, UsageError
 from .settings import CHILD_PATH
 from .visible import visible
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .containers import ContainerRecord
+    from .runtime import Runtime
 
 STOPPED = INACTIVE  # the states a session starts a container from
 ENTERABLE = ("running", "paused")  # the states a session enters without a start (a paused one is thawed)
@@ -115,7 +122,7 @@ def cli_environment(rt):
     return rt.settings.docker_cli_environment(home)
 
 
-def require_terminal(command, hint):
+def require_terminal(command: "Sequence[str]", hint: str) -> None:
     """A shell (no `command`) needs a terminal: refuse before anything is started."""
     if not command and not sys.stdin.isatty():
         raise UsageError("an interactive shell needs a terminal", hint=hint)
@@ -166,7 +173,8 @@ def stop_if_idle(rt, rec):
     return "stopped"
 
 
-def open_session(rt, rec, command=(), keep=False, start_it=True):
+def open_session(rt: "Runtime", rec: "ContainerRecord", command: "Sequence[str]" = (), keep: bool = False,
+                 start_it: bool = True) -> "tuple[int, str | None]":
     """A session in `rec` as the caller (started first when `start_it`, else it must be running);
     returns (exit code, what happened after: "stopped", "kept", "gone", or None with `keep`)."""
     states = (*ENTERABLE, *STOPPED) if start_it else ENTERABLE

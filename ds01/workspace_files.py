@@ -22,6 +22,7 @@ import pwd
 import stat as S
 import tarfile
 import time
+from typing import Any
 
 from .errors import Ds01Error, NotFound
 from .privilege import files_as
@@ -159,7 +160,7 @@ def _rfc3339(text):
     return moment.timestamp() if moment else None
 
 
-def decode_path_stat(header):
+def decode_path_stat(header: str) -> dict[str, Any]:
     """The engine's X-Docker-Container-Path-Stat header (base64 JSON) as a dict."""
     return json.loads(base64.b64decode(header))
 

@@ -1,22 +1,35 @@
 """What every command shares: option decorators, the error/exit-code contract, batch processing."""
 
+from __future__ import annotations
+
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from ..errors import Ds01Error, UsageError, worst
-from ..output import Output, is_tty, parse_targets, warn  # noqa: F401 - warn: the commands' one warning
+from ..output import Output, is_tty, parse_targets
+from ..output import warn as warn  # re-exported: the commands' one warning
 from ..visible import visible
 
+if TYPE_CHECKING:
+    from ..containers import ContainerRecord
+    from ..registry import Command
+    from ..runtime import Runtime
 
-def config_option(fn):
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=click.Command)
+
+
+def config_option(fn: F) -> F:
     return click.option("--config", "config", metavar="PATH",
                         help="Policy file (default $DS01_CONFIG, else /etc/ds01/resource-limits.yaml).")(fn)
 
 
-def output_options(fn):
+def output_options(fn: F) -> F:
     fn = click.option("--table", "table_flag", is_flag=True, help="Force the table view.")(fn)
     fn = click.option("--json", "json_flag", is_flag=True, help="One JSON object per line (default when piped).")(fn)
     return fn
@@ -32,7 +45,8 @@ def report(error: Ds01Error) -> None:
         sys.stderr.write(f"  hint: {visible(error.hint, keep_newlines=True)}\n")
 
 
-def read_targets(args, what="container", keys=None, pick=None):
+def read_targets(args: Iterable[str], what: str = "container", keys: Sequence[str] | None = None,
+                 pick: Callable[[], str] | None = None) -> list[str]:
     """Targets from arguments, or (none given, stdin not a terminal) from stdin.
 
     With no arguments on a terminal, `pick()` (a numbered pick list) chooses one; without
@@ -54,7 +68,8 @@ def read_targets(args, what="container", keys=None, pick=None):
         raise UsageError(f"cannot read targets from stdin: {exc}") from None
 
 
-def container_targets(rt, names, states, what, all_flag=False):
+def container_targets(rt: Runtime, names: Iterable[str], states: Sequence[str], what: str,
+                      all_flag: bool = False) -> list[str]:
     """The containers a lifecycle command acts on: `-a` (all of the caller's in `states`), NAMEs,
     records or names on stdin, or, on a terminal with none of these, one picked from a numbered list."""
     from ..containers import owned_by  # lazy: ds01.containers, 1 ms
@@ -65,7 +80,7 @@ def container_targets(rt, names, states, what, all_flag=False):
         return [r["container"] for r in sorted(rt.finder.records(), key=lambda r: r["name"])
                 if owned_by(r, rt.caller) and r["status"] in states]
 
-    def pick():
+    def pick() -> str:
         from ..pick import choose_container  # lazy: ds01.pick, 1 ms
 
         return choose_container(rt, states, what, prog())["container"]
@@ -73,7 +88,8 @@ def container_targets(rt, names, states, what, all_flag=False):
     return read_targets(names, pick=pick)
 
 
-def each_container(rt, names, states, what, all_flag, verb, out):
+def each_container(rt: Runtime, names: Iterable[str], states: Sequence[str], what: str, all_flag: bool,
+                   verb: Callable[[Runtime, ContainerRecord], Mapping[str, Any] | None], out: Output) -> int:
     """The lifecycle commands' one skeleton: the targets (NAMEs, stdin, `-a` of the caller's in `states`, or a
     pick), each found (the caller's own), `verb(rt, rec)` done to it (ds01/container_verbs.py), its record
     emitted; the worst exit code."""
@@ -83,7 +99,7 @@ def each_container(rt, names, states, what, all_flag, verb, out):
     return batch(targets, lambda target: verb(rt, found(rt, target)), out)
 
 
-def batch(targets, action, out):
+def batch(targets: Iterable[str], action: Callable[[str], Mapping[str, Any] | None], out: Output) -> int:
     """Run `action(target)` for every target; report each failure, emit each record; return the worst code."""
     codes = []
     for target in targets:
@@ -100,7 +116,7 @@ def batch(targets, action, out):
     return worst(codes)
 
 
-def _show_version(ctx, _param, value):
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
     from .. import version  # lazy: ds01.version, 2 ms
@@ -114,7 +130,7 @@ def _show_version(ctx, _param, value):
     ctx.exit(0)
 
 
-def mark_reserved(command, name):
+def mark_reserved(command: click.Command, name: str | None) -> Command | None:
     """Each option's help says who may pass it when that is not everyone, and the help ends with who may
     run the command: both from the command table (ds01/registry.py), the one place ds01d enforces them."""
     from ..registry import ANYONE, WHO_TEXT, by_name, option_name  # lazy: ds01.registry, 2 ms
@@ -133,10 +149,10 @@ def mark_reserved(command, name):
     return table
 
 
-def _help_with_authority(command):
+def _help_with_authority(command: click.Command) -> None:
     original = command.format_help
 
-    def format_help(ctx, formatter):
+    def format_help(ctx: click.Context, formatter: click.HelpFormatter) -> None:
         table = mark_reserved(command, ctx.info_name)
         original(ctx, formatter)
         if table is not None:
@@ -146,11 +162,11 @@ def _help_with_authority(command):
             formatter.write_text(f"Who may run it: {WHO_TEXT[table.who]}"
                                  + ("" if table.served else " (in-process, never through ds01d)") + ".")
 
-    command.format_help = format_help
-    command.ds01_marked = True
+    command.format_help = format_help  # type: ignore[method-assign]  # this command's help, wrapped
+    command.ds01_marked = True  # type: ignore[attr-defined]  # ds01's own mark: standard() is idempotent
 
 
-def table_entry(command):
+def table_entry(command: click.Command) -> Command | None:
     """The command table's entry for a click command (by its module), or None."""
     from ..registry import COMMANDS  # lazy: ds01.registry, 2 ms
 
@@ -158,7 +174,7 @@ def table_entry(command):
     return next((c for c in COMMANDS if c.module == module), None)
 
 
-def _show_info(ctx, _param, value):
+def _show_info(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     """--info: DS01's full help: the help (with examples and who may run it), the output, the concepts."""
     if not value or ctx.resilient_parsing:
         return
@@ -177,7 +193,7 @@ def _show_info(ctx, _param, value):
     ctx.exit(0)
 
 
-def _show_concepts(ctx, _param, value):
+def _show_concepts(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     """--concepts: the ideas the command touches, before running it."""
     if not value or ctx.resilient_parsing:
         return
@@ -191,16 +207,16 @@ def _show_concepts(ctx, _param, value):
     ctx.exit(0)
 
 
-def _set_guided(ctx, _param, value):
+def _set_guided(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
         ctx.meta["ds01.guided"] = True
 
 
-def _generic_guided(command, table):
+def _generic_guided(command: click.Command, table: Command) -> None:
     """A command the table gives --guided with no steps of its own: ds01.guided.generic before its body."""
-    body = command.callback
+    body = cast("Callable[..., Any]", command.callback)  # a command the table names has its body
 
-    def guided_body(*args, **kwargs):
+    def guided_body(*args: Any, **kwargs: Any) -> Any:  # click passes the options as they are declared
         ctx = click.get_current_context()
         if ctx.meta.get("ds01.guided"):
             from ..guided import generic  # lazy: ds01.guided, 2 ms
@@ -213,11 +229,11 @@ def _generic_guided(command, table):
     command.callback = guided_body
 
 
-def _has(command, option):
+def _has(command: click.Command, option: str) -> bool:
     return any(option in p.opts for p in command.params)
 
 
-def standard(command):
+def standard(command: C) -> C:
     """What every command has besides its own options: -h as --help, --version, --info and --concepts, and
     --guided where the command table gives it one (idempotent)."""
     if "help_option_names" not in command.context_settings:
@@ -247,7 +263,7 @@ def standard(command):
     return command
 
 
-def run(command, args=None):
+def run(command: click.Command, args: Sequence[str] | None = None) -> None:
     """Entry point: run a click command with the contract's errors and exit codes."""
     name = prog()
     standard(command)
@@ -281,7 +297,7 @@ def run(command, args=None):
     sys.exit(code or 0)
 
 
-def lost_engine(exc):
+def lost_engine(exc: BaseException) -> Ds01Error | None:
     """The Ds01Error for the SDK's own errors (the engine went away mid-command, or answered oddly), None for
     anything else: a dockerd restart is an error line with a hint, never a traceback."""
     module = type(exc).__module__ or ""
@@ -292,17 +308,17 @@ def lost_engine(exc):
                           "container-list -a; run the command again")
 
 
-def new_output(json_flag, table_flag, columns):
+def new_output(json_flag: bool, table_flag: bool, columns: Sequence[tuple[str, str]] | None) -> Output:
     return Output(json_flag=json_flag, table_flag=table_flag, columns=columns)
 
 
-def deprecated(old, new):
+def deprecated(old: str, new: str) -> None:
     """Legacy names keep working; on a terminal they say once what the new name is."""
     if is_tty(sys.stderr):
         sys.stderr.write(f"{old}: note: '{old}' is now '{new}'; the old name keeps working\n")
 
 
-def session(name, command, keep, config, start):
+def session(name: str | None, command: Sequence[str], keep: bool, config: str | None, start: bool) -> int:
     """container-run (starts the container), container-attach (running ones only) and container-deploy's
     shell: the terminal check and pick list here, the session itself in sessions.open_session."""
     from .. import sessions  # lazy: ds01.sessions, 5 ms
@@ -329,7 +345,7 @@ def session(name, command, keep, config, start):
     return code
 
 
-def mark_missing_name(argv, valued=("--config",)):
+def mark_missing_name(argv: list[str], valued: Sequence[str] = ("--config",)) -> list[str]:
     """`cmd [OPTIONS] -- COMMAND...` with no NAME: put an empty NAME before `--`.
 
     Click drops `--` and would take COMMAND's first word as NAME; this keeps them apart.

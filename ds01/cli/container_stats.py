@@ -71,7 +71,7 @@ def cli(names, all_users, watch, watch_default, no_trunc, json_flag, table_flag,
 
     if out.table:
         return live.watch(lambda width: _frame(sampler.round(select()), None if no_trunc else width), watch)
-    return live.repeat(lambda: [out.emit(rec) for rec in sampler.round(select())], watch)
+    return live.repeat(lambda: [out.emit(rec) for rec in sampler.round(select())], watch)  # type: ignore[func-returns-value]
 
 
 def _frame(records, width):

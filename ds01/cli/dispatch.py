@@ -94,7 +94,7 @@ def _run(name, args):
     return 0
 
 
-def main(noun):
+def main(noun: str) -> None:
     prog = os.path.basename(sys.argv[0]) or noun
     args = sys.argv[1:]
     if noun == "ds01" and args[:1] == ["__complete"]:  # shell completion's helper (completions/)

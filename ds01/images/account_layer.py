@@ -18,19 +18,27 @@ one of those gids, and it is root's 0644 file in root's 0755 /etc, which the cal
 from inside before a later start or `docker exec` reads it again.
 """
 
+from __future__ import annotations
+
 import base64
 import io
 import posixpath
 import shlex
 import tarfile
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ..statedir import account_cache_name
 
 if TYPE_CHECKING:
     from ..gpu.state import State
+
+    # {path under /etc: (its TarInfo, its bytes or None)}, as read_etc and load give it
+    Etc = dict[str, tuple[tarfile.TarInfo, bytes | None]]
+    Row = list[str] | str  # a colon file's line: its fields, or the line as it is (not one)
+    Member = tuple[tarfile.TarInfo, bytes | None]
 
 MAX_ACCOUNT_FILE = 1 << 20  # passwd, group, shadow, gshadow, sudoers: each larger one is refused
 MAX_SKEL_BYTES = 1 << 20  # /etc/skel as the engine archives it (contents and headers): beyond it, not copied
@@ -55,7 +63,7 @@ class Account:
 class Layer:
     tar: bytes
     home: str
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class BadImage(ValueError):
@@ -69,10 +77,10 @@ class TooLarge(ValueError):
 NEEDED = ("passwd", "group", "shadow", "gshadow", "sudoers", "skel")
 
 
-def read_etc(*archives):
+def read_etc(*archives: bytes) -> Etc:
     """{path under /etc: (TarInfo, bytes or None)} of what the account needs, from the engine's tars of /etc or
     of its entries (`etc/passwd` or `passwd`, `skel/...`). TooLarge for a skel of more than MAX_SKEL_ENTRIES."""
-    found = {}
+    found: Etc = {}
     for data in archives:
         entries = 0
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
@@ -90,9 +98,10 @@ def read_etc(*archives):
     return found
 
 
-def bounded(chunks, limit, what):
+def bounded(chunks: Iterable[bytes], limit: int, what: str) -> bytes:
     """The bytes of `chunks` (the engine's stream), TooLarge as soon as they pass `limit`: never more is read."""
-    parts, size = [], 0
+    parts: list[bytes] = []
+    size = 0
     for chunk in chunks:
         size += len(chunk)
         if size > limit:
@@ -101,7 +110,7 @@ def bounded(chunks, limit, what):
     return b"".join(parts)
 
 
-def dump(etc):
+def dump(etc: Etc) -> dict[str, dict[str, Any]]:
     """`etc` as JSON (for the cache: an image ID's /etc never changes)."""
     return {path: {"type": info.type.decode("latin-1"), "mode": info.mode, "uid": info.uid, "gid": info.gid,
                    "linkname": info.linkname,
@@ -109,9 +118,9 @@ def dump(etc):
             for path, (info, content) in etc.items()}
 
 
-def load(document):
+def load(document: Mapping[str, Any]) -> Etc:
     """The `etc` that `dump` wrote; ValueError when it is not one."""
-    etc = {}
+    etc: Etc = {}
     for path, entry in document.items():
         if not (path in NEEDED or path.startswith("skel/")) or ".." in path.split("/"):
             raise ValueError(f"unexpected path {path!r}")
@@ -127,16 +136,16 @@ class Cache:
     """The account files of images by image ID, in ds01's root-only state dir (0600: shadow lines); each entry
     is at most the bounds above (about 6 MiB as JSON), and ds01-release-stale drops it with the image."""
 
-    def __init__(self, state: "State") -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
 
     @staticmethod
-    def _name(image_id):
+    def _name(image_id: str) -> str | None:
         digest = image_id.split(":", 1)[-1]
         return account_cache_name(digest) if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) \
             else None
 
-    def get(self, image_id):
+    def get(self, image_id: str | None) -> tuple[Etc, list[str]] | None:
         """(etc, warnings) stored for the image, or None."""
         name = self._name(image_id or "")
         if name is None:
@@ -148,57 +157,57 @@ class Cache:
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
-    def put(self, image_id, etc, warnings=()):
+    def put(self, image_id: str | None, etc: Etc, warnings: Iterable[str] = ()) -> None:
         name = self._name(image_id or "")
         if name is not None:
             self.state.store(name, {"files": dump(etc), "warnings": list(warnings)})
 
 
-def _table(content):
+def _table(content: bytes | None) -> list[Row]:
     """Lines of a colon file as lists of fields (None for a line that is not one)."""
     lines = content.decode("utf-8", "surrogateescape").splitlines() if content else []
     return [line.split(":") if ":" in line and not line.startswith("#") else line for line in lines]
 
 
-def _text(rows):
+def _text(rows: Iterable[Row]) -> bytes:
     return ("\n".join(":".join(r) if isinstance(r, list) else r for r in rows) + "\n").encode("utf-8",
                                                                                           "surrogateescape")
 
 
-def _find(rows, index, value, width):
+def _find(rows: Iterable[Row], index: int, value: str, width: int) -> list[str] | None:
     return next((r for r in rows if isinstance(r, list) and len(r) >= width and r[index] == value), None)
 
 
-def _drop(rows, name):
+def _drop(rows: Iterable[Row], name: str) -> list[Row]:
     return [r for r in rows if not (isinstance(r, list) and r and r[0] == name)]
 
 
 class _Files:
     """passwd, group, shadow and gshadow of the image, edited as useradd, usermod and groupadd would."""
 
-    def __init__(self, etc):
+    def __init__(self, etc: Etc) -> None:
         if "passwd" not in etc or etc["passwd"][1] is None:
             raise BadImage("the image has no regular /etc/passwd")
         self.etc = etc
-        self.rows = {n: _table(etc[n][1]) for n in ("passwd", "group", "shadow", "gshadow") if n in etc
-                     and etc[n][1] is not None}
-        self.changed = set()
+        self.rows: dict[str, list[Row]] = {n: _table(etc[n][1]) for n in ("passwd", "group", "shadow", "gshadow")
+                                           if n in etc and etc[n][1] is not None}
+        self.changed: set[str] = set()
 
-    def has(self, name):
+    def has(self, name: str) -> bool:
         return name in self.rows
 
-    def group_gid(self, name):
+    def group_gid(self, name: str) -> str | None:
         row = _find(self.rows["group"], 0, name, 3) if self.has("group") else None
         return row[2] if row else None
 
-    def add_group(self, name, gid):
+    def add_group(self, name: str, gid: int) -> None:
         self.rows.setdefault("group", []).append([name, "x", str(gid), ""])
         if self.has("gshadow"):
             self.rows["gshadow"].append([name, "!", "", ""])
             self.changed.add("gshadow")
         self.changed.add("group")
 
-    def ensure_group(self, login, gid):
+    def ensure_group(self, login: str, gid: int) -> None:
         rows = self.rows.setdefault("group", [])
         if _find(rows, 2, str(gid), 3):
             return
@@ -209,7 +218,7 @@ class _Files:
         else:
             self.add_group(login, gid)
 
-    def set_groups(self, groups):
+    def set_groups(self, groups: Mapping[str, int]) -> None:
         """The groups ds01 gives ({name: the host's gid}): one line each with the host's gid; the image's lines of
         those names go, and so do lines named like those gids (Docker would resolve "44" by name first)."""
         taken = set(groups) | {str(gid) for gid in groups.values()}
@@ -221,7 +230,7 @@ class _Files:
             self.add_group(name, gid)
         self.changed.add("group")
 
-    def ensure_user(self, login, uid, gid):
+    def ensure_user(self, login: str, uid: int, gid: int) -> str:
         """The account `login` with `uid` and `gid`; returns its home."""
         passwd = self.rows["passwd"]
         holder = _find(passwd, 2, str(uid), 7)
@@ -244,9 +253,9 @@ class _Files:
             if self.has("shadow"):
                 self.rows["shadow"] = _drop(self.rows["shadow"], login)
         self._no_password(login)
-        return _home(_find(self.rows["passwd"], 0, login, 7)[5], login)
+        return _home(_find(self.rows["passwd"], 0, login, 7)[5], login)  # type: ignore[index]  # written above
 
-    def _no_password(self, login):
+    def _no_password(self, login: str) -> None:
         """passwd -d: an empty password (the account is for `docker exec`; there is no login)."""
         if self.has("shadow"):
             row = _find(self.rows["shadow"], 0, login, 2)
@@ -257,9 +266,9 @@ class _Files:
                 row[1] = ""
             self.changed.add("shadow")
         else:
-            _find(self.rows["passwd"], 0, login, 7)[1] = ""
+            _find(self.rows["passwd"], 0, login, 7)[1] = ""  # type: ignore[index]  # ensure_user wrote it
 
-    def members(self):
+    def members(self) -> Iterator[Member]:
         """(TarInfo, bytes) of each changed file: root's, 0644 (passwd, group) or 0640 with the image's group
         (shadow, gshadow), whatever owner and mode the image gave them; and /etc as root's 0755 directory."""
         yield _new("etc", 0o755, kind=tarfile.DIRTYPE), None
@@ -272,25 +281,25 @@ class _Files:
             yield info, data
 
 
-def _copy(original, name):
+def _copy(original: tarfile.TarInfo, name: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode, info.uid, info.gid, info.mtime = original.mode, original.uid, original.gid, time.time()
     return info
 
 
-def _new(name, mode, uid=0, gid=0, kind=tarfile.REGTYPE):
+def _new(name: str, mode: int, uid: int = 0, gid: int = 0, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode, info.uid, info.gid, info.mtime, info.type = mode, uid, gid, time.time(), kind
     return info
 
 
-def shell_lines(home, prompt):
+def shell_lines(home: str, prompt: str) -> str:
     """What ds01 adds to .bashrc: the user's ~/.local/bin first, and the container's name in the prompt."""
     return "\n".join((MARKER, f'export PATH="{home}/.local/bin:$PATH"',
                       "export PS1=" + shlex.quote(f"[{prompt}] ") + "'$(whoami)@$(hostname):${PWD#*}$ '")) + "\n"
 
 
-def _with_lines(content, home, prompt):
+def _with_lines(content: bytes | None, home: str, prompt: str) -> bytes:
     text = (content or b"").decode("utf-8", "surrogateescape")
     if MARKER in text:
         return content or b""
@@ -299,7 +308,7 @@ def _with_lines(content, home, prompt):
     return (text + shell_lines(home, prompt)).encode("utf-8", "surrogateescape")
 
 
-def existing_home(etc, account):
+def existing_home(etc: Etc, account: Account) -> str | None:
     """The home of an account the image already has for this login and uid (its .bashrc is then kept)."""
     files = _Files(etc)
     row = _find(files.rows["passwd"], 2, str(account.uid), 7)
@@ -310,7 +319,7 @@ SYSTEM_DIRS = {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc", "ro
                "usr", "var"}
 
 
-def _home(path, login):
+def _home(path: str | None, login: str) -> str:
     """The image's home for the account if it is a directory of its own (made the caller's), else /home/LOGIN."""
     parts = posixpath.normpath(path or "/").split("/")
     if path and path.startswith("/") and len(parts) >= 3 and parts[1] not in SYSTEM_DIRS and ".." not in parts:
@@ -318,7 +327,7 @@ def _home(path, login):
     return f"/home/{login}"
 
 
-def _tar(members):
+def _tar(members: Iterable[Member]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:", format=tarfile.GNU_FORMAT) as tar:
         for info, content in members:
@@ -331,15 +340,17 @@ def _tar(members):
     return buffer.getvalue()
 
 
-def group_layer(etc, groups):
+def group_layer(etc: Etc, groups: Mapping[str, int]) -> Layer:
     """The tar to extract at / of a created container whose image has the caller's account already: only the
     groups ds01 gives, as `layer` writes them."""
-    files = _Files({"passwd": (None, b""), **etc})  # the passwd is not changed: any (or none) will do
+    # the passwd is not changed: any (or none) will do, and its TarInfo is never read
+    files = _Files({"passwd": (cast(tarfile.TarInfo, None), b""), **etc})
     files.set_groups(groups)
     return Layer(_tar(files.members()), "")
 
 
-def layer(etc, account, bashrc=None, groups=None):
+def layer(etc: Etc, account: Account, bashrc: bytes | None = None,
+          groups: Mapping[str, int] | None = None) -> Layer:
     """The tar to extract at / of a created container: the account, its home and its shell lines, and the
     supplementary groups ds01 gives (`groups`: {name: the host's gid}).
 
@@ -350,7 +361,7 @@ def layer(etc, account, bashrc=None, groups=None):
     home = files.ensure_user(account.login, account.uid, account.gid)
     files.set_groups(groups or {})
     members = list(files.members())
-    warnings = []
+    warnings: list[str] = []
     if account.sudo:
         if "sudoers" in etc:
             members.append((_new("etc/sudoers.d", 0o755, kind=tarfile.DIRTYPE), None))
