@@ -6,7 +6,7 @@ PYTHON ?= $(shell /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && ec
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := docker.io debootstrap util-linux passwd groff-base man-db zsh bash-completion git openssh-client \
-	openssh-server prometheus slurm-wlm slurmdbd mariadb-server munge slurm-client
+	openssh-server prometheus slurm-wlm slurmdbd mariadb-server munge slurm-client gcc libc6-dev
 
 .PHONY: demo test test-fast test-gpu lint deps system-deps generate check-generated bench clean install uninstall
 PREFIX ?= /opt/ds01
@@ -20,9 +20,10 @@ $(BIN)/python:
 # Debian packages the tests need: a private Docker engine, groff/man for the man pages, zsh for completions,
 # git (project-init), ssh-keygen (user-setup), sshd (the VS Code Remote-SSH test) and Prometheus with
 # promtool (the exporter's and the rules' tests), and Slurm with its database and munge (the private multi-node
-# Slurm of tests/support/slurm.py) (installed only when root and something is missing).
+# Slurm of tests/support/slurm.py), and a C compiler for the fast client (ds01/client.c) (installed only when root
+# and something is missing).
 system-deps:
-	@missing=""; for t in dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen prometheus promtool \
+	@missing=""; for t in cc dockerd debootstrap setpriv useradd groff man zsh git ssh-keygen prometheus promtool \
 	  slurmctld slurmd slurmdbd sacctmgr munged mariadbd; do command -v $$t >/dev/null || missing=1; done; \
 	test -x /usr/sbin/sshd || missing=1; \
 	if [ -n "$$missing" ]; then \
@@ -34,9 +35,9 @@ system-deps:
 
 # pip runs again only when what it installs changed (the package's metadata, its scripts, the version): a
 # second `make test-fast` starts pytest at once.
-$(VENV)/.deps: $(BIN)/python setup.py pyproject.toml ds01/__init__.py $(wildcard bin/*) $(wildcard libexec/ds01/*)
+$(VENV)/.deps: $(BIN)/python setup.py pyproject.toml ds01/__init__.py ds01/client.c ds01/protocol.py ds01/generate/bins.py $(wildcard bin/*) $(wildcard libexec/ds01/*)
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
-	@# the commands' interpreter runs isolated (-I): pip keeps the interpreter but drops the flag
+	@# served commands start the C client (ds01/client.c), the rest an isolated interpreter (-IS)
 	$(BIN)/python -c 'import sys; from ds01.generate.bins import isolate; isolate(*sys.argv[1:])' $(BIN) $(abspath $(BIN))/python3
 	touch $@
 
@@ -47,11 +48,11 @@ deps: $(VENV)/.deps
 # ENGINE=private (the default): a private dockerd with the simulated GPUs, gone afterwards. ENGINE=running: the
 # engine that runs, with its host's real GPUs if any (never simulated ones).
 ENGINE ?= private
-demo: deps system-deps
+demo: system-deps deps
 	DS01_DEMO_ENGINE=$(ENGINE) $(BIN)/python -m tests.support.demo
 
 # The whole suite, after the lint and type gate (make lint).
-test: deps system-deps lint
+test: system-deps deps lint
 	$(BIN)/python -m pytest -q tests
 
 # The pure-logic tier: no root, no Docker, a few seconds (-m "not system": tests/conftest.py marks the rest).

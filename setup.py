@@ -20,8 +20,9 @@ setup(
     description="Shared multi-user GPU server toolkit on Docker, compatible with AIME MLC",
     python_requires=">=3.10",
     packages=find_packages(include=["ds01", "ds01.*"]),
-    # container-sudo: mounted as `sudo` in containers without it; BUILD: the commit and tree make install records
-    package_data={"ds01.images": ["container-sudo"], "ds01": ["BUILD"]},
+    # container-sudo: mounted as `sudo` in containers without it; BUILD: the commit and tree make install records;
+    # client.c: the C client the installed scripts start (ds01/generate/bins.py builds it)
+    package_data={"ds01.images": ["container-sudo"], "ds01": ["BUILD", "client.c"]},
     scripts=sorted(glob.glob("bin/*")) + sorted(glob.glob("libexec/ds01/*")),
     install_requires=[
         "click>=8.1",

@@ -15,10 +15,29 @@ from tests.support import sandbox  # noqa: E402
 BINDIR = os.path.dirname(sys.executable)
 
 
+class AsAccount(list):
+    """argv to run as an account: the runner's fork switches to it (setgroups, setgid, setuid) and execs argv,
+    so the measure pays no program of its own (setpriv costs 2 ms), as root's floor pays none."""
+
+    def __init__(self, entry, argv):
+        super().__init__(argv)
+        self.entry = entry
+
+    def spawn(self):
+        """subprocess's arguments for the switch."""
+        return {"user": self.entry.pw_uid, "group": self.entry.pw_gid,
+                "extra_groups": os.getgrouplist(self.entry.pw_name, self.entry.pw_gid)}
+
+
+def spawn(argv):
+    """subprocess's arguments that run argv as its account (AsAccount), or as the runner."""
+    return argv.spawn() if isinstance(argv, AsAccount) else {}
+
+
 def timed(argv, env):
     """(seconds, stdout) of one run of argv, which must succeed."""
     start = time.perf_counter()
-    result = subprocess.run(argv, env=env, capture_output=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(argv, env=env, capture_output=True, stdin=subprocess.DEVNULL, **spawn(argv))
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"bench: {' '.join(argv)} failed: {result.stderr.decode()}")

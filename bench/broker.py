@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall, timed
+from benchlib import BINDIR, AsAccount, arguments, docker_cli, ds01_labels, engine, line, median_wall, spawn, timed
 
 from ds01.images import context_tar
 from tests.support import brokers, sandbox
@@ -29,7 +29,7 @@ _ds01_complete
 
 
 def as_user(entry, argv):
-    return sandbox.as_user_command(entry, argv)
+    return AsAccount(entry, argv)
 
 
 def pair_median(runs, first, second, env, cleanup):
@@ -60,7 +60,8 @@ def pty_median(argv, env, runs):
         drained = threading.Thread(target=_drain, args=(master,), daemon=True)
         drained.start()
         start = time.perf_counter()
-        result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+        result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                                **spawn(argv))
         samples.append(time.perf_counter() - start)
         os.close(slave)
         drained.join(timeout=5)
@@ -155,8 +156,8 @@ def main():
             line("dashboard --once on a terminal", pty_median(as_user(entry, [os.path.join(BINDIR, "dashboard"),
                                                                              "--once"]), user_env, args.runs),
                  drawn_status)
-            line("setpriv true (the runner's own cost)", median_wall(as_user(entry, ["true"]), user_env, args.runs),
-                 floor)
+            line("true as the account (the runner's own cost)",
+                 median_wall(as_user(entry, ["true"]), user_env, args.runs), floor)
             line("bash: container-stop <TAB> via ds01d",
                  median_wall(as_user(entry, ["bash", "-c", TAB]), user_env, args.runs), floor)
             line("ds01-exporter: one scrape, no cache (target 100 ms)", scrape_median(root_env, args.runs), floor)

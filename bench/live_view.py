@@ -3,7 +3,7 @@
 asks the engine), against the docker CLI by root, in one run.
 
 A private dockerd with N containers of a bench account (half running), the example GPU inventory, two ds01d (one
-of each kind); medians of R runs as the bench account (setpriv, 2 ms of its own), as ratios to the floor:
+of each kind); medians of R runs as the bench account (switched to in the runner's fork), as ratios to the floor:
 `container-list -a --json` and `gpu-status --json` against `docker ps -a --format json`, one bash TAB of
 `container-stop`, `container-create` + `container-start` of the account's own image against `docker create` +
 `docker start`; then BIG containers in all (the others created, not started) and `container-list -a --json`
@@ -73,7 +73,7 @@ def main():
             for kind, _ in kinds:
                 line(f"bash: container-stop <TAB>, {kind}", median_wall(as_user(entry, ["bash", "-c", TAB]),
                                                                        envs[kind], args.runs))
-            line("setpriv true (the runner's own cost)", median_wall(as_user(entry, ["true"]), envs["view"],
+            line("true as the account (the runner's own cost)", median_wall(as_user(entry, ["true"]), envs["view"],
                                                                      args.runs))
 
             def remove(name):

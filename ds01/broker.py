@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
+from .engine import learn_api_version
 from .errors import Ds01Error
 from .protocol import DEFAULT_SOCKET
 from .sd_notify import notify_ready
@@ -223,6 +224,7 @@ class Broker:
             return
         if self.view.retry_due() and not self.stopping:
             self.view.build()
+            learn_api_version(self.view.api.host)  # the engine went away: it may have come back upgraded
         stream = self.view.stream
         if self.followed is not None and self.followed is not stream:
             selector.unregister(self.followed)
@@ -258,6 +260,7 @@ class Broker:
                                                  " finish") + protocol.exit_line(3))
                 conn.close()
                 return
+            self.warm_policy()
             pid = os.fork()
         except OSError as exc:
             log(f"cannot serve a request: {exc}")
@@ -276,6 +279,17 @@ class Broker:
             finally:
                 os._exit(code)
         self.workers[pid] = (conn, uid, time.monotonic())
+
+    def warm_policy(self) -> None:
+        """Load ds01d's own policy here, kept while its files are unchanged (policy.load_cached): a worker
+        inherits it and reads no policy file. A policy that does not load is left for the worker to report."""
+        from . import policy, settings
+
+        config = settings.Settings(settings.daemon_environment() | self.overrides).resolve("config")
+        try:
+            policy.load_cached(None if config.source == settings.DEFAULT else config.value)
+        except Exception:  # noqa: BLE001, S110 - the worker loads it again and says why to its caller
+            pass
 
     def reap(self) -> None:
         while self.workers:
@@ -444,6 +458,8 @@ def main(socket_path: str = DEFAULT_SOCKET, overrides: Mapping[str, str] | None 
     from . import live_view
 
     view = live_view.start(docker_host, log) if docker_host else None
+    if docker_host:
+        learn_api_version(docker_host)
     sock = listen(socket_path)
     bound = identity(socket_path)
     log(f"listening on {socket_path}")

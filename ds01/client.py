@@ -22,9 +22,8 @@ import posix as os  # the C module under os: os itself costs 1.2 ms with -S, a t
 import sys
 
 from . import protocol
-from .protocol import DEFAULT_SOCKET
+from .protocol import DEFAULT_SOCKET, SOCKET_VARIABLE
 
-SOCKET_VARIABLE = "DS01_SOCKET"  # settings.TABLE documents it; read here because the client imports nothing
 DEFAULT_DOCKER = "/var/run/docker.sock"
 NOT_RUNNING = 5
 TYPE_CHECKING = False  # not typing's: the client imports no more than it must (mypy reads the block)

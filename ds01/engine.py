@@ -94,6 +94,21 @@ def caught_signals(pid: int | str | None) -> set[int] | None:
     return None
 
 
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+_API_VERSIONS: dict[str, str] = {}  # docker_host -> its engine's API version, learned by ds01d before it forks
+
+
+def learn_api_version(host: str) -> None:
+    """Ask the engine at `host` its API version, in ds01d (at start, and when its live view is rebuilt after the
+    engine went away): a worker's Engine then skips the SDK's own /version round trip (about 10 ms a command)."""
+    from .dockerapi import DockerAPI  # lazy: ds01.dockerapi, 2 ms
+
+    try:
+        _API_VERSIONS[host] = str(DockerAPI(host, timeout=5).get("/version")["ApiVersion"])
+    except (Ds01Error, OSError, KeyError, TypeError, ValueError):
+        _API_VERSIONS.pop(host, None)  # the SDK asks for itself
+
+
 def _connect_with_root_rights() -> None:
     """In a ds01d worker, the SDK's Unix-socket connections are opened with root's rights (the engine
     is root's to reach; everything else the worker opens uses its caller's): one wrapper, once."""
@@ -128,7 +143,8 @@ class Engine:
         _connect_with_root_rights()
         try:
             with root_files():
-                self.client = docker.DockerClient(base_url=host or "unix:///var/run/docker.sock", timeout=600)
+                self.client = docker.DockerClient(base_url=host or DEFAULT_HOST, timeout=600,
+                                                  version=_API_VERSIONS.get(host or DEFAULT_HOST, "auto"))
         except docker.errors.DockerException as exc:
             raise Ds01Error(f"cannot reach the Docker engine: {exc}",
                             hint="is dockerd running? DOCKER_HOST selects another engine") from None
@@ -192,7 +208,7 @@ class Engine:
             if plan.account_setup:
                 made = self._account_layer(cid, plan)
             else:
-                made = A.group_layer(self._etc(cid, ("group", "gshadow"))[0], plan.groups)
+                made = A.group_layer(self._group_etc(cid, plan), plan.groups)
         except A.BadImage as exc:
             raise Ds01Error(f"cannot set up your account in {plan.image}: {exc}",
                             hint="ds01 needs an image with a Linux userland (/etc/passwd)") from None
@@ -228,6 +244,21 @@ class Engine:
         made = A.layer(etc, account, bashrc, groups=plan.groups)
         made.warnings[:0] = warnings
         return made
+
+    def _group_etc(self, cid: str, plan: _Plan) -> Etc:
+        """The image's group files, as the new container `cid` has them: from the cache of the image's account
+        files (its ID names its content) when either kind is there, else read from `cid` (two archive reads, about
+        45 ms each) and kept."""
+        from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
+
+        for kind in ("", "groups"):
+            cached = self.etc_cache.get(plan.image_id, kind) if self.etc_cache is not None else None
+            if cached is not None:
+                return {name: cached[0][name] for name in A.GROUP_FILES if name in cached[0]}
+        etc = self._etc(cid, A.GROUP_FILES)[0]
+        if self.etc_cache is not None:
+            self.etc_cache.put(plan.image_id, etc, kind="groups")
+        return etc
 
     def _etc(self, cid: str, names: Iterable[str], skel: bool = False) -> tuple[Etc, list[str]]:
         """(etc, warnings): the image's /etc/NAME files and, with `skel`, /etc/skel, each read up to its bound

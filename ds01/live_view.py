@@ -23,12 +23,29 @@ its last 256 events), the view is not used: reads ask the engine, as without ds0
 The view is root's memory in ds01d; commands still filter it by owner exactly as they filter the engine's list.
 """
 
+from __future__ import annotations
+
 import json
 import time
+from typing import TYPE_CHECKING, Any
 
 from . import clock
 from .dockerapi import DockerAPI, _moment, _url
 from .errors import Ds01Error
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable
+
+    from .runtime import Runtime
+
+    Times = tuple[int, int | None, int | None]  # (created, started, finished) in ns; None: Docker's zero time
+    EventKey = tuple[int, Any, Any, Any, Any]  # (timeNano, Type, Action, Actor.ID, Actor.Attributes.container)
+    # To mypy a ViewAPI is the DockerAPI it stands in for: what it does not answer itself goes to the engine by
+    # __getattr__, and mypy checks that what it answers has DockerAPI's signatures. At run time its base is object.
+    _StandIn = DockerAPI
+else:
+    _StandIn = object
 
 EVENT_RING = 256  # moby keeps its last 256 events for `since`; a barrier that returns that many may miss some
 MAX_LINE = 1 << 20  # one event; a longer line is not the engine's
@@ -41,30 +58,31 @@ SINCE_MARGIN_NS = 10**9  # applying an event twice is harmless; missing one is n
 # it has applied (View.seen).
 BARRIER_MARGIN_NS = 100 * 10**6
 
-_view = None  # ds01d's view (a worker's copy after the fork); None outside ds01d or while switched off
+_view: View | None = None  # ds01d's view (a worker's copy after the fork); None outside ds01d or while switched off
 
 
 class View:
     """Containers by full ID: the list entry as `/containers/json` gives it, plus the inspection it came with."""
 
-    def __init__(self, api, log=None):
+    def __init__(self, api: DockerAPI, log: Callable[[str], None] | None = None) -> None:
         self.api = api
-        self.log = log or (lambda message: None)
-        self.entries = {}    # id -> list entry
-        self.inspected = {}  # id -> inspect result
-        self.times = {}      # id -> (created, started, finished) in ns, parsed once here, not in every worker
+        self.log: Callable[[str], None] = log or (lambda message: None)
+        self.entries: dict[str, dict[str, Any]] = {}    # id -> list entry
+        self.inspected: dict[str, dict[str, Any]] = {}  # id -> inspect result
+        # id -> (created, started, finished) in ns, parsed once here, not in every worker
+        self.times: dict[str, Times] = {}
         self.last_ns = 0     # every event up to this engine time is applied
-        self.seen = set()    # the events of the last BARRIER_MARGIN_NS before last_ns, applied already
-        self.broken = None   # why the view is not used, or None
+        self.seen: set[EventKey] = set()  # the events of the last BARRIER_MARGIN_NS before last_ns, applied already
+        self.broken: str | None = None  # why the view is not used, or None
         self.broken_at = 0.0
-        self.stream = None
+        self.stream: socket.socket | None = None
         self._buffer = b""
         self._head = True    # the stream's HTTP header is still to come
-        self._asked = None   # a worker's barrier, sent at its start and read by its first read
+        self._asked: socket.socket | None = None  # a worker's barrier, sent at its start and read by its first read
 
     # -- building and following (ds01d's parent)
 
-    def build(self):
+    def build(self) -> None:
         """List and inspect everything, then open the stream from the moment before the list."""
         self.close()
         self.entries, self.inspected, self.times, self._buffer, self._head = {}, {}, {}, b"", True
@@ -81,10 +99,10 @@ class View:
         self.broken = None
         self.log(f"live view: {len(self.entries)} containers, following the engine's events")
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.stream.fileno() if self.stream is not None else -1
 
-    def readable(self):
+    def readable(self) -> None:
         """Read what the stream has (it never blocks ds01d: the socket is non-blocking) and apply it."""
         if self.stream is None:
             return
@@ -102,7 +120,8 @@ class View:
         if self._head:
             head, found, rest = self._buffer.partition(b"\r\n\r\n")
             if not found:
-                return self._bounded()
+                self._bounded()
+                return
             if b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
                 self.fail(f"the engine refused the event stream: {head[:80]!r}")
                 return
@@ -117,20 +136,20 @@ class View:
         except Ds01Error as exc:
             self.fail(f"cannot refresh after an event: {exc.message}")
 
-    def _bounded(self):
+    def _bounded(self) -> bool:
         if len(self._buffer) > MAX_LINE:
             self.fail("an event line over 1 MiB")
             return False
         return True
 
-    def fail(self, why):
+    def fail(self, why: str) -> None:
         """Stop using the view (reads go to the engine) and say so once."""
         self.close()
         if self.broken is None:
             self.log(f"live view off, reads ask the engine: {why}")
         self.broken, self.broken_at = why, time.monotonic()
 
-    def close(self):
+    def close(self) -> None:
         if self.stream is not None:
             try:
                 self.stream.close()
@@ -138,18 +157,19 @@ class View:
                 pass
             self.stream = None
 
-    def retry_due(self):
+    def retry_due(self) -> bool:
         return self.broken is not None and time.monotonic() - self.broken_at >= RETRY_AFTER_S
 
     # -- applying events (parent and worker alike)
 
-    def apply(self, events):
+    def apply(self, events: list[dict[str, Any]]) -> None:
         """Refresh what `events` (the engine's JSON messages) touched; then they count as seen."""
-        ids, everything, newest = set(), False, self.last_ns
+        ids: set[str | None] = set()  # None: an event that names none (refreshes nothing)
+        everything, newest = False, self.last_ns
         for event in events:
             moment, actor = int(event.get("timeNano") or 0), event.get("Actor") or {}
-            key = (moment, event.get("Type"), event.get("Action"), actor.get("ID"),
-                   (actor.get("Attributes") or {}).get("container"))
+            key: EventKey = (moment, event.get("Type"), event.get("Action"), actor.get("ID"),
+                             (actor.get("Attributes") or {}).get("container"))
             if key in self.seen:
                 continue  # applied already: a barrier asks again for the last BARRIER_MARGIN_NS
             self.seen.add(key)
@@ -168,13 +188,14 @@ class View:
         self.last_ns = newest
         self.seen = {key for key in self.seen if key[0] >= newest - BARRIER_MARGIN_NS}
 
-    def _refresh(self, ids):
+    def _refresh(self, ids: list[str]) -> None:
         """Inspect first, then list: the engine logs some events (pause) before it updates the copy its list
         reads, but under the container's lock, which an inspection waits for; so the list then read is new."""
         from .errors import NotFound
 
         for at in range(0, len(ids), REFRESH_BATCH):
-            batch, inspected = ids[at:at + REFRESH_BATCH], {}
+            batch = ids[at:at + REFRESH_BATCH]
+            inspected: dict[str, dict[str, Any]] = {}
             for cid in batch:
                 try:
                     inspected[cid] = self.api.inspect_container(cid)
@@ -189,7 +210,7 @@ class View:
                 else:
                     self._drop(cid)
 
-    def _relist(self):
+    def _relist(self) -> None:
         listed = {e["Id"]: e for e in self.api.containers(all=True)}
         for cid in set(self.entries) - set(listed):
             self._drop(cid)
@@ -199,7 +220,7 @@ class View:
             else:
                 self._store(entry)
 
-    def _store(self, entry):
+    def _store(self, entry: dict[str, Any]) -> None:
         from .errors import NotFound
 
         try:
@@ -211,14 +232,14 @@ class View:
         self.inspected[entry["Id"]] = info
         self.times[entry["Id"]] = _times(info)
 
-    def _drop(self, cid):
+    def _drop(self, cid: str) -> None:
         self.entries.pop(cid, None)
         self.inspected.pop(cid, None)
         self.times.pop(cid, None)
 
     # -- answering (a worker)
 
-    def ask(self):
+    def ask(self) -> None:
         """Send the barrier now, at a worker's start, and read it at its first read (exact()): the engine answers
         while the worker sets itself up. It covers every event before this moment, which is after the request came."""
         if self.broken is not None or self._asked is not None:
@@ -232,7 +253,7 @@ class View:
             return  # exact() asks again, and says why if it fails
         self._asked = sock
 
-    def _answer(self):
+    def _answer(self) -> list[dict[str, Any]]:
         """The events of the barrier ask() sent, or of one sent now."""
         sock, self._asked = self._asked, None
         if sock is None:
@@ -250,7 +271,7 @@ class View:
             raise ValueError(f"the engine refused the barrier: {head[:80]!r}")
         return [json.loads(line) for line in body.split(b"\n") if line.strip()]
 
-    def exact(self):
+    def exact(self) -> bool:
         """True when this process's copy now has every event the engine logged before now (the barrier)."""
         if self.broken is not None:
             return False
@@ -264,7 +285,7 @@ class View:
             return False
         return True
 
-    def containers(self, now_ns=None):
+    def containers(self, now_ns: int | None = None) -> list[dict[str, Any]]:
         """Every container as `/containers/json?all=1` gives it now: the engine's order, the status text of now."""
         now_ns = now_ns or time.time_ns()
         times = self.times
@@ -273,34 +294,35 @@ class View:
                 for cid in order]
 
 
-class ViewAPI:
+class ViewAPI(_StandIn):
     """The engine's reader for a served read, answered from the view: the list, and the inspection the view
     took at the container's last event (config, host config, mounts and state are exact; a health check's log
     is not). Everything else is asked of the engine."""
 
-    def __init__(self, view):
+    def __init__(self, view: View) -> None:
         self.view, self.host = view, view.api.host
         self.fresh = True  # reader() has just run the barrier; a later list (a --watch frame) runs it again
 
-    def containers(self, all=True, filters=None, size=False):
+    def containers(self, all: bool = True, filters: dict[str, list[str]] | None = None,
+                   size: bool = False) -> list[dict[str, Any]]:
         fresh, self.fresh = self.fresh, False
         if filters or size or not (fresh or self.view.exact()):
             return self.view.api.containers(all=all, filters=filters, size=size)
         listed = self.view.containers()
         return listed if all else [e for e in listed if e.get("State") in ("running", "paused", "restarting")]
 
-    def inspect_container(self, ref):
+    def inspect_container(self, ref: str) -> dict[str, Any]:
         info = self.view.inspected.get(ref) if self.view.broken is None else None
         return info if info is not None else self.view.api.inspect_container(ref)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.view.api, name)
 
 
 _STREAM_FILTERS = {"type": ["container", "network", "image"]}
 
 
-def start(host, log):
+def start(host: str | None, log: Callable[[str], None]) -> View | None:
     """ds01d's view of the engine at `host` (unix sockets only: the barrier compares the engine's clock with
     ours); None when not followed."""
     global _view
@@ -312,13 +334,13 @@ def start(host, log):
     return _view
 
 
-def ask():
+def ask() -> None:
     """A worker's first moment: send its barrier (View.ask), if ds01d keeps a view."""
     if _view is not None:
         _view.ask()
 
 
-def reader(api):
+def reader(api: DockerAPI) -> DockerAPI:
     """What a served read should list from: the view, made exact now, when ds01d keeps one for this engine;
     else `api` itself."""
     view = _view
@@ -327,7 +349,7 @@ def reader(api):
     return ViewAPI(view)
 
 
-def serve_reads(rt):
+def serve_reads(rt: Runtime) -> Runtime:
     """Point a read-only command's engine reads (`rt.api`: the list, and inspections of what it lists) at
     ds01d's view, made exact now; outside ds01d, or with the view off, they stay the engine's."""
     rt.api = reader(rt.api)
@@ -337,11 +359,11 @@ def serve_reads(rt):
 # -- Docker's status text, as moby's container/state.go String() and go-units' HumanDuration write it
 
 
-def status_text(state, now_ns, times=None):
+def status_text(state: dict[str, Any], now_ns: int, times: Times | None = None) -> str:
     """`times`: the container's (created, started, finished) ns as _times() parses them (else parsed here)."""
     _, started, finished = times or (0, _ns(state.get("StartedAt")), _ns(state.get("FinishedAt")))
 
-    def since(key):
+    def since(key: str) -> str:
         return human_duration(now_ns - ((started if key == "StartedAt" else finished) or 0))
 
     if state.get("Running"):
@@ -365,7 +387,7 @@ def status_text(state, now_ns, times=None):
     return f"Exited ({state.get('ExitCode', 0)}) {since('FinishedAt')} ago"
 
 
-def human_duration(ns):
+def human_duration(ns: int) -> str:
     """go-units HumanDuration of a duration in nanoseconds."""
     seconds = _trunc(ns, 10**9)
     if seconds < 1:
@@ -394,17 +416,17 @@ def human_duration(ns):
     return f"{_trunc(ns, hour_ns) // 24 // 365} years"
 
 
-def _trunc(a, b):
+def _trunc(a: int, b: int) -> int:
     """Go's integer division (towards zero)."""
     return a // b if a >= 0 else -((-a) // b)
 
 
-def _ns(text):
+def _ns(text: str | None) -> int | None:
     """Nanoseconds since the epoch of Docker's RFC 3339 UTC time; None for the zero time."""
     return clock.docker_ns(text)
 
 
-def _times(info):
+def _times(info: dict[str, Any]) -> Times:
     """(created, started, finished) of an inspection in ns; started and finished None for Docker's zero time."""
     state = info.get("State") or {}
     return _ns(info.get("Created")) or 0, _ns(state.get("StartedAt")), _ns(state.get("FinishedAt"))

@@ -50,6 +50,18 @@ class Output:
             self.stream.write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
             self.stream.flush()
 
+    def emit_all(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """emit() each of `records`, made in one go (a listing): NDJSON flushed once at the end, not per line."""
+        if self.table:
+            for record in records:
+                self.emit(record)
+            return
+        write = self.stream.write
+        for record in records:
+            self.count += 1
+            write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
+        self.stream.flush()
+
     def close(self, empty: str | None = None) -> None:
         """Print the table (if any). `empty` is said on stderr when a table view has no rows."""
         if self.table and self.rows:

@@ -322,9 +322,13 @@ BUILTIN_POLICIES: dict[str, Any] = {
 }
 
 
+def _members_path(directory: str, group: str) -> str:
+    return os.path.join(directory, "groups", f"{group}.members")
+
+
 def _read_members(directory: str, group: str) -> list[str]:
     """Usernames from `groups/<group>.members`: one per line, `#` starts a comment."""
-    members_path = os.path.join(directory, "groups", f"{group}.members")
+    members_path = _members_path(directory, group)
     try:
         lines = read_trusted(members_path, "group member list").splitlines()
     except FileNotFoundError:
@@ -342,6 +346,7 @@ class Policy:
     data: dict[str, Any]
     members: dict[str, list[str]] = field(default_factory=dict)   # group -> [usernames], file order
     overrides: dict[str, Any] = field(default_factory=dict)  # username -> limits section
+    sources: tuple[str, ...] = ()  # every file it was read from, or looked for (load_cached compares them)
 
     def section(self, name: str) -> Any:
         return self.data.get(name) or {}
@@ -487,6 +492,39 @@ def load(path: str | None = None) -> Policy:
     return parse(text, path)
 
 
+# A file changed this recently may change again within one tick of its timestamps, unseen by a stat: a policy
+# read from it is not kept (git's "racily clean" index entries, the same problem).
+RACY_S = 2.0
+_kept: dict[str | None, tuple[tuple[tuple[str, tuple[int, ...] | None], ...], Policy]] = {}
+
+
+def _stamp(path: str) -> tuple[int, ...] | None:
+    """What a change to the file changes (a rewrite, a replacement, its owner or mode); None: it is missing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode, st.st_uid, st.st_gid
+
+
+def load_cached(path: str | None = None) -> Policy:
+    """load(), kept while none of the files it read (or looked for) changed: ds01d loads it before each fork,
+    so a served command reads no policy file, and the exporter once per change. Only for the policy of the
+    process's own settings (root's): never for a path a caller named. The Policy is shared: read it only."""
+    kept = _kept.get(path)
+    if kept is not None and all(_stamp(source) == stamp for source, stamp in kept[0]):
+        return kept[1]
+    started_ns = time.time_ns()
+    loaded = load(path)
+    stamps = tuple((source, _stamp(source)) for source in loaded.sources)
+    settled = started_ns - int(RACY_S * 1e9)
+    if loaded.sources and all(stamp is None or max(stamp[3], stamp[4]) < settled for _, stamp in stamps):
+        _kept[path] = (stamps, loaded)
+    else:
+        _kept.pop(path, None)
+    return loaded
+
+
 def parse(text: str, path: str = "<string>") -> Policy:
     raw = load_yaml(path, text)
     if raw is None:
@@ -496,14 +534,17 @@ def parse(text: str, path: str = "<string>") -> Policy:
     data = validate(raw, Section(TOP_KEYS), path, "", 1)
     directory = os.path.dirname(os.path.abspath(path)) if not path.startswith("<") else None
     members = {}
+    sources = [path] if directory else []
     for group, section in (data.get("groups") or {}).items():
         listed = list(section.get("members") or [])
         if directory:
             listed += [m for m in _read_members(directory, group) if m not in listed]
+            sources.append(_members_path(directory, group))
         members[group] = listed
     overrides = dict(data.get("user_overrides") or {})
     if directory:
         overrides_path = os.path.join(directory, "user-overrides.yaml")
+        sources.append(overrides_path)
         if os.path.exists(overrides_path):
             file_raw = load_yaml(overrides_path, read_trusted(overrides_path, "user overrides"))
             overrides.update(validate(file_raw, MapOf(Section(LIMIT_KEYS, LIMIT_ALIASES)), overrides_path, "", 1))
@@ -520,4 +561,4 @@ def parse(text: str, path: str = "<string>") -> Policy:
     if default_group and default_group not in (data.get("groups") or {}):
         line = getattr(raw, "lines", {}).get("default_group", 1)
         raise PolicyError(f"{path}:{line}: default_group '{default_group}' is not a group in 'groups'")
-    return Policy(path=path, data=data, members=members, overrides=overrides)
+    return Policy(path=path, data=data, members=members, overrides=overrides, sources=tuple(sources))

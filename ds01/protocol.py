@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 DEFAULT_SOCKET = "/run/ds01/ds01.sock"
+SOCKET_VARIABLE = "DS01_SOCKET"  # another socket for a client (settings.TABLE documents it; both clients read it)
 MAGIC = "ds01/1"
 # The caller's variables a worker may see; everything else it knows comes from ds01d's own environment and
 # root-owned files (settings.worker_environment filters them again on the worker's side).

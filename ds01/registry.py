@@ -25,19 +25,19 @@ class Command:
     module: str
     summary: str
     layer: str
-    legacy: tuple = field(default_factory=tuple)  # old names: work, with a note on a terminal
-    aliases: tuple = field(default_factory=tuple)  # other names: work, no note
+    legacy: tuple[str, ...] = field(default_factory=tuple)  # old names: work, with a note on a terminal
+    aliases: tuple[str, ...] = field(default_factory=tuple)  # other names: work, no note
     in_container: bool = False  # also useful inside a container (everything else is host-only)
-    args: tuple = ()  # completion kind of each positional argument (the last repeats); see ds01/completion_values.py
+    args: tuple[str, ...] = ()  # completion kind of each positional argument (the last repeats); see ds01/completion_values.py
     place: str = "bin"  # where its executable lives: bin/ (on users' PATH) or libexec/ds01/ (cron, admins)
     who: str = ANYONE  # who may run it (ANYONE, ADMIN, ROOT); ds01d refuses anyone else before parsing
     served: bool = True  # ds01d runs it for callers; False: in-process only, with the caller's own rights
-    options: tuple = ()  # options (long names) any caller may pass, besides COMMON_OPTIONS
-    admin_options: tuple = ()  # options only admins may pass (they name settings or other people's things)
-    concepts: tuple = ()  # the ideas it touches, by name in ds01/concepts.py: --concepts, --info, --guided show them
+    options: tuple[str, ...] = ()  # options (long names) any caller may pass, besides COMMON_OPTIONS
+    admin_options: tuple[str, ...] = ()  # options only admins may pass (they name settings or other people's things)
+    concepts: tuple[str, ...] = ()  # the ideas it touches, by name in ds01/concepts.py: --concepts, --info, --guided show them
 
     @property
-    def path(self):
+    def path(self) -> str:
         return f"libexec/ds01/{self.name}" if self.place == "libexec" else f"bin/{self.name}"
 
     def option_who(self, option: str) -> "str | None":
@@ -54,11 +54,11 @@ class Command:
         return COMMON_OPTIONS.get(option)
 
     @property
-    def noun(self):
+    def noun(self) -> str:
         return self.name.split("-", 1)[0]
 
     @property
-    def verb(self):
+    def verb(self) -> str:
         return self.name.split("-", 1)[1] if "-" in self.name else ""
 
 
@@ -336,10 +336,10 @@ def option_name(param: "click.Parameter") -> str:
     return longs[0] if longs else max(param.opts, key=len)
 
 
-def verbs(noun):
+def verbs(noun: str) -> "dict[str, tuple[Command, str]]":
     """{verb: (Command, name typed)} that `noun VERB` runs, in registry order; legacy names included."""
     names = by_name()
-    result = {}
+    result: dict[str, tuple[Command, str]] = {}
     for name, (command, _) in names.items():
         if name.startswith(noun + "-"):
             result[name[len(noun) + 1:]] = (command, name)
@@ -361,7 +361,7 @@ def by_name() -> "dict[str, tuple[Command, str | None]]":
     return names
 
 
-def all_names():
+def all_names() -> list[str]:
     """Every executable name in bin/: commands, aliases, legacy names and dispatchers."""
     result = list(by_name())
     result += [noun for noun in DISPATCHERS if verbs(noun)] + ["ds01"]

@@ -102,8 +102,11 @@ class Runtime:
         # ds01d's own policy with root's rights; a --config the caller named, with the caller's own
         # (and, like every policy a privileged ds01 reads, it must be root's: schema.read_trusted)
         try:
-            with contextlib.nullcontext() if config.source == ARGUMENT else root_files():
-                loaded = policy.load(None if config.source == DEFAULT else config.value)
+            if config.source == ARGUMENT:  # a path the caller named: read afresh, with their rights
+                loaded = policy.load(config.value)
+            else:
+                with root_files():
+                    loaded = policy.load_cached(None if config.source == DEFAULT else config.value)
         except Ds01Error as exc:
             if not self.read_only:
                 raise
@@ -125,7 +128,7 @@ class Runtime:
 
         daemons = Settings().resolve("config")  # ds01d's own environment: root's choice
         with root_files():
-            own = policy.load(None if daemons.source == DEFAULT else daemons.value)
+            own = policy.load_cached(None if daemons.source == DEFAULT else daemons.value)
         if not is_admin(self.caller, own, self.root):
             raise PermissionDenied("--config is for admins only: ds01d uses the lab's policy",
                                    hint="resource-limits shows the limits that policy gives you")

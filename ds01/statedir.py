@@ -9,6 +9,7 @@ No other module joins a path onto it: each asks this one (tests/test_statedir.py
       gpu-claims.json, gpu-released.json, gpu-queue.json, protected.json
                                       0644  written under gpu.lock (gpu/state.py, protection.py)
       image-etc-<digest>.json         0600  an image's accounts, a cache keyed by content
+      image-etc-<digest>.groups.json  0600  only its group files (images that have the account already)
       jobs/                           0755  the lifecycle jobs
         <job>.lock                    0600  one run at a time
         <job>.json                    0644  the job's memory (idle streaks, warnings sent)
@@ -63,10 +64,11 @@ def directory_problem(info: os.stat_result) -> str | None:
     return None
 
 
-def account_cache_name(digest: str) -> str:
-    """The state file that caches the accounts of the image with `digest` (sha256, hex)."""
+def account_cache_name(digest: str, kind: str = "") -> str:
+    """The state file that caches the accounts of the image with `digest` (sha256, hex); `kind` "groups": only its
+    group files (a create from an image that has the caller's account already reads no more)."""
     prefix, suffix = ACCOUNT_CACHE
-    return f"{prefix}{digest}{suffix}"
+    return f"{prefix}{digest}{'.' + kind if kind else ''}{suffix}"
 
 
 class StateDir:
@@ -117,7 +119,7 @@ class StateDir:
             except OSError:
                 return []
         prefix, suffix = ACCOUNT_CACHE
-        return [(n[len(prefix):-len(suffix)], self.file(n)) for n in names
+        return [(n[len(prefix):-len(suffix)].split(".", 1)[0], self.file(n)) for n in names
                 if n.startswith(prefix) and n.endswith(suffix) and len(n) > len(prefix) + len(suffix)]
 
     # -- the lifecycle jobs

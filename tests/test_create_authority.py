@@ -144,6 +144,41 @@ def test_an_image_built_by_the_user_cannot_bring_its_own_groups_either(sh, users
         assert_only_host_groups(sh, alice, name, group_file, root_file)
 
 
+def test_a_second_container_of_an_image_gets_the_same_groups_from_roots_cache(sh, users, client, guarded, data_root,
+                                                                             state_dir):
+    """An image with alice's account already (its labels say so, as image-create writes them) whose /etc/group
+    names the host's video gid as gid 0 and makes video gid 0, and leaves /etc/group writable. Her first container
+    reads the image's group files and keeps them in root's state dir (0600); her second reads nothing of the image
+    (no archive read in the engine's log) and is set up the same: only the host's gids, /etc/group root's."""
+    import time
+
+    alice = users["alice"]
+    _, group_file, root_file = guarded
+    image = build(client, f"ds01-{alice.pw_uid}/groups-cached:latest",
+                  f"sed -i '1i {host_gid('video')}:x:0:' /etc/group && sed -i 's/^video:x:[0-9]*:/video:x:0:/' "
+                  "/etc/group && chmod 0666 /etc/group")
+    labelled = f"ds01-{alice.pw_uid}/groups-cached-own:latest"
+    from ds01.images import context_tar
+
+    dockerfile = (f"FROM {image}\nLABEL aime.mlc.DS01_USER_ID={alice.pw_uid} "
+                  f"aime.mlc.DS01_GROUP_ID={alice.pw_gid}\nRUN useradd -u {alice.pw_uid} -m {alice.pw_name} || true\n")
+    client.images.build(fileobj=context_tar({"Dockerfile": (dockerfile, 0o644)}), custom_context=True, tag=labelled,
+                        rm=True)
+    digest = client.images.get(labelled).id.split(":", 1)[1]
+    cache = state_dir / f"image-etc-{digest}.groups.json"
+    for name in ("gc1", "gc2"):
+        since = time.time()
+        created = sh.run(alice, "container-create", name, labelled, "--cpu-only", "-d", str(data_root / "corpus"))
+        assert created.returncode == 0, created.stderr
+        reads = client.api.events(since=f"{since:.6f}", until=f"{time.time():.6f}", decode=True,
+                                  filters={"event": "archive-path", "container": f"{name}._.{alice.pw_uid}"})
+        assert (len(list(reads)) > 0) == (name == "gc1")  # the second container's group files came from the cache
+        assert cache.stat().st_uid == 0 and cache.stat().st_mode & 0o777 == 0o600
+        assert sh.run(alice, "container-start", name).returncode == 0
+        assert_only_host_groups(sh, alice, name, group_file, root_file)
+        assert "-rw-r--r-- 1 root root" in inside(sh, alice, name, "ls -l /etc/group").stdout
+
+
 # -------------------------------------------------- 7c: an image's /etc/skel and account files are bounded
 
 

@@ -349,6 +349,8 @@ def test_what_a_killed_create_or_a_docker_rm_left_is_cleared_after_a_grace(life,
     os.makedirs(pins / "workspace", mode=0o700)
     cache = life.state / ("image-etc-" + "0" * 64 + ".json")
     cache.write_text("{}")
+    groups_cache = life.state / ("image-etc-" + "1" * 64 + ".groups.json")  # only an image's group files
+    groups_cache.write_text("{}")
     t0 = time.time()
 
     def leftovers(at):
@@ -356,7 +358,8 @@ def test_what_a_killed_create_or_a_docker_rm_left_is_cleared_after_a_grace(life,
         return {r["signals"]["leftover"]: r["decision"] for r in records}
 
     assert leftovers(t0) == {"bind_points": "keep", "image_tag": "keep", "account_cache": "remove"}
-    assert pins.exists() and f"{repository}:{ghost}" in client.images.get(IMAGE).tags and not cache.exists()
+    assert pins.exists() and f"{repository}:{ghost}" in client.images.get(IMAGE).tags
+    assert not cache.exists() and not groups_cache.exists()
     assert leftovers(t0 + 61 * MINUTE) == {"bind_points": "remove", "image_tag": "remove"}
     assert not pins.exists() and f"{repository}:{ghost}" not in client.images.get(IMAGE).tags
     assert leftovers(t0 + 62 * MINUTE) == {}

@@ -1,6 +1,8 @@
 """Policy files: resolution order, DS01 compatibility, and errors that name file, line and key."""
 
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +160,42 @@ def test_the_shipped_policy_loads_and_its_defaults_are_the_embedded_ones():
     assert set(shipped.section("groups")) == {"student", "researcher", "faculty", "admin"}
     assert shipped.resolve("anyone").group == "student"
     assert shipped.resolve("anyone")["max_gpu_equivalents"] == 2.0
+
+
+@pytest.fixture
+def kept_at_once(monkeypatch):
+    """Files count as settled at once (they are seconds old on a real host; here, just written)."""
+    monkeypatch.setattr(policy, "RACY_S", 0.0)
+    monkeypatch.setattr(policy, "_kept", {})
+
+
+def test_a_kept_policy_is_read_again_when_any_file_it_read_or_looked_for_changes(tmp_path, kept_at_once):
+    path = write(tmp_path, POLICY)
+    (tmp_path / "groups").mkdir()
+    members = tmp_path / "groups" / "researcher.members"
+    members.write_text("carol\n")
+    first = policy.load_cached(path)
+    assert policy.load_cached(path) is first  # nothing changed: no file read
+    members.write_text("carol\ndave\n")
+    second = policy.load_cached(path)
+    assert second.members["researcher"][-2:] == ["carol", "dave"]
+    assert policy.load_cached(path) is second
+    (tmp_path / "user-overrides.yaml").write_text("dave: {max_cpus: 3}\n")  # a file that was missing
+    third = policy.load_cached(path)
+    assert third.overrides["dave"]["max_cpus"] == 3
+    os.chmod(path, 0o666)  # its mode (the trust check reads it): read again, and refused where root reads it
+    if os.geteuid() == 0:
+        with pytest.raises(PolicyError, match="refusing the policy"):
+            policy.load_cached(path)
+    else:
+        assert policy.load_cached(path) is not third
+    os.chmod(path, 0o644)
+    Path(path).write_text(Path(path).read_text().replace("max_cpus: 8", "max_cpus: 9"))  # same size, new text
+    assert policy.load_cached(path).resolve("nobody")["max_cpus"] == 9
+
+
+def test_a_policy_file_changed_within_the_last_seconds_is_never_kept(tmp_path, monkeypatch):
+    """A rewrite within one tick of the file's timestamps looks unchanged to a stat: such a file is read again."""
+    monkeypatch.setattr(policy, "_kept", {})
+    path = write(tmp_path, POLICY)
+    assert policy.load_cached(path) is not policy.load_cached(path)

@@ -28,9 +28,10 @@ def test_nothing_but_the_settings_module_reads_the_environment():
 
 def test_a_worker_keeps_its_clients_terminal_variables_and_nothing_else_of_its():
     """The list is the wire protocol's (protocol.PASSED, what the client sends); the worker filters again."""
-    from ds01 import client
+    from ds01 import protocol
 
-    assert client.SOCKET_VARIABLE in S.BY_NAME["socket"].env and S.BY_NAME["socket"].default == client.DEFAULT_SOCKET
+    assert protocol.SOCKET_VARIABLE in S.BY_NAME["socket"].env
+    assert S.BY_NAME["socket"].default == protocol.DEFAULT_SOCKET
     daemon = {"DS01_CONFIG": "/etc/ds01/r.yaml", "SUDO_UID": "0", "PATH": "/usr/bin", "HOME": "/root"}
     caller = {"DS01_CONFIG": "/home/a/evil.yaml", "DS01_NOW": "1", "TERM": "xterm", "LC_ALL": "C", "PATH": "/x",
               "HOME": "/tmp", "LD_PRELOAD": "/home/a/x.so"}

@@ -48,6 +48,11 @@ def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_f
         columns = NARROW_COLUMNS[:1] + [("user", "USER")] + NARROW_COLUMNS[1:] if all_users or user else NARROW_COLUMNS
     out = new_output(json_flag, table_flag, columns)
     out.renderer = lambda rows: table(rows, columns, wide, terminal_width(out.stream), rt.caller.uid)
+    out.emit_all(_records(rt, all_users, all_states, user, detailed))
+    out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
+
+
+def _records(rt, all_users, all_states, user, detailed):
     gpus = GpuLookup(rt)
     api = reader(rt.api)  # ds01d's live view, made exact now (ds01/live_view.py); else the engine
     for entry in api.containers(all=True):
@@ -66,8 +71,7 @@ def cli(all_states, all_users, user, detailed, wide, cluster, json_flag, table_f
         except NotFound:  # removed since the listing
             continue
         rec["gpus"] = gpus.uuids(devices) if info is not None else devices
-        out.emit({**rec, **_details(info or api.inspect_container(entry["Id"]))} if detailed else rec)
-    out.close(empty="no containers" + ("" if all_states else " running (container-list -a shows all states)"))
+        yield {**rec, **_details(info or api.inspect_container(entry["Id"]))} if detailed else rec
 
 
 def _cluster_list(rt, all_users, json_flag, table_flag):

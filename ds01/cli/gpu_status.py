@@ -47,8 +47,7 @@ def cli(watch, wide, cluster, json_flag, table_flag, config):
     snap = Allocator(rt).snapshot()
     out = new_output(json_flag, table_flag, COLUMNS)
     out.renderer = lambda rows: _grouped(rows, snap.inventory, wide, None if wide else terminal_width(out.stream))
-    for rec in snap.slot_records():
-        out.emit(rec)
+    out.emit_all(snap.slot_records())
     out.close(empty="no GPUs on this host")
 
 

@@ -75,6 +75,7 @@ class TooLarge(ValueError):
 
 
 NEEDED = ("passwd", "group", "shadow", "gshadow", "sudoers", "skel")
+GROUP_FILES = ("group", "gshadow")  # what group_layer edits
 
 
 def read_etc(*archives: bytes) -> Etc:
@@ -140,14 +141,14 @@ class Cache:
         self.state = state
 
     @staticmethod
-    def _name(image_id: str) -> str | None:
+    def _name(image_id: str, kind: str = "") -> str | None:
         digest = image_id.split(":", 1)[-1]
-        return account_cache_name(digest) if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) \
+        return account_cache_name(digest, kind) if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) \
             else None
 
-    def get(self, image_id: str | None) -> tuple[Etc, list[str]] | None:
-        """(etc, warnings) stored for the image, or None."""
-        name = self._name(image_id or "")
+    def get(self, image_id: str | None, kind: str = "") -> tuple[Etc, list[str]] | None:
+        """(etc, warnings) stored for the image, or None; `kind` "groups": its group files only."""
+        name = self._name(image_id or "", kind)
         if name is None:
             return None
         try:
@@ -157,8 +158,8 @@ class Cache:
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
-    def put(self, image_id: str | None, etc: Etc, warnings: Iterable[str] = ()) -> None:
-        name = self._name(image_id or "")
+    def put(self, image_id: str | None, etc: Etc, warnings: Iterable[str] = (), kind: str = "") -> None:
+        name = self._name(image_id or "", kind)
         if name is not None:
             self.state.store(name, {"files": dump(etc), "warnings": list(warnings)})
 
