@@ -79,23 +79,32 @@ def _drain(fd):
         pass
 
 
-def scrape_median(env, runs):
-    """Median seconds of one GET /metrics from ds01-exporter with --ttl 0 (every scrape a fresh snapshot)."""
+def scrape_median(env, runs, work):
+    """Median seconds of one GET /metrics from ds01-exporter with --ttl 0 (every scrape a fresh snapshot), with the
+    password it makes in `work` (make install's exporter.auth)."""
     import socket
     import subprocess
     import urllib.request
 
+    from ds01 import exporter
+    from ds01.install import exporter_auth
+
+    auth = os.path.join(work, "exporter.auth")
+    exporter_auth(auth)  # made once
+    header = {"Authorization": exporter.authorization(exporter.read_secret(auth))}
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([os.path.join(BINDIR, "ds01-exporter"), "--listen", f"127.0.0.1:{port}", "--ttl", "0"],
-                              env=env, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([os.path.join(BINDIR, "ds01-exporter"), "--listen", f"127.0.0.1:{port}", "--ttl", "0",
+                               "--auth-file", auth], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        assert "serving" in server.stderr.readline()
+        while "serving" not in (said := server.stderr.readline()):
+            assert said, "ds01-exporter did not start"
         samples = []
         for _ in range(runs + 1):
             start = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:  # noqa: S310
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=header)
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
                 answer.read()
             samples.append(time.perf_counter() - start)
         return statistics.median(samples[1:])  # the first also imports what the snapshot needs
@@ -160,7 +169,8 @@ def main():
                  median_wall(as_user(entry, ["true"]), user_env, args.runs), floor)
             line("bash: container-stop <TAB> via ds01d",
                  median_wall(as_user(entry, ["bash", "-c", TAB]), user_env, args.runs), floor)
-            line("ds01-exporter: one scrape, no cache (target 100 ms)", scrape_median(root_env, args.runs), floor)
+            line("ds01-exporter: one scrape, no cache (target 100 ms)", scrape_median(root_env, args.runs, work),
+                 floor)
 
             def remove(i, name):
                 client.api.remove_container(name.format(i=i, uid=uid), force=True)

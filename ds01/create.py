@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names
-from .containers import ContainerRecord, record
+from .containers import ContainerRecord, is_listed, record
 from .create_plan import Plan, plan
 from .errors import Ds01Error, NoCapacity, UsageError
 from .image_choice import check_image, framework_like, is_image_id, resolve_image
+from .live_view import reader
 
 
 def check_container_quota(rt, records, limits):
@@ -95,7 +96,9 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
     image, framework_label, arch_label = resolve_image(rt, request)
     # `replacing` (a container id): a recreate asks, before it removes that container, whether the new one
     # would be made: checked as if the old one were already gone (its name, its count, its GPU slots)
-    existing = {r["container"]: r for r in rt.finder.records()
+    # every container, from ds01d's live view made exact now (a served create; else the engine's list)
+    listed = [record(e) for e in reader(rt.api).containers(all=True) if is_listed(e)]
+    existing = {r["container"]: r for r in listed
                 if not (replacing and r["id"] and replacing.startswith(r["id"]))}  # records carry short ids
     container = names.container_name(request.name, user.uid)
     clash = existing.get(container) or next(  # `mybox` beside `MyBox`: refused (names.same)

@@ -18,13 +18,16 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Ds01Error, NotFound, UsageError
 from .metrics import Collector
 from .runtime import Runtime
 from .sd_notify import notify_ready
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .live_view import Followed
 
 AUTH_FILE = "/etc/ds01/exporter.auth"
 USERNAME = "ds01"  # the scrape job's basic_auth username (etc/prometheus/ds01-scrape.yml)
@@ -97,12 +100,25 @@ def require_password(app: Callable[..., Iterable[bytes]], secret: bytes,
     return guarded
 
 
-def registry(config: str | None, ttl: float) -> Any:
+def registry(config: str | None, ttl: float, followed: "Followed | None" = None) -> Any:
     from prometheus_client import CollectorRegistry  # lazy: prometheus_client, 22 ms
 
     found = CollectorRegistry(auto_describe=False)
-    found.register(Collector(lambda: Runtime(config), ttl))
+    found.register(Collector(lambda: Runtime(config), ttl, followed))
     return found
+
+
+def follow(config: str | None) -> "Followed | None":
+    """The exporter's live view of the engine the settings name (off with DS01_LIVE_VIEW=off, as in ds01d)."""
+    from . import live_view  # lazy: ds01.live_view, 1 ms
+
+    settings = Runtime(config).settings
+    if settings.get("live_view") == "off":
+        return None
+    def log(message: str) -> None:
+        sys.stderr.write(f"ds01-exporter: {message}\n")
+
+    return live_view.follow(settings.get("docker_host"), log)
 
 
 def start(address: tuple[str, int], app: Callable[..., Iterable[bytes]]) -> tuple[Any, threading.Thread]:
@@ -131,7 +147,8 @@ def serve(address: tuple[str, int], config: str | None, ttl: float, auth_file: s
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    server, thread = start(address, require_password(make_wsgi_app(registry(config, ttl)), secret))
+    followed = follow(config)
+    server, thread = start(address, require_password(make_wsgi_app(registry(config, ttl, followed)), secret))
     sys.stderr.write(f"ds01-exporter: serving http://{address[0]}:{address[1]}/metrics "
                      f"(basic auth, user {USERNAME}, password from {auth_file})\n")
     sys.stderr.flush()
@@ -139,3 +156,5 @@ def serve(address: tuple[str, int], config: str | None, ttl: float, auth_file: s
     stop.wait()
     server.shutdown()
     thread.join(5)
+    if followed is not None:
+        followed.stop()

@@ -25,6 +25,7 @@ The view is root's memory in ds01d; commands still filter it by owner exactly as
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from .errors import Ds01Error
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from .runtime import Runtime
 
@@ -326,12 +327,17 @@ def start(host: str | None, log: Callable[[str], None]) -> View | None:
     """ds01d's view of the engine at `host` (unix sockets only: the barrier compares the engine's clock with
     ours); None when not followed."""
     global _view
-    if not (host or "").startswith("unix://"):
+    _view = _built(host, log)
+    return _view
+
+
+def _built(host: str | None, log: Callable[[str], None]) -> View | None:
+    if host is None or not host.startswith("unix://"):
         log(f"live view off: {host} is not a local engine")
         return None
-    _view = View(DockerAPI(host, timeout=10), log)
-    _view.build()
-    return _view
+    view = View(DockerAPI(host, timeout=10), log)
+    view.build()
+    return view
 
 
 def ask() -> None:
@@ -354,6 +360,57 @@ def serve_reads(rt: Runtime) -> Runtime:
     ds01d's view, made exact now; outside ds01d, or with the view off, they stay the engine's."""
     rt.api = reader(rt.api)
     return rt
+
+
+class Followed:
+    """A view in a threaded process that is not ds01d (the exporter): a thread of its own follows the stream, and
+    `reading()` makes the view exact and lends it out, under the one lock that thread applies events under."""
+
+    def __init__(self, view: View) -> None:
+        import threading  # lazy: threading, loaded by the exporter's server already
+
+        self.view, self.lock, self.stopped = view, threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._follow, name="live-view", daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        import select  # lazy: select, the exporter's only
+
+        while not self.stopped.is_set():
+            with self.lock:
+                if self.view.retry_due():
+                    self.view.build()
+                stream = self.view.stream
+            if stream is None:
+                self.stopped.wait(1.0)  # broken: the rebuild is due RETRY_AFTER_S after it broke
+                continue
+            try:
+                ready, _, _ = select.select([stream], [], [], 1.0)
+            except (OSError, ValueError):  # closed under us by a rebuild
+                continue
+            if ready:
+                with self.lock:
+                    if self.view.stream is stream:
+                        self.view.readable()
+
+    @contextlib.contextmanager
+    def reading(self, api: DockerAPI) -> Iterator[DockerAPI]:
+        """What a read should list from while the block runs: the view, made exact now, else `api` (the engine)."""
+        with self.lock:
+            yield ViewAPI(self.view) if self.view.exact() else api
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+        with self.lock:
+            self.view.close()
+
+
+def follow(host: str | None, log: Callable[[str], None]) -> Followed | None:
+    """A view of the engine at `host` followed by a thread (Followed); None where it cannot be (not a local engine:
+    the barrier compares the engine's clock with ours)."""
+    view = _built(host, log)
+    return Followed(view) if view is not None else None
 
 
 # -- Docker's status text, as moby's container/state.go String() and go-units' HumanDuration write it

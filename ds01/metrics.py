@@ -2,8 +2,10 @@
 
 Each scrape takes one snapshot, the allocator's own (`Allocator.snapshot`: slots, holdings,
 claims, reservations), plus one container list, the wait queue, the idle check's memory, the
-per-user parent cgroups and the event log, and turns it into families. The snapshot is cached for
-`ttl` seconds, so parallel scrapes (two Prometheus servers, a dashboard) share it. DS01's family
+per-user parent cgroups and the event log, and turns it into families. The containers come from the
+exporter's own live view of the engine (ds01/live_view.py: followed by a thread, made exact before each
+snapshot), as a served read's come from ds01d's. The snapshot is cached for `ttl` seconds, so parallel
+scrapes (two Prometheus servers, a dashboard) share it. DS01's family
 names are kept where the meaning is the same, so its dashboards and alerts keep working.
 
 Label values are whatever Docker and the policy say (users, containers, slots); prometheus_client
@@ -12,6 +14,7 @@ not: owners, interfaces and GPU slots are the container records' (`containers.re
 facts ds01's create writes itself.
 """
 
+import contextlib
 import os
 import sys
 import threading
@@ -25,6 +28,7 @@ from .events import FILE_NAME
 from .privilege import root_files
 
 if TYPE_CHECKING:
+    from .live_view import Followed
     from .runtime import Runtime
 
 LIFECYCLE_SOURCES = ("ds01-idle-check", "ds01-max-runtime", "ds01-release-stale")
@@ -81,9 +85,10 @@ class EventTally:
 class Collector:
     """A prometheus_client collector: `collect()` yields the families of a snapshot at most `ttl` seconds old."""
 
-    def __init__(self, make_runtime: Any, ttl: float = 5.0) -> None:
+    def __init__(self, make_runtime: Any, ttl: float = 5.0, followed: "Followed | None" = None) -> None:
         self.make_runtime = make_runtime
         self.ttl = ttl
+        self.followed = followed  # the exporter's live view of the engine (ds01/live_view.py), or None
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Any]] | None = None
         self._tally: EventTally | None = None
@@ -91,7 +96,10 @@ class Collector:
     def collect(self) -> Any:
         with self._lock:
             if self._cached is None or time.monotonic() - self._cached[0] >= self.ttl:
-                self._cached = (time.monotonic(), self.families(self.make_runtime()))
+                rt = self.make_runtime()
+                with self.followed.reading(rt.api) if self.followed else contextlib.nullcontext(rt.api) as api:
+                    rt.api = api  # the containers and their inspections from the view, made exact now
+                    self._cached = (time.monotonic(), self.families(rt))
             return iter(self._cached[1])
 
     def families(self, rt: "Runtime") -> list[Any]:

@@ -4,6 +4,7 @@ rules pass promtool and one of them fires in the scenario made for it. Prometheu
 scrapes with the shipped job's basic auth; a local user gets nothing from the exporter (issue 29, 7b)."""
 
 import base64
+import contextlib
 import grp
 import http.server
 import json
@@ -114,7 +115,8 @@ def scenario(user_tmp, users, dockerd, client, sh, auth_file):  # sh: every cont
     yield lab, port, made
     exporter.terminate()
     assert exporter.wait(timeout=30) == 0
-    other.remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):  # one test removes it behind ds01's back
+        other.remove(force=True)
 
 
 def _metrics(port, auth):
@@ -213,6 +215,46 @@ def test_every_family_is_scraped_with_what_gpu_status_and_container_list_say(sce
     assert 0 < float(used["value"][1]) < 1 << 30
     assert float(query('ds01_gpu_temperature_celsius{gpu="1"}')[0]["value"][1]) == 34
     assert float(query("ds01_broker_up")[0]["value"][1]) == 1
+
+
+def test_each_scrape_is_exact_under_changes_behind_ds01s_back(scenario, users, client, auth_file):
+    """The exporter lists from its own live view of the engine: every scrape (--ttl 0) right after a change made by
+    root with the engine's own API, never through ds01, shows it: a ds01-labelled container of bob's appears,
+    runs, pauses, stops and goes; the stray GPU container goes."""
+    _, port, _ = scenario
+    bob = users["bob"].pw_name
+
+    def scraped():
+        page = _metrics(port, auth_file)
+        rows = {}
+        for line in page.splitlines():
+            if line.startswith(("ds01_user_containers_count{", "ds01_user_containers_running{",
+                                "ds01_unmanaged_gpu_count ", "ds01_containers_total{")):
+                name, _, value = line.rpartition(" ")
+                rows[name] = float(value)
+        return rows
+
+    before = scraped()
+    count = f'ds01_user_containers_count{{user="{bob}"}}'
+    running = f'ds01_user_containers_running{{user="{bob}"}}'
+    labels = {"aime.mlc": bob, "aime.mlc.NAME": "behind", "aime.mlc.USER": bob, "aime.mlc.MLC_VERSION": "4",
+              "aime.mlc.DS01_MANAGED": "true", "aime.mlc.GPUS": "none"}
+    made = client.api.create_container(sandbox.BASE_IMAGE, ["sleep", "infinity"], labels=labels,
+                                       name=f"behind._.{users['bob'].pw_uid}")
+    assert scraped()[count] == before[count] + 1
+    client.api.start(made["Id"])
+    assert scraped()[running] == before[running] + 1
+    client.api.pause(made["Id"])
+    assert scraped()[running] == before[running]
+    client.api.unpause(made["Id"])
+    client.api.stop(made["Id"], timeout=0)
+    after_stop = scraped()
+    assert after_stop[running] == before[running] and after_stop[count] == before[count] + 1
+    client.api.remove_container(made["Id"], force=True)
+    assert scraped()[count] == before[count]
+    assert before["ds01_unmanaged_gpu_count"] == 1
+    client.containers.get("stray").remove(force=True)
+    assert scraped()["ds01_unmanaged_gpu_count"] == 0
 
 
 def test_the_shipped_config_and_rules_pass_promtool_and_the_idle_alert_fires(scenario, prometheus, user_tmp):

@@ -185,7 +185,8 @@ def test_a_config_file_others_may_write_is_refused_even_for_root(sh, users, user
 
 
 def test_a_command_imports_nothing_the_caller_planted_and_no_library_before_ds01d(sh, users, user_tmp):
-    """PYTHONPATH, PYTHONSTARTUP and a user site-packages each plant a module that leaves a mark."""
+    """PYTHONPATH, PYTHONSTARTUP and a user site-packages each plant a module that leaves a mark: through ds01d
+    (the C client) and where the C client hands over to the Python client (no ds01d at the socket)."""
     alice = users["alice"]
     plant = user_tmp / "plant"
     plant.mkdir()
@@ -196,14 +197,20 @@ def test_a_command_imports_nothing_the_caller_planted_and_no_library_before_ds01
         assert sh.run(alice, "mkdir", "-p", str(directory)).returncode == 0
         for module in ("sitecustomize.py", "usercustomize.py", "json.py"):
             assert sh.run(alice, "sh", "-c", f"cat > {directory}/{module}", input=code).returncode == 0
+    planting = {"PYTHONPATH": str(plant), "PYTHONSTARTUP": str(plant / "json.py")}
     try:
-        listed = sh.run(alice, "container-list", user_env={"PYTHONPATH": str(plant),
-                                                           "PYTHONSTARTUP": str(plant / "json.py")})
+        listed = sh.run(alice, "container-list", user_env=planting)
+        # no ds01d at that socket: the C client hands the command to the Python client, which says so
+        handed = sh.run(alice, "container-list", user_env={**planting, "DS01_SOCKET": str(plant / "none.sock")})
     finally:
         sh.run(alice, "rm", "-rf", os.path.join(alice.pw_dir, ".local"))
     assert listed.returncode == 0, listed.stderr
+    assert handed.returncode == 5 and "ds01d is not running" in handed.stderr, handed.stderr
     assert not (plant / "planted").exists()
-    with open(sh.env(alice)["PATH"].split(":")[0] + "/container-list", encoding="utf-8") as handle:
+    installed = sh.env(alice)["PATH"].split(":")[0]
+    with open(installed + "/container-list", encoding="utf-8") as handle:
+        assert handle.readline() == f"#!{installed}/ds01-client\n"  # no interpreter starts before ds01d answers
+    with open(installed + "/help", encoding="utf-8") as handle:  # a command never served: the interpreter's
         shebang = handle.readline()
     assert shebang.endswith(" -IS\n")
     heavy = "{'click', 'yaml', 'docker', 'requests', 'urllib3', 'json', 'socket', 'signal', 'enum', 'os'}"
