@@ -41,6 +41,10 @@ def installed():
     shutil.rmtree(directory)
 
 
+def test_the_c_client_compiles_without_a_warning(tmp_path):
+    assert bins.build_client(str(tmp_path), sys.executable, warnings_fail=True) == str(tmp_path / bins.CLIENT)
+
+
 class StandIn:
     """A ds01d that takes one request, keeps what it read, and answers `reply` (after `signals` signal lines)."""
 
