@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names
-from .containers import ContainerRecord, is_listed, record
+from .containers import ContainerRecord, record
 from .create_plan import Plan, plan
 from .errors import Ds01Error, NoCapacity, UsageError
 from .image_choice import check_image, framework_like, is_image_id, resolve_image
-from .live_view import reader
 
 
 def check_container_quota(rt, records, limits):
@@ -96,9 +95,9 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
     image, framework_label, arch_label = resolve_image(rt, request)
     # `replacing` (a container id): a recreate asks, before it removes that container, whether the new one
     # would be made: checked as if the old one were already gone (its name, its count, its GPU slots)
-    # every container, from ds01d's live view made exact now (a served create; else the engine's list)
-    listed = [record(e) for e in reader(rt.api).containers(all=True) if is_listed(e)]
-    existing = {r["container"]: r for r in listed
+    # the engine's list, never the live view: a recreate or a cluster restart removed a container in this same
+    # worker a moment ago, after the moment the view's first barrier covers
+    existing = {r["container"]: r for r in rt.finder.records()
                 if not (replacing and r["id"] and replacing.startswith(r["id"]))}  # records carry short ids
     container = names.container_name(request.name, user.uid)
     clash = existing.get(container) or next(  # `mybox` beside `MyBox`: refused (names.same)

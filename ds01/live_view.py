@@ -72,6 +72,7 @@ class View:
         self.inspected: dict[str, dict[str, Any]] = {}  # id -> inspect result
         # id -> (created, started, finished) in ns, parsed once here, not in every worker
         self.times: dict[str, Times] = {}
+        self.images: list[dict[str, Any]] = []  # `/images/json` as the engine last gave it (image-list)
         self.last_ns = 0     # every event up to this engine time is applied
         self.seen: set[EventKey] = set()  # the events of the last BARRIER_MARGIN_NS before last_ns, applied already
         self.broken: str | None = None  # why the view is not used, or None
@@ -92,13 +93,15 @@ class View:
         try:
             for entry in self.api.containers(all=True):
                 self._store(entry)
+            self.images = self.api.images()
             self.last_ns = start_ns
             self.stream = self.api.open_events(since_ns=start_ns, filters=_STREAM_FILTERS)
         except Ds01Error as exc:
             self.fail(f"cannot build: {exc.message}")
             return
         self.broken = None
-        self.log(f"live view: {len(self.entries)} containers, following the engine's events")
+        self.log(f"live view: {len(self.entries)} containers, {len(self.images)} images, following the engine's "
+                 "events")
 
     def fileno(self) -> int:
         return self.stream.fileno() if self.stream is not None else -1
@@ -166,7 +169,7 @@ class View:
     def apply(self, events: list[dict[str, Any]]) -> None:
         """Refresh what `events` (the engine's JSON messages) touched; then they count as seen."""
         ids: set[str | None] = set()  # None: an event that names none (refreshes nothing)
-        everything, newest = False, self.last_ns
+        everything, images, newest = False, False, self.last_ns
         for event in events:
             moment, actor = int(event.get("timeNano") or 0), event.get("Actor") or {}
             key: EventKey = (moment, event.get("Type"), event.get("Action"), actor.get("ID"),
@@ -178,6 +181,7 @@ class View:
             kind, action = event.get("Type"), event.get("Action") or ""
             if kind == "container" and not action.startswith(SKIPPED):
                 ids.add(actor.get("ID") or event.get("id"))
+                images = images or action == "commit"  # a new image, tagged or not
             elif kind == "network" and (actor.get("Attributes") or {}).get("container"):
                 ids.add(actor["Attributes"]["container"])
             elif kind == "image":
@@ -186,6 +190,8 @@ class View:
             self._relist()
         elif ids:
             self._refresh(sorted(i for i in ids if i))
+        if everything or images:  # an image event (pull, tag, untag, delete, import, load, prune) or a commit
+            self.images = self.api.images()
         self.last_ns = newest
         self.seen = {key for key in self.seen if key[0] >= newest - BARRIER_MARGIN_NS}
 
@@ -296,9 +302,9 @@ class View:
 
 
 class ViewAPI(_StandIn):
-    """The engine's reader for a served read, answered from the view: the list, and the inspection the view
-    took at the container's last event (config, host config, mounts and state are exact; a health check's log
-    is not). Everything else is asked of the engine."""
+    """The engine's reader for a served read, answered from the view: the list, the inspection the view took at
+    the container's last event (config, host config, mounts and state are exact; a health check's log is not),
+    and the image list. Everything else is asked of the engine."""
 
     def __init__(self, view: View) -> None:
         self.view, self.host = view, view.api.host
@@ -311,6 +317,12 @@ class ViewAPI(_StandIn):
             return self.view.api.containers(all=all, filters=filters, size=size)
         listed = self.view.containers()
         return listed if all else [e for e in listed if e.get("State") in ("running", "paused", "restarting")]
+
+    def images(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        fresh, self.fresh = self.fresh, False
+        if filters or not (fresh or self.view.exact()):
+            return self.view.api.images(filters=filters)
+        return [dict(image) for image in self.view.images]
 
     def inspect_container(self, ref: str) -> dict[str, Any]:
         info = self.view.inspected.get(ref) if self.view.broken is None else None

@@ -1,13 +1,12 @@
 """What a user switching from AIME MLC meets: ds01 working on containers AIME made, and AIME's tools on ds01's."""
 
 import os
-import textwrap
 
 import pytest
 
 from tests.support import sandbox
 from tests.support.aime import aime_container
-from tests.support.harness import Shell, shared_log_dir
+from tests.support.gpulab import SMALL_CONTAINERS, lab_shell, whole_gpus
 
 UUIDS = ["GPU-a0000000-0000-4000-8000-000000000000", "GPU-a1111111-1111-4111-8111-111111111111"]
 
@@ -15,29 +14,11 @@ UUIDS = ["GPU-a0000000-0000-4000-8000-000000000000", "GPU-a1111111-1111-4111-811
 @pytest.fixture
 def lab(user_tmp, users, dockerd, sh):
     """A two-GPU host (simulated inventory), a state dir, and a policy: alice may hold one GPU."""
-    state = user_tmp / "state"
-    state.mkdir()
-    os.chmod(state, 0o755)
-    inventory = user_tmp / "gpus.yaml"
-    inventory.write_text("gpus:\n" + "".join(
-        f"  - {{index: {i}, uuid: {u}, name: A100, memory_total: 40g}}\n" for i, u in enumerate(UUIDS)))
-    policy = user_tmp / "resource-limits.yaml"
-    policy.write_text(textwrap.dedent(f"""\
-        images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
-        defaults:
-          max_cpus: 1
-          memory: 256m
-          memory_swap: 256m
-          max_containers_per_user: 4
-          max_gpu_equivalents: 1
-          max_gpu_slots_per_container: 1
-        access_control:
-          admin_users: [{users['admin'].pw_name}]
-        gpu: {{inventory: {inventory}}}
-        """))
-    for path in (inventory, policy):
-        os.chmod(path, 0o644)
-    return Shell(dockerd, policy, shared_log_dir(state.parent / "logs"), {"DS01_STATE_DIR": str(state)})
+    return lab_shell(user_tmp, dockerd, whole_gpus(UUIDS, "A100", "40g"), users["admin"], SMALL_CONTAINERS + """\
+  max_containers_per_user: 4
+  max_gpu_equivalents: 1
+  max_gpu_slots_per_container: 1
+""")
 
 
 def state(client, ref):

@@ -8,7 +8,15 @@ import os
 import pytest
 
 from tests.support import sandbox
-from tests.support.transfer_files import alice_export, containers_of, forge, handmade, on_top, saved
+from tests.support.transfer_files import (
+    alice_export,
+    claiming_tags,
+    containers_of,
+    forge_image_archive,
+    handmade,
+    on_top,
+    saved,
+)
 
 IMAGE = sandbox.BASE_IMAGE
 
@@ -28,36 +36,26 @@ def test_a_manifest_json_spelled_otherwise_in_the_image_archive_retags_no_one_s_
     client.images.get(IMAGE).tag(f"ds01-{bob.pw_uid}/thesis", "latest")
     before = {ref: client.images.get(ref).id for ref in (bobs, IMAGE)}
 
-    def respell(name, data):
-        if name != "image.tar":
-            return data
-        inner = io.BytesIO()
-        with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=inner, mode="w") as dst:
-            for info in src:
-                content = src.extractfile(info).read() if info.isreg() else None
-                if info.name == "manifest.json":
-                    entries = json.loads(content)
-                    entries[0]["RepoTags"] = [bobs, IMAGE]
-                    content = json.dumps(entries).encode()
-                    if spelling == "d/manifest.json":  # through a directory linked to the archive's root
-                        link = tarfile.TarInfo("d")
-                        link.type, link.linkname = tarfile.SYMTYPE, "."
-                        dst.addfile(link)
-                    if spelling in ("hardlink", "symlink"):  # the checked manifest, then a link over it
-                        dst.addfile(info, io.BytesIO(src.extractfile(info).read()))
-                        info.name = "tags.json"
-                    else:
-                        info.name = spelling
-                    info.size = len(content)
-                dst.addfile(info, io.BytesIO(content) if content is not None else None)
-            if spelling in ("hardlink", "symlink"):
-                link = tarfile.TarInfo("./manifest.json")
-                link.type = tarfile.LNKTYPE if spelling == "hardlink" else tarfile.SYMTYPE
-                link.linkname = "tags.json"
-                dst.addfile(link)
-        return inner.getvalue()
+    def respell(dst, manifest, original):
+        if spelling == "d/manifest.json":  # through a directory linked to the archive's root
+            link = tarfile.TarInfo("d")
+            link.type, link.linkname = tarfile.SYMTYPE, "."
+            dst.addfile(link)
+        if spelling in ("hardlink", "symlink"):  # the checked manifest, then a link over it
+            dst.addfile(manifest, io.BytesIO(original))
+            manifest.name = "tags.json"
+        else:
+            manifest.name = spelling
 
-    forged = forge(path, drop / "respelled.tar", respell)
+    def link_over(dst, entries):
+        if spelling in ("hardlink", "symlink"):
+            link = tarfile.TarInfo("./manifest.json")
+            link.type = tarfile.LNKTYPE if spelling == "hardlink" else tarfile.SYMTYPE
+            link.linkname = "tags.json"
+            dst.addfile(link)
+
+    forged = forge_image_archive(path, drop / "respelled.tar",
+                                 lambda data: claiming_tags(data, [bobs, IMAGE], respell, link_over))
     sh.run(alice, "container-import", str(forged), "stolen")
     try:
         assert {ref: client.images.get(ref).id for ref in before} == before

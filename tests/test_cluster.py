@@ -10,7 +10,7 @@ import json
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import grant, job_state, records, wait_job_ended
+from tests.support.cluster import grant, hold_every_a100, job_state, records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
@@ -80,12 +80,7 @@ def test_a_request_beyond_the_free_gpus_is_pending_resources(sh, users, slurm, h
     admin, alice = users["admin"], users["alice"]
     holders = []
     try:
-        for node in NODES:
-            held = slurm.as_user(admin, ["sbatch", "--parsable", "-w", node, "--gres=gpu:a100:2", "-c1", "--mem=100",
-                                         "--chdir=/tmp", "--output=/dev/null", "--wrap", "sleep 600"])
-            holders.append(held.stdout.strip().split(";")[0])
-        private_slurm.wait_until("the admin's jobs to run",
-                                 lambda: all(job_state(slurm, j) == "RUNNING" for j in holders), timeout=60)
+        hold_every_a100(slurm, admin, holders)
         rec = records(sh.run(alice, "container-create", "queued", IMAGE, "--cluster", "--gpu-profile", "a100",
                              "--json", extra_env=head))[0]
         holders.append(str(rec["job"]))

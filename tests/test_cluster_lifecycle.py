@@ -13,53 +13,33 @@ from pathlib import Path
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import records, wait_job_ended
+from tests.support.cluster import create_running, listed, records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
 MIB = 1024 * 1024
 
 
-def create_running(sh, user, name, head, *gpus):
-    rec = records(sh.run(user, "container-create", name, IMAGE, "--cluster", *(gpus or ("--cpu-only",)), "--wait",
-                         "--json", extra_env=head))[0]
-    assert rec["state"] == "RUNNING" and rec["status"] == "running", rec
-    return rec
-
-
-def listed(sh, user, name, head):
-    rows = [r for r in records(sh.run(user, "container-list", "--cluster", "--json", extra_env=head))
-            if r["name"] == name]
-    return rows[0] if rows else None
+def each_process(*names):
+    """(pid, [bytes of /proc/PID/NAME for each of `names`]) of every process still there when read (root reads all;
+    a process that ends meanwhile is passed over)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            read = [Path(f"/proc/{pid}/{name}").read_bytes() for name in names]
+        except OSError:
+            continue
+        yield int(pid), read
 
 
 def processes_in_job(job_id):
-    """(pid, command line) of the processes the kernel places in job `job_id`'s batch step (root reads /proc)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cgroup") as handle:
-                cgroup = handle.read()
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"/job_{job_id}/step_batch" in cgroup:
-            found.append((int(pid), argv))
-    return found
+    """(pid, command line) of the processes the kernel places in job `job_id`'s batch step."""
+    return [(pid, cmdline.replace(b"\0", b" ").decode(errors="replace"))
+            for pid, (cgroup, cmdline) in each_process("cgroup", "cmdline")
+            if f"/job_{job_id}/step_batch".encode() in cgroup]
 
 
-def children_of(pid):
-    kids = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-            kids.append(int(entry))
-    return kids
+def children_of(parent):
+    return [pid for pid, (stat,) in each_process("stat") if int(stat[stat.rindex(b")") + 2:].split()[1]) == parent]
 
 
 # ---------------------------------------------------------------- 3: limits bind

@@ -16,23 +16,10 @@ import docker
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import records, wait_job_ended
+from tests.support.cluster import create_running, listed, records, wait_job_ended
 
 IMAGE = sandbox.BASE_IMAGE
 SHIM = str(Path(sys.executable).parent / "ds01-slurm-shim")
-
-
-def create_running(sh, user, name, head):
-    rec = records(sh.run(user, "container-create", name, IMAGE, "--cluster", "--cpu-only", "--wait", "--json",
-                         extra_env=head))[0]
-    assert rec["state"] == "RUNNING" and rec["status"] == "running", rec
-    return rec
-
-
-def listed(sh, user, name, head):
-    rows = [r for r in records(sh.run(user, "container-list", "--cluster", "--json", extra_env=head))
-            if r["name"] == name]
-    return rows[0] if rows else None
 
 
 def admin_comment(slurm, job_id):

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import job_state, records, wait_job_ended
+from tests.support.cluster import hold_every_a100, records, wait_job_ended
 from tests.support.harness import Shell
 
 IMAGE = sandbox.BASE_IMAGE
@@ -59,6 +59,18 @@ def stop_and_end(head_sh, user, name, slurm, job_id, head):
     wait_job_ended(slurm, job_id)
 
 
+def ran_and_stopped(shell, user, name, slurm, head, jobs, limit, seconds):
+    """`user`'s new CPU-only cluster container `name`, whose first job got `limit` as its --time, ran `seconds` and
+    was stopped: its record. The job's id is added to `jobs` (the caller's to cancel) as soon as it is known."""
+    rec = records(shell.run(user, "container-create", name, IMAGE, "--cluster", "--cpu-only", "--wait", "--json",
+                            extra_env=head))[0]
+    jobs.append(rec["job"])
+    assert time_limit(slurm, rec["job"]) == limit
+    ran_at_least(slurm, rec["job"], seconds)
+    stop_and_end(shell, user, name, slurm, rec["job"], head)
+    return rec
+
+
 # ---------------------------------------------------------------- 1: container-start --cluster --wait
 
 def test_container_start_cluster_wait_returns_once_it_runs_on_its_node(sh, users, slurm, head, client):
@@ -87,13 +99,9 @@ def test_each_start_gets_only_the_runtime_its_earlier_jobs_left(head_with, users
     job gets what is left, rounded down to whole minutes (2), from slurmdbd's count, not from anything of hers."""
     alice = users["alice"]
     shell, _ = head_with({"  student:\n": "  student:\n    max_runtime_h: 3m\n"})
-    rec = records(shell.run(alice, "container-create", "timed", IMAGE, "--cluster", "--cpu-only", "--wait", "--json",
-                            extra_env=head))[0]
-    jobs = [rec["job"]]
+    jobs = []
     try:
-        assert time_limit(slurm, rec["job"]) == "00:03:00"
-        ran_at_least(slurm, rec["job"], 3)
-        stop_and_end(shell, alice, "timed", slurm, rec["job"], head)
+        ran_and_stopped(shell, alice, "timed", slurm, head, jobs, "00:03:00", 3)
         again = records(shell.run(alice, "container-start", "timed", "--cluster", "--json", extra_env=head))[0]
         jobs.append(again["job"])
         assert time_limit(slurm, again["job"]) == "00:02:00"
@@ -108,13 +116,9 @@ def test_a_used_up_runtime_refuses_the_start_until_an_exemption_lets_maxwall_bin
     bob = users["bob"]
     shell, policy = head_with({"    max_containers_per_user: 1\n": "    max_containers_per_user: 1\n"
                                                                    "    max_runtime_h: 66s\n"})
-    rec = records(shell.run(bob, "container-create", "spent", IMAGE, "--cluster", "--cpu-only", "--wait", "--json",
-                            extra_env=head))[0]
-    jobs = [rec["job"]]
+    jobs = []
     try:
-        assert time_limit(slurm, rec["job"]) == "00:01:00"
-        ran_at_least(slurm, rec["job"], 8)
-        stop_and_end(shell, bob, "spent", slurm, rec["job"], head)
+        rec = ran_and_stopped(shell, bob, "spent", slurm, head, jobs, "00:01:00", 8)
         refused = shell.run(bob, "container-start", "spent", "--cluster", extra_env=head)
         assert refused.returncode == 3, refused
         assert "max runtime" in refused.stderr and "lifecycle-exemptions.yaml" in refused.stderr, refused.stderr
@@ -172,12 +176,7 @@ def test_a_user_at_the_container_limit_cannot_exceed_it_with_cluster_containers(
     admin, alice = users["admin"], users["alice"]
     holders = []
     try:
-        for node in NODES:
-            held = slurm.as_user(admin, ["sbatch", "--parsable", "-w", node, "--gres=gpu:a100:2", "-c1", "--mem=100",
-                                         "--chdir=/tmp", "--output=/dev/null", "--wrap", "sleep 600"])
-            holders.append(held.stdout.strip().split(";")[0])
-        private_slurm.wait_until("the admin's jobs to run",
-                                 lambda: all(job_state(slurm, j) == "RUNNING" for j in holders), timeout=60)
+        hold_every_a100(slurm, admin, holders)
         sh.run(alice, "container-create", "local", IMAGE, "--cpu-only", check=True, extra_env=head)
         for name in ("q1", "q2"):
             rec = records(sh.run(alice, "container-create", name, IMAGE, "--cluster", "--gpu-profile", "a100",

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import records
+from tests.support.cluster import cancelled_after, records
 
 IMAGE = sandbox.BASE_IMAGE
 NODES = private_slurm.NODES
@@ -22,10 +22,9 @@ HOLD = ["-c1", "--mem=100", "--chdir=/tmp", "--output=/dev/null"]
 @pytest.fixture
 def jobs(slurm):
     """Job ids a test made; cancelled after it, whatever happened."""
-    made = []
-    yield made
+    with cancelled_after(slurm) as made:
+        yield made
     if made:
-        slurm.run(["scancel", *map(str, made)], check=False)
         private_slurm.wait_until("the test's jobs to end", lambda: not set(map(str, made)) & set(
             slurm.run(["squeue", "-h", "-o", "%i"], check=False).stdout.split()), timeout=90)
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import sandbox
 from tests.support import slurm as private_slurm
-from tests.support.cluster import records
+from tests.support.cluster import cancelled_after, records
 
 IMAGE = sandbox.BASE_IMAGE
 NODE = private_slurm.NODES[0]
@@ -23,10 +23,8 @@ SMALL = ["-c1", "--mem=100", "--chdir=/tmp", "--output=/dev/null", "--time=5"]  
 @pytest.fixture
 def jobs(slurm):
     """Job ids to cancel at the end."""
-    made = []
-    yield made
-    if made:
-        slurm.run(["scancel", *map(str, made)], check=False)
+    with cancelled_after(slurm) as made:
+        yield made
 
 
 def student_shares(slurm):

@@ -12,7 +12,18 @@ import pytest
 
 from ds01 import labels as L
 from tests.support import sandbox
-from tests.support.transfer_files import CHANGE, alice_export, containers_of, forge, handmade, on_top, saved, tar_of
+from tests.support.transfer_files import (
+    CHANGE,
+    alice_export,
+    claiming_tags,
+    containers_of,
+    forge,
+    forge_image_archive,
+    handmade,
+    on_top,
+    saved,
+    tar_of,
+)
 
 IMAGE = sandbox.BASE_IMAGE
 def _image_ids(client):
@@ -102,28 +113,16 @@ def test_an_image_name_in_the_file_overwrites_no_one_s_image(sh, users, client, 
     client.images.get(IMAGE).tag(f"ds01-{alice.pw_uid}/thesis", "latest")
     before = {ref: client.images.get(ref).id for ref in (alices, IMAGE)}
 
-    def rename(name, data):
-        if name != "image.tar":
-            return data
-        inner = io.BytesIO()
-        with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=inner, mode="w") as dst:
-            for info in src:
-                content = src.extractfile(info).read() if info.isreg() else None
-                if info.name == "manifest.json":
-                    entries = json.loads(content)
-                    image_id = os.path.basename(entries[0]["Config"]).removesuffix(".json")
-                    entries[0]["RepoTags"] = [alices, IMAGE]
-                    content = json.dumps(entries).encode()
-                    info.size = len(content)
-                dst.addfile(info, io.BytesIO(content) if content is not None else None)
-            repos = json.dumps({f"ds01-{alice.pw_uid}/thesis": {"latest": image_id},
-                                IMAGE.split(":")[0]: {IMAGE.split(":")[1]: image_id}}).encode()
-            info = tarfile.TarInfo("repositories")
-            info.size = len(repos)
-            dst.addfile(info, io.BytesIO(repos))
-        return inner.getvalue()
+    def repositories(dst, entries):
+        image_id = os.path.basename(entries[0]["Config"]).removesuffix(".json")
+        repos = json.dumps({f"ds01-{alice.pw_uid}/thesis": {"latest": image_id},
+                            IMAGE.split(":")[0]: {IMAGE.split(":")[1]: image_id}}).encode()
+        info = tarfile.TarInfo("repositories")
+        info.size = len(repos)
+        dst.addfile(info, io.BytesIO(repos))
 
-    forged = forge(path, drop / "renamed.tar", rename)
+    forged = forge_image_archive(path, drop / "renamed.tar",
+                                 lambda data: claiming_tags(data, [alices, IMAGE], finish=repositories))
     result = sh.run(bob, "container-import", str(forged))
     assert result.returncode == 0, result.stderr
     assert {ref: client.images.get(ref).id for ref in before} == before

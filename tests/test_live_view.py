@@ -42,13 +42,22 @@ def assert_exact(sh, users, extra_env=None, tries=10):
     """Every served read (the admin's whole list, each owner's own) equals the engine's answer, asked by root
     in-process on either side of it. The status text moves with the clock ("Up 1 second"): a read is compared
     when the engine said the same before and after it (else it is asked again), never after a sleep."""
-    reads = [(users["admin"], ALL, ())] + [(users[k], ("container-list", "-a", "--json"), ("--user", users[k].pw_name))
-                                           for k in ("alice", "bob")]
-    for entry, argv, narrowed in reads:
+    images = ("image-list", "--json")
+    reads = [(users["admin"], ALL, ALL), (users["admin"], (*images, "--all-users"), (*images, "--all-users"))]
+    reads += [(users[k], ("container-list", "-a", "--json"), (*ALL, "--user", users[k].pw_name))
+              for k in ("alice", "bob")]
+    reads += [(users[k], images, None) for k in ("alice", "bob")]
+    def asked(entry, argv, engines):
+        """Root's own answer; for a user's own image-list, the same command through a ds01d that asks the engine."""
+        if engines:
+            return records(sh, ROOT, *engines, extra_env=extra_env)
+        return records(sh, entry, *argv, extra_env={**(extra_env or {}), **OFF})
+
+    for entry, argv, engines in reads:
         for _ in range(tries):
-            before = records(sh, ROOT, *ALL, *narrowed, extra_env=extra_env)
+            before = asked(entry, argv, engines)
             served = records(sh, entry, *argv, extra_env=extra_env)
-            after = records(sh, ROOT, *ALL, *narrowed, extra_env=extra_env)
+            after = asked(entry, argv, engines)
             if before == after:
                 assert served == before, f"{entry.pw_name}'s {' '.join(argv)}"
                 break
@@ -99,6 +108,7 @@ def test_a_served_list_is_exact_after_every_change_whoever_made_it(sh, users):
     alice, bob = users["alice"], users["bob"]
     assert following(sh), "ds01d keeps no live view"
     base = sandbox.BASE_IMAGE
+    made = {}
     steps = [
         lambda: sh.run(alice, "container-create", "a1", base, check=True),
         lambda: docker(sh, "run", "-d", "--name", f"behind._.{alice.pw_uid}", base, "sleep", "infinity"),
@@ -116,7 +126,14 @@ def test_a_served_list_is_exact_after_every_change_whoever_made_it(sh, users):
         lambda: docker(sh, "run", "-d", "--name", f"tagged._.{alice.pw_uid}", "ds01-test/moved:latest", "sleep",
                        "infinity"),
         lambda: docker(sh, "rmi", "ds01-test/moved:latest"),  # the list now names its image by ID
+        lambda: docker(sh, "tag", base, f"ds01-{alice.pw_uid}/behind:latest"),  # an image of hers, made by root
+        lambda: docker(sh, "commit", f"tagged._.{alice.pw_uid}", f"ds01-{bob.pw_uid}/committed:latest"),
+        # an image with no name: the engine logs only the container's commit
+        lambda: made.setdefault("unnamed", docker(sh, "commit", f"tagged._.{alice.pw_uid}")),
+        lambda: docker(sh, "rmi", f"ds01-{alice.pw_uid}/behind:latest", f"ds01-{bob.pw_uid}/committed:latest",
+                       made["unnamed"]),
         lambda: sh.run(bob, "container-remove", "b1", check=True),
+        lambda: docker(sh, "rm", "-f", f"tagged._.{alice.pw_uid}"),
     ]
     for step in steps:
         step()
@@ -171,9 +188,10 @@ OFF = {"DS01_LIVE_VIEW": "off"}  # a ds01d that asks the engine for every read: 
 
 
 def test_every_served_read_answers_the_same_from_the_view_as_from_the_engine(sh, user_tmp, users, dockerd):
-    """gpu-status, gpu-user-status, check-limits, dashboard --json and one TAB of container-stop read ds01d's view;
-    each prints, byte for byte, what the same command prints when ds01d asks the engine, for every caller, with
-    GPU holders made by ds01 and behind its back (a container with a device request, which the view inspected).
+    """gpu-status, gpu-user-status, check-limits, dashboard --json, image-list and one TAB of container-stop read
+    ds01d's view; each prints, byte for byte, what the same command prints when ds01d asks the engine, for every
+    caller, with GPU holders made by ds01 and behind its back (a container with a device request, which the view
+    inspected).
     (`sh`: its teardown removes the lab's containers.)"""
     lab = GpuLab(user_tmp, users, dockerd)
     alice, bob, admin = users["alice"], users["bob"], users["admin"]
@@ -186,7 +204,7 @@ def test_every_served_read_answers_the_same_from_the_view_as_from_the_engine(sh,
     docker(lab.sh, "run", "-d", "--name", f"plain._.{alice.pw_uid}", sandbox.BASE_IMAGE, "sleep", "infinity")
     reads = [("gpu-status", "--json"), ("gpu-user-status", "--json"), ("check-limits", "--json", "--no-sample"),
              ("dashboard", "--json"), ("ds01", "__complete", "running"), ("ds01", "__complete", "stopped"),
-             ("container-list", "-a", "--json")]
+             ("container-list", "-a", "--json"), ("image-list", "--json")]
     for entry in (alice, bob, admin):
         for argv in reads:
             for _ in range(10):

@@ -3,13 +3,12 @@
 The byte-for-byte layouts are checked against AIME's own formatting code (the oracles below)."""
 
 import os
-import textwrap
 
 import pytest
 
 from ds01 import aime_format as F
 from tests.support import sandbox
-from tests.support.harness import Shell, shared_log_dir
+from tests.support.gpulab import SMALL_CONTAINERS, lab_shell, whole_gpus
 
 UUIDS = [f"GPU-c{i}{i}{i}{i}{i}{i}{i}-0000-4000-8000-00000000000{i}" for i in range(3)]
 
@@ -104,31 +103,13 @@ def aime_flags(**given):
 @pytest.fixture
 def lab(user_tmp, users, dockerd, sh, policy_file):
     """Three whole GPUs (simulated), the test catalog; alice and bob may hold two slots each, two per container."""
-    state = user_tmp / "state"
-    state.mkdir()
-    os.chmod(state, 0o755)
-    inventory = user_tmp / "gpus.yaml"
-    inventory.write_text("gpus:\n" + "".join(
-        f"  - {{index: {i}, uuid: {u}, name: L40S, memory_total: 48g}}\n" for i, u in enumerate(UUIDS)))
-    policy = user_tmp / "resource-limits.yaml"
-    policy.write_text(textwrap.dedent(f"""\
-        images: {{allowed: ["ds01-test/*"]}}
-        defaults:
-          max_cpus: 1
-          memory: 256m
-          memory_swap: 256m
-          max_containers_per_user: 4
-          max_gpu_equivalents: 2
-          max_gpu_slots_per_container: 2
-        access_control:
-          admin_users: [{users['admin'].pw_name}]
-        aime:
-          catalog: {policy_file.parent / "ml_images.repo"}
-        gpu: {{inventory: {inventory}}}
-        """))
-    for path in (inventory, policy):
-        os.chmod(path, 0o644)
-    return Shell(dockerd, policy, shared_log_dir(state.parent / "logs"), {"DS01_STATE_DIR": str(state)})
+    return lab_shell(user_tmp, dockerd, whole_gpus(UUIDS, "L40S", "48g"), users["admin"], SMALL_CONTAINERS + f"""\
+  max_containers_per_user: 4
+  max_gpu_equivalents: 2
+  max_gpu_slots_per_container: 2
+aime:
+  catalog: {policy_file.parent / "ml_images.repo"}
+""")
 
 
 def create(sh, user, name, *extra):

@@ -31,7 +31,9 @@ See also: image-create, image-update, image-delete, image-catalog""")
 @config_option
 def cli(all_users, wide, detailed, size, json_flag, table_flag, config):
     """One record per image: name, image, id, size, created, framework, base_image, dockerfile, containers."""
-    rt = Runtime(config, read_only=True)
+    from ..live_view import serve_reads  # lazy: ds01.live_view, 1 ms
+
+    rt = serve_reads(Runtime(config, read_only=True))  # ds01d's live view of the engine (ds01/live_view.py)
     if all_users and not rt.admin:
         raise PermissionDenied("--all-users is for admins", hint="image-list shows your own images")
     wide = wide or detailed

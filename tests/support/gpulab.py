@@ -16,6 +16,35 @@ def slot_uuids():
     return {s.id: s.uuid for s in simulated.load(str(EXAMPLE)).slots()}
 
 
+# The head of the labs' policies: the sandbox's own images, and containers small enough for a test machine.
+SMALL_CONTAINERS = """\
+images: {allowed: ["ds01-test/*"]}  # the sandbox's own images
+defaults:
+  max_cpus: 1
+  memory: 256m
+  memory_swap: 256m
+"""
+
+
+def whole_gpus(uuids, name, memory):
+    """A simulated inventory's text: one whole GPU of model `name` per uuid, indexed in order."""
+    return "gpus:\n" + "".join(f"  - {{index: {i}, uuid: {u}, name: {name}, memory_total: {memory}}}\n"
+                               for i, u in enumerate(uuids))
+
+
+def lab_shell(directory, dockerd, inventory, admin, policy):
+    """A Shell over `policy` (text) with `admin` its admin and the simulated `inventory` (text) its GPUs, and a state
+    dir of its own: a lab for a test module whose GPUs and limits differ from GpuLab's."""
+    state = directory / "state"
+    state.mkdir()
+    os.chmod(state, 0o755)
+    gpus, limits = directory / "gpus.yaml", directory / "resource-limits.yaml"
+    gpus.write_text(inventory)
+    limits.write_text(policy + f"access_control:\n  admin_users: [{admin.pw_name}]\ngpu: {{inventory: {gpus}}}\n")
+    for path in (gpus, limits):
+        os.chmod(path, 0o644)
+    return Shell(dockerd, limits, shared_log_dir(directory / "logs"), {"DS01_STATE_DIR": str(state)})
+
 
 class GpuLab:
     """A policy + state dir for one test, and a Shell that uses them."""
@@ -34,12 +63,7 @@ class GpuLab:
 
     def write(self, extra=""):
         u = self.users
-        self.policy.write_text(textwrap.dedent(f"""\
-            images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
-            defaults:
-              max_cpus: 1
-              memory: 256m
-              memory_swap: 256m
+        self.policy.write_text(SMALL_CONTAINERS + textwrap.dedent(f"""\
               shm_size: 64m
               pids_limit: 256
               max_containers_per_user: 3

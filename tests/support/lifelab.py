@@ -10,6 +10,7 @@ from ds01 import labels as L
 from ds01 import notify
 from ds01.clock import parse_docker as parse_time
 from tests.support import sandbox
+from tests.support.gpulab import SMALL_CONTAINERS
 from tests.support.harness import Shell
 from tests.support.logins import fake_logins
 
@@ -53,12 +54,7 @@ class LifeLab:
         alice, bob = users["alice"], users["bob"]
         self.utmp, self.ttys = fake_logins(directory, [(alice.pw_name, "pts/1", alice.pw_uid, notify.USER_PROCESS)])
         self.policy = directory / "resource-limits.yaml"
-        self.policy.write_text(textwrap.dedent(f"""\
-            images: {{allowed: ["ds01-test/*"]}}  # the sandbox's own images
-            defaults:
-              max_cpus: 1
-              memory: 256m
-              memory_swap: 256m
+        self.policy.write_text(SMALL_CONTAINERS + textwrap.dedent(f"""\
               shm_size: 64m
               max_containers_per_user: 6
               max_gpu_equivalents: 6

@@ -34,6 +34,33 @@ def forge(path, out, change):
     return write_export(out, [(name, change(name, data)) for name, data in members(path) if name != "SHA256SUMS"])
 
 
+def forge_image_archive(path, out, change):
+    """forge() changing only the file's image archive (a `docker save`): `change(data)` gives its new bytes."""
+    return forge(path, out, lambda name, data: change(data) if name == "image.tar" else data)
+
+
+def claiming_tags(data, tags, place=None, finish=None):
+    """The image archive `data` with its manifest.json's RepoTags set to `tags`: the names `docker load` would move
+    onto the file's image. `place(dst, manifest, original)` may add members before the changed manifest and rename
+    it (`original`: its bytes as saved); `finish(dst, entries)` adds members after the last."""
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=inner, mode="w") as dst:
+        entries = None
+        for info in src:
+            content = src.extractfile(info).read() if info.isreg() else None
+            if info.name == "manifest.json":
+                original, entries = content, json.loads(content)
+                entries[0]["RepoTags"] = tags
+                content = json.dumps(entries).encode()
+                if place is not None:
+                    place(dst, info, original)
+                info.size = len(content)
+            dst.addfile(info, io.BytesIO(content) if content is not None else None)
+        if finish is not None:
+            finish(dst, entries)
+    return inner.getvalue()
+
+
 def write_export(out, kept):
     """An export file of the (name, bytes) members `kept`, with their SHA256SUMS, readable by the other user."""
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in kept).encode()
