@@ -5,9 +5,10 @@ asks the engine), against the docker CLI by root, in one run.
 A private dockerd with N containers of a bench account (half running), the example GPU inventory, two ds01d (one
 of each kind); medians of R runs as the bench account (switched to in the runner's fork), as ratios to the floor:
 `container-list -a --json` and `gpu-status --json` against `docker ps -a --format json`, one bash TAB of
-`container-stop`, one fresh `ds01-exporter` scrape (its own view, and off), `container-create` + `container-start`
-of the account's own image against `docker create` + `docker start`; then BIG containers in all (the others created,
-not started) and `container-list -a --json` against `docker ps -a` again, with how each grew.
+`container-stop`, `image-list --json` against `docker images`, one fresh `ds01-exporter` scrape (its own view, and
+off), `container-create` + `container-start` of the account's own image against `docker create` + `docker start`;
+then BIG containers in all (the others created, not started) and `container-list -a --json` against `docker ps -a`
+again, with how each grew.
 Usage: bench/live_view.py [-n 100] [-r 21] [--big 1000]
 """
 
@@ -73,6 +74,12 @@ def main():
             for kind, _ in kinds:
                 line(f"bash: container-stop <TAB>, {kind}", median_wall(as_user(entry, ["bash", "-c", TAB]),
                                                                        envs[kind], args.runs))
+            images_floor = median_wall([cli, "images", "--format", "{{json .}}"], root_env, args.runs)
+            line("docker images --format json (root)", images_floor)
+            for kind, _ in kinds:
+                line(f"image-list --json, {kind}",
+                     median_wall(as_user(entry, [os.path.join(BINDIR, "image-list"), "--json"]), envs[kind],
+                                 args.runs), images_floor)
             for kind, off in (("view", {}), ("engine", {"DS01_LIVE_VIEW": "off"})):
                 line(f"ds01-exporter scrape, --ttl 0, {kind}", scrape_median({**root_env, **off}, args.runs, work))
             line("true as the account (the runner's own cost)", median_wall(as_user(entry, ["true"]), envs["view"],

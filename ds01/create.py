@@ -142,8 +142,9 @@ def create_container(rt, request, interface="atomic", dry_run=False, replacing=N
             else:
                 cid = allocator.allocate(user.login, gpu_request, make, wait=request.wait, progress=rt.progress,
                                          label=container)
-            engine.set_up(cid, made_plan, warn=rt.warn)  # reads the image: outside the lock
-            created = Created(record(rt.api.inspect_container(cid)), made_plan)
+            info = rt.api.inspect_container(cid)
+            engine.set_up(cid, made_plan, info.get("Image") or "", warn=rt.warn)  # reads the image: outside the lock
+            created = Created(record(info), made_plan)
     except BaseException:
         _undo(engine, made_plan, made)
         raise

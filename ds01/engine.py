@@ -198,11 +198,19 @@ class Engine:
 
     # -- containers
 
-    def set_up(self, cid: str, plan: _Plan, warn: Callable[[str], object] | None = None) -> None:
+    def set_up(self, cid: str, plan: _Plan, made_from: str, warn: Callable[[str], object] | None = None) -> None:
         """Outside the allocator lock (it reads the image): write into the created container `cid` the caller's
         account, home and sudoers drop-in when the image lacks them (ds01.images.account_layer), and in every
-        case the supplementary groups ds01 gives with the host's gids. Then the create is logged."""
+        case the supplementary groups ds01 gives with the host's gids. Then the create is logged.
+
+        `made_from`: the image the engine made `cid` from (its inspection's Image). It must be the image the plan
+        checked (plan.image_id), whose account files the cache keeps by that ID: a tag moved in between (by the
+        caller, through another create) is refused, never cached under the other image's ID."""
         from .images import account_layer as A  # lazy: ds01.images.account_layer, 31 ms
+
+        if plan.image_id and made_from != plan.image_id:
+            raise Ds01Error(f"{plan.image} changed while your container was being made",
+                            hint="run container-create again")
 
         try:
             if plan.account_setup:
@@ -307,7 +315,8 @@ class Engine:
         """Everything before the container itself: its own tag on the image (AIME's per-container image)."""
         if plan.tag_image:
             repo, tag = plan.tag_image.rsplit(":", 1)
-            self._call(f"tag {plan.image} as {plan.tag_image}", self.api.tag, plan.image, repo, tag)
+            # the image the plan checked, by ID: a name may have moved since
+            self._call(f"tag {plan.image} as {plan.tag_image}", self.api.tag, plan.image_id or plan.image, repo, tag)
 
     def discard(self, plan: _Plan) -> None:
         """Undo `prepare` after the container could not be made (the tag goes; the image it named stays)."""

@@ -290,6 +290,33 @@ def test_the_rollback_removes_by_name_a_container_whose_id_never_came_back(docke
     assert client.containers.list(all=True, filters={"name": name})
 
 
+def test_a_container_of_another_image_than_the_one_checked_is_refused_before_its_etc_is_read(dockerd, client,
+                                                                                              users):
+    """The review's race, made directly: the name a create checked (one image) named another image by the time the
+    engine made the container. set_up refuses it before it reads the container's /etc, so nothing of that image is
+    cached under the checked image's ID (for every user of it) or written into the container."""
+    import time
+
+    from ds01.engine import Engine
+    from ds01.errors import Ds01Error
+
+    alice = users["alice"]
+    other = build(client, f"ds01-{alice.pw_uid}/moved:latest", "printf 'evil:x:0:nobody\\n' >> /etc/group")
+    checked = client.images.get(IMAGE).id
+    made = client.containers.create(other, ["true"], name=f"moved._.{alice.pw_uid}")
+    plan = SimpleNamespace(image=IMAGE, image_id=checked, account_setup=True, groups={})
+    since = time.time()
+    try:
+        with pytest.raises(Ds01Error, match="changed while your container was being made"):
+            Engine(dockerd.host).set_up(made.id, plan, client.api.inspect_container(made.id)["Image"])
+        touched = client.api.events(since=f"{since:.6f}", until=f"{time.time():.6f}", decode=True,
+                                    filters={"container": made.id})
+        assert [e["Action"] for e in touched] == []  # no archive read, no archive written
+    finally:
+        made.remove(force=True)
+        client.images.remove(other)
+
+
 def _kill_at(lab, users, client, event, how, image):
     """alice's GPU create; at the engine's `event` about it, her client gets `how` (SIGKILL, or SIGTERM, which
     it passes on to its worker). Returns the container's name."""

@@ -220,6 +220,23 @@ def test_a_command_imports_nothing_the_caller_planted_and_no_library_before_ds01
     assert loaded.stdout.strip() == "[]"
 
 
+def test_image_list_names_no_other_users_containers_on_a_copy_of_their_image(sh, users, client):
+    """bob holds an image with the same ID as the one alice's container runs (an imported copy of a catalog image
+    is one): his image-list shows his copy with his own container on it, and neither alice's container nor the
+    per-container tag that names it."""
+    alice, bob = users["alice"], users["bob"]
+    sh.run(alice, "container-create", "private-notes", IMAGE, "--cpu-only", check=True)
+    copy_ref = f"ds01-{bob.pw_uid}/copy:latest"
+    client.api.tag(IMAGE, f"ds01-{bob.pw_uid}/copy", "latest")
+    try:
+        sh.run(bob, "container-create", "his", copy_ref, "--cpu-only", check=True)
+        [copy] = [r for r in sh.records(bob, "image-list") if r["name"] == "copy"]
+    finally:
+        sh.run(bob, "container-remove", "his", "--force")
+        client.api.remove_image(copy_ref)
+    assert copy["containers"] == ["his"] and "private-notes" not in json.dumps(copy)
+
+
 def test_a_sessions_root_docker_client_never_reads_the_callers_docker_config(sh, users):
     """~/.docker/config.json can name plugin dirs and credential helpers: the client runs as root."""
     alice = users["alice"]

@@ -244,8 +244,9 @@ def _create_in_job(rt, name, image, job_id, node, parent, uuids, mounts) -> str:
             if uuids:
                 plan.assign_gpus(_slots_for(rt, uuids))
             cid = engine.create(plan)
-            engine.set_up(cid, plan, warn=rt.warn)
-            record(rt.api.inspect_container(cid))
+            info = rt.api.inspect_container(cid)
+            engine.set_up(cid, plan, info.get("Image") or "", warn=rt.warn)
+            record(info)
     except BaseException:
         _undo(engine, plan, made)
         raise

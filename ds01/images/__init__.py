@@ -133,8 +133,11 @@ def list_images(api, user, admin=False, all_users=False):
         if uid != user.uid and not (admin and all_users):
             continue
         labels = summary.get("Labels") or {}
-        using = sorted(names.split((c.get("Names") or ["/?"])[0])[0] for c in containers
-                       if c.get("ImageID") == summary.get("Id"))
+        # the image owner's containers on it: a copy of an image another user also runs (an imported catalog
+        # image has its ID) names none of theirs
+        using = sorted(base for base, owner in (names.split((c.get("Names") or ["/?"])[0]) for c in containers
+                                                if c.get("ImageID") == summary.get("Id"))
+                       if owner == uid)
         if all(is_internal_tag(t) for t in tags if parse_reference(t)):
             # an older build a container still runs (its own `NAME._.uid` tag, or `.previous` during a
             # recreate): no image of its own; its containers show under the image's name
@@ -142,7 +145,10 @@ def list_images(api, user, admin=False, all_users=False):
             continue
         owner = user if uid == user.uid else users.setdefault(uid, lookup(uid))
         dockerfile = find_dockerfile(owner, name, labels) if owner is not None else labels.get(L.DOCKERFILE)
-        result.append(record(summary, labels, using, dockerfile))
+        # its owner's tags only: the same ID may carry a catalog name and other users' tags, per-container ones
+        # among them (`REPO:NAME._.UID` names another user's container)
+        theirs = [t for t in tags if (parsed := parse_reference(t)) and parsed[0] == uid]
+        result.append(record(dict(summary, RepoTags=theirs), labels, using, dockerfile))
     for rec in result:
         rec["containers"] = sorted(set(rec["containers"]) | set(internal_only.get((rec["uid"], rec["name"]), [])))
     result.sort(key=lambda r: (r["uid"] or 0, r["name"] or ""))
