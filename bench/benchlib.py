@@ -6,6 +6,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -91,3 +92,29 @@ def arguments(doc, count=("containers", 100), runs=15, more=()):
         parser.add_argument(flag, type=int, default=default, help=text)
     parser.add_argument("-r", "--runs", type=int, default=runs)
     return parser.parse_args()
+
+
+def workplace(max_containers):
+    """(work dir, log dir, policy path) for a bench's ds01d: a directory every account may enter (its state and
+    log dirs live there, as /var/lib's do) and a small policy that allows `max_containers` each."""
+    work = tempfile.mkdtemp(prefix="ds01-bench-")
+    os.chmod(work, 0o755)  # noqa: S103 - ds01d's state and log dirs live here, as /var/lib does
+    logs = os.path.join(work, "log")
+    os.mkdir(logs)
+    policy = os.path.join(work, "resource-limits.yaml")
+    with open(policy, "w", encoding="utf-8") as handle:
+        handle.write(f"defaults:\n  max_containers_per_user: {max_containers}\n  max_cpus: 1\n  memory: 1g\n"
+                     'images: {allowed: ["ds01-test/*"]}\n')
+    return work, logs, policy
+
+
+def own_image(client, entry):
+    """The bench account's own image (its account baked in, as image-create labels it); its reference."""
+    from ds01.images import context_tar
+
+    own = f"ds01-{entry.pw_uid}/bench:latest"
+    text = (f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.DS01_USER_ID={entry.pw_uid} "
+            f"aime.mlc.DS01_GROUP_ID={entry.pw_gid}\n")
+    client.images.build(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True, tag=own)
+    return own
+

@@ -10,12 +10,23 @@ Usage: bench/broker.py [-n 100] [-r 15]
 import os
 import statistics
 import sys
-import tempfile
 import time
 
-from benchlib import BINDIR, AsAccount, arguments, docker_cli, ds01_labels, engine, line, median_wall, spawn, timed
+from benchlib import (
+    BINDIR,
+    AsAccount,
+    arguments,
+    docker_cli,
+    ds01_labels,
+    engine,
+    line,
+    median_wall,
+    own_image,
+    spawn,
+    timed,
+    workplace,
+)
 
-from ds01.images import context_tar
 from tests.support import brokers, sandbox
 
 LOGIN = "ds01b_bench"
@@ -117,19 +128,11 @@ def main():
     args = arguments(__doc__)
     cli = docker_cli()
     entry = sandbox.ensure_user(LOGIN)
-    work = tempfile.mkdtemp(prefix="ds01-bench-")
-    os.chmod(work, 0o755)  # noqa: S103 - ds01d's state and log dirs live here, as /var/lib does
-    state, logs = os.path.join(work, "state"), os.path.join(work, "log")
-    os.mkdir(logs)
-    policy = os.path.join(work, "resource-limits.yaml")
-    with open(policy, "w", encoding="utf-8") as handle:
-        handle.write("defaults:\n  max_containers_per_user: 1000\n  max_cpus: 1\n  memory: 1g\n"
-                     'images: {allowed: ["ds01-test/*"]}\n')
+    work, logs, policy = workplace(1000)
+    state = os.path.join(work, "state")
     with engine() as (host, client):
-        uid, gid = entry.pw_uid, entry.pw_gid
-        own = f"ds01-{uid}/bench:latest"
-        text = (f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.DS01_USER_ID={uid} aime.mlc.DS01_GROUP_ID={gid}\n")
-        client.images.build(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True, tag=own)
+        uid = entry.pw_uid
+        own = own_image(client, entry)
         for i in range(args.containers):  # half of them running: container-stop <TAB> offers those
             made = client.api.create_container(sandbox.BASE_IMAGE, ["sleep", "infinity"], name=f"bench{i}._.{uid}",
                                                labels=ds01_labels(LOGIN, f"bench{i}"))

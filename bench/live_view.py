@@ -13,12 +13,10 @@ Usage: bench/live_view.py [-n 100] [-r 21] [--big 1000]
 """
 
 import os
-import tempfile
 
-from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall
+from benchlib import BINDIR, arguments, docker_cli, ds01_labels, engine, line, median_wall, own_image, workplace
 from broker import INVENTORY, TAB, as_user, pair_median, scrape_median
 
-from ds01.images import context_tar
 from tests.support import brokers, sandbox
 
 LOGIN = "ds01b_bench"
@@ -36,19 +34,10 @@ def main():
     args = arguments(__doc__, runs=21, more=(("--big", 1000, "containers in all for the second list"),))
     cli = docker_cli()
     entry = sandbox.ensure_user(LOGIN)
-    work = tempfile.mkdtemp(prefix="ds01-bench-")
-    os.chmod(work, 0o755)  # noqa: S103 - ds01d's state and log dirs live here, as /var/lib does
-    logs = os.path.join(work, "log")
-    os.mkdir(logs)
-    policy = os.path.join(work, "resource-limits.yaml")
-    with open(policy, "w", encoding="utf-8") as handle:
-        handle.write("defaults:\n  max_containers_per_user: 5000\n  max_cpus: 1\n  memory: 1g\n"
-                     'images: {allowed: ["ds01-test/*"]}\n')
+    work, logs, policy = workplace(5000)
     with engine() as (host, client):
-        uid, gid = entry.pw_uid, entry.pw_gid
-        own = f"ds01-{uid}/bench:latest"
-        text = f"FROM {sandbox.BASE_IMAGE}\nLABEL aime.mlc.DS01_USER_ID={uid} aime.mlc.DS01_GROUP_ID={gid}\n"
-        client.images.build(fileobj=context_tar({"Dockerfile": (text, 0o644)}), custom_context=True, tag=own)
+        uid = entry.pw_uid
+        own = own_image(client, entry)
         make(client, uid, 0, args.containers, lambda i: i % 2 == 0)
         settings = {"DOCKER_HOST": host, "DS01_STATE_DIR": os.path.join(work, "state"), "DS01_LOG_DIR": logs,
                     "DS01_GPU_INVENTORY": INVENTORY, "DS01_CONFIG": policy}

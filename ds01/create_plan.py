@@ -8,6 +8,7 @@ import os
 import re
 import resource
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import labels as L
 from . import mount_pins, names
@@ -65,14 +66,14 @@ class Plan:
         return min(float(self.limits["max_cpus"]), float(os.cpu_count() or 1))
 
     @property
-    def sudoers_file(self):
+    def sudoers_file(self) -> str:
         return f"{sanitize_username(self.login)}_no_password"
 
     @property
-    def sudo(self):
+    def sudo(self) -> bool:
         return bool(self.limits.get("sudo"))
 
-    def user_mounts(self):
+    def user_mounts(self) -> dict[str, str]:
         """{destination: the user's directory}: what is mounted where."""
         found = {"/workspace": self.workspace, "/data": self.data, "/models": self.models}
         return {destination: path for destination, path in found.items() if path}
@@ -103,7 +104,7 @@ class Plan:
         self.labels[L.GPU_UUIDS] = L.LIST_SEPARATOR.join(uuids)
         self.labels[L.GPU_EQ] = format(round(sum(s.weight for s in slots), 4), "g")
 
-    def host_config(self):
+    def host_config(self) -> dict[str, Any]:
         config = {
             "binds": self.binds(),
             "mounts": self.mounts(),

@@ -47,7 +47,7 @@ class Output:
         if self.table:
             self.rows.append(record)
         else:
-            self.stream.write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
+            self.stream.write(_line(record))
             self.stream.flush()
 
     def emit_all(self, records: Iterable[Mapping[str, Any]]) -> None:
@@ -59,7 +59,7 @@ class Output:
         write = self.stream.write
         for record in records:
             self.count += 1
-            write(json.dumps(record, separators=(", ", ": "), default=str) + "\n")
+            write(_line(record))
         self.stream.flush()
 
     def close(self, empty: str | None = None) -> None:
@@ -71,6 +71,11 @@ class Output:
             self.stream.flush()
         elif self.table and empty:
             sys.stderr.write(empty + "\n")
+
+
+def _line(record: Mapping[str, Any]) -> str:
+    """One NDJSON line (the documented keys, as the record has them)."""
+    return json.dumps(record, separators=(", ", ": "), default=str) + "\n"
 
 
 def _cell(value: object) -> str:

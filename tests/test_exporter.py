@@ -112,6 +112,7 @@ def scenario(user_tmp, users, dockerd, client, sh, auth_file):  # sh: every cont
     port = free_port()
     exporter = start_exporter(lab.sh, port, auth_file)
     wait_until("the exporter", lambda: _metrics(port, auth_file))
+    lab.exporter = exporter
     yield lab, port, made
     exporter.terminate()
     assert exporter.wait(timeout=30) == 0
@@ -221,7 +222,9 @@ def test_each_scrape_is_exact_under_changes_behind_ds01s_back(scenario, users, c
     """The exporter lists from its own live view of the engine: every scrape (--ttl 0) right after a change made by
     root with the engine's own API, never through ds01, shows it: a ds01-labelled container of bob's appears,
     runs, pauses, stops and goes; the stray GPU container goes."""
-    _, port, _ = scenario
+    lab, port, _ = scenario
+    said = lab.exporter.stderr.readline()  # its first line, before it serves: the view it lists from
+    assert said.startswith("ds01-exporter: live view:") and "following the engine's events" in said, said
     bob = users["bob"].pw_name
 
     def scraped():
